@@ -1,0 +1,127 @@
+// Package site reads a commit's tree as a website and serves it privately to
+// the browser that tests it.
+package site
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Entry is one file of a site: its path relative to the site root (forward
+// slashes, no leading slash), git's blob SHA-1 of its content, its size, and
+// its mode. Symlinks are reported (Mode&fs.ModeSymlink != 0), never followed,
+// so that consumers can refuse them.
+type Entry struct {
+	Path    string
+	BlobSHA string
+	Size    int64
+	Mode    fs.FileMode
+}
+
+// Tree is a site at one version: a commit's tree under the site root, or a
+// local folder. Entries are files only, sorted by Path.
+type Tree interface {
+	// Commit is the commit SHA the tree was read from; empty for a folder.
+	Commit() string
+	Entries() []Entry
+	// Open streams one file's content; fs.ErrNotExist when the path is absent.
+	Open(path string) (io.ReadCloser, error)
+}
+
+// BlobSHA is git's object id for a blob with this content, so that a local
+// folder and a commit's tree name identical files identically.
+func BlobSHA(r io.Reader, size int64) (string, error) {
+	h := sha1.New()
+	h.Write([]byte("blob " + strconv.FormatInt(size, 10) + "\x00"))
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return "", err
+	}
+	if n != size {
+		return "", fmt.Errorf("blob changed while hashing: read %d bytes, expected %d", n, size)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// DirTree is a Tree over a local folder, hashed the way git hashes blobs.
+type DirTree struct {
+	root    string
+	entries []Entry
+}
+
+// NewDirTree walks root and hashes every file. Symlinks are listed as such,
+// not followed.
+func NewDirTree(root string) (*DirTree, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("site folder %s: %w", root, err)
+	}
+	t := &DirTree{root: abs}
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(abs, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := Entry{Path: filepath.ToSlash(rel), Size: info.Size(), Mode: info.Mode()}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			// git hashes a symlink as a blob holding its target.
+			e.Size = int64(len(target))
+			if e.BlobSHA, err = BlobSHA(strings.NewReader(target), e.Size); err != nil {
+				return err
+			}
+		} else if info.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			e.BlobSHA, err = BlobSHA(f, info.Size())
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("hash %s: %w", rel, err)
+			}
+		} else {
+			return fmt.Errorf("%s: not a regular file (%s)", rel, info.Mode().Type())
+		}
+		t.entries = append(t.entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read site folder %s: %w", root, err)
+	}
+	sort.Slice(t.entries, func(i, j int) bool { return t.entries[i].Path < t.entries[j].Path })
+	return t, nil
+}
+
+func (t *DirTree) Commit() string   { return "" }
+func (t *DirTree) Entries() []Entry { return t.entries }
+
+// Open refuses paths that are not clean and relative, so a hostile name can
+// never reach outside the folder.
+func (t *DirTree) Open(path string) (io.ReadCloser, error) {
+	if !fs.ValidPath(path) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrInvalid}
+	}
+	return os.Open(filepath.Join(t.root, filepath.FromSlash(path)))
+}
