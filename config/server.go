@@ -1,0 +1,401 @@
+// Package config holds hoist's two configurations: the server's (YAML file
+// plus environment, read once at start by `hoist serve`) and the repository's
+// (.github/hoist.yml, read per event).
+//
+// The server configuration is one struct, Server. A later section (deploy
+// targets, CDNs, smoke settings, …) lives in its own file server_<area>.go:
+// its type, plus an init() that calls registerServerSection with its
+// defaults and its check; the only line it adds here is its field in Server.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Server is the configuration of one `hoist serve` process.
+type Server struct {
+	// Addr is the listen address of the HTTP server (HOIST_ADDR).
+	Addr string `yaml:"addr"`
+	// PublicURL is where GitHub and people reach this server; links in
+	// check runs and screenshots are built from it (HOIST_PUBLIC_URL).
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the SQLite database and local artifacts (HOIST_DATA_DIR).
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL selects the store: empty means a SQLite file in DataDir,
+	// postgres://… means PostgreSQL (HOIST_DATABASE_URL).
+	DatabaseURL string `yaml:"database_url"`
+
+	GitHub  GitHub  `yaml:"github"`
+	Jobs    Jobs    `yaml:"jobs"`
+	Logging Logging `yaml:"logging"`
+}
+
+// GitHub is how hoist authenticates as a GitHub App and where the API is.
+type GitHub struct {
+	// URL is the REST API base URL (HOIST_GITHUB_URL); GitHub Enterprise
+	// Server uses https://HOST/api/v3/, the emulator its own address.
+	URL string `yaml:"url"`
+	// AppID is the GitHub App's numeric id (HOIST_APP_ID).
+	AppID int64 `yaml:"app_id"`
+	// PrivateKeyFile is the path of the App's PEM private key
+	// (HOIST_PRIVATE_KEY_FILE); PrivateKey holds the PEM itself
+	// (HOIST_PRIVATE_KEY). One of them is required.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	PrivateKey     string `yaml:"private_key"`
+	// WebhookSecret verifies X-Hub-Signature-256 (HOIST_WEBHOOK_SECRET).
+	WebhookSecret string `yaml:"webhook_secret"`
+	// Timeout bounds each API request.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Jobs tunes the durable job engine that runs webhook handlers and the
+// work they start.
+type Jobs struct {
+	// Workers is how many jobs run at once (HOIST_JOBS_WORKERS).
+	Workers int `yaml:"workers"`
+	// MaxAttempts is how often a failing job is tried before it is given up.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Timeout bounds one attempt of one job.
+	Timeout time.Duration `yaml:"timeout"`
+	// RescueAfter is how long a job may stay running before it is presumed
+	// lost with a crashed process and retried; it must exceed Timeout.
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// ShutdownGrace is how long a stopping server lets running jobs finish
+	// before cancelling them; cancelled and waiting jobs stay queued.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// PollInterval is how often idle workers look for new jobs that were
+	// inserted by another process.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Logging chooses the log format and level.
+type Logging struct {
+	// Level is one of debug, info, warn, error (HOIST_LOG_LEVEL).
+	Level string `yaml:"level"`
+	// Format is json, console, or auto: console when stderr is a terminal
+	// (HOIST_LOG_FORMAT).
+	Format string `yaml:"format"`
+}
+
+// DefaultGitHubURL is the REST API of github.com.
+const DefaultGitHubURL = "https://api.github.com/"
+
+// SettingError names the setting that is wrong, where it came from and why,
+// so that a failed start prints one line that says what to fix.
+type SettingError struct {
+	Setting string // YAML path, e.g. github.app_id
+	Env     string // environment variable that sets it, if any
+	Source  string // "file.yml:12", "environment" or "" when unset
+	Problem string
+}
+
+func (e *SettingError) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Setting)
+	if e.Env != "" {
+		fmt.Fprintf(&b, " (%s)", e.Env)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// LoadServer reads the server configuration: defaults, then the YAML file
+// at path (skipped when path is empty), then the environment, then checks
+// it. lookupEnv is os.LookupEnv outside tests.
+func LoadServer(path string, lookupEnv func(string) (string, bool)) (*Server, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	cfg := &Server{}
+	lines := map[string]int{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if err := decodeServerYAML(path, data, cfg, lines); err != nil {
+			return nil, err
+		}
+	}
+	src := serverSources{file: path, lines: lines, env: map[string]bool{}}
+	if err := applyServerEnv(cfg, lookupEnv, src.env); err != nil {
+		return nil, err
+	}
+	applyServerDefaults(cfg)
+	for _, sec := range serverSections {
+		if sec.defaults != nil {
+			sec.defaults(cfg)
+		}
+	}
+	if err := cfg.validate(src); err != nil {
+		return nil, err
+	}
+	for _, sec := range serverSections {
+		if sec.validate != nil {
+			if err := sec.validate(cfg, src); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// serverSection is one optional part of the server configuration defined in
+// its own file. validate reports problems through src.errorf so that the
+// message names the setting and its file:line or environment variable.
+type serverSection struct {
+	name     string
+	defaults func(*Server)
+	validate func(cfg *Server, src serverSources) error
+}
+
+var serverSections []serverSection
+
+// registerServerSection adds a section's defaults and check; call it from
+// init() in server_<area>.go. Sections run in registration order, after the
+// core settings are valid.
+func registerServerSection(name string, defaults func(*Server), validate func(*Server, serverSources) error) {
+	serverSections = append(serverSections, serverSection{name: name, defaults: defaults, validate: validate})
+}
+
+// decodeServerYAML decodes strictly (unknown keys are errors, since a misspelt key
+// silently ignored is a setting lost) and records the line of every key so
+// that later checks can point at it.
+func decodeServerYAML(path string, data []byte, cfg *Server, lines map[string]int) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("config: %s", serverYAMLError(path, err))
+	}
+	if len(root.Content) == 0 {
+		return nil // empty file: all defaults
+	}
+	recordServerLines(root.Content[0], "", lines)
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return fmt.Errorf("config: %s", serverYAMLError(path, err))
+	}
+	return nil
+}
+
+// serverYAMLError rewrites yaml.v3's "yaml: line 3: …" into "file:3: …".
+func serverYAMLError(path string, err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		parts := make([]string, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			parts = append(parts, path+":"+strings.TrimPrefix(m, "line "))
+		}
+		return strings.Join(parts, "; ")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "line ") {
+		return path + ":" + strings.TrimPrefix(msg, "line ")
+	}
+	return path + ": " + msg
+}
+
+func recordServerLines(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i].Value
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		lines[key] = n.Content[i].Line
+		recordServerLines(n.Content[i+1], key, lines)
+	}
+}
+
+type serverSources struct {
+	file  string
+	lines map[string]int
+	env   map[string]bool // env var names that were set
+}
+
+func (s serverSources) errorf(setting, env, format string, args ...any) error {
+	e := &SettingError{Setting: setting, Env: env, Problem: fmt.Sprintf(format, args...)}
+	switch {
+	case env != "" && s.env[env]:
+		e.Source = "environment"
+	case s.lines[setting] > 0:
+		e.Source = fmt.Sprintf("%s:%d", s.file, s.lines[setting])
+	}
+	return e
+}
+
+// envString and friends apply one environment override; they remember which
+// variables were set so errors can say where a bad value came from.
+func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[string]bool) error {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			seen[name] = true
+			*dst = v
+		}
+	}
+	str("HOIST_ADDR", &cfg.Addr)
+	str("HOIST_PUBLIC_URL", &cfg.PublicURL)
+	str("HOIST_DATA_DIR", &cfg.DataDir)
+	str("HOIST_DATABASE_URL", &cfg.DatabaseURL)
+	str("HOIST_GITHUB_URL", &cfg.GitHub.URL)
+	str("HOIST_PRIVATE_KEY_FILE", &cfg.GitHub.PrivateKeyFile)
+	str("HOIST_PRIVATE_KEY", &cfg.GitHub.PrivateKey)
+	str("HOIST_WEBHOOK_SECRET", &cfg.GitHub.WebhookSecret)
+	str("HOIST_LOG_LEVEL", &cfg.Logging.Level)
+	str("HOIST_LOG_FORMAT", &cfg.Logging.Format)
+	if v, ok := lookup("HOIST_APP_ID"); ok {
+		seen["HOIST_APP_ID"] = true
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return &SettingError{Setting: "github.app_id", Env: "HOIST_APP_ID", Source: "environment",
+				Problem: fmt.Sprintf("%q is not a number", v)}
+		}
+		cfg.GitHub.AppID = id
+	}
+	if v, ok := lookup("HOIST_JOBS_WORKERS"); ok {
+		seen["HOIST_JOBS_WORKERS"] = true
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return &SettingError{Setting: "jobs.workers", Env: "HOIST_JOBS_WORKERS", Source: "environment",
+				Problem: fmt.Sprintf("%q is not a number", v)}
+		}
+		cfg.Jobs.Workers = n
+	}
+	return nil
+}
+
+func applyServerDefaults(cfg *Server) {
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "data"
+	}
+	if cfg.GitHub.URL == "" {
+		cfg.GitHub.URL = DefaultGitHubURL
+	}
+	if !strings.HasSuffix(cfg.GitHub.URL, "/") {
+		cfg.GitHub.URL += "/"
+	}
+	if cfg.GitHub.Timeout == 0 {
+		cfg.GitHub.Timeout = 30 * time.Second
+	}
+	if cfg.Jobs.Workers == 0 {
+		cfg.Jobs.Workers = 10
+	}
+	if cfg.Jobs.MaxAttempts == 0 {
+		cfg.Jobs.MaxAttempts = 10
+	}
+	if cfg.Jobs.Timeout == 0 {
+		cfg.Jobs.Timeout = 10 * time.Minute
+	}
+	if cfg.Jobs.RescueAfter == 0 {
+		cfg.Jobs.RescueAfter = cfg.Jobs.Timeout + 5*time.Minute
+	}
+	if cfg.Jobs.ShutdownGrace == 0 {
+		cfg.Jobs.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.Jobs.PollInterval == 0 {
+		cfg.Jobs.PollInterval = time.Second
+	}
+	if cfg.Logging.Level == "" {
+		cfg.Logging.Level = "info"
+	}
+	if cfg.Logging.Format == "" {
+		cfg.Logging.Format = "auto"
+	}
+}
+
+func (cfg *Server) validate(s serverSources) error {
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return s.errorf("addr", "HOIST_ADDR", "%q is not a listen address like :8080 or 127.0.0.1:8080", cfg.Addr)
+	}
+	if cfg.PublicURL == "" {
+		return s.errorf("public_url", "HOIST_PUBLIC_URL", "is required: the https:// address where GitHub reaches this server")
+	}
+	if err := checkServerURL(cfg.PublicURL); err != nil {
+		return s.errorf("public_url", "HOIST_PUBLIC_URL", "%v", err)
+	}
+	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		// Never echo the value: it may carry a password.
+		return s.errorf("database_url", "HOIST_DATABASE_URL", "must be empty (SQLite in the data dir) or a postgres:// URL")
+	}
+	if err := checkServerURL(cfg.GitHub.URL); err != nil {
+		return s.errorf("github.url", "HOIST_GITHUB_URL", "%v", err)
+	}
+	if cfg.GitHub.AppID <= 0 {
+		return s.errorf("github.app_id", "HOIST_APP_ID", "is required: the GitHub App's numeric id")
+	}
+	if cfg.GitHub.PrivateKey == "" && cfg.GitHub.PrivateKeyFile == "" {
+		return s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "is required (or github.private_key / HOIST_PRIVATE_KEY): the App's PEM private key")
+	}
+	if cfg.GitHub.PrivateKey == "" {
+		if _, err := os.Stat(cfg.GitHub.PrivateKeyFile); err != nil {
+			return s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "cannot read %s: %v", cfg.GitHub.PrivateKeyFile, errors.Unwrap(err))
+		}
+	}
+	if cfg.GitHub.WebhookSecret == "" {
+		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "is required: the secret GitHub signs webhooks with")
+	}
+	if cfg.Jobs.Workers < 1 {
+		return s.errorf("jobs.workers", "HOIST_JOBS_WORKERS", "must be at least 1, got %d", cfg.Jobs.Workers)
+	}
+	if cfg.Jobs.MaxAttempts < 1 {
+		return s.errorf("jobs.max_attempts", "", "must be at least 1, got %d", cfg.Jobs.MaxAttempts)
+	}
+	if cfg.Jobs.RescueAfter < cfg.Jobs.Timeout {
+		return s.errorf("jobs.rescue_after", "", "must be at least jobs.timeout (%s), got %s", cfg.Jobs.Timeout, cfg.Jobs.RescueAfter)
+	}
+	switch cfg.Logging.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return s.errorf("logging.level", "HOIST_LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.Logging.Level)
+	}
+	switch cfg.Logging.Format {
+	case "auto", "json", "console":
+	default:
+		return s.errorf("logging.format", "HOIST_LOG_FORMAT", "%q is not one of auto, json, console", cfg.Logging.Format)
+	}
+	return nil
+}
+
+func checkServerURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	return nil
+}
+
+// SQLitePath is the database file used when DatabaseURL is empty.
+func (cfg *Server) SQLitePath() string { return filepath.Join(cfg.DataDir, "hoist.db") }
+
+// PrivateKeyPEM returns the App's private key, reading the file if needed.
+func (cfg *Server) PrivateKeyPEM() ([]byte, error) {
+	if cfg.GitHub.PrivateKey != "" {
+		return []byte(cfg.GitHub.PrivateKey), nil
+	}
+	b, err := os.ReadFile(cfg.GitHub.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: github.private_key_file (HOIST_PRIVATE_KEY_FILE): %w", err)
+	}
+	return b, nil
+}
