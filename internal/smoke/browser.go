@@ -1,0 +1,218 @@
+package smoke
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumCandidates are tried in order when no path is configured. Debian's
+// chromium-headless-shell comes first; its /usr/bin wrapper script does not
+// exec the binary, so the library path is listed before it.
+var chromiumCandidates = []string{
+	"/usr/lib/chromium/chromium-headless-shell",
+	"/usr/lib/chromium/chromium",
+	"/usr/bin/chromium-headless-shell",
+	"/usr/bin/chromium",
+	"/usr/bin/google-chrome",
+	"chromium",
+	"google-chrome",
+}
+
+// FindChromium returns the browser to run: configured when not empty, else
+// $HOIST_CHROMIUM, else the first installed candidate.
+func FindChromium(configured string) (string, error) {
+	for _, p := range []string{configured, os.Getenv("HOIST_CHROMIUM")} {
+		if p == "" {
+			continue
+		}
+		abs, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("chromium %s: %w", p, err)
+		}
+		return abs, nil
+	}
+	for _, p := range chromiumCandidates {
+		if abs, err := exec.LookPath(p); err == nil {
+			return abs, nil
+		}
+	}
+	return "", errors.New("no headless Chromium found: install chromium-headless-shell, or set --chromium / HOIST_CHROMIUM")
+}
+
+// browser is one Chromium process for one smoke run.
+type browser struct {
+	ctx    context.Context // the first tab's context; tabs are its children
+	cancel func()
+	pid    int
+
+	mu      sync.Mutex
+	peakRSS int64
+	stopRSS func()
+}
+
+// startBrowser starts Chromium with a fresh profile and the flags that keep
+// it from talking to anything but the site (no updates, no background
+// networking, no QUIC). The browser lives as long as parent.
+func startBrowser(parent context.Context, path string) (*browser, error) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("font-render-hinting", "none"),
+		// chromedp gives each browser a fresh temporary --user-data-dir and
+		// removes it afterwards.
+	)
+	if os.Geteuid() == 0 {
+		// Chromium's sandbox cannot run as root.
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	// The first Run starts the browser; it must have no deadline, or the
+	// deadline would end the browser.
+	if err := chromedp.Do(ctx); err != nil {
+		cancelCtx()
+		cancelAlloc()
+		return nil, fmt.Errorf("start chromium %s: %w", path, err)
+	}
+	b := &browser{ctx: ctx, cancel: func() { cancelCtx(); cancelAlloc() }}
+	if c := chromedp.FromContext(ctx); c != nil && c.Browser != nil && c.Browser.Process() != nil {
+		b.pid = c.Browser.Process().Pid
+	}
+	b.startRSSSampler()
+	return b, nil
+}
+
+func (b *browser) close() {
+	if b.stopRSS != nil {
+		b.stopRSS()
+	}
+	b.cancel()
+}
+
+// startRSSSampler records the peak memory of the browser's process tree
+// every 50 ms.
+func (b *browser) startRSSSampler() {
+	if b.pid == 0 {
+		return
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			b.sampleRSS()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	b.stopRSS = func() {
+		close(done)
+		<-stopped
+		b.sampleRSS()
+	}
+}
+
+func (b *browser) sampleRSS() {
+	rss := TreeRSS(b.pid)
+	b.mu.Lock()
+	if rss > b.peakRSS {
+		b.peakRSS = rss
+	}
+	b.mu.Unlock()
+}
+
+func (b *browser) peak() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peakRSS
+}
+
+// TreeRSS sums VmRSS of pid and all its descendants, in bytes, from /proc.
+// It returns 0 where /proc is absent.
+func TreeRSS(pid int) int64 {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp := parentPID(p); pp > 0 {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var total int64
+	stack := []int{pid}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		total += vmRSS(p)
+		stack = append(stack, children[p]...)
+	}
+	return total
+}
+
+func parentPID(pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name is in parentheses and may hold spaces; the fields
+	// after the last ')' are: state ppid ...
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1])
+	return pp
+}
+
+func vmRSS(pid int) int64 {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

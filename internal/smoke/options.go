@@ -1,0 +1,190 @@
+// Package smoke tests a website in headless Chromium: each page in each
+// viewport is loaded, watched for errors, checked for expected content and
+// photographed; screenshots can be compared with a baseline. The result is a
+// Report with a conclusion fit for a GitHub check run.
+package smoke
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of a finding. The names are those of fail_on in
+// .github/hoist.yml.
+type Kind string
+
+const (
+	// KindHTTPError: the document answered with a 4xx/5xx status or did not
+	// load at all.
+	KindHTTPError Kind = "http_error"
+	// KindConsoleError: the page called console.error.
+	KindConsoleError Kind = "console_error"
+	// KindFailedRequest: a subresource answered 4xx/5xx or failed on the
+	// network.
+	KindFailedRequest Kind = "failed_request"
+	// KindException: an uncaught JavaScript exception.
+	KindException Kind = "exception"
+	// KindSlow: the page loaded later than its max_load_ms, or not within
+	// the page timeout.
+	KindSlow Kind = "slow"
+	// KindMissingText: expect_text was not in the page's text.
+	KindMissingText Kind = "missing_text"
+	// KindMissingSelector: nothing matched expect_selector.
+	KindMissingSelector Kind = "missing_selector"
+)
+
+// AllKinds lists every kind, in the order reports show them.
+var AllKinds = []Kind{KindHTTPError, KindConsoleError, KindFailedRequest, KindException, KindSlow, KindMissingText, KindMissingSelector}
+
+// ParseKind checks a fail_on name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range AllKinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	names := make([]string, len(AllKinds))
+	for i, k := range AllKinds {
+		names[i] = string(k)
+	}
+	return "", fmt.Errorf("unknown finding kind %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// Page is one page to test, as listed in the config.
+type Page struct {
+	// Path is relative to the base URL, such as "/" or "/products/?q=1".
+	Path           string
+	ExpectText     string
+	ExpectSelector string
+	// MaxLoadMS is the longest acceptable time to the load event; 0 is no
+	// limit.
+	MaxLoadMS int
+}
+
+// Viewport is a browser window size in CSS pixels. Widths under 600 are
+// emulated as a mobile device (touch, meta viewport).
+type Viewport struct {
+	Name          string
+	Width, Height int
+}
+
+// DesktopViewport is the viewport used when none is configured.
+var DesktopViewport = Viewport{Name: "desktop", Width: 1280, Height: 800}
+
+// Crawl follows same-site links from the listed pages to find broken ones.
+type Crawl struct {
+	// MaxPages bounds how many pages the crawl adds; 0 turns it off.
+	MaxPages int
+}
+
+// Options is one smoke run.
+type Options struct {
+	// BaseURL is where the site under test answers, such as the URL of a
+	// private preview.
+	BaseURL   string
+	Pages     []Page
+	Viewports []Viewport
+	Crawl     Crawl
+	// FailOn lists the kinds that fail the run; other findings only make it
+	// neutral. Empty means every kind fails.
+	FailOn []Kind
+
+	// Concurrency is the number of tabs working in parallel (default 3).
+	Concurrency int
+	// PageTimeout bounds one page: load, checks and screenshot (default 15s).
+	PageTimeout time.Duration
+	// ChromiumPath is the browser binary; empty finds one (see FindChromium).
+	ChromiumPath string
+	// ScreenshotScale scales screenshots (default 0.5: half the CSS pixel
+	// size, sharp enough to read and four times fewer pixels to encode).
+	ScreenshotScale float64
+	// MaxScreenshotBytes is the largest PNG kept; bigger shots are retaken at
+	// a smaller scale (default just under GitHub's 5 MB image limit).
+	MaxScreenshotBytes int
+	// MaxScreenshotHeight caps the height of a full-page shot in CSS pixels
+	// (default 8000), so an endless page does not make an endless image.
+	MaxScreenshotHeight int
+	// CheckFavicon reports a missing /favicon.ico; by default it is ignored.
+	CheckFavicon bool
+	// IgnoreRequests lists URL prefixes whose failures are not reported
+	// (third-party trackers, for example).
+	IgnoreRequests []string
+
+	// Progress, when set, is called after each page with the pages done and
+	// the pages known so far (the total grows while a crawl finds pages).
+	Progress func(done, total int)
+}
+
+func (o *Options) withDefaults() Options {
+	c := *o
+	if len(c.Pages) == 0 {
+		c.Pages = []Page{{Path: "/"}}
+	}
+	if len(c.Viewports) == 0 {
+		c.Viewports = []Viewport{DesktopViewport}
+	}
+	if len(c.FailOn) == 0 {
+		c.FailOn = AllKinds
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 3
+	}
+	if c.PageTimeout <= 0 {
+		c.PageTimeout = 15 * time.Second
+	}
+	if c.ScreenshotScale <= 0 {
+		c.ScreenshotScale = 0.5
+	}
+	if c.MaxScreenshotBytes <= 0 {
+		c.MaxScreenshotBytes = 5_000_000 - 1
+	}
+	if c.MaxScreenshotHeight <= 0 {
+		c.MaxScreenshotHeight = 8000
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with the options, saying where.
+func (o *Options) Validate() error {
+	var errs []error
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("base URL %q: want an absolute http(s) URL", o.BaseURL))
+	}
+	for i, p := range o.Pages {
+		if !strings.HasPrefix(p.Path, "/") {
+			errs = append(errs, fmt.Errorf("pages[%d].path %q: must start with /", i, p.Path))
+		}
+		if p.MaxLoadMS < 0 {
+			errs = append(errs, fmt.Errorf("pages[%d].max_load_ms %d: must not be negative", i, p.MaxLoadMS))
+		}
+	}
+	seen := map[string]bool{}
+	for i, v := range o.Viewports {
+		if v.Name == "" {
+			errs = append(errs, fmt.Errorf("viewports[%d]: name missing", i))
+		}
+		if seen[v.Name] {
+			errs = append(errs, fmt.Errorf("viewports[%d]: name %q used twice", i, v.Name))
+		}
+		seen[v.Name] = true
+		if v.Width < 100 || v.Width > 4000 || v.Height < 100 || v.Height > 4000 {
+			errs = append(errs, fmt.Errorf("viewports[%d] %q: %dx%d out of range 100..4000", i, v.Name, v.Width, v.Height))
+		}
+	}
+	if o.Crawl.MaxPages < 0 {
+		errs = append(errs, fmt.Errorf("crawl.max_pages %d: must not be negative", o.Crawl.MaxPages))
+	}
+	for i, k := range o.FailOn {
+		if _, err := ParseKind(string(k)); err != nil {
+			errs = append(errs, fmt.Errorf("fail_on[%d]: %w", i, err))
+		}
+	}
+	if o.ScreenshotScale < 0 || o.ScreenshotScale > 2 {
+		errs = append(errs, fmt.Errorf("screenshot scale %g: want 0..2", o.ScreenshotScale))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,592 @@
+package smoke
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"math"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Run tests every page of opts in every viewport with one headless Chromium
+// and returns the report. It returns an error only when the run could not
+// happen (bad options, no browser); problems of the site are findings.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("smoke options: %w", err)
+	}
+	o := opts.withDefaults()
+	base, _ := url.Parse(o.BaseURL)
+	chromium, err := FindChromium(o.ChromiumPath)
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &Report{Schema: SchemaVersion, BaseURL: o.BaseURL, StartedAt: time.Now().UTC(), FailOn: o.FailOn}
+	started := time.Now()
+	b, err := startBrowser(ctx, chromium)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	rep.Stats.BrowserStartMS = time.Since(started).Milliseconds()
+	rep.Stats.Concurrency = o.Concurrency
+
+	r := &runner{opts: o, base: base, browser: b}
+	pagesStarted := time.Now()
+	rep.Pages, err = r.runAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pagesTook := time.Since(pagesStarted)
+	rep.Stats.TabsOpened = int(r.tabsOpened.Load())
+	b.stopRSS()
+	b.stopRSS = nil
+	rep.Stats.BrowserPeakRSS = b.peak()
+	if secs := pagesTook.Seconds(); secs > 0 {
+		rep.Stats.PagesPerSecond = math.Round(float64(len(rep.Pages))/secs*10) / 10
+	}
+	rep.DurationMS = time.Since(started).Milliseconds()
+	rep.conclude()
+	return rep, nil
+}
+
+type runner struct {
+	opts       Options
+	base       *url.URL
+	browser    *browser
+	tabsOpened atomic.Int32
+}
+
+// job is one page in one viewport.
+type job struct {
+	page       Page
+	viewport   Viewport
+	pageIndex  int
+	vpIndex    int
+	linkedFrom string
+	crawl      bool
+}
+
+type outcome struct {
+	job    job
+	result PageResult
+	links  []string
+}
+
+// runAll hands jobs to one worker per tab and, when crawling, queues the
+// same-site links the pages reveal.
+func (r *runner) runAll(ctx context.Context) ([]PageResult, error) {
+	var queue []job
+	seen := map[string]bool{}
+	for i, p := range r.opts.Pages {
+		seen[p.Path] = true
+		for vi, v := range r.opts.Viewports {
+			queue = append(queue, job{page: p, viewport: v, pageIndex: i, vpIndex: vi})
+		}
+	}
+	crawlLeft := r.opts.Crawl.MaxPages
+	total := len(queue)
+
+	jobs := make(chan job)
+	outcomes := make(chan outcome)
+	var wg sync.WaitGroup
+	workers := min(r.opts.Concurrency, len(queue))
+	if crawlLeft > 0 {
+		workers = r.opts.Concurrency
+	}
+	tabErrs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			if err := r.worker(ctx, jobs, outcomes); err != nil {
+				tabErrs <- err
+			}
+		})
+	}
+
+	var results []PageResult
+	inflight, done := 0, 0
+	var runErr error
+	for (len(queue) > 0 || inflight > 0) && runErr == nil {
+		var send chan job
+		var next job
+		if len(queue) > 0 {
+			send, next = jobs, queue[0]
+		}
+		select {
+		case send <- next:
+			queue = queue[1:]
+			inflight++
+		case out := <-outcomes:
+			inflight--
+			done++
+			results = append(results, out.result)
+			for _, link := range out.links {
+				if crawlLeft == 0 || seen[link] {
+					continue
+				}
+				seen[link] = true
+				crawlLeft--
+				total++
+				// A broken link is broken in every viewport: the crawl
+				// checks its pages in the first one only.
+				queue = append(queue, job{page: Page{Path: link}, viewport: r.opts.Viewports[0],
+					pageIndex: len(r.opts.Pages) + len(seen), linkedFrom: out.job.page.Path, crawl: true})
+			}
+			if r.opts.Progress != nil {
+				r.opts.Progress(done, total)
+			}
+		case err := <-tabErrs:
+			runErr = err
+		case <-ctx.Done():
+			runErr = ctx.Err()
+		}
+	}
+	close(jobs)
+	if runErr != nil {
+		// Drain so that workers finishing a page can exit.
+		go func() {
+			for range outcomes {
+			}
+		}()
+		wg.Wait()
+		close(outcomes)
+		return nil, fmt.Errorf("smoke run: %w", runErr)
+	}
+	wg.Wait()
+	sortPages(results, func(p PageResult) (int, int) { return p.order, p.vpOrder })
+	return results, nil
+}
+
+// tab is one browser tab and the collector of the page it shows now.
+type tab struct {
+	ctx    context.Context
+	cancel func()
+	cur    atomic.Pointer[collector]
+}
+
+func (r *runner) openTab() (*tab, error) {
+	ctx, cancel := chromedp.NewContext(r.browser.ctx)
+	t := &tab{ctx: ctx, cancel: cancel}
+	// Open the tab with no deadline: a deadline on a tab's first action
+	// would close the tab when it ends. Per-page timeouts are derived from
+	// this long-lived context afterwards.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		return nil, fmt.Errorf("open tab: %w", err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if c := t.cur.Load(); c != nil {
+			c.onEvent(ev)
+		}
+	}); err != nil {
+		cancel()
+		return nil, fmt.Errorf("listen to tab: %w", err)
+	}
+	r.tabsOpened.Add(1)
+	return t, nil
+}
+
+// alive tells whether the tab still answers, after a page timed out in it.
+func (t *tab) alive() bool {
+	ctx, cancel := context.WithTimeout(t.ctx, 2*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[int]("1"))
+	return err == nil
+}
+
+func (r *runner) worker(ctx context.Context, jobs <-chan job, outcomes chan<- outcome) error {
+	var t *tab
+	defer func() {
+		if t != nil {
+			t.cancel()
+		}
+	}()
+	for j := range jobs {
+		if t == nil {
+			var err error
+			if t, err = r.openTab(); err != nil {
+				return err
+			}
+		}
+		res, links, timedOut := r.check(t, j)
+		if timedOut && !t.alive() {
+			// The page wedged its tab (a busy renderer, say): the next page
+			// gets a new one.
+			t.cancel()
+			t = nil
+		}
+		select {
+		case outcomes <- outcome{job: j, result: res, links: links}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// probe is what the page reports about itself once loaded.
+type probe struct {
+	Text          *bool    `json:"text"`
+	Selector      *bool    `json:"selector"`
+	SelectorError string   `json:"selectorError"`
+	Links         []string `json:"links"`
+}
+
+func probeScript(p Page, links bool) string {
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	var text, sel any
+	if p.ExpectText != "" {
+		text = p.ExpectText
+	}
+	if p.ExpectSelector != "" {
+		sel = p.ExpectSelector
+	}
+	// Fonts and two animation frames settle the layout before the shot;
+	// each wait is bounded so a page cannot hold the probe.
+	return `(async () => {
+  const wait = (p, ms) => Promise.race([p, new Promise(r => setTimeout(r, ms))]);
+  try { await wait(document.fonts.ready, 3000); } catch (e) {}
+  await wait(new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))), 200);
+  const out = {text: null, selector: null, selectorError: "", links: []};
+  const text = ` + js(text) + `, sel = ` + js(sel) + `;
+  if (text !== null) out.text = ((document.body && document.body.innerText) || "").includes(text) || (document.title || "").includes(text);
+  if (sel !== null) { try { out.selector = document.querySelector(sel) !== null; } catch (e) { out.selectorError = String(e && e.message || e); } }
+  if (` + js(links) + `) out.links = Array.from(document.querySelectorAll("a[href]"), a => a.href);
+  return out;
+})()`
+}
+
+// check tests one page in one viewport. It reports whether the page ran
+// into its timeout.
+func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut bool) {
+	ref, _ := url.Parse(j.page.Path)
+	u := r.base.ResolveReference(ref)
+	if r.base.Path != "" && r.base.Path != "/" {
+		// A base URL with a path (a preview link) prefixes page paths.
+		u.Path = strings.TrimSuffix(r.base.Path, "/") + ref.Path
+	}
+	res = PageResult{Path: j.page.Path, Viewport: j.viewport.Name, URL: u.String(), LinkedFrom: j.linkedFrom,
+		order: j.pageIndex, vpOrder: j.vpIndex}
+	c := newCollector(r.opts.CheckFavicon, r.opts.IgnoreRequests)
+
+	pctx, cancel := context.WithTimeout(t.ctx, r.opts.PageTimeout)
+	defer cancel()
+	defer t.cur.Store(nil)
+
+	var vpOpts []chromedp.EmulateViewportOption
+	if j.viewport.Width < 600 {
+		vpOpts = append(vpOpts, chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	if err := chromedp.Do(pctx, chromedp.EmulateViewport(int64(j.viewport.Width), int64(j.viewport.Height), vpOpts...)); err != nil {
+		c.add(KindHTTPError, "could not set the viewport: "+err.Error(), "")
+		res.Findings = c.take()
+		return res, nil, errors.Is(err, context.DeadlineExceeded)
+	}
+
+	t.cur.Store(c)
+	start := time.Now()
+	resp, err := chromedp.Run(pctx, chromedp.NavigateResponse(res.URL))
+	res.LoadMS = time.Since(start).Milliseconds()
+	loaded := err == nil
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		timedOut = true
+		c.add(KindSlow, fmt.Sprintf("did not load within %s", r.opts.PageTimeout), res.URL)
+	case err != nil:
+		c.add(KindHTTPError, "could not load: "+err.Error(), res.URL)
+	case resp == nil:
+		c.add(KindHTTPError, "no response for the document", res.URL)
+	default:
+		res.Status = int(resp.Status)
+		if resp.Status >= 400 {
+			c.add(KindHTTPError, fmt.Sprintf("HTTP %d %s", resp.Status, resp.StatusText), res.URL)
+		}
+	}
+	if loaded {
+		if max := j.page.MaxLoadMS; max > 0 && res.LoadMS > int64(max) {
+			c.add(KindSlow, fmt.Sprintf("loaded in %d ms, limit %d ms", res.LoadMS, max), res.URL)
+		}
+		pr, err := chromedp.Run(pctx, chromedp.Evaluate[probe](probeScript(j.page, j.crawl || r.opts.Crawl.MaxPages > 0), chromedp.EvalAwaitPromise))
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			timedOut = true
+			c.add(KindSlow, fmt.Sprintf("did not settle within %s", r.opts.PageTimeout), res.URL)
+		case err != nil:
+			// The page's text could not be read: say so where it matters.
+			if j.page.ExpectText != "" {
+				c.add(KindMissingText, fmt.Sprintf("could not read the page to find %q: %v", j.page.ExpectText, err), "")
+			}
+			if j.page.ExpectSelector != "" {
+				c.add(KindMissingSelector, fmt.Sprintf("could not query %q: %v", j.page.ExpectSelector, err), "")
+			}
+		default:
+			if pr.Text != nil && !*pr.Text {
+				c.add(KindMissingText, fmt.Sprintf("text %q not found", j.page.ExpectText), "")
+			}
+			if pr.SelectorError != "" {
+				c.add(KindMissingSelector, fmt.Sprintf("selector %q is not valid: %s", j.page.ExpectSelector, pr.SelectorError), "")
+			} else if pr.Selector != nil && !*pr.Selector {
+				c.add(KindMissingSelector, fmt.Sprintf("nothing matches %q", j.page.ExpectSelector), "")
+			}
+			links = r.sameSite(pr.Links)
+		}
+	}
+
+	// The shot is taken even after a timeout (it shows what the page was
+	// doing), on a short deadline of its own.
+	sctx := pctx
+	if pctx.Err() != nil {
+		var scancel func()
+		sctx, scancel = context.WithTimeout(t.ctx, 5*time.Second)
+		defer scancel()
+		// A navigation still waiting for its document holds the tab: stop
+		// it so the shot and the next page do not wait behind it.
+		chromedp.Call(sctx, page.StopLoading, cdp.Empty{})
+	}
+	t.cur.Store(nil)
+	shot, err := r.screenshot(sctx, j.viewport)
+	if err == nil {
+		res.Screenshot = shot
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		timedOut = true
+	}
+	res.Findings = c.take()
+	return res, links, timedOut
+}
+
+// sameSite keeps the links a crawl follows: same scheme and host as the
+// base, under its path, pages rather than files, without fragments.
+func (r *runner) sameSite(links []string) []string {
+	var out []string
+	basePath := strings.TrimSuffix(r.base.Path, "/")
+	for _, l := range links {
+		u, err := url.Parse(l)
+		if err != nil || u.Scheme != r.base.Scheme || u.Host != r.base.Host {
+			continue
+		}
+		if !strings.HasPrefix(u.Path, basePath+"/") && u.Path != basePath {
+			continue
+		}
+		switch strings.ToLower(path.Ext(u.Path)) {
+		case "", ".html", ".htm":
+		default:
+			continue
+		}
+		p := strings.TrimPrefix(u.Path, basePath)
+		if p == "" {
+			p = "/"
+		}
+		if u.RawQuery != "" {
+			p += "?" + u.RawQuery
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// screenshot takes a full-page PNG at the configured scale, halving the
+// scale until the image fits the size limit.
+func (r *runner) screenshot(ctx context.Context, vp Viewport) (*Shot, error) {
+	m, err := chromedp.Call(ctx, page.GetLayoutMetrics, cdp.Empty{})
+	if err != nil {
+		return nil, err
+	}
+	w, h := float64(vp.Width), float64(vp.Height)
+	if m.CSSLayoutViewport != nil && m.CSSLayoutViewport.ClientWidth > 0 {
+		w = float64(m.CSSLayoutViewport.ClientWidth)
+	}
+	if m.CSSContentSize != nil && m.CSSContentSize.Height > h {
+		h = m.CSSContentSize.Height
+	}
+	h = math.Min(math.Ceil(h), float64(r.opts.MaxScreenshotHeight))
+	scale := r.opts.ScreenshotScale
+	for try := 0; ; try++ {
+		res, err := chromedp.Call(ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format:                page.CaptureScreenshotFormatPng,
+			Clip:                  &page.Viewport{Width: w, Height: h, Scale: scale},
+			CaptureBeyondViewport: ptr(true),
+			FromSurface:           ptr(true),
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Data) <= r.opts.MaxScreenshotBytes || try == 4 {
+			if len(res.Data) > r.opts.MaxScreenshotBytes {
+				return nil, fmt.Errorf("screenshot still %d bytes at scale %g", len(res.Data), scale)
+			}
+			cfg, err := png.DecodeConfig(bytes.NewReader(res.Data))
+			if err != nil {
+				return nil, fmt.Errorf("screenshot is not a PNG: %w", err)
+			}
+			sum := sha256.Sum256(res.Data)
+			return &Shot{SHA256: hex.EncodeToString(sum[:]), Width: cfg.Width, Height: cfg.Height,
+				Bytes: len(res.Data), Scale: scale, PNG: res.Data}, nil
+		}
+		scale /= 2
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// collector gathers the findings of the page a tab shows now. Its onEvent
+// runs on the tab's reading goroutine and must stay quick.
+type collector struct {
+	checkFavicon bool
+	ignore       []string
+
+	mu       sync.Mutex
+	requests map[network.RequestID]string
+	document network.RequestID
+	findings []Finding
+}
+
+func newCollector(checkFavicon bool, ignore []string) *collector {
+	return &collector{checkFavicon: checkFavicon, ignore: ignore, requests: map[network.RequestID]string{}}
+}
+
+func (c *collector) add(k Kind, msg, resource string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.findings = append(c.findings, Finding{Kind: k, Message: msg, Resource: resource})
+}
+
+// take returns the findings ordered by kind, keeping their order within a
+// kind.
+func (c *collector) take() []Finding {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rank := map[Kind]int{}
+	for i, k := range AllKinds {
+		rank[k] = i
+	}
+	out := append([]Finding{}, c.findings...)
+	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Kind] < rank[out[j].Kind] })
+	return out
+}
+
+func (c *collector) ignored(u string) bool {
+	if !c.checkFavicon {
+		if pu, err := url.Parse(u); err == nil && pu.Path == "/favicon.ico" {
+			return true
+		}
+	}
+	for _, p := range c.ignore {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *collector) onEvent(ev any) {
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		c.mu.Lock()
+		// The first document request after the collector is installed is
+		// the page itself; its status is checked apart.
+		if c.document == "" && ev.Type == network.ResourceTypeDocument {
+			c.document = ev.RequestID
+		}
+		if ev.Request != nil {
+			c.requests[ev.RequestID] = ev.Request.URL
+		}
+		c.mu.Unlock()
+	case *network.EventResponseReceived:
+		if ev.Response == nil || ev.Response.Status < 400 {
+			return
+		}
+		c.mu.Lock()
+		_, known := c.requests[ev.RequestID]
+		isDoc := ev.RequestID == c.document
+		c.mu.Unlock()
+		if !known || isDoc || c.ignored(ev.Response.URL) {
+			return
+		}
+		c.add(KindFailedRequest, fmt.Sprintf("HTTP %d %s", ev.Response.Status, ev.Response.StatusText), ev.Response.URL)
+	case *network.EventLoadingFailed:
+		if ev.Canceled {
+			return
+		}
+		c.mu.Lock()
+		u, known := c.requests[ev.RequestID]
+		isDoc := ev.RequestID == c.document
+		c.mu.Unlock()
+		if !known || isDoc || c.ignored(u) {
+			return
+		}
+		msg := ev.ErrorText
+		if ev.BlockedReason != "" {
+			msg += " (blocked: " + string(ev.BlockedReason) + ")"
+		}
+		c.add(KindFailedRequest, msg, u)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		var parts []string
+		for _, a := range ev.Args {
+			parts = append(parts, remoteText(a))
+		}
+		res := ""
+		if ev.StackTrace != nil && len(ev.StackTrace.CallFrames) > 0 {
+			res = ev.StackTrace.CallFrames[0].URL
+		}
+		c.add(KindConsoleError, strings.Join(parts, " "), res)
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		if d == nil {
+			return
+		}
+		msg := d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			msg = d.Exception.Description
+		}
+		// Keep the first line: the stack is long and the URL is apart.
+		msg, _, _ = strings.Cut(msg, "\n")
+		res := d.URL
+		if d.LineNumber > 0 || d.ColumnNumber > 0 {
+			res = fmt.Sprintf("%s:%d:%d", d.URL, d.LineNumber+1, d.ColumnNumber+1)
+		}
+		c.add(KindException, msg, res)
+	}
+}
+
+// remoteText renders a console argument as DevTools would, briefly.
+func remoteText(o *runtime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	if len(o.Value) > 0 {
+		var s string
+		if json.Unmarshal(o.Value, &s) == nil {
+			return s
+		}
+		return string(o.Value)
+	}
+	if o.UnserializableValue != "" {
+		return string(o.UnserializableValue)
+	}
+	if o.Description != "" {
+		return o.Description
+	}
+	return string(o.Type)
+}
