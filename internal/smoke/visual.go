@@ -134,8 +134,8 @@ type PNGDiff struct {
 	SizeChanged bool
 	Size1       image.Point
 	Size2       image.Point
-	// PNG is the diff image, the size of the larger of the two; pixels
-	// outside the smaller image count as changed.
+	// PNG is the diff image, as wide and as tall as the larger image;
+	// pixels outside the smaller image count as changed.
 	PNG []byte
 }
 
@@ -152,13 +152,24 @@ func DiffPNG(a, b []byte, o DiffOptions) (*PNGDiff, error) {
 	d := &PNGDiff{Size1: ia.Rect.Size(), Size2: ib.Rect.Size()}
 	d.SizeChanged = d.Size1 != d.Size2
 	w, h := max(d.Size1.X, d.Size2.X), max(d.Size1.Y, d.Size2.Y)
-	if d.SizeChanged {
-		// Compare on a common canvas: what one image lacks is painted
-		// transparent, which differs from any opaque pixel.
-		ia, ib = pad(ia, w, h), pad(ib, w, h)
-	}
 	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	d.Changed = PixelDiff(ia.Pix, ib.Pix, out.Pix, w, h, o)
+	if !d.SizeChanged {
+		d.Changed = PixelDiff(ia.Pix, ib.Pix, out.Pix, w, h, o)
+	} else {
+		// Compare the common area; every pixel only one image has is a
+		// change, drawn red.
+		ow, oh := min(d.Size1.X, d.Size2.X), min(d.Size1.Y, d.Size2.Y)
+		ca, cb := crop(ia, ow, oh), crop(ib, ow, oh)
+		co := image.NewNRGBA(image.Rect(0, 0, ow, oh))
+		d.Changed = PixelDiff(ca.Pix, cb.Pix, co.Pix, ow, oh, o) + w*h - ow*oh
+		for i := range out.Pix {
+			out.Pix[i] = 255
+			if i%4 == 1 || i%4 == 2 {
+				out.Pix[i] = 0
+			}
+		}
+		draw.Draw(out, co.Rect, co, image.Point{}, draw.Src)
+	}
 	if w*h > 0 {
 		d.Ratio = float64(d.Changed) / float64(w*h)
 	}
@@ -199,11 +210,11 @@ func opaque(pix []uint8) bool {
 	return true
 }
 
-func pad(img *image.NRGBA, w, h int) *image.NRGBA {
-	if img.Rect.Dx() == w && img.Rect.Dy() == h {
-		return img
-	}
+// crop copies the top-left w×h of img into a tightly packed image.
+func crop(img *image.NRGBA, w, h int) *image.NRGBA {
 	n := image.NewNRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(n, img.Rect, img, image.Point{}, draw.Src)
+	for y := 0; y < h; y++ {
+		copy(n.Pix[y*n.Stride:y*n.Stride+4*w], img.Pix[y*img.Stride:y*img.Stride+4*w])
+	}
 	return n
 }
