@@ -76,12 +76,19 @@ func startBrowser(parent context.Context, path string) (*browser, error) {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
 		chromedp.Flag("font-render-hinting", "none"),
+		// Fewer processes, less memory (measured: 8 pages, 2 tabs, from
+		// ~590 MB to ~420 MB of summed RSS): the GPU process and the network
+		// service run inside the browser process.
+		chromedp.Flag("in-process-gpu", true),
+		chromedp.Flag("enable-features", "NetworkService,NetworkServiceInProcess,NetworkServiceInProcess2"),
 		// chromedp gives each browser a fresh temporary --user-data-dir and
 		// removes it afterwards.
 	)
 	if os.Geteuid() == 0 {
-		// Chromium's sandbox cannot run as root.
-		opts = append(opts, chromedp.NoSandbox)
+		// Chromium's sandbox cannot run as root. Without a sandbox the
+		// zygote processes that prepare sandboxed renderers are useless
+		// weight (~100 MB).
+		opts = append(opts, chromedp.NoSandbox, chromedp.Flag("no-zygote", true))
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)

@@ -92,7 +92,9 @@ type Options struct {
 	// neutral. Empty means every kind fails.
 	FailOn []Kind
 
-	// Concurrency is the number of tabs working in parallel (default 3).
+	// Concurrency is the number of tabs working in parallel (default 2:
+	// each tab has its own renderer process, and two keep two cores busy
+	// within the memory budget).
 	Concurrency int
 	// PageTimeout bounds one page: load, checks and screenshot (default 15s).
 	PageTimeout time.Duration
@@ -130,7 +132,7 @@ func (o *Options) withDefaults() Options {
 		c.FailOn = AllKinds
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 3
+		c.Concurrency = 2
 	}
 	if c.PageTimeout <= 0 {
 		c.PageTimeout = 15 * time.Second

@@ -73,6 +73,7 @@ type runner struct {
 	base       *url.URL
 	browser    *browser
 	tabsOpened atomic.Int32
+	firstTab   atomic.Bool
 }
 
 // job is one page in one viewport.
@@ -183,8 +184,16 @@ type tab struct {
 }
 
 func (r *runner) openTab() (*tab, error) {
-	ctx, cancel := chromedp.NewContext(r.browser.ctx)
-	t := &tab{ctx: ctx, cancel: cancel}
+	var t *tab
+	if r.firstTab.CompareAndSwap(false, true) {
+		// The browser's own first tab serves the first worker: one renderer
+		// process fewer. Ending that worker must not end the browser.
+		t = &tab{ctx: r.browser.ctx, cancel: func() {}}
+	} else {
+		ctx, cancel := chromedp.NewContext(r.browser.ctx)
+		t = &tab{ctx: ctx, cancel: cancel}
+	}
+	ctx, cancel := t.ctx, t.cancel
 	// Open the tab with no deadline: a deadline on a tab's first action
 	// would close the tab when it ends. Per-page timeouts are derived from
 	// this long-lived context afterwards.

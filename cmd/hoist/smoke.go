@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/site"
+	"github.com/hoist-dev/hoist/internal/smoke"
+)
+
+func init() {
+	register(subcommand{name: "smoke", summary: "smoke-test a site in headless Chromium", run: runSmoke})
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runSmoke(ctx context.Context, args []string) int {
+	fl := flag.NewFlagSet("smoke", flag.ContinueOnError)
+	fl.Usage = func() {
+		fmt.Fprintln(fl.Output(), "usage: hoist smoke <base-url> [flags]\n       hoist smoke --dir PATH [flags]\n\nTests each page in headless Chromium and writes screenshots and a report.\nExit status 0 when no failing finding, 1 on failure, 2 on bad usage.\n\nflags:")
+		fl.PrintDefaults()
+	}
+	var (
+		pages, viewports        listFlag
+		configPath, outDir, dir string
+		chromium                string
+		jsonOut, quiet          bool
+		crawl, concurrency      int
+		timeout                 time.Duration
+		scale                   float64
+	)
+	fl.StringVar(&configPath, "config", "", "read the smoke: section of this hoist.yml (default .github/hoist.yml when present)")
+	fl.StringVar(&outDir, "out", "hoist-smoke", "folder for report.json, report.html and artifacts/")
+	fl.BoolVar(&jsonOut, "json", false, "print the JSON report on stdout instead of a summary")
+	fl.Var(&pages, "page", "page path to test, such as /about/ (repeatable; replaces the config's pages)")
+	fl.Var(&viewports, "viewport", "viewport as name:WIDTHxHEIGHT, such as desktop:1280x800 (repeatable)")
+	fl.IntVar(&crawl, "crawl", 0, "follow same-site links for up to N more pages")
+	fl.StringVar(&chromium, "chromium", "", "Chromium binary (default $HOIST_CHROMIUM or the installed headless shell)")
+	fl.StringVar(&dir, "dir", "", "serve this local folder on a private loopback address and test it")
+	fl.IntVar(&concurrency, "concurrency", 0, "tabs working in parallel (default 2)")
+	fl.DurationVar(&timeout, "timeout", 0, "time limit for one page (default 15s)")
+	fl.Float64Var(&scale, "scale", 0, "screenshot scale (default 0.5)")
+	fl.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+
+	// Flags may come before or after the base URL.
+	var positional []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fl.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
+	stderr := fl.Output()
+	if (len(positional) == 1) == (dir != "") || len(positional) > 1 {
+		fmt.Fprintln(stderr, "hoist smoke: give either one base URL or --dir PATH")
+		fl.Usage()
+		return 2
+	}
+
+	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale}
+	opts.Crawl.MaxPages = crawl
+	for _, p := range pages {
+		opts.Pages = append(opts.Pages, smoke.Page{Path: p})
+	}
+	for _, v := range viewports {
+		vp, err := parseViewport(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "hoist smoke: --viewport %q: %v\n", v, err)
+			return 2
+		}
+		opts.Viewports = append(opts.Viewports, vp)
+	}
+	if configPath == "" {
+		if _, err := os.Stat(".github/hoist.yml"); err == nil {
+			configPath = ".github/hoist.yml"
+		}
+	}
+	if configPath != "" {
+		cfg, err := smoke.LoadConfig(configPath)
+		if err == nil {
+			err = cfg.Apply(&opts)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+			return 2
+		}
+	}
+
+	if dir != "" {
+		tree, err := site.NewDirTree(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+			return 2
+		}
+		preview, err := site.ServePreview(ctx, tree)
+		if err != nil {
+			fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+			return 1
+		}
+		defer preview.Close()
+		opts.BaseURL = preview.URL()
+	} else {
+		opts.BaseURL = positional[0]
+	}
+	if !quiet {
+		opts.Progress = func(done, total int) { fmt.Fprintf(stderr, "\rsmoke: %d/%d pages", done, total) }
+	}
+
+	rep, err := smoke.Run(ctx, opts)
+	if !quiet {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+		if errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "smoke options") {
+			return 2
+		}
+		return 1
+	}
+	if err := smoke.WriteDir(ctx, outDir, rep); err != nil {
+		fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+		return 1
+	}
+	if jsonOut {
+		b, err := smoke.MarshalReport(rep)
+		if err != nil {
+			fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+			return 1
+		}
+		os.Stdout.Write(b)
+	} else {
+		printSummary(os.Stdout, rep, outDir)
+	}
+	if rep.Conclusion == smoke.Failure {
+		return 1
+	}
+	return 0
+}
+
+func parseViewport(s string) (smoke.Viewport, error) {
+	name, size, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return smoke.Viewport{}, errors.New("want name:WIDTHxHEIGHT")
+	}
+	ws, hs, ok := strings.Cut(size, "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if !ok || err1 != nil || err2 != nil {
+		return smoke.Viewport{}, errors.New("want name:WIDTHxHEIGHT, such as desktop:1280x800")
+	}
+	return smoke.Viewport{Name: name, Width: w, Height: h}, nil
+}
+
+func printSummary(w io.Writer, r *smoke.Report, outDir string) {
+	fmt.Fprintf(w, "%s: %s\n", r.Conclusion, r.Title)
+	for _, p := range r.Pages {
+		mark := "ok  "
+		switch p.Conclusion {
+		case smoke.Failure:
+			mark = "FAIL"
+		case smoke.Neutral:
+			mark = "warn"
+		}
+		fmt.Fprintf(w, "  %s %-40s %-8s HTTP %3d %5d ms\n", mark, p.Path, p.Viewport, p.Status, p.LoadMS)
+		for _, f := range p.Findings {
+			res := ""
+			if f.Resource != "" {
+				res = " (" + f.Resource + ")"
+			}
+			fmt.Fprintf(w, "         %s: %s%s\n", f.Kind, f.Message, res)
+		}
+	}
+	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB)\nreport: %s/report.html\n",
+		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, outDir)
+}
