@@ -1,0 +1,65 @@
+// Package handlers has one file per GitHub event hoist subscribes to (see
+// app.yml). A handler parses the payload into go-github's typed event and
+// hands a domain request over to the core; it holds no business rules. A
+// payload that does not parse is a permanent failure: the delivery is
+// recorded as failed with the parse error as its reason, never retried.
+//
+// Handlers run inside durable jobs (internal/jobs), after the delivery was
+// persisted and answered, so they may take their time and may be retried:
+// what they do must be safe to do twice.
+package handlers
+
+import (
+	"fmt"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/hoist-dev/hoist/internal/jobs"
+)
+
+// Deps is what handlers need from the rest of hoist. It grows as the core
+// does (GitHub clients, store, job engine, pipeline services); constructors
+// take it whole so that adding a dependency touches no call site.
+type Deps struct {
+	// ClientCreator makes GitHub clients for an installation.
+	ClientCreator githubapp.ClientCreator
+}
+
+// Base is embedded in every handler: the dependencies, and the typed parse.
+type Base struct {
+	Deps Deps
+}
+
+// parseEvent decodes payload as the go-github type of eventType (as
+// github.ParseWebHook does) and checks it is a T.
+func parseEvent[T any](eventType string, payload []byte) (*T, error) {
+	v, err := github.ParseWebHook(eventType, payload)
+	if err != nil {
+		return nil, jobs.Permanent(fmt.Errorf("parse %s payload: %w", eventType, err))
+	}
+	ev, ok := v.(*T)
+	if !ok {
+		return nil, jobs.Permanent(fmt.Errorf("parse %s payload: got %T", eventType, v))
+	}
+	return ev, nil
+}
+
+// All returns one handler per event in app.yml.
+func All(d Deps) []githubapp.EventHandler {
+	return []githubapp.EventHandler{
+		NewPushHandler(d),
+		NewPullRequestHandler(d),
+		NewCreateHandler(d),
+		NewDeleteHandler(d),
+		NewIssueCommentHandler(d),
+		NewCheckRunHandler(d),
+		NewCheckSuiteHandler(d),
+		NewStatusHandler(d),
+		NewWorkflowRunHandler(d),
+		NewDeploymentStatusHandler(d),
+		NewRepositoryDispatchHandler(d),
+		NewInstallationHandler(d),
+		NewInstallationRepositoriesHandler(d),
+	}
+}

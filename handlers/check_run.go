@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// CheckRunHandler receives `check_run` events: a check run changed: CI gates, and re-runs or buttons on hoist's own runs.
+type CheckRunHandler struct{ Base }
+
+var _ githubapp.EventHandler = &CheckRunHandler{}
+
+// NewCheckRunHandler returns the `check_run` handler.
+func NewCheckRunHandler(d Deps) *CheckRunHandler { return &CheckRunHandler{Base{Deps: d}} }
+
+// Handles lists the event this handler receives.
+func (h *CheckRunHandler) Handles() []string { return []string{"check_run"} }
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *CheckRunHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.CheckRunEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("name", ev.GetCheckRun().GetName()).Str("sha", ev.GetCheckRun().GetHeadSHA()).Str("conclusion", ev.GetCheckRun().GetConclusion()).Msg("check_run received")
+	return nil
+}

@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// CheckSuiteHandler receives `check_suite` events: a check suite changed: CI gates on an environment head.
+type CheckSuiteHandler struct{ Base }
+
+var _ githubapp.EventHandler = &CheckSuiteHandler{}
+
+// NewCheckSuiteHandler returns the `check_suite` handler.
+func NewCheckSuiteHandler(d Deps) *CheckSuiteHandler { return &CheckSuiteHandler{Base{Deps: d}} }
+
+// Handles lists the event this handler receives.
+func (h *CheckSuiteHandler) Handles() []string { return []string{"check_suite"} }
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *CheckSuiteHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.CheckSuiteEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("sha", ev.GetCheckSuite().GetHeadSHA()).Str("conclusion", ev.GetCheckSuite().GetConclusion()).Msg("check_suite received")
+	return nil
+}

@@ -1,0 +1,34 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// InstallationRepositoriesHandler receives `installation_repositories` events: repositories were added to or removed from an installation.
+type InstallationRepositoriesHandler struct{ Base }
+
+var _ githubapp.EventHandler = &InstallationRepositoriesHandler{}
+
+// NewInstallationRepositoriesHandler returns the `installation_repositories` handler.
+func NewInstallationRepositoriesHandler(d Deps) *InstallationRepositoriesHandler {
+	return &InstallationRepositoriesHandler{Base{Deps: d}}
+}
+
+// Handles lists the event this handler receives.
+func (h *InstallationRepositoriesHandler) Handles() []string {
+	return []string{"installation_repositories"}
+}
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *InstallationRepositoriesHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.InstallationRepositoriesEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Int("added", len(ev.RepositoriesAdded)).Int("removed", len(ev.RepositoriesRemoved)).Msg("installation_repositories received")
+	return nil
+}

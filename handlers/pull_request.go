@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// PullRequestHandler receives `pull_request` events: pull request changes: promotion PRs merged or closed, PRs to test.
+type PullRequestHandler struct{ Base }
+
+var _ githubapp.EventHandler = &PullRequestHandler{}
+
+// NewPullRequestHandler returns the `pull_request` handler.
+func NewPullRequestHandler(d Deps) *PullRequestHandler { return &PullRequestHandler{Base{Deps: d}} }
+
+// Handles lists the event this handler receives.
+func (h *PullRequestHandler) Handles() []string { return []string{"pull_request"} }
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *PullRequestHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.PullRequestEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Int("number", ev.GetNumber()).Str("sha", ev.GetPullRequest().GetHead().GetSHA()).Bool("merged", ev.GetPullRequest().GetMerged()).Msg("pull_request received")
+	return nil
+}

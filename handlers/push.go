@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// PushHandler receives `push` events: a push to a branch or tag: promotions of candidates, tag rules, deploys of environment branches.
+type PushHandler struct{ Base }
+
+var _ githubapp.EventHandler = &PushHandler{}
+
+// NewPushHandler returns the `push` handler.
+func NewPushHandler(d Deps) *PushHandler { return &PushHandler{Base{Deps: d}} }
+
+// Handles lists the event this handler receives.
+func (h *PushHandler) Handles() []string { return []string{"push"} }
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.PushEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("ref", ev.GetRef()).Str("sha", ev.GetAfter()).Bool("created", ev.GetCreated()).Bool("deleted", ev.GetDeleted()).Msg("push received")
+	return nil
+}

@@ -1,0 +1,30 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+)
+
+// WorkflowRunHandler receives `workflow_run` events: a workflow run changed: site builds and CI gates.
+type WorkflowRunHandler struct{ Base }
+
+var _ githubapp.EventHandler = &WorkflowRunHandler{}
+
+// NewWorkflowRunHandler returns the `workflow_run` handler.
+func NewWorkflowRunHandler(d Deps) *WorkflowRunHandler { return &WorkflowRunHandler{Base{Deps: d}} }
+
+// Handles lists the event this handler receives.
+func (h *WorkflowRunHandler) Handles() []string { return []string{"workflow_run"} }
+
+// Handle parses the payload and, for now, logs what arrived.
+func (h *WorkflowRunHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	ev, err := parseEvent[github.WorkflowRunEvent](eventType, payload)
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("workflow", ev.GetWorkflowRun().GetName()).Str("sha", ev.GetWorkflowRun().GetHeadSHA()).Str("conclusion", ev.GetWorkflowRun().GetConclusion()).Msg("workflow_run received")
+	return nil
+}

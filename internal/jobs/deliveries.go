@@ -1,0 +1,277 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// DeliveryArgs is the job that runs the handler of one persisted webhook
+// delivery. It carries only the id: the payload lives once, in the
+// deliveries table.
+type DeliveryArgs struct {
+	DeliveryID string `json:"delivery_id"`
+	Event      string `json:"event"`
+}
+
+// Kind names the job in River's table.
+func (DeliveryArgs) Kind() string { return "github_delivery" }
+
+// ErrDuplicate is returned by Schedule and Ignore for a delivery id that was
+// seen before; the caller answers 200 and does nothing else.
+var ErrDuplicate = errors.New("delivery already received")
+
+// Deliveries is the durable path of a webhook: it implements
+// githubapp.Scheduler by writing the delivery and its job in one
+// transaction before the dispatcher answers, and runs the event handlers in
+// River workers afterwards.
+type Deliveries struct {
+	engine   *Engine
+	store    *store.Store
+	handlers map[string]githubapp.EventHandler
+	log      zerolog.Logger
+}
+
+var _ githubapp.Scheduler = (*Deliveries)(nil)
+
+// NewDeliveries registers the delivery worker on engine (call before
+// Start). handlers are matched by event the way go-githubapp's dispatcher
+// matches them: the first handler listing an event wins.
+func NewDeliveries(engine *Engine, handlers []githubapp.EventHandler) *Deliveries {
+	d := &Deliveries{engine: engine, store: engine.opts.Store, handlers: map[string]githubapp.EventHandler{}, log: engine.opts.Logger}
+	for i := len(handlers) - 1; i >= 0; i-- {
+		for _, ev := range handlers[i].Handles() {
+			d.handlers[ev] = handlers[i]
+		}
+	}
+	river.AddWorker(engine.Workers(), &deliveryWorker{d: d})
+	return d
+}
+
+// payloadMeta is what intake reads from a payload to index the delivery;
+// the handler does the full, typed parse later.
+type payloadMeta struct {
+	Action       string `json:"action"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repository struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+}
+
+func readMeta(payload []byte) payloadMeta {
+	var m payloadMeta
+	// A field of an unexpected type leaves the rest filled in; the
+	// handler's own parse decides whether the payload is usable.
+	_ = json.Unmarshal(payload, &m)
+	return m
+}
+
+// Schedule persists the delivery and its job in one transaction. When it
+// returns nil the delivery is durable and the dispatcher may answer 202.
+func (d *Deliveries) Schedule(ctx context.Context, dispatch githubapp.Dispatch) error {
+	return d.persist(ctx, dispatch.EventType, dispatch.DeliveryID, dispatch.Payload, true)
+}
+
+// Ignore records a delivery no handler wants, so it is visible and a
+// redelivery is recognised.
+func (d *Deliveries) Ignore(ctx context.Context, event, deliveryID string, payload []byte) error {
+	return d.persist(ctx, event, deliveryID, payload, false)
+}
+
+// Rejected counts a delivery refused before it was persisted.
+func (d *Deliveries) Rejected(event, reason string) {
+	d.engine.metrics.delivery(event, "rejected", reason)
+}
+
+func (d *Deliveries) persist(ctx context.Context, event, id string, payload []byte, handled bool) error {
+	if !json.Valid(payload) {
+		d.Rejected(event, "invalid_json")
+		return githubapp.ValidationError{EventType: event, DeliveryID: id, Cause: errors.New("payload is not valid JSON")}
+	}
+	meta := readMeta(payload)
+	row := store.Delivery{
+		ID: id, Event: event, Action: meta.Action, InstallationID: meta.Installation.ID,
+		Repo: meta.Repository.FullName, Payload: payload, Status: store.StatusQueued,
+	}
+	outcome := "accepted"
+	if !handled {
+		row.Status, row.Reason, outcome = store.StatusIgnored, "no handler for event "+event, "ignored"
+	}
+	var duplicate bool
+	err := d.store.InTx(ctx, func(tx store.Tx) error {
+		inserted, err := d.store.InsertDelivery(ctx, tx, row)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			duplicate = true
+			return nil
+		}
+		if handled {
+			if _, err := d.engine.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id, Event: event}, nil); err != nil {
+				return fmt.Errorf("enqueue delivery %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.engine.metrics.delivery(event, "rejected", "store_error")
+		return err
+	}
+	if duplicate {
+		d.engine.metrics.delivery(event, "duplicate", "")
+		if err := d.store.NoteDuplicate(ctx, id); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("could not count a redelivery")
+		}
+		return ErrDuplicate
+	}
+	d.engine.metrics.delivery(event, outcome, "")
+	return nil
+}
+
+// permanentError marks a failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as a failure that retrying cannot fix (a payload that
+// does not parse, for example): the delivery is recorded as failed with
+// err as the reason and its job is not retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+type completionsKey struct{}
+
+type completions struct {
+	mu  sync.Mutex
+	fns []func(ctx context.Context, tx store.Tx) error
+}
+
+// OnComplete registers fn to run inside the transaction that records the
+// handler's success and completes its job. Writes made there happen exactly
+// once per delivery even if the process dies at any moment: either the
+// transaction commits (effect recorded, job done) or it does not (neither,
+// and the job runs again). Effects outside the database (GitHub API calls)
+// are at-least-once and must be idempotent themselves, e.g. a
+// compare-and-swap ref update. Outside a delivery job, OnComplete reports
+// an error.
+func OnComplete(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	c, ok := ctx.Value(completionsKey{}).(*completions)
+	if !ok {
+		return errors.New("jobs: OnComplete outside a delivery job")
+	}
+	c.mu.Lock()
+	c.fns = append(c.fns, fn)
+	c.mu.Unlock()
+	return nil
+}
+
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	d *Deliveries
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	d := w.d
+	id := job.Args.DeliveryID
+	// Status writes must land even when shutdown cancels the job's context.
+	bg := context.WithoutCancel(ctx)
+	row, err := d.store.GetDelivery(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("delivery %s vanished from the store", id))
+	}
+	if err != nil {
+		return err
+	}
+	log := d.log.With().Str(logging.KeyDelivery, id).Str(logging.KeyEvent, row.Event).
+		Str(logging.KeyRepo, row.Repo).Int64(logging.KeyInstallation, row.InstallationID).
+		Int("attempt", job.Attempt).Logger()
+	if row.Status == store.StatusHandled || row.Status == store.StatusFailed {
+		log.Debug().Str("status", row.Status).Msg("delivery already finished")
+		return nil
+	}
+	h, ok := d.handlers[row.Event]
+	if !ok {
+		// The handler was removed by an upgrade while the job waited.
+		d.engine.metrics.delivery(row.Event, "ignored", "")
+		return d.store.SetDeliveryStatus(bg, nil, id, store.StatusIgnored, "no handler for event "+row.Event)
+	}
+	if err := d.store.StartAttempt(ctx, id); err != nil {
+		return err
+	}
+	comp := &completions{}
+	hctx := context.WithValue(log.WithContext(ctx), completionsKey{}, comp)
+	err = runHandler(hctx, h, row)
+	switch {
+	case err == nil:
+		err = d.store.InTx(ctx, func(tx store.Tx) error {
+			if err := d.store.SetDeliveryStatus(ctx, tx, id, store.StatusHandled, ""); err != nil {
+				return err
+			}
+			for _, fn := range comp.fns {
+				if err := fn(ctx, tx); err != nil {
+					return fmt.Errorf("completion of delivery %s: %w", id, err)
+				}
+			}
+			return CompleteTx(ctx, tx, job)
+		})
+		if err != nil {
+			log.Warn().Err(err).Msg("could not record a handled delivery; it will run again")
+			return err
+		}
+		d.engine.metrics.delivery(row.Event, "handled", "")
+		log.Debug().Msg("delivery handled")
+		return nil
+	case IsPermanent(err):
+		d.engine.metrics.delivery(row.Event, "failed", "permanent")
+		log.Warn().Err(err).Msg("delivery failed permanently")
+		if serr := d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, err.Error()); serr != nil {
+			return serr // retried; the handler fails the same way and records it then
+		}
+		return river.JobCancel(err)
+	case job.Attempt >= job.MaxAttempts:
+		d.engine.metrics.delivery(row.Event, "failed", "attempts_exhausted")
+		log.Error().Err(err).Msg("delivery failed on its last attempt")
+		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err))
+		return err
+	default:
+		log.Warn().Err(err).Msg("delivery attempt failed; will retry")
+		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusQueued, fmt.Sprintf("attempt %d failed: %v", job.Attempt, err))
+		return err
+	}
+}
+
+// runHandler calls the handler and turns a panic into a permanent failure:
+// a handler that panics on this payload would panic on every retry.
+func runHandler(ctx context.Context, h githubapp.EventHandler, row store.Delivery) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			zerolog.Ctx(ctx).Error().Str("stack", string(debug.Stack())).Msgf("handler panic: %v", r)
+			err = Permanent(fmt.Errorf("handler panic: %v", r))
+		}
+	}()
+	return h.Handle(ctx, row.Event, row.ID, row.Payload)
+}

@@ -1,0 +1,247 @@
+// Package jobs runs hoist's durable jobs on River, over the same database as
+// the store, and holds the go-githubapp Scheduler that turns a webhook into
+// a persisted delivery plus a job in one transaction.
+//
+// River's Client is generic over the driver's transaction type (*sql.Tx for
+// SQLite, pgx.Tx for PostgreSQL). Engine hides that behind one non-generic
+// API, so the rest of hoist never names a driver:
+//
+//	river.AddWorker(engine.Workers(), &PromoteWorker{…}) // before Start
+//	engine.Start(ctx)
+//	engine.Insert(ctx, PromoteArgs{…}, nil)
+//	store.InTx(ctx, func(tx store.Tx) error {            // write + job, atomically
+//	        … ; _, err := engine.InsertTx(ctx, tx, args, &river.InsertOpts{ScheduledAt: soakEnds})
+//	        return err
+//	})
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Store  *store.Store
+	Config config.Jobs
+	Logger zerolog.Logger
+	// Registerer receives the job metrics; nil means none are exported.
+	Registerer prometheus.Registerer
+	// ClientID names this process among River clients; empty lets River
+	// pick one. A stable id lets a restarted process take its leadership
+	// back at once instead of waiting for the old lease to expire.
+	ClientID string
+}
+
+// Engine is the durable job runner. Register workers on Workers() before
+// Start; insert jobs after Start.
+type Engine struct {
+	opts    Options
+	workers *river.Workers
+	client  engineClient
+	running atomic.Bool
+	metrics *jobMetrics
+}
+
+// engineClient is the driver-independent part of river.Client[TTx].
+type engineClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+}
+
+// clientOf adapts river.Client[TTx]: only InsertTx needs the native tx.
+type clientOf[TTx any] struct{ *river.Client[TTx] }
+
+func (c clientOf[TTx]) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	native, ok := tx.Native().(TTx)
+	if !ok {
+		return nil, fmt.Errorf("jobs: transaction %T does not belong to this engine's database", tx.Native())
+	}
+	return c.Client.InsertTx(ctx, native, args, opts)
+}
+
+// New applies River's own migrations and prepares an engine.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	e := &Engine{opts: opts, workers: river.NewWorkers()}
+	var err error
+	switch opts.Store.Dialect() {
+	case store.SQLite:
+		err = migrateRiver(ctx, riversqlite.New(opts.Store.SQLDB()), opts.Logger)
+	case store.Postgres:
+		err = migrateRiver(ctx, riverpgxv5.New(opts.Store.PgxPool()), opts.Logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = newJobMetrics(opts.Registerer, opts.Store)
+	return e, nil
+}
+
+func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], log zerolog.Logger) error {
+	m, err := rivermigrate.New[TTx](driver, &rivermigrate.Config{Logger: logging.Slog(log.Level(zerolog.WarnLevel))})
+	if err != nil {
+		return fmt.Errorf("jobs: river migrations: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("jobs: river migrations: %w", err)
+	}
+	for _, v := range res.Versions {
+		log.Info().Int("version", v.Version).Str("name", v.Name).Msg("applied job queue migration")
+	}
+	return nil
+}
+
+// Workers is where job workers are registered, before Start:
+// river.AddWorker(engine.Workers(), w).
+func (e *Engine) Workers() *river.Workers { return e.workers }
+
+// Start begins working jobs.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.client != nil {
+		return errors.New("jobs: engine started twice")
+	}
+	c := e.opts.Config
+	cfg := &river.Config{
+		ID:                   e.opts.ClientID,
+		Logger:               logging.Slog(e.opts.Logger.With().Str("component", "river").Logger().Level(maxLevel(e.opts.Logger.GetLevel(), zerolog.WarnLevel))),
+		Workers:              e.workers,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.Workers}},
+		MaxAttempts:          c.MaxAttempts,
+		JobTimeout:           c.Timeout,
+		RescueStuckJobsAfter: c.RescueAfter,
+		FetchPollInterval:    c.PollInterval,
+		FetchCooldown:        min(100*time.Millisecond, c.PollInterval),
+		// Completed jobs are kept a day for inspection; the deliveries
+		// table is the long-lived record.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+	}
+	switch e.opts.Store.Dialect() {
+	case store.SQLite:
+		client, err := river.NewClient(riversqlite.New(e.opts.Store.SQLDB()), cfg)
+		if err != nil {
+			return fmt.Errorf("jobs: %w", err)
+		}
+		e.client = clientOf[*sql.Tx]{client}
+	case store.Postgres:
+		client, err := river.NewClient(riverpgxv5.New(e.opts.Store.PgxPool()), cfg)
+		if err != nil {
+			return fmt.Errorf("jobs: %w", err)
+		}
+		e.client = clientOf[pgx.Tx]{client}
+	}
+	events, cancel := e.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
+	go func() {
+		defer cancel()
+		for ev := range events {
+			e.metrics.observe(ev)
+		}
+	}()
+	if err := e.client.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	e.running.Store(true)
+	return nil
+}
+
+func maxLevel(a, b zerolog.Level) zerolog.Level {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Running reports whether workers are working jobs.
+func (e *Engine) Running() bool { return e.running.Load() }
+
+// Stop lets running jobs finish for up to grace, then cancels the rest
+// (their work contexts end and River records them for retry). Jobs not yet
+// started stay queued for the next start.
+func (e *Engine) Stop(ctx context.Context, grace time.Duration) error {
+	if e.client == nil || !e.running.Swap(false) {
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	err := e.client.Stop(gctx)
+	if err == nil {
+		return nil
+	}
+	e.opts.Logger.Warn().Dur("grace", grace).Msg("jobs still running after the shutdown grace period; cancelling them, they will be retried")
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer ccancel()
+	if err := e.client.StopAndCancel(cctx); err != nil {
+		return fmt.Errorf("jobs: stop: %w", err)
+	}
+	return nil
+}
+
+// Insert enqueues a job on its own.
+func (e *Engine) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if e.client == nil {
+		return nil, errors.New("jobs: insert before the engine started")
+	}
+	return e.client.Insert(ctx, args, opts)
+}
+
+// InsertTx enqueues a job as part of tx: the job exists if and only if tx
+// commits. Use ScheduledAt in opts for durable timers (soak periods).
+func (e *Engine) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if e.client == nil {
+		return nil, errors.New("jobs: insert before the engine started")
+	}
+	return e.client.InsertTx(ctx, tx, args, opts)
+}
+
+// CompleteTx marks the running job complete as part of tx, so the job's
+// effects written in tx and its completion commit together: if the process
+// dies before the commit, neither happened and the job runs again; after
+// it, the job is done and never runs again. Call it from a worker's Work.
+func CompleteTx[T river.JobArgs](ctx context.Context, tx store.Tx, job *river.Job[T]) error {
+	var err error
+	switch native := tx.Native().(type) {
+	case *sql.Tx:
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, native, job)
+	case pgx.Tx:
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, native, job)
+	default:
+		err = fmt.Errorf("unsupported transaction %T", native)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: complete job %d in transaction: %w", job.ID, err)
+	}
+	return nil
+}
+
+// QueueDepth counts jobs waiting to run (available, scheduled, retrying).
+func (e *Engine) QueueDepth(ctx context.Context) (int, error) {
+	return queueDepth(ctx, e.opts.Store)
+}
+
+func queueDepth(ctx context.Context, st *store.Store) (int, error) {
+	var n int
+	err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')`).Scan(&n)
+	return n, err
+}
