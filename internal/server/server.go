@@ -1,0 +1,209 @@
+// Package server wires `hoist serve`: configuration, store, job engine,
+// GitHub clients, the webhook endpoint and the operational endpoints, with
+// a graceful shutdown. Tests and `hoist demo` run it in-process through
+// New, Run and Handler.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/handlers"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/web"
+)
+
+// WebhookPath is where GitHub delivers webhooks.
+const WebhookPath = githubapp.DefaultWebhookRoute
+
+// MaxWebhookBody is GitHub's own cap on a webhook payload (25 MB); a
+// larger body is answered 413 without being read further.
+const MaxWebhookBody = 25 << 20
+
+// Options let callers extend the server before it starts.
+type Options struct {
+	// Logger replaces the logger built from cfg.Logging.
+	Logger *zerolog.Logger
+	// Handlers are event handlers that take precedence over the built-in
+	// ones for the events they list.
+	Handlers []githubapp.EventHandler
+	// BuiltinHandlers builds the built-in handlers from their
+	// dependencies; nil means handlers.All.
+	BuiltinHandlers func(handlers.Deps) []githubapp.EventHandler
+	// Workers registers more River workers, before the engine starts; the
+	// engine is also how those workers' jobs get inserted later.
+	Workers func(engine *jobs.Engine) error
+	// Routes mounts more HTTP routes (dashboard, artifacts, …).
+	Routes func(mux *http.ServeMux)
+	// Listener replaces listening on cfg.Addr (tests pass 127.0.0.1:0).
+	Listener net.Listener
+	// JobsClientID names this process to the job engine (see jobs.Options).
+	JobsClientID string
+}
+
+// Server is one hoist serve process.
+type Server struct {
+	cfg        *config.Server
+	opts       Options
+	log        zerolog.Logger
+	store      *store.Store
+	engine     *jobs.Engine
+	deliveries *jobs.Deliveries
+	registry   *prometheus.Registry
+	clients    githubapp.ClientCreator
+	handler    http.Handler
+	mux        *http.ServeMux
+}
+
+// New opens the store (applying migrations), prepares the job engine, the
+// GitHub clients and the HTTP routes. Nothing runs until Run.
+func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, opts: opts, registry: prometheus.NewRegistry()}
+	if opts.Logger != nil {
+		s.log = *opts.Logger
+	} else {
+		l, err := logging.New(os.Stderr, cfg.Logging.Level, cfg.Logging.Format)
+		if err != nil {
+			return nil, err
+		}
+		s.log = l
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	key, err := cfg.PrivateKeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if err := gh.CheckPrivateKey(key); err != nil {
+		return nil, fmt.Errorf("config: github.private_key_file (HOIST_PRIVATE_KEY_FILE): %w", err)
+	}
+	s.clients, err = gh.NewClientCreator(cfg, gh.RateLimitOptions{
+		Metrics: gh.NewMetrics(s.registry),
+		Logger:  s.log.With().Str("component", "github").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	s.store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID})
+	if err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	builtin := opts.BuiltinHandlers
+	if builtin == nil {
+		builtin = handlers.All
+	}
+	all := append(append([]githubapp.EventHandler(nil), opts.Handlers...), builtin(handlers.Deps{ClientCreator: s.clients})...)
+	s.deliveries = jobs.NewDeliveries(s.engine, all)
+	if opts.Workers != nil {
+		if err := opts.Workers(s.engine); err != nil {
+			s.store.Close()
+			return nil, fmt.Errorf("server: register workers: %w", err)
+		}
+	}
+
+	s.mux = http.NewServeMux()
+	s.mux.Handle("POST "+WebhookPath, s.webhookHandler(all))
+	s.mux.Handle("GET /healthz", web.Healthz())
+	s.mux.Handle("GET /readyz", web.Readyz(
+		web.Check{Name: "store", Run: s.store.Ping},
+		web.Check{Name: "workers", Run: func(context.Context) error {
+			if !s.engine.Running() {
+				return errors.New("not running")
+			}
+			return nil
+		}},
+	))
+	s.mux.Handle("GET /metrics", web.Metrics(s.registry))
+	if opts.Routes != nil {
+		opts.Routes(s.mux)
+	}
+	s.handler = s.mux
+	return s, nil
+}
+
+// Handler is the server's HTTP handler, for in-process use.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's database.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Engine is the server's job engine.
+func (s *Server) Engine() *jobs.Engine { return s.engine }
+
+// ClientCreator makes GitHub clients for the App.
+func (s *Server) ClientCreator() githubapp.ClientCreator { return s.clients }
+
+// Registry is the Prometheus registry served at /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Run starts the workers and serves HTTP until ctx is cancelled (SIGTERM).
+// Then it stops accepting connections, lets requests in flight finish (each
+// persists before it answers), gives running jobs jobs.shutdown_grace to
+// finish, cancels the rest for a later retry and closes the store. Jobs not
+// yet started stay queued.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	if err := s.engine.Start(ctx); err != nil {
+		return err
+	}
+	ln := s.opts.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			_ = s.engine.Stop(context.WithoutCancel(ctx), s.cfg.Jobs.ShutdownGrace)
+			return fmt.Errorf("server: listen on %s (HOIST_ADDR): %w", s.cfg.Addr, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return s.log.WithContext(context.WithoutCancel(ctx)) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.log.Info().Str("addr", ln.Addr().String()).Str("public_url", s.cfg.PublicURL).
+		Str("database", string(s.store.Dialect())).Msg("hoist serving")
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	s.log.Info().Msg("shutting down: no new connections, finishing running jobs")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn().Err(err).Msg("HTTP shutdown")
+	}
+	if err := s.engine.Stop(context.WithoutCancel(ctx), s.cfg.Jobs.ShutdownGrace); err != nil {
+		s.log.Warn().Err(err).Msg("job engine shutdown")
+	}
+	s.log.Info().Msg("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", serveErr)
+	}
+	return nil
+}
