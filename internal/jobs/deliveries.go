@@ -217,10 +217,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if !ok {
 		// The handler was removed by an upgrade while the job waited.
 		d.engine.metrics.delivery(row.Event, "ignored", "")
-		return d.store.SetDeliveryStatus(bg, nil, id, store.StatusIgnored, "no handler for event "+row.Event)
-	}
-	if err := d.store.StartAttempt(ctx, id); err != nil {
-		return err
+		return d.store.SetDeliveryStatus(bg, nil, id, store.StatusIgnored, "no handler for event "+row.Event, job.Attempt-1)
 	}
 	comp := &completions{}
 	hctx := context.WithValue(log.WithContext(ctx), completionsKey{}, comp)
@@ -228,7 +225,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	switch {
 	case err == nil:
 		err = d.store.InTx(ctx, func(tx store.Tx) error {
-			if err := d.store.SetDeliveryStatus(ctx, tx, id, store.StatusHandled, ""); err != nil {
+			if err := d.store.SetDeliveryStatus(ctx, tx, id, store.StatusHandled, "", job.Attempt); err != nil {
 				return err
 			}
 			for _, fn := range comp.fns {
@@ -248,18 +245,18 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	case IsPermanent(err):
 		d.engine.metrics.delivery(row.Event, "failed", "permanent")
 		log.Warn().Err(err).Msg("delivery failed permanently")
-		if serr := d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, err.Error()); serr != nil {
+		if serr := d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, err.Error(), job.Attempt); serr != nil {
 			return serr // retried; the handler fails the same way and records it then
 		}
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
 		d.engine.metrics.delivery(row.Event, "failed", "attempts_exhausted")
 		log.Error().Err(err).Msg("delivery failed on its last attempt")
-		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err))
+		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err), job.Attempt)
 		return err
 	default:
 		log.Warn().Err(err).Msg("delivery attempt failed; will retry")
-		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusQueued, fmt.Sprintf("attempt %d failed: %v", job.Attempt, err))
+		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusQueued, fmt.Sprintf("attempt %d failed: %v", job.Attempt, err), job.Attempt)
 		return err
 	}
 }

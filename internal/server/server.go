@@ -163,7 +163,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // yet started stay queued.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
-	if err := s.engine.Start(ctx); err != nil {
+	// The engine outlives ctx: cancelling River's start context would cancel
+	// running jobs at once; Stop below gives them the grace period first.
+	if err := s.engine.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	ln := s.opts.Listener

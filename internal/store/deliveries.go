@@ -62,24 +62,16 @@ func (s *Store) NoteDuplicate(ctx context.Context, id string) error {
 	return nil
 }
 
-// StartAttempt counts one more attempt at handling a delivery.
-func (s *Store) StartAttempt(ctx context.Context, id string) error {
-	_, err := s.Exec(ctx, `UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE delivery_id = ?`, s.now(), id)
-	if err != nil {
-		return fmt.Errorf("store: start attempt %s: %w", id, err)
-	}
-	return nil
-}
-
-// SetDeliveryStatus records the outcome of a delivery, in tx when given
-// (so it commits with the job's completion) or on its own when tx is nil.
-func (s *Store) SetDeliveryStatus(ctx context.Context, tx Tx, id, status, reason string) error {
+// SetDeliveryStatus records the outcome of a delivery after attempts
+// handler runs, in tx when given (so it commits with the job's completion)
+// or on its own when tx is nil.
+func (s *Store) SetDeliveryStatus(ctx context.Context, tx Tx, id, status, reason string, attempts int) error {
 	var q Querier = s
 	if tx != nil {
 		q = tx
 	}
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = ?, reason = ?, updated_at = ? WHERE delivery_id = ?`,
-		status, reason, s.now(), id)
+	_, err := q.Exec(ctx, `UPDATE deliveries SET status = ?, reason = ?, attempts = ?, updated_at = ? WHERE delivery_id = ?`,
+		status, reason, attempts, s.now(), id)
 	if err != nil {
 		return fmt.Errorf("store: set delivery %s %s: %w", id, status, err)
 	}

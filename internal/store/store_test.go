@@ -52,7 +52,7 @@ func exercise(t *testing.T, s *store.Store) {
 		if err := s.NoteDuplicate(ctx, "d-1"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetDeliveryStatus(ctx, nil, "d-1", store.StatusFailed, "bad timestamp"); err != nil {
+		if err := s.SetDeliveryStatus(ctx, nil, "d-1", store.StatusFailed, "bad timestamp", 1); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.GetDelivery(ctx, "d-1")
@@ -60,7 +60,7 @@ func exercise(t *testing.T, s *store.Store) {
 			t.Fatal(err)
 		}
 		if got.Event != "push" || got.InstallationID != 9 || got.Repo != "o/r" || string(got.Payload) != `{"a":1}` ||
-			got.Status != store.StatusFailed || got.Reason != "bad timestamp" || got.Duplicates != 1 || got.ReceivedAt.IsZero() {
+			got.Status != store.StatusFailed || got.Reason != "bad timestamp" || got.Attempts != 1 || got.Duplicates != 1 || got.ReceivedAt.IsZero() {
 			t.Fatalf("round trip: %+v", got)
 		}
 		counts, err := s.DeliveryCounts(ctx)
