@@ -1,0 +1,443 @@
+package gh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// Errors the core acts on. GitHub signals them with status codes and
+// messages; Repo turns them into values so callers never parse HTTP.
+var (
+	// ErrNotFound: the ref, file or object does not exist (404).
+	ErrNotFound = errors.New("not found")
+	// ErrNotFastForward: GitHub refused `PATCH git/refs` with force=false
+	// because the new commit does not descend from the ref's head.
+	ErrNotFastForward = errors.New("update is not a fast forward")
+)
+
+// Repo is the narrow view of one repository that hoist's core needs, over a
+// go-github client authenticated as the App's installation. Every method
+// wraps its error with what it was doing.
+type Repo struct {
+	Client *github.Client
+	Owner  string
+	Name   string
+}
+
+// NewRepo returns a Repo for owner/name.
+func NewRepo(c *github.Client, owner, name string) *Repo {
+	return &Repo{Client: c, Owner: owner, Name: name}
+}
+
+// FullName is "owner/name".
+func (r *Repo) FullName() string { return r.Owner + "/" + r.Name }
+
+func status(resp *github.Response) int {
+	if resp == nil || resp.Response == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// BranchHead returns the commit a branch points at, or ErrNotFound.
+func (r *Repo) BranchHead(ctx context.Context, branch string) (string, error) {
+	ref, resp, err := r.Client.Git.GetRef(ctx, r.Owner, r.Name, "heads/"+branch)
+	if err != nil {
+		if status(resp) == http.StatusNotFound {
+			return "", fmt.Errorf("branch %s of %s: %w", branch, r.FullName(), ErrNotFound)
+		}
+		return "", fmt.Errorf("branch %s of %s: %w", branch, r.FullName(), err)
+	}
+	return ref.GetObject().GetSHA(), nil
+}
+
+// TagCommit resolves a tag (lightweight or annotated) to its commit.
+func (r *Repo) TagCommit(ctx context.Context, tag string) (string, error) {
+	c, resp, err := r.Client.Repositories.GetCommit(ctx, r.Owner, r.Name, "refs/tags/"+tag, nil)
+	if err != nil {
+		if status(resp) == http.StatusNotFound || status(resp) == http.StatusUnprocessableEntity {
+			return "", fmt.Errorf("tag %s of %s: %w", tag, r.FullName(), ErrNotFound)
+		}
+		return "", fmt.Errorf("tag %s of %s: %w", tag, r.FullName(), err)
+	}
+	return c.GetSHA(), nil
+}
+
+// FastForward moves branch to sha with GitHub's compare-and-swap
+// (`force: false`): GitHub refuses unless sha descends from the branch's
+// current head, so a commit pushed meanwhile is never lost. A missing branch
+// is created. Returns ErrNotFastForward when the target has diverged.
+func (r *Repo) FastForward(ctx context.Context, branch, sha string) error {
+	return r.updateRef(ctx, branch, sha, false)
+}
+
+// ForceMove points branch at sha even when that is not a fast-forward. Only
+// an explicit, permission-checked and audited rollback may call it.
+func (r *Repo) ForceMove(ctx context.Context, branch, sha string) error {
+	return r.updateRef(ctx, branch, sha, true)
+}
+
+func (r *Repo) updateRef(ctx context.Context, branch, sha string, force bool) error {
+	ref := &github.Reference{Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: github.String(sha)}}
+	_, resp, err := r.Client.Git.UpdateRef(ctx, r.Owner, r.Name, ref, force)
+	if err == nil {
+		return nil
+	}
+	switch status(resp) {
+	case http.StatusUnprocessableEntity:
+		if strings.Contains(strings.ToLower(err.Error()), "fast forward") {
+			return fmt.Errorf("move %s to %s: %w", branch, short(sha), ErrNotFastForward)
+		}
+		if strings.Contains(strings.ToLower(err.Error()), "does not exist") {
+			return r.createBranch(ctx, branch, sha)
+		}
+	case http.StatusNotFound:
+		return r.createBranch(ctx, branch, sha)
+	}
+	return fmt.Errorf("move %s to %s: %w", branch, short(sha), err)
+}
+
+func (r *Repo) createBranch(ctx context.Context, branch, sha string) error {
+	_, _, err := r.Client.Git.CreateRef(ctx, r.Owner, r.Name, &github.Reference{
+		Ref: github.String("refs/heads/" + branch), Object: &github.GitObject{SHA: github.String(sha)},
+	})
+	if err != nil {
+		return fmt.Errorf("create branch %s at %s: %w", branch, short(sha), err)
+	}
+	return nil
+}
+
+// Commit is one commit as the core sees it.
+type Commit struct {
+	SHA     string
+	Subject string
+	Author  string // GitHub login when known, else the git author name
+}
+
+// Comparison is base...head: how head relates to base and the commits head
+// has that base lacks (oldest first).
+type Comparison struct {
+	Status   string // "ahead", "behind", "diverged" or "identical"
+	AheadBy  int
+	BehindBy int
+	Commits  []Commit
+}
+
+// Compare returns how head relates to base.
+func (r *Repo) Compare(ctx context.Context, base, head string) (Comparison, error) {
+	cmp, _, err := r.Client.Repositories.CompareCommits(ctx, r.Owner, r.Name, base, head, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return Comparison{}, fmt.Errorf("compare %s...%s: %w", short(base), short(head), err)
+	}
+	out := Comparison{Status: cmp.GetStatus(), AheadBy: cmp.GetAheadBy(), BehindBy: cmp.GetBehindBy()}
+	for _, c := range cmp.Commits {
+		author := c.GetAuthor().GetLogin()
+		if author == "" {
+			author = c.GetCommit().GetAuthor().GetName()
+		}
+		subject, _, _ := strings.Cut(c.GetCommit().GetMessage(), "\n")
+		out.Commits = append(out.Commits, Commit{SHA: c.GetSHA(), Subject: subject, Author: author})
+	}
+	return out, nil
+}
+
+// CheckState is the latest result of one named check on a commit, whichever
+// source reported it (a check run, a commit status or a workflow run).
+type CheckState struct {
+	Name       string
+	Source     string // "check_run", "status" or "workflow_run"
+	Status     string // queued, in_progress, completed (statuses: completed unless pending)
+	Conclusion string // success, failure, neutral, skipped, cancelled, timed_out, action_required; statuses map to success/failure/pending
+	ID         int64
+	AppSlug    string
+}
+
+// Checks lists every check run, commit status and workflow run on sha,
+// newest first within each source, so a caller keeps the first per name.
+func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
+	var out []CheckState
+	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
+		if err != nil {
+			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
+		}
+		for _, cr := range res.CheckRuns {
+			out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(), ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug()})
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	combined, _, err := r.Client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Name, sha, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, fmt.Errorf("statuses of %s: %w", short(sha), err)
+	}
+	for _, st := range combined.Statuses {
+		cs := CheckState{Name: st.GetContext(), Source: "status", Status: "completed", ID: st.GetID()}
+		switch st.GetState() {
+		case "success":
+			cs.Conclusion = "success"
+		case "pending":
+			cs.Status, cs.Conclusion = "in_progress", ""
+		default: // failure, error
+			cs.Conclusion = "failure"
+		}
+		out = append(out, cs)
+	}
+	runs, _, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		// Workflow runs are optional facts: a GitHub without Actions (or
+		// without the permission) still has check runs and statuses.
+		if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
+			return out, nil
+		}
+		return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
+	}
+	for _, run := range runs.WorkflowRuns {
+		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID()})
+	}
+	return out, nil
+}
+
+func errStatus(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+// Deployment records an environment change as a GitHub Deployment.
+type Deployment struct {
+	ID  int64
+	SHA string
+	Env string
+}
+
+// CreateDeployment creates a deployment of sha to env. auto_merge is off and
+// no contexts are required because hoist has already evaluated its gates.
+func (r *Repo) CreateDeployment(ctx context.Context, sha, env, description string, production bool, payload map[string]any) (Deployment, error) {
+	req := &github.DeploymentRequest{
+		Ref:                   github.String(sha),
+		Task:                  github.String("deploy"),
+		AutoMerge:             github.Bool(false),
+		RequiredContexts:      &[]string{},
+		Environment:           github.String(env),
+		Description:           github.String(truncateRunes(description, 140)),
+		ProductionEnvironment: github.Bool(production),
+		Payload:               payload,
+	}
+	d, _, err := r.Client.Repositories.CreateDeployment(ctx, r.Owner, r.Name, req)
+	if err != nil {
+		return Deployment{}, fmt.Errorf("create deployment of %s to %s: %w", short(sha), env, err)
+	}
+	return Deployment{ID: d.GetID(), SHA: sha, Env: env}, nil
+}
+
+// SetDeploymentStatus reports a deployment's state. On success GitHub marks
+// the environment's earlier deployments inactive (auto_inactive).
+func (r *Repo) SetDeploymentStatus(ctx context.Context, id int64, state, envURL, logURL, description string) error {
+	req := &github.DeploymentStatusRequest{
+		State:        github.String(state),
+		Description:  github.String(truncateRunes(description, 140)),
+		AutoInactive: github.Bool(true),
+	}
+	if envURL != "" {
+		req.EnvironmentURL = github.String(envURL)
+	}
+	if logURL != "" {
+		req.LogURL = github.String(logURL)
+	}
+	if _, _, err := r.Client.Repositories.CreateDeploymentStatus(ctx, r.Owner, r.Name, id, req); err != nil {
+		return fmt.Errorf("deployment %d status %s: %w", id, state, err)
+	}
+	return nil
+}
+
+// Deployments lists the deployments of env, newest first.
+func (r *Repo) Deployments(ctx context.Context, env string, limit int) ([]Deployment, error) {
+	ds, _, err := r.Client.Repositories.ListDeployments(ctx, r.Owner, r.Name, &github.DeploymentsListOptions{Environment: env, ListOptions: github.ListOptions{PerPage: limit}})
+	if err != nil {
+		return nil, fmt.Errorf("deployments of %s: %w", env, err)
+	}
+	out := make([]Deployment, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, Deployment{ID: d.GetID(), SHA: d.GetSHA(), Env: d.GetEnvironment()})
+	}
+	return out, nil
+}
+
+// Permission is the user's permission on the repository: admin, maintain,
+// write, triage, read or none.
+func (r *Repo) Permission(ctx context.Context, user string) (string, error) {
+	p, resp, err := r.Client.Repositories.GetPermissionLevel(ctx, r.Owner, r.Name, user)
+	if err != nil {
+		if status(resp) == http.StatusNotFound {
+			return "none", nil
+		}
+		return "", fmt.Errorf("permission of %s on %s: %w", user, r.FullName(), err)
+	}
+	// role_name carries maintain and triage; the legacy permission field
+	// folds them into write and read.
+	if role := p.GetUser().GetRoleName(); role != "" {
+		return role, nil
+	}
+	return p.GetPermission(), nil
+}
+
+// File returns a file's content at ref, or ErrNotFound.
+func (r *Repo) File(ctx context.Context, path, ref string) ([]byte, error) {
+	rc, resp, err := r.Client.Repositories.DownloadContents(ctx, r.Owner, r.Name, path, &github.RepositoryContentGetOptions{Ref: ref})
+	if err != nil {
+		if status(resp) == http.StatusNotFound || strings.Contains(err.Error(), "no file named") {
+			return nil, fmt.Errorf("%s at %s: %w", path, ref, ErrNotFound)
+		}
+		return nil, fmt.Errorf("%s at %s: %w", path, ref, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", path, ref, err)
+	}
+	return b, nil
+}
+
+// Comment posts a comment on an issue or pull request and returns its id.
+func (r *Repo) Comment(ctx context.Context, number int, body string) (int64, error) {
+	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, number, &github.IssueComment{Body: github.String(body)})
+	if err != nil {
+		return 0, fmt.Errorf("comment on #%d: %w", number, err)
+	}
+	return c.GetID(), nil
+}
+
+// React adds a reaction (eyes, rocket, confused, …) to an issue comment.
+func (r *Repo) React(ctx context.Context, commentID int64, content string) error {
+	if _, _, err := r.Client.Reactions.CreateIssueCommentReaction(ctx, r.Owner, r.Name, commentID, content); err != nil {
+		return fmt.Errorf("react %s to comment %d: %w", content, commentID, err)
+	}
+	return nil
+}
+
+// PullRequest is the part of a pull request the core reads.
+type PullRequest struct {
+	Number int
+	Head   string
+	Base   string
+	Body   string
+	URL    string
+	Author string
+}
+
+// OpenPull finds the open pull request from head into base, if any.
+func (r *Repo) OpenPull(ctx context.Context, head, base string) (*PullRequest, error) {
+	prs, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+		State: "open", Head: r.Owner + ":" + head, Base: base, ListOptions: github.ListOptions{PerPage: 10},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find pull request %s → %s: %w", head, base, err)
+	}
+	for _, pr := range prs {
+		if pr.GetHead().GetRef() == head && pr.GetBase().GetRef() == base {
+			return toPull(pr), nil
+		}
+	}
+	return nil, nil
+}
+
+// Pull reads one pull request.
+func (r *Repo) Pull(ctx context.Context, number int) (*PullRequest, error) {
+	pr, _, err := r.Client.PullRequests.Get(ctx, r.Owner, r.Name, number)
+	if err != nil {
+		return nil, fmt.Errorf("pull request #%d: %w", number, err)
+	}
+	return toPull(pr), nil
+}
+
+func toPull(pr *github.PullRequest) *PullRequest {
+	return &PullRequest{Number: pr.GetNumber(), Head: pr.GetHead().GetRef(), Base: pr.GetBase().GetRef(),
+		Body: pr.GetBody(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin()}
+}
+
+// UpsertPull keeps one open pull request head → base with this title and
+// body: it edits the existing one or creates it.
+func (r *Repo) UpsertPull(ctx context.Context, head, base, title, body string) (*PullRequest, error) {
+	existing, err := r.OpenPull(ctx, head, base)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		if existing.Body == body {
+			return existing, nil
+		}
+		pr, _, err := r.Client.PullRequests.Edit(ctx, r.Owner, r.Name, existing.Number, &github.PullRequest{Title: github.String(title), Body: github.String(body)})
+		if err != nil {
+			return nil, fmt.Errorf("update pull request #%d: %w", existing.Number, err)
+		}
+		return toPull(pr), nil
+	}
+	pr, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, &github.NewPullRequest{
+		Title: github.String(title), Head: github.String(head), Base: github.String(base), Body: github.String(body),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open pull request %s → %s: %w", head, base, err)
+	}
+	return toPull(pr), nil
+}
+
+// Review is one review of a pull request.
+type Review struct {
+	User  string
+	State string // APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+	SHA   string
+}
+
+// Reviews lists a pull request's reviews, oldest first.
+func (r *Repo) Reviews(ctx context.Context, number int) ([]Review, error) {
+	rs, _, err := r.Client.PullRequests.ListReviews(ctx, r.Owner, r.Name, number, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, fmt.Errorf("reviews of #%d: %w", number, err)
+	}
+	out := make([]Review, 0, len(rs))
+	for _, rv := range rs {
+		out = append(out, Review{User: rv.GetUser().GetLogin(), State: rv.GetState(), SHA: rv.GetCommitID()})
+	}
+	return out, nil
+}
+
+// DispatchWorkflow starts a workflow_dispatch run of workflow (its file
+// name) on ref with inputs.
+func (r *Repo) DispatchWorkflow(ctx context.Context, workflow, ref string, inputs map[string]any) error {
+	_, err := r.Client.Actions.CreateWorkflowDispatchEventByFileName(ctx, r.Owner, r.Name, workflow, github.CreateWorkflowDispatchEventRequest{Ref: ref, Inputs: inputs})
+	if err != nil {
+		return fmt.Errorf("dispatch workflow %s on %s: %w", workflow, ref, err)
+	}
+	return nil
+}
+
+// short is the 7-character abbreviation people read in logs and messages.
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// truncateRunes cuts s to at most n characters (GitHub counts characters in
+// descriptions), never inside a UTF-8 sequence.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:n-1]) + "…"
+}
