@@ -12,6 +12,10 @@ import (
 // Options.MaxCommands is zero.
 const DefaultMaxCommands = 10
 
+// MaxBodyBytes bounds the comments Parse reads: GitHub's limit of 65,536
+// characters, at up to four bytes each.
+const MaxBodyBytes = 4 * 65536
+
 // maxLineBytes bounds one command line; longer lines are refused, not read.
 const maxLineBytes = 1024
 
@@ -179,6 +183,12 @@ func (e *ParseError) Error() string {
 // hoist are skipped silently; lines meant for hoist that cannot be accepted
 // yield a ParseError. Commands and errors are in line order.
 func Parse(body string, opts Options) (cmds []Command, errs []*ParseError) {
+	if len(body) > MaxBodyBytes {
+		return nil, []*ParseError{{
+			Kind: ErrTooLong, Line: 1, Raw: shorten(strings.TrimSpace(firstLine(body))),
+			Message: fmt.Sprintf("this comment is %d bytes long; hoist reads comments of at most %d bytes, so it ran nothing.", len(body), MaxBodyBytes),
+		}}
+	}
 	seen := 0
 	for _, ln := range commandLines(body) {
 		cmd, perr, ok := parseLine(ln.text, ln.number, opts)
@@ -187,7 +197,7 @@ func Parse(body string, opts Options) (cmds []Command, errs []*ParseError) {
 		}
 		if seen == opts.maxCommands() {
 			errs = append(errs, &ParseError{
-				Kind: ErrTooMany, Line: ln.number, Raw: ln.text,
+				Kind: ErrTooMany, Line: ln.number, Raw: shorten(ln.text),
 				Message: fmt.Sprintf("only the first %d commands of a comment are read; this line and the ones after it were skipped.", opts.maxCommands()),
 			})
 			break
@@ -275,18 +285,29 @@ func parseLine(text string, number int, opts Options) (cmd Command, perr *ParseE
 }
 
 func tooLong(number int, text string, v Verb, opts Options) *ParseError {
-	raw := text
-	if len(raw) > 80 {
-		raw = truncateUTF8(raw, 80) + "…"
-	}
 	e := &ParseError{
-		Kind: ErrTooLong, Line: number, Raw: raw, Verb: v,
+		Kind: ErrTooLong, Line: number, Raw: shorten(text), Verb: v,
 		Message: fmt.Sprintf("this command line is %d bytes long; hoist reads at most %d.", len(text), maxLineBytes),
 	}
 	if s, ok := Lookup(v); ok {
 		e.Usage = usageFor(s, opts)
 	}
 	return e
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// shorten keeps a line short enough to quote in a reply.
+func shorten(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	return truncateUTF8(s, 80) + "…"
 }
 
 func truncateUTF8(s string, n int) string {

@@ -328,6 +328,17 @@ func TestDistanceAndSuggest(t *testing.T) {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.d)
 		}
 	}
+	words := []string{"", "a", "ab", "ba", "promote", "prmoote", "rollbak", "xyzzy", "hold", "unhold", "höld", "preveiw"}
+	for _, a := range words {
+		for _, b := range words {
+			full := distance(a, b)
+			for limit := 0; limit <= 3; limit++ {
+				if got := distanceAtMost(a, b, limit); (full <= limit && got != full) || (full > limit && got <= limit) {
+					t.Errorf("distanceAtMost(%q, %q, %d) = %d, distance %d", a, b, limit, got, full)
+				}
+			}
+		}
+	}
 	if got := suggest("prod", testEnvs, true); !reflect.DeepEqual(got, []string{"production"}) {
 		t.Errorf("suggest prod = %q", got)
 	}

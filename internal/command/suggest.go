@@ -9,30 +9,62 @@ import (
 // Levenshtein distance that also counts swapping two neighbours as one
 // edit), over runes. Hand-written because it is twenty lines over words of a
 // few letters and the module graph has no library for it.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// Three rows: two back (for transpositions), one back, current.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+func distance(a, b string) int { return distanceAtMost(a, b, -1) }
+
+// distanceAtMost is distance, except that it may stop early and return
+// limit+1 once the distance is certain to exceed limit (no limit when negative).
+func distanceAtMost(a, b string, limit int) int {
+	if isASCII(a) && isASCII(b) {
+		return osa([]byte(a), []byte(b), limit)
+	}
+	return osa([]rune(a), []rune(b), limit)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func osa[T comparable](a, b []T, limit int) int {
+	// Three rows: two back (for transpositions), one back, current; on the
+	// stack for the short words this compares.
+	var buf [3 * 32]int
+	n := len(b) + 1
+	rows := buf[:0]
+	if 3*n > len(buf) {
+		rows = make([]int, 3*n)
+	} else {
+		rows = buf[:3*n]
+	}
+	prev2, prev, cur := rows[:n], rows[n:2*n], rows[2*n:]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+		rowMin := i
+		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
 				cur[j] = min(cur[j], prev2[j-2]+1)
 			}
+			rowMin = min(rowMin, cur[j])
+		}
+		if limit >= 0 && rowMin > limit {
+			// Every later row is at least as large as this one's minimum.
+			return limit + 1
 		}
 		prev2, prev, cur = prev, cur, prev2
 	}
-	return prev[len(rb)]
+	return prev[len(b)]
 }
 
 // typoBudget is how many edits still count as a typo of a word of n letters.
@@ -46,12 +78,26 @@ func typoBudget(n int) int {
 // isNearVerb reports whether a short-form word is a typo of a verb, so that
 // `/promot` gets a "did you mean" while other bots' `/assign` is left alone.
 func isNearVerb(word string) bool {
-	for _, v := range verbNames() {
-		if distance(word, v) <= typoBudget(len(v)) {
+	for _, s := range specs {
+		v := string(s.Verb)
+		budget := typoBudget(len(v))
+		// The lengths alone rule most words out, without computing a distance:
+		// a comment can hold thousands of other bots' slash-words.
+		if abs(len(word)-len(v)) > budget {
+			continue
+		}
+		if distanceAtMost(word, v, budget) <= budget {
 			return true
 		}
 	}
 	return false
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // suggest returns the candidates close to word, best first: a case-only
@@ -71,7 +117,7 @@ func suggest(word string, candidates []string, prefixes bool) []string {
 			continue
 		case lc == lw:
 			found = append(found, scored{c, 0})
-		case distance(lw, lc) <= typoBudget(len([]rune(c))):
+		case abs(len(lw)-len(lc)) <= 2*typoBudget(len(lc)) && distance(lw, lc) <= typoBudget(len([]rune(c))):
 			found = append(found, scored{c, distance(lw, lc)})
 		case prefixes && len(lw) >= 2 && strings.HasPrefix(lc, lw):
 			found = append(found, scored{c, 10})

@@ -87,8 +87,8 @@ func init() {
 			Args:    "<env> [<sha>|previous]",
 			Summary: "Point `<env>` back to an earlier deployed commit.",
 			Details: "Deploys an earlier commit to `<env>`: the previously deployed one when no argument or " +
-				"`previous` is given, otherwise `<sha>`. The environment is then held so that automatic " +
-				"promotion does not undo the rollback; `/unhold` releases it.",
+				"`previous` is given, otherwise `<sha>`. Combine it with `/hold` so that automatic promotion " +
+				"does not undo the rollback.",
 			Access:   AccessEnvironment,
 			Examples: []string{"/rollback production", "/rollback staging 3f9c2e1"},
 			parse:    parseRollback,
