@@ -229,7 +229,7 @@ func TestOperationsAndMatchPath(t *testing.T) {
 		{"GET", "/repos/o/r/compare/main...feature/x", "/repos/{owner}/{repo}/compare/{basehead}"},
 		{"POST", "/repos/o/r/check-runs", "/repos/{owner}/{repo}/check-runs"},
 		{"get", "/", "/"},
-		{"GET", "/repos/o/r/git/refs/", ""},          // the old listing, gone
+		{"GET", "/repos/o/r/git/refs/", ""},           // the old listing, gone
 		{"PUT", "/repos/o/r/git/refs/heads/main", ""}, // no such method
 		{"GET", "/repos/o/r/pulls/12/nothing", ""},
 	}
