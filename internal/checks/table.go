@@ -82,6 +82,8 @@ func omissionLine(omitted int, detailsURL string) string {
 	return b.String()
 }
 
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 func writeRow(b *strings.Builder, cells []string) {
 	b.WriteString("|")
 	for _, c := range cells {
@@ -99,6 +101,10 @@ func writeRow(b *strings.Builder, cells []string) {
 // the row fitted; once one does not, no later row is added either, so the
 // table always shows a prefix of the rows in order.
 func (t *Table) AddRow(cells ...string) bool {
+	if t.full {
+		t.omitted++
+		return false
+	}
 	limit := t.MaxCell
 	if limit == 0 {
 		limit = DefaultMaxCell
@@ -124,7 +130,7 @@ func (t *Table) AddRawRow(cells ...string) bool {
 	row := make([]string, t.columns)
 	for i := range row {
 		if i < len(cells) {
-			row[i] = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(cells[i])
+			row[i] = lineBreaks.Replace(cells[i])
 		}
 	}
 	var b strings.Builder

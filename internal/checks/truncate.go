@@ -88,6 +88,7 @@ func truncationNotice(rows, bytes int, detailsURL string) string {
 
 // linkDestination makes a URL safe as a markdown link destination.
 func linkDestination(u string) string {
+	u = strings.ToValidUTF8(u, "")
 	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "\n", "", "\r", "").Replace(u)
 }
 
