@@ -33,13 +33,13 @@ func runSmoke(ctx context.Context, args []string) int {
 		fl.PrintDefaults()
 	}
 	var (
-		pages, viewports        listFlag
-		configPath, outDir, dir string
-		chromium                string
-		jsonOut, quiet          bool
-		crawl, concurrency      int
-		timeout                 time.Duration
-		scale                   float64
+		pages, viewports          listFlag
+		configPath, outDir, dir   string
+		chromium                  string
+		jsonOut, quiet, lowMemory bool
+		crawl, concurrency        int
+		timeout                   time.Duration
+		scale                     float64
 	)
 	fl.StringVar(&configPath, "config", "", "read the smoke: section of this hoist.yml (default .github/hoist.yml when present)")
 	fl.StringVar(&outDir, "out", "hoist-smoke", "folder for report.json, report.html and artifacts/")
@@ -53,6 +53,7 @@ func runSmoke(ctx context.Context, args []string) int {
 	fl.DurationVar(&timeout, "timeout", 0, "time limit for one page (default 15s)")
 	fl.Float64Var(&scale, "scale", 0, "screenshot scale (default 0.5)")
 	fl.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	fl.BoolVar(&lowMemory, "low-memory", false, "run all tabs in one renderer process (less memory; a hung page stalls the others)")
 
 	// Flags may come before or after the base URL.
 	var positional []string
@@ -76,7 +77,7 @@ func runSmoke(ctx context.Context, args []string) int {
 		return 2
 	}
 
-	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale}
+	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale, ShareRenderer: lowMemory}
 	opts.Crawl.MaxPages = crawl
 	for _, p := range pages {
 		opts.Pages = append(opts.Pages, smoke.Page{Path: p})

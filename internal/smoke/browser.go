@@ -64,7 +64,9 @@ type browser struct {
 // startBrowser starts Chromium with a fresh profile and the flags that keep
 // it from talking to anything but the site (no updates, no background
 // networking, no QUIC). The browser lives as long as parent.
-func startBrowser(parent context.Context, path string) (*browser, error) {
+//
+// shareRenderer puts every tab of the site in one renderer process.
+func startBrowser(parent context.Context, path string, shareRenderer bool) (*browser, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.DisableGPU,
@@ -80,6 +82,9 @@ func startBrowser(parent context.Context, path string) (*browser, error) {
 		// ~590 MB to ~420 MB of summed RSS): the GPU process and the network
 		// service run inside the browser process.
 		chromedp.Flag("in-process-gpu", true),
+		// Pages left behind are never revisited: keeping them in the
+		// back/forward cache only costs memory.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,BackForwardCache"),
 		chromedp.Flag("enable-features", "NetworkService,NetworkServiceInProcess,NetworkServiceInProcess2"),
 		// chromedp gives each browser a fresh temporary --user-data-dir and
 		// removes it afterwards.
@@ -89,6 +94,9 @@ func startBrowser(parent context.Context, path string) (*browser, error) {
 		// zygote processes that prepare sandboxed renderers are useless
 		// weight (~100 MB).
 		opts = append(opts, chromedp.NoSandbox, chromedp.Flag("no-zygote", true))
+	}
+	if shareRenderer {
+		opts = append(opts, chromedp.Flag("process-per-site", true), chromedp.Flag("renderer-process-limit", "1"))
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)

@@ -109,6 +109,11 @@ type Options struct {
 	// MaxScreenshotHeight caps the height of a full-page shot in CSS pixels
 	// (default 8000), so an endless page does not make an endless image.
 	MaxScreenshotHeight int
+	// ShareRenderer runs every tab in one renderer process: about 130 MB
+	// less browser memory, but the tabs then share one main thread, so a
+	// page whose script never yields stalls the other tabs until its
+	// timeout.
+	ShareRenderer bool
 	// CheckFavicon reports a missing /favicon.ico; by default it is ignored.
 	CheckFavicon bool
 	// IgnoreRequests lists URL prefixes whose failures are not reported

@@ -56,9 +56,12 @@ type PageResult struct {
 	URL      string `json:"url"`
 	// LinkedFrom is the page whose link the crawl followed; empty for a
 	// configured page.
-	LinkedFrom string     `json:"linked_from,omitempty"`
-	Status     int        `json:"status"`
-	LoadMS     int64      `json:"load_ms"`
+	LinkedFrom string `json:"linked_from,omitempty"`
+	Status     int    `json:"status"`
+	LoadMS     int64  `json:"load_ms"`
+	// CheckMS is the whole time spent on the page: load, checks, shot.
+	CheckMS    int64      `json:"check_ms"`
+	ShotMS     int64      `json:"shot_ms"`
 	Findings   []Finding  `json:"findings"`
 	Screenshot *Shot      `json:"screenshot,omitempty"`
 	Visual     *Visual    `json:"visual,omitempty"`

@@ -41,7 +41,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	rep := &Report{Schema: SchemaVersion, BaseURL: o.BaseURL, StartedAt: time.Now().UTC(), FailOn: o.FailOn}
 	started := time.Now()
-	b, err := startBrowser(ctx, chromium)
+	b, err := startBrowser(ctx, chromium, o.ShareRenderer)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +181,8 @@ type tab struct {
 	ctx    context.Context
 	cancel func()
 	cur    atomic.Pointer[collector]
+	// vp is the viewport the tab emulates now; set again only on change.
+	vp Viewport
 }
 
 func (r *runner) openTab() (*tab, error) {
@@ -268,12 +270,11 @@ func probeScript(p Page, links bool) string {
 	if p.ExpectSelector != "" {
 		sel = p.ExpectSelector
 	}
-	// Fonts and two animation frames settle the layout before the shot;
-	// each wait is bounded so a page cannot hold the probe.
+	// Web fonts settle the layout before the shot (the wait is bounded so a
+	// page cannot hold the probe); the shot itself renders a fresh frame.
 	return `(async () => {
   const wait = (p, ms) => Promise.race([p, new Promise(r => setTimeout(r, ms))]);
   try { await wait(document.fonts.ready, 3000); } catch (e) {}
-  await wait(new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))), 200);
   const out = {text: null, selector: null, selectorError: "", links: []};
   const text = ` + js(text) + `, sel = ` + js(sel) + `;
   if (text !== null) out.text = ((document.body && document.body.innerText) || "").includes(text) || (document.title || "").includes(text);
@@ -295,6 +296,7 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 	res = PageResult{Path: j.page.Path, Viewport: j.viewport.Name, URL: u.String(), LinkedFrom: j.linkedFrom,
 		order: j.pageIndex, vpOrder: j.vpIndex}
 	c := newCollector(r.opts.CheckFavicon, r.opts.IgnoreRequests)
+	checkStart := time.Now()
 
 	pctx, cancel := context.WithTimeout(t.ctx, r.opts.PageTimeout)
 	defer cancel()
@@ -304,10 +306,13 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 	if j.viewport.Width < 600 {
 		vpOpts = append(vpOpts, chromedp.EmulateMobile, chromedp.EmulateTouch)
 	}
-	if err := chromedp.Do(pctx, chromedp.EmulateViewport(int64(j.viewport.Width), int64(j.viewport.Height), vpOpts...)); err != nil {
-		c.add(KindHTTPError, "could not set the viewport: "+err.Error(), "")
-		res.Findings = c.take()
-		return res, nil, errors.Is(err, context.DeadlineExceeded)
+	if t.vp != j.viewport {
+		if err := chromedp.Do(pctx, chromedp.EmulateViewport(int64(j.viewport.Width), int64(j.viewport.Height), vpOpts...)); err != nil {
+			c.add(KindHTTPError, "could not set the viewport: "+err.Error(), "")
+			res.Findings = c.take()
+			return res, nil, errors.Is(err, context.DeadlineExceeded)
+		}
+		t.vp = j.viewport
 	}
 
 	t.cur.Store(c)
@@ -371,13 +376,16 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 		chromedp.Call(sctx, page.StopLoading, cdp.Empty{})
 	}
 	t.cur.Store(nil)
+	shotStart := time.Now()
 	shot, err := r.screenshot(sctx, j.viewport)
+	res.ShotMS = time.Since(shotStart).Milliseconds()
 	if err == nil {
 		res.Screenshot = shot
 	} else if errors.Is(err, context.DeadlineExceeded) {
 		timedOut = true
 	}
 	res.Findings = c.take()
+	res.CheckMS = time.Since(checkStart).Milliseconds()
 	return res, links, timedOut
 }
 
@@ -434,6 +442,9 @@ func (r *runner) screenshot(ctx context.Context, vp Viewport) (*Shot, error) {
 			Clip:                  &page.Viewport{Width: w, Height: h, Scale: scale},
 			CaptureBeyondViewport: ptr(true),
 			FromSurface:           ptr(true),
+			// Faster PNG encoding for somewhat larger files; the size limit
+			// above still holds.
+			OptimizeForSpeed: ptr(true),
 		})
 		if err != nil {
 			return nil, err
