@@ -1,0 +1,205 @@
+package config
+
+// The repository configuration, .github/hoist.yml, as Go types. The struct
+// tags are the single source of the file format: `yaml` names the key, `doc`
+// describes it (the JSON Schema and docs/config.md take it from here) and
+// `schema` adds JSON Schema constraints (enum, minimum, maximum, pattern,
+// default) that editors show while typing. Semantic rules that span fields
+// (promotion chains, unique branches, …) live in repo_validate.go.
+
+import (
+	"time"
+)
+
+// RepoConfigPath is where hoist looks for the repository configuration.
+const RepoConfigPath = ".github/hoist.yml"
+
+// RepoConfigVersion is the only version of the file format this hoist reads.
+const RepoConfigVersion = 1
+
+// RepoConfig is a repository's .github/hoist.yml after defaults were applied
+// and every rule was checked. Build one with LoadRepoConfig.
+type RepoConfig struct {
+	Version      int              `yaml:"version" doc:"Version of the file format; must be 1." schema:"enum=1;required"`
+	Site         RepoSite         `yaml:"site" doc:"Where the built site lives in each environment's branch."`
+	Environments RepoEnvironments `yaml:"environments" doc:"The environments, keyed by name (used in commands, deployments and check runs). Each environment is a branch; promotion fast-forwards it."`
+	Candidates   []RepoCandidate  `yaml:"candidates" doc:"Candidate branches of generated sites: a push to 'from' is smoke-tested and, once the gates of 'to' pass, fast-forwarded into the branch of 'to'."`
+	Tags         []RepoTagRule    `yaml:"tags" doc:"Tag rules: pushing a tag that matches a pattern promotes the tagged commit to an environment."`
+	Smoke        RepoSmoke        `yaml:"smoke" doc:"The smoke test hoist runs in headless Chromium on every candidate commit; its result is the hoist/smoke check run."`
+	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
+	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request comments."`
+
+	// File is the name the configuration was loaded from, as given to
+	// LoadRepoConfig; error messages and Summary use it.
+	File string `yaml:"-"`
+
+	// pos maps a key path (environments.staging.gates.soak) to where its
+	// value was written, for messages that point into the file.
+	pos map[string]RepoPos
+}
+
+// RepoSite says where the site is in a branch.
+type RepoSite struct {
+	Root string `yaml:"root" doc:"Folder of the branch that holds the built site, relative to the repository root. Default: the repository root." schema:"default=."`
+}
+
+// RepoEnvironments are the environments in the order the file lists them.
+// In YAML they are a mapping from name to settings; the order is kept so
+// that summaries and errors follow the file.
+type RepoEnvironments []RepoEnvironment
+
+// Get returns the environment called name.
+func (envs RepoEnvironments) Get(name string) (RepoEnvironment, bool) {
+	for _, e := range envs {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return RepoEnvironment{}, false
+}
+
+// Names lists the environments' names in file order.
+func (envs RepoEnvironments) Names() []string {
+	out := make([]string, len(envs))
+	for i, e := range envs {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// RepoEnvironment is one environment: a branch, where it is promoted from and
+// what must hold before it moves.
+type RepoEnvironment struct {
+	// Name is the key of the environment in the environments mapping.
+	Name string `yaml:"-"`
+
+	Branch      string      `yaml:"branch" doc:"The environment's branch. Default: the environment's name."`
+	PromoteFrom string      `yaml:"promote_from" doc:"The environment this one is promoted from: its branch head is fast-forwarded into this environment's branch once the gates pass."`
+	Auto        bool        `yaml:"auto" doc:"Promote automatically as soon as every gate passes. When false, a person promotes with /promote <env> (or by merging the promotion pull request); the gates still apply." schema:"default=false"`
+	Permission  string      `yaml:"permission" doc:"Least repository permission needed to promote, roll back, hold or deploy this environment by command." schema:"enum=$permissions;default=write"`
+	Teams       []string    `yaml:"teams" doc:"If set, only members of one of these GitHub teams (slug, or org/slug) may act on this environment by command; repository admins always may."`
+	Gates       RepoGates   `yaml:"gates" doc:"What must hold before a commit is promoted into this environment."`
+	Deploy      RepoDeploy  `yaml:"deploy" doc:"Where the environment's site is published after each promotion or push."`
+	Purge       []RepoPurge `yaml:"purge" doc:"CDNs to purge after the environment was deployed; only what changed is purged."`
+}
+
+// RepoGates are the conditions for a promotion. An empty RepoGates lets
+// every commit through.
+type RepoGates struct {
+	Checks    []string      `yaml:"checks" doc:"Names of checks that must succeed on the commit: check runs, commit statuses or workflow runs of any app. Success, neutral and skipped pass; pending waits; anything else refuses."`
+	Smoke     bool          `yaml:"smoke" doc:"The hoist/smoke check run on the commit must pass." schema:"default=false"`
+	Soak      time.Duration `yaml:"soak" doc:"How long the commit must have been the head of the source branch, for example 30m or 2h. Default: no soak time."`
+	Approvals int           `yaml:"approvals" doc:"Approving reviews the promotion pull request needs, from distinct reviewers other than its author, on the commit being promoted." schema:"minimum=0;maximum=20;default=0"`
+}
+
+// RepoDeploy names a storage target of the server configuration.
+type RepoDeploy struct {
+	Target string `yaml:"target" doc:"Name of a deploy target in the server configuration (credentials never live in the repository)."`
+	Prefix string `yaml:"prefix" doc:"Folder of the target the environment is published to. Default: the environment's name and a slash, when target is set."`
+	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'." schema:"format=uri"`
+}
+
+// RepoPurge is one CDN to purge after a deploy.
+type RepoPurge struct {
+	CDN   string   `yaml:"cdn" doc:"Name of a CDN in the server configuration." schema:"required"`
+	Soft  bool     `yaml:"soft" doc:"Mark content stale instead of removing it, where the CDN supports it (Fastly)." schema:"default=false"`
+	Paths []string `yaml:"paths" doc:"Paths purged on every deploy in addition to the changed ones, such as /health.html."`
+	Keys  []string `yaml:"keys" doc:"Surrogate keys (cache tags) purged on every deploy in addition to the changed ones."`
+}
+
+// RepoCandidate is a candidate branch of a generated site.
+type RepoCandidate struct {
+	From string `yaml:"from" doc:"The candidate branch the site build pushes to, such as pre-staging; it must not be an environment's branch." schema:"required"`
+	To   string `yaml:"to" doc:"The environment the candidate is promoted into once that environment's gates pass." schema:"required"`
+	Auto *bool  `yaml:"auto" doc:"Promote the candidate automatically once the gates pass. Default: true." schema:"default=true"`
+}
+
+// Automatic reports whether the candidate is promoted without a command.
+func (c RepoCandidate) Automatic() bool { return c.Auto == nil || *c.Auto }
+
+// RepoTagRule promotes tagged commits.
+type RepoTagRule struct {
+	Pattern string `yaml:"pattern" doc:"Glob matched against the tag name (without refs/tags/): * matches any run of characters except /, ? one character, [a-z] a class." schema:"required"`
+	Promote string `yaml:"promote" doc:"The environment a matching tag's commit is promoted to (through that environment's gates)." schema:"required"`
+}
+
+// RepoSmoke configures the smoke test.
+type RepoSmoke struct {
+	Viewports []RepoViewport `yaml:"viewports" doc:"Browser window sizes each page is tested in. Default: desktop 1280x800."`
+	Pages     []RepoPage     `yaml:"pages" doc:"Pages to test, with what they must contain. Default: the home page /."`
+	Crawl     RepoCrawl      `yaml:"crawl" doc:"Follow same-site links from the listed pages to find broken ones."`
+	FailOn    []string       `yaml:"fail_on" doc:"Kinds of findings that fail the smoke test; other findings make it neutral. Default: all kinds." schema:"items.enum=$fail_on"`
+	Visual    RepoVisual     `yaml:"visual" doc:"Screenshot comparison with the environment's current head."`
+}
+
+// RepoViewport is a browser window size in CSS pixels.
+type RepoViewport struct {
+	Name   string `yaml:"name" doc:"Name shown in reports, such as desktop or mobile." schema:"required"`
+	Width  int    `yaml:"width" doc:"Width in CSS pixels; widths under 600 are emulated as a phone." schema:"minimum=200;maximum=7680;required"`
+	Height int    `yaml:"height" doc:"Height in CSS pixels." schema:"minimum=200;maximum=4320;required"`
+}
+
+// RepoPage is one page of the smoke test.
+type RepoPage struct {
+	Path           string `yaml:"path" doc:"Path of the page, starting with /, optionally with a query." schema:"pattern=^/;required"`
+	ExpectText     string `yaml:"expect_text" doc:"Text the page must contain."`
+	ExpectSelector string `yaml:"expect_selector" doc:"CSS selector that must match at least one element."`
+	MaxLoadMS      int    `yaml:"max_load_ms" doc:"Longest acceptable time to the load event in milliseconds; 0 is no limit." schema:"minimum=0;maximum=120000;default=0"`
+}
+
+// RepoCrawl bounds the crawl.
+type RepoCrawl struct {
+	MaxPages int `yaml:"max_pages" doc:"How many pages the crawl may add to the listed ones; 0 turns crawling off." schema:"minimum=0;maximum=10000;default=0"`
+}
+
+// RepoVisual tunes the screenshot comparison.
+type RepoVisual struct {
+	Threshold       float64 `yaml:"threshold" doc:"Per-pixel colour difference (0 to 1) below which two pixels count as equal." schema:"minimum=0;maximum=1;default=0.1"`
+	MaxChangedRatio float64 `yaml:"max_changed_ratio" doc:"Share of differing pixels (0 to 1) still counted as no visual change." schema:"minimum=0;maximum=1;default=0"`
+}
+
+// RepoGenerate configures site generation.
+type RepoGenerate struct {
+	DispatchType string        `yaml:"dispatch_type" doc:"The repository_dispatch event type that means the content changed, such as content-changed."`
+	Workflow     string        `yaml:"workflow" doc:"File name of the workflow (in .github/workflows) that builds the site and pushes the candidate branch."`
+	Debounce     time.Duration `yaml:"debounce" doc:"Content changes within this time of each other start one build. Default: 30s."`
+}
+
+// RepoCommands configures slash-commands.
+type RepoCommands struct {
+	ShortForm *bool `yaml:"short_form" doc:"Accept the short form (/promote staging) besides the long form (/hoist promote staging), which always works. Default: true." schema:"default=true"`
+}
+
+// ShortFormEnabled reports whether /promote (without /hoist) is a command.
+func (c RepoCommands) ShortFormEnabled() bool { return c.ShortForm == nil || *c.ShortForm }
+
+// RepoPos is a place in the file: line and column, counted from 1.
+type RepoPos struct {
+	Line, Column int
+}
+
+// Position returns where the value at path was written, such as
+// "environments.staging.gates.soak" or "tags[0].pattern"; when that key is
+// absent it falls back to its nearest written parent, and to 1:1.
+func (c *RepoConfig) Position(path string) RepoPos {
+	return repoLookupPos(c.pos, path)
+}
+
+// The defaults that are not the zero value.
+const (
+	// RepoDefaultPermission is the permission an environment needs when it
+	// names none.
+	RepoDefaultPermission = "write"
+	// RepoDefaultDebounce is generate.debounce when unset.
+	RepoDefaultDebounce = 30 * time.Second
+	// RepoDefaultVisualThreshold is smoke.visual.threshold when unset.
+	RepoDefaultVisualThreshold = 0.1
+)
+
+// RepoFailOnKinds are the finding kinds smoke.fail_on accepts, in report
+// order; they are the kinds the smoke runner reports.
+var RepoFailOnKinds = []string{"http_error", "console_error", "failed_request", "exception", "slow", "missing_text", "missing_selector"}
+
+// RepoPermissions are the permission names, weakest first, as GitHub names
+// its repository roles.
+var RepoPermissions = []string{"read", "triage", "write", "maintain", "admin"}

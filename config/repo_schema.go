@@ -1,0 +1,169 @@
+package config
+
+//go:generate go run ./schemagen schema/hoist.schema.json
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// The JSON Schema of .github/hoist.yml is generated here by reflection over
+// the same struct tags the decoder reads, so the two cannot drift apart. It
+// is hand-written rather than taken from a JSON Schema library because the
+// format has two shapes those libraries do not know (environments are a
+// mapping kept in order as a list; durations are strings), and the whole
+// generator is smaller than the adapters a library would need.
+
+// RepoSchemaID is the schema's $id; editors that support schema stores can
+// refer to it.
+const RepoSchemaID = "https://github.com/hoist-dev/hoist/raw/main/config/schema/hoist.schema.json"
+
+// repoDurationPattern matches what time.ParseDuration accepts.
+const repoDurationPattern = `^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+
+// RepoSchema returns the JSON Schema (draft 2020-12) of the repository
+// configuration, indented, with a final newline. The committed copy is
+// config/schema/hoist.schema.json; `hoist config schema` prints it.
+func RepoSchema() []byte {
+	root := repoSchemaOf(reflect.TypeOf(RepoConfig{}))
+	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	root["$id"] = RepoSchemaID
+	root["title"] = "hoist repository configuration (" + RepoConfigPath + ")"
+	root["description"] = "How hoist carries this repository's site through its environments: promotion chains, gates, smoke tests, deploys and CDN purges. Secrets never live here: deploy targets and CDNs name entries of the server configuration."
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(root); err != nil {
+		// The schema is built from maps of strings, numbers and booleans.
+		panic(fmt.Sprintf("config: encoding the JSON Schema: %v", err))
+	}
+	return b.Bytes()
+}
+
+type repoSchemaNode = map[string]any
+
+func repoSchemaOf(t reflect.Type) repoSchemaNode {
+	switch {
+	case t == repoDurationType:
+		return repoSchemaNode{"type": "string", "pattern": repoDurationPattern}
+	case t == repoEnvsType:
+		env := repoSchemaOf(reflect.TypeOf(RepoEnvironment{}))
+		return repoSchemaNode{
+			"type":                 "object",
+			"additionalProperties": env,
+			"propertyNames":        repoSchemaNode{"pattern": repoEnvName.String()},
+		}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return repoSchemaOf(t.Elem())
+	case reflect.String:
+		return repoSchemaNode{"type": "string"}
+	case reflect.Bool:
+		return repoSchemaNode{"type": "boolean"}
+	case reflect.Int:
+		return repoSchemaNode{"type": "integer"}
+	case reflect.Float64:
+		return repoSchemaNode{"type": "number"}
+	case reflect.Slice:
+		return repoSchemaNode{"type": "array", "items": repoSchemaOf(t.Elem())}
+	case reflect.Struct:
+		props := repoSchemaNode{}
+		var required []string
+		for _, f := range repoFields(t) {
+			sf := t.Field(f.index)
+			s := repoSchemaOf(sf.Type)
+			if d := sf.Tag.Get("doc"); d != "" {
+				s["description"] = d
+			}
+			if repoApplySchemaTag(s, sf.Type, sf.Tag.Get("schema")) {
+				required = append(required, f.key)
+			}
+			props[f.key] = s
+		}
+		out := repoSchemaNode{"type": "object", "properties": props, "additionalProperties": false}
+		if len(required) > 0 {
+			out["required"] = required
+		}
+		return out
+	}
+	panic("config: no JSON Schema for type " + t.String())
+}
+
+// repoApplySchemaTag adds the constraints of a `schema` tag, such as
+// "minimum=0;maximum=20;default=0" or "items.enum=a|b", to s. It reports
+// whether the tag marks the field required.
+func repoApplySchemaTag(s repoSchemaNode, t reflect.Type, tag string) (required bool) {
+	if tag == "" {
+		return false
+	}
+	for _, part := range strings.Split(tag, ";") {
+		key, val, _ := strings.Cut(part, "=")
+		target, typ := s, t
+		if rest, ok := strings.CutPrefix(key, "items."); ok {
+			target, typ, key = s["items"].(repoSchemaNode), t.Elem(), rest
+		}
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		switch key {
+		case "required":
+			required = true
+		case "enum":
+			list := strings.Split(val, "|")
+			if named, ok := repoSchemaLists[val]; ok {
+				list = named
+			}
+			var vals []any
+			for _, v := range list {
+				vals = append(vals, repoSchemaValue(typ, v))
+			}
+			target["enum"] = vals
+		case "default":
+			target["default"] = repoSchemaValue(typ, val)
+		case "minimum", "maximum":
+			target[key] = repoSchemaValue(reflect.TypeOf(float64(0)), val)
+		case "pattern", "format":
+			target[key] = val
+		default:
+			panic("config: unknown schema tag key " + key)
+		}
+	}
+	return required
+}
+
+// repoSchemaLists are the enums a schema tag can name with $, so that the
+// schema lists exactly what the validator accepts.
+var repoSchemaLists = map[string][]string{
+	"$permissions": RepoPermissions,
+	"$fail_on":     RepoFailOnKinds,
+}
+
+// repoSchemaValue converts a tag value to the JSON type of the field.
+func repoSchemaValue(t reflect.Type, v string) any {
+	if t == repoDurationType {
+		return v
+	}
+	switch t.Kind() {
+	case reflect.Int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			panic("config: schema tag value " + v + " is not an integer")
+		}
+		return n
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			panic("config: schema tag value " + v + " is not a number")
+		}
+		return f
+	case reflect.Bool:
+		return v == "true"
+	}
+	return v
+}
