@@ -50,8 +50,8 @@ func runDemo(ctx context.Context, args []string) int {
 			if s.ErrorMsg != "" {
 				fmt.Printf("        error: %s\n", s.ErrorMsg)
 			}
-			for k, v := range s.Links {
-				fmt.Printf("        %s: %s\n", k, v)
+			for _, k := range s.LinkNames() {
+				fmt.Printf("        %s: %s\n", k, s.Links[k])
 			}
 			if *keep && s.OK && n == 1 {
 				fmt.Println("        (--keep: hoist keeps serving after the flow; Ctrl-C stops it)")

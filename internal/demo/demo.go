@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -65,6 +66,16 @@ type Step struct {
 	Detail   string            `json:"detail"`
 	Links    map[string]string `json:"links,omitempty"`
 	ErrorMsg string            `json:"error,omitempty"`
+}
+
+// LinkNames are the step's link names in a stable order.
+func (s Step) LinkNames() []string {
+	names := make([]string, 0, len(s.Links))
+	for k := range s.Links {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Report is the whole run, printed as text or JSON.
@@ -433,8 +444,8 @@ func (rep *Report) Text() string {
 		if s.ErrorMsg != "" {
 			fmt.Fprintf(&b, "        error: %s\n", s.ErrorMsg)
 		}
-		for k, v := range s.Links {
-			fmt.Fprintf(&b, "        %s: %s\n", k, v)
+		for _, k := range s.LinkNames() {
+			fmt.Fprintf(&b, "        %s: %s\n", k, s.Links[k])
 		}
 	}
 	verdict := "every step succeeded"
