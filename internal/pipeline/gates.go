@@ -1,0 +1,261 @@
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// GateKind names a kind of gate.
+type GateKind string
+
+const (
+	GateCheck     GateKind = "check"
+	GateSmoke     GateKind = "smoke"
+	GateSoak      GateKind = "soak"
+	GateApprovals GateKind = "approvals"
+)
+
+// GateState is a gate's verdict.
+type GateState string
+
+const (
+	// GatePassed: the gate lets the commit through.
+	GatePassed GateState = "passed"
+	// GatePending: not decided yet (a check still runs or has not been
+	// reported, the soak time has not passed, approvals are missing); a
+	// later event or WaitUntil may pass it.
+	GatePending GateState = "pending"
+	// GateFailed: the gate refuses the commit; only a new result (a re-run,
+	// a new review) can change that.
+	GateFailed GateState = "failed"
+)
+
+// GateResult is one gate's verdict on one commit.
+type GateResult struct {
+	Kind GateKind
+	// Name is the check name, "hoist/smoke", "soak" or "approvals".
+	Name  string
+	State GateState
+	// Detail says why, in a few words: "failure (commit status)",
+	// "12m of 30m", "1 of 2 approvals".
+	Detail string
+	// WaitUntil is when a pending soak gate passes by itself.
+	WaitUntil time.Time
+	// URL links to the result when there is one (a check run's page).
+	URL string
+}
+
+// EvaluateGates checks every gate of env against the facts, in a fixed
+// order: checks as configured, smoke, soak, approvals.
+func EvaluateGates(g Gates, f Facts) []GateResult {
+	var out []GateResult
+	for _, name := range g.Checks {
+		out = append(out, checkGate(name, f.Checks))
+	}
+	if g.Smoke {
+		out = append(out, smokeGate(f))
+	}
+	if g.Soak > 0 {
+		out = append(out, soakGate(g.Soak, f))
+	}
+	if g.Approvals > 0 {
+		out = append(out, approvalsGate(g.Approvals, f))
+	}
+	return out
+}
+
+// verdict classifies one result. Success, neutral and skipped pass, as for
+// GitHub's required status checks; action_required waits (someone must
+// approve the run, after which it runs); every other conclusion fails.
+func verdict(c Check) (GateState, string) {
+	src := sourceWords[c.Source]
+	switch c.Status {
+	case "", "completed":
+	default:
+		return GatePending, fmt.Sprintf("%s (%s)", strings.ReplaceAll(c.Status, "_", " "), src)
+	}
+	switch c.Conclusion {
+	case "success", "neutral", "skipped":
+		return GatePassed, fmt.Sprintf("%s (%s)", c.Conclusion, src)
+	case "", "pending":
+		return GatePending, fmt.Sprintf("pending (%s)", src)
+	case "action_required":
+		return GatePending, fmt.Sprintf("action required (%s)", src)
+	}
+	return GateFailed, fmt.Sprintf("%s (%s)", strings.ReplaceAll(c.Conclusion, "_", " "), src)
+}
+
+var sourceWords = map[CheckSource]string{
+	SourceCheckRun:    "check run",
+	SourceStatus:      "commit status",
+	SourceWorkflowRun: "workflow run",
+}
+
+// latestBySource keeps the newest result of name from each source: a
+// re-run replaces the run before it, but a check run cannot hide a failing
+// commit status of the same name (or the other way round).
+func latestBySource(name string, checks []Check, accept func(Check) bool) []Check {
+	latest := map[CheckSource]Check{}
+	for _, c := range checks {
+		if c.Name != name || (accept != nil && !accept(c)) {
+			continue
+		}
+		prev, seen := latest[c.Source]
+		if !seen || c.At.After(prev.At) || (c.At.Equal(prev.At) && c.ID > prev.ID) {
+			latest[c.Source] = c
+		}
+	}
+	out := make([]Check, 0, len(latest))
+	for _, c := range latest {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
+}
+
+// combine folds the results of one name from several sources: any failure
+// fails, else any pending waits, else it passes.
+func combine(kind GateKind, name string, results []Check, missing string) GateResult {
+	r := GateResult{Kind: kind, Name: name, State: GatePending, Detail: missing}
+	if len(results) == 0 {
+		return r
+	}
+	var pass, pend, fail []string
+	var passURL, pendURL, failURL string
+	for _, c := range results {
+		st, why := verdict(c)
+		switch st {
+		case GatePassed:
+			pass, passURL = append(pass, why), first(passURL, c.URL)
+		case GatePending:
+			pend, pendURL = append(pend, why), first(pendURL, c.URL)
+		default:
+			fail, failURL = append(fail, why), first(failURL, c.URL)
+		}
+	}
+	switch {
+	case len(fail) > 0:
+		r.State, r.Detail, r.URL = GateFailed, strings.Join(fail, ", "), failURL
+	case len(pend) > 0:
+		r.State, r.Detail, r.URL = GatePending, strings.Join(pend, ", "), pendURL
+	default:
+		r.State, r.Detail, r.URL = GatePassed, strings.Join(pass, ", "), passURL
+	}
+	return r
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func checkGate(name string, checks []Check) GateResult {
+	return combine(GateCheck, name, latestBySource(name, checks, nil), "not reported yet")
+}
+
+// smokeGate reads hoist's own check run; a commit status or another app's
+// check run of the same name does not count.
+func smokeGate(f Facts) GateResult {
+	runs := latestBySource(SmokeCheckName, f.Checks, func(c Check) bool {
+		return c.Source == SourceCheckRun && (f.HoistApp == "" || c.App == f.HoistApp)
+	})
+	return combine(GateSmoke, SmokeCheckName, runs, "not run yet")
+}
+
+func soakGate(soak time.Duration, f Facts) GateResult {
+	r := GateResult{Kind: GateSoak, Name: "soak"}
+	if f.SourceHeadSince.IsZero() {
+		r.State, r.Detail = GatePending, "unknown since when the commit is the source's head"
+		return r
+	}
+	until := f.SourceHeadSince.Add(soak)
+	elapsed := f.Now.Sub(f.SourceHeadSince)
+	if !f.Now.Before(until) {
+		r.State, r.Detail = GatePassed, fmt.Sprintf("%s of %s", roundDuration(elapsed), roundDuration(soak))
+		return r
+	}
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	r.State, r.WaitUntil = GatePending, until
+	r.Detail = fmt.Sprintf("%s of %s, passes at %s", roundDuration(elapsed), roundDuration(soak), until.UTC().Format("2006-01-02 15:04 UTC"))
+	return r
+}
+
+// approvalsGate counts distinct reviewers whose latest review approves the
+// commit being promoted. The pull request's author and bots do not count;
+// a request for changes (still standing) refuses; an approval of an older
+// commit does not count for a newer one, like GitHub's "dismiss stale
+// approvals".
+func approvalsGate(need int, f Facts) GateResult {
+	r := GateResult{Kind: GateApprovals, Name: "approvals", State: GatePending}
+	if f.PullRequest == nil {
+		r.Detail = fmt.Sprintf("0 of %d: needs the promotion pull request", need)
+		return r
+	}
+	r.URL = f.PullRequest.URL
+	reviews := append([]Review(nil), f.Reviews...)
+	sort.SliceStable(reviews, func(i, j int) bool { return reviews[i].At.Before(reviews[j].At) })
+	type standing struct {
+		state, sha string
+	}
+	latest := map[string]standing{}
+	var order []string
+	for _, rv := range reviews {
+		user := strings.ToLower(rv.User)
+		if user == "" || strings.EqualFold(rv.User, f.PullRequest.Author) || isBot(rv.User) {
+			continue
+		}
+		switch rv.State {
+		case "APPROVED", "CHANGES_REQUESTED", "DISMISSED":
+			if _, seen := latest[user]; !seen {
+				order = append(order, rv.User)
+			}
+			latest[user] = standing{rv.State, rv.SHA}
+		}
+	}
+	var approvers, stale, blockers []string
+	for _, u := range order {
+		s := latest[strings.ToLower(u)]
+		switch {
+		case s.state == "CHANGES_REQUESTED":
+			blockers = append(blockers, u)
+		case s.state == "APPROVED" && (s.sha == "" || s.sha == f.SourceHead):
+			approvers = append(approvers, u)
+		case s.state == "APPROVED":
+			stale = append(stale, u)
+		}
+	}
+	switch {
+	case len(blockers) > 0:
+		r.State, r.Detail = GateFailed, "changes requested by "+strings.Join(blockers, ", ")
+	case len(approvers) >= need:
+		r.State, r.Detail = GatePassed, fmt.Sprintf("%d of %d (%s)", len(approvers), need, strings.Join(approvers, ", "))
+	default:
+		r.Detail = fmt.Sprintf("%d of %d", len(approvers), need)
+		if len(approvers) > 0 {
+			r.Detail += " (" + strings.Join(approvers, ", ") + ")"
+		}
+		if len(stale) > 0 {
+			r.Detail += "; approvals of an earlier commit by " + strings.Join(stale, ", ") + " need renewing"
+		}
+	}
+	return r
+}
+
+// roundDuration prints durations to the minute (to the second under one).
+func roundDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	s := d.Round(time.Minute).String()
+	s = strings.TrimSuffix(s, "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

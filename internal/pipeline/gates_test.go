@@ -1,0 +1,219 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/config"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+func run(name, status, conclusion string, min int) Check {
+	return Check{Name: name, Source: SourceCheckRun, Status: status, Conclusion: conclusion, At: at(min)}
+}
+
+func status(name, state string, min int) Check {
+	c := Check{Name: name, Source: SourceStatus, Status: "completed", Conclusion: state, At: at(min)}
+	if state == "pending" {
+		c.Status, c.Conclusion = "pending", ""
+	}
+	return c
+}
+
+func wfrun(name, status, conclusion string, min int) Check {
+	return Check{Name: name, Source: SourceWorkflowRun, Status: status, Conclusion: conclusion, At: at(min)}
+}
+
+func TestCheckGate(t *testing.T) {
+	const ci = "ci / test"
+	cases := []struct {
+		name   string
+		checks []Check
+		want   GateState
+		detail string
+	}{
+		{"green check run", []Check{run(ci, "completed", "success", 1)}, GatePassed, "success (check run)"},
+		{"red check run", []Check{run(ci, "completed", "failure", 1)}, GateFailed, "failure (check run)"},
+		{"missing", []Check{run("lint", "completed", "success", 1)}, GatePending, "not reported yet"},
+		{"no facts at all", nil, GatePending, "not reported yet"},
+		{"queued", []Check{run(ci, "queued", "", 1)}, GatePending, "queued (check run)"},
+		{"in progress", []Check{run(ci, "in_progress", "", 1)}, GatePending, "in progress (check run)"},
+		{"neutral passes", []Check{run(ci, "completed", "neutral", 1)}, GatePassed, "neutral (check run)"},
+		{"skipped passes", []Check{run(ci, "completed", "skipped", 1)}, GatePassed, "skipped (check run)"},
+		{"cancelled fails", []Check{run(ci, "completed", "cancelled", 1)}, GateFailed, "cancelled (check run)"},
+		{"timed out fails", []Check{run(ci, "completed", "timed_out", 1)}, GateFailed, "timed out (check run)"},
+		{"stale fails", []Check{run(ci, "completed", "stale", 1)}, GateFailed, "stale (check run)"},
+		{"action required waits", []Check{run(ci, "completed", "action_required", 1)}, GatePending, "action required (check run)"},
+		{"re-run after failure passes", []Check{run(ci, "completed", "failure", 1), run(ci, "completed", "success", 5)}, GatePassed, "success (check run)"},
+		{"re-run in progress after success waits", []Check{run(ci, "completed", "success", 1), run(ci, "in_progress", "", 5)}, GatePending, "in progress (check run)"},
+		{"newest wins regardless of order", []Check{run(ci, "completed", "success", 5), run(ci, "completed", "failure", 1)}, GatePassed, "success (check run)"},
+		{"same time: higher id wins", []Check{{Name: ci, Source: SourceCheckRun, Status: "completed", Conclusion: "failure", ID: 2, At: at(1)}, {Name: ci, Source: SourceCheckRun, Status: "completed", Conclusion: "success", ID: 1, At: at(1)}}, GateFailed, "failure (check run)"},
+		{"green status", []Check{status(ci, "success", 1)}, GatePassed, "success (commit status)"},
+		{"red status", []Check{status(ci, "failure", 1)}, GateFailed, "failure (commit status)"},
+		{"error status", []Check{status(ci, "error", 1)}, GateFailed, "error (commit status)"},
+		{"pending status", []Check{status(ci, "pending", 1)}, GatePending, "pending (commit status)"},
+		{"status then newer status", []Check{status(ci, "pending", 1), status(ci, "success", 2)}, GatePassed, "success (commit status)"},
+		{"green run cannot hide a red status of the same name", []Check{status(ci, "failure", 1), run(ci, "completed", "success", 9)}, GateFailed, "failure (commit status)"},
+		{"green status cannot hide a red run of the same name", []Check{run(ci, "completed", "failure", 1), status(ci, "success", 9)}, GateFailed, "failure (check run)"},
+		{"run and status both green", []Check{run(ci, "completed", "success", 1), status(ci, "success", 2)}, GatePassed, "success (check run), success (commit status)"},
+		{"status green, run pending", []Check{status(ci, "success", 1), run(ci, "queued", "", 2)}, GatePending, "queued (check run)"},
+		{"workflow run green", []Check{wfrun(ci, "completed", "success", 1)}, GatePassed, "success (workflow run)"},
+		{"workflow run waiting", []Check{wfrun(ci, "waiting", "", 1)}, GatePending, "waiting (workflow run)"},
+		{"workflow run failed", []Check{wfrun(ci, "completed", "startup_failure", 1)}, GateFailed, "startup failure (workflow run)"},
+		{"other names do not matter", []Check{run(ci, "completed", "success", 1), run("lint", "completed", "failure", 1)}, GatePassed, "success (check run)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := checkGate(ci, c.checks)
+			if g.State != c.want || g.Detail != c.detail || g.Kind != GateCheck || g.Name != ci {
+				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
+			}
+		})
+	}
+}
+
+func TestSmokeGate(t *testing.T) {
+	smoke := func(app, conclusion string, min int) Check {
+		c := run(SmokeCheckName, "completed", conclusion, min)
+		c.App = app
+		return c
+	}
+	cases := []struct {
+		name   string
+		app    string
+		checks []Check
+		want   GateState
+	}{
+		{"passed", "hoist", []Check{smoke("hoist", "success", 1)}, GatePassed},
+		{"neutral findings pass", "hoist", []Check{smoke("hoist", "neutral", 1)}, GatePassed},
+		{"failed", "hoist", []Check{smoke("hoist", "failure", 1)}, GateFailed},
+		{"not run yet", "hoist", nil, GatePending},
+		{"running", "hoist", []Check{{Name: SmokeCheckName, Source: SourceCheckRun, Status: "in_progress", App: "hoist", At: at(1)}}, GatePending},
+		{"another app's run does not count", "hoist", []Check{smoke("impostor", "success", 1)}, GatePending},
+		{"another app's failure does not count either", "hoist", []Check{smoke("hoist", "success", 1), smoke("impostor", "failure", 2)}, GatePassed},
+		{"a commit status of that name does not count", "hoist", []Check{status(SmokeCheckName, "success", 1)}, GatePending},
+		{"any app when hoist's is unknown", "", []Check{smoke("whoever", "success", 1)}, GatePassed},
+		{"re-run passes", "hoist", []Check{smoke("hoist", "failure", 1), smoke("hoist", "success", 2)}, GatePassed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := smokeGate(Facts{Checks: c.checks, HoistApp: c.app})
+			if g.State != c.want || g.Kind != GateSmoke {
+				t.Errorf("got %s (%s), want %s", g.State, g.Detail, c.want)
+			}
+		})
+	}
+}
+
+func TestSoakGate(t *testing.T) {
+	soak := 30 * time.Minute
+	cases := []struct {
+		name      string
+		since     time.Time
+		now       time.Time
+		want      GateState
+		waitUntil time.Time
+		detail    string
+	}{
+		{"before", at(0), at(12), GatePending, at(30), "12m of 30m, passes at 2026-03-01 12:30 UTC"},
+		{"exactly at the end", at(0), at(30), GatePassed, time.Time{}, "30m of 30m"},
+		{"after", at(0), at(95), GatePassed, time.Time{}, "1h35m of 30m"},
+		{"unknown since", time.Time{}, at(95), GatePending, time.Time{}, "unknown since when the commit is the source's head"},
+		{"clock skew: since in the future", at(10), at(0), GatePending, at(40), "0s of 30m, passes at 2026-03-01 12:40 UTC"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := soakGate(soak, Facts{SourceHeadSince: c.since, Now: c.now})
+			if g.State != c.want || !g.WaitUntil.Equal(c.waitUntil) || g.Detail != c.detail {
+				t.Errorf("got %s until %v %q, want %s until %v %q", g.State, g.WaitUntil, g.Detail, c.want, c.waitUntil, c.detail)
+			}
+		})
+	}
+}
+
+func TestApprovalsGate(t *testing.T) {
+	const head = "c0ffee"
+	pr := &PullRequest{Number: 7, Author: "alice", URL: "https://github.com/o/r/pull/7"}
+	rv := func(user, state, sha string, min int) Review { return Review{User: user, State: state, SHA: sha, At: at(min)} }
+	cases := []struct {
+		name    string
+		need    int
+		pr      *PullRequest
+		reviews []Review
+		want    GateState
+		detail  string
+	}{
+		{"no pull request", 1, nil, nil, GatePending, "0 of 1: needs the promotion pull request"},
+		{"none yet", 1, pr, nil, GatePending, "0 of 1"},
+		{"one approval", 1, pr, []Review{rv("bob", "APPROVED", head, 1)}, GatePassed, "1 of 1 (bob)"},
+		{"author's approval does not count", 1, pr, []Review{rv("alice", "APPROVED", head, 1), rv("ALICE", "APPROVED", head, 2)}, GatePending, "0 of 1"},
+		{"bots do not count", 1, pr, []Review{rv("renovate[bot]", "APPROVED", head, 1)}, GatePending, "0 of 1"},
+		{"the same reviewer twice counts once", 2, pr, []Review{rv("bob", "APPROVED", head, 1), rv("bob", "APPROVED", head, 2)}, GatePending, "1 of 2 (bob)"},
+		{"two distinct reviewers", 2, pr, []Review{rv("bob", "APPROVED", head, 1), rv("carol", "APPROVED", head, 2)}, GatePassed, "2 of 2 (bob, carol)"},
+		{"comments do not count or undo", 1, pr, []Review{rv("bob", "APPROVED", head, 1), rv("bob", "COMMENTED", head, 2), rv("dave", "COMMENTED", head, 3)}, GatePassed, "1 of 1 (bob)"},
+		{"changes requested refuses", 1, pr, []Review{rv("bob", "APPROVED", head, 1), rv("carol", "CHANGES_REQUESTED", head, 2)}, GateFailed, "changes requested by carol"},
+		{"a later approval lifts the request", 1, pr, []Review{rv("carol", "CHANGES_REQUESTED", head, 1), rv("carol", "APPROVED", head, 2)}, GatePassed, "1 of 1 (carol)"},
+		{"dismissed approval does not count", 1, pr, []Review{rv("bob", "APPROVED", head, 1), rv("bob", "DISMISSED", head, 2)}, GatePending, "0 of 1"},
+		{"approval of an earlier commit", 1, pr, []Review{rv("bob", "APPROVED", "0ld", 1)}, GatePending, "0 of 1; approvals of an earlier commit by bob need renewing"},
+		{"review without a commit counts", 1, pr, []Review{rv("bob", "APPROVED", "", 1)}, GatePassed, "1 of 1 (bob)"},
+		{"order by time, not by list", 1, pr, []Review{rv("carol", "APPROVED", head, 5), rv("carol", "CHANGES_REQUESTED", head, 1)}, GatePassed, "1 of 1 (carol)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := approvalsGate(c.need, Facts{SourceHead: head, PullRequest: c.pr, Reviews: c.reviews})
+			if g.State != c.want || g.Detail != c.detail {
+				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
+			}
+		})
+	}
+}
+
+func TestHoldActive(t *testing.T) {
+	until := at(60)
+	cases := []struct {
+		name string
+		h    Hold
+		now  time.Time
+		want bool
+	}{
+		{"open-ended", Hold{Env: "production", Since: at(0)}, at(10_000), true},
+		{"before until", Hold{Env: "production", Until: &until}, at(59), true},
+		{"at until it has expired", Hold{Env: "production", Until: &until}, at(60), false},
+		{"after until", Hold{Env: "production", Until: &until}, at(61), false},
+	}
+	for _, c := range cases {
+		if got := c.h.Active(c.now); got != c.want {
+			t.Errorf("%s: Active = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestEvaluateGatesOrder(t *testing.T) {
+	g := Gates{Checks: []string{"b", "a"}, Smoke: true, Soak: time.Minute, Approvals: 1}
+	res := EvaluateGates(g, Facts{Now: t0})
+	var kinds []string
+	for _, r := range res {
+		kinds = append(kinds, string(r.Kind)+":"+r.Name)
+	}
+	if got := strings.Join(kinds, " "); got != "check:b check:a smoke:hoist/smoke soak:soak approvals:approvals" {
+		t.Errorf("order = %s", got)
+	}
+	if len(EvaluateGates(Gates{}, Facts{})) != 0 {
+		t.Error("no gates configured must give no results")
+	}
+}
+
+// mustPipeline builds a pipeline from a configuration, through the real
+// loader.
+func mustPipeline(t *testing.T, doc string) *Pipeline {
+	t.Helper()
+	cfg, err := config.LoadRepoConfig("hoist.yml", []byte(doc))
+	if err != nil {
+		t.Fatalf("config:\n%v", err)
+	}
+	return New(cfg)
+}
