@@ -138,7 +138,9 @@ func TestSoakGate(t *testing.T) {
 func TestApprovalsGate(t *testing.T) {
 	const head = "c0ffee"
 	pr := &PullRequest{Number: 7, Author: "alice", URL: "https://github.com/o/r/pull/7"}
-	rv := func(user, state, sha string, min int) Review { return Review{User: user, State: state, SHA: sha, At: at(min)} }
+	rv := func(user, state, sha string, min int) Review {
+		return Review{User: user, State: state, SHA: sha, At: at(min)}
+	}
 	cases := []struct {
 		name    string
 		need    int
