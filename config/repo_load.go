@@ -266,3 +266,12 @@ func repoEditDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// GitHubAnnotation formats the mistake as a GitHub Actions workflow
+// command, so that a CI step running `hoist config validate -github` marks
+// the line in the pull request's diff.
+func (e *RepoConfigError) GitHubAnnotation() string {
+	esc := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+	msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	return fmt.Sprintf("::error file=%s,line=%d,col=%d,title=hoist config::%s", esc.Replace(e.File), e.Line, e.Column, msg.Replace(e.Message))
+}

@@ -340,3 +340,11 @@ environments:
 		t.Errorf("chains = %v, want %v", got, want)
 	}
 }
+
+func TestRepoConfigErrorGitHubAnnotation(t *testing.T) {
+	e := &RepoConfigError{File: "a,b:c.yml", Line: 3, Column: 7, Message: "100% wrong\nreally"}
+	want := "::error file=a%2Cb%3Ac.yml,line=3,col=7,title=hoist config::100%25 wrong%0Areally"
+	if got := e.GitHubAnnotation(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
