@@ -32,6 +32,8 @@ func RepoSchema() []byte {
 	root := repoSchemaOf(reflect.TypeOf(RepoConfig{}))
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = RepoSchemaID
+	// Top-level x- keys are ignored by the loader: a place for anchors.
+	root["patternProperties"] = repoSchemaNode{"^x-": repoSchemaNode{"description": "Ignored by hoist: a place for YAML anchors that other keys refer to."}}
 	root["title"] = "hoist repository configuration (" + RepoConfigPath + ")"
 	root["description"] = "How hoist carries this repository's site through its environments: promotion chains, gates, smoke tests, deploys and CDN purges. Secrets never live here: deploy targets and CDNs name entries of the server configuration."
 	var b bytes.Buffer

@@ -211,7 +211,7 @@ func TestEvaluateGatesOrder(t *testing.T) {
 
 // mustPipeline builds a pipeline from a configuration, through the real
 // loader.
-func mustPipeline(t *testing.T, doc string) *Pipeline {
+func mustPipeline(t testing.TB, doc string) *Pipeline {
 	t.Helper()
 	cfg, err := config.LoadRepoConfig("hoist.yml", []byte(doc))
 	if err != nil {
