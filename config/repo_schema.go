@@ -169,3 +169,73 @@ func repoSchemaValue(t reflect.Type, v string) any {
 	}
 	return v
 }
+
+// RepoReference returns the reference of every key of the file as a
+// markdown table (key path, type, default, meaning), generated from the
+// same struct tags as the schema; docs/config.md embeds it and a test keeps
+// the two equal.
+func RepoReference() string {
+	var b strings.Builder
+	b.WriteString("| Key | Type | Default | Meaning |\n| --- | --- | --- | --- |\n")
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for _, f := range repoFields(t) {
+			sf := t.Field(f.index)
+			key := prefix + f.key
+			typ, inner := repoTypeWords(sf.Type)
+			def := "—"
+			for _, part := range strings.Split(sf.Tag.Get("schema"), ";") {
+				if v, ok := strings.CutPrefix(part, "default="); ok {
+					def = "`" + v + "`"
+				}
+				if part == "required" {
+					def = "required"
+				}
+			}
+			doc := strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(sf.Tag.Get("doc"))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", key, typ, def, doc)
+			switch {
+			case sf.Type == repoEnvsType:
+				walk(key+".<name>.", reflect.TypeOf(RepoEnvironment{}))
+			case inner != nil:
+				walk(key+"[].", inner)
+			case sf.Type.Kind() == reflect.Struct && sf.Type != repoDurationType:
+				walk(key+".", sf.Type)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(RepoConfig{}))
+	return b.String()
+}
+
+// repoTypeWords names a field's type for people; inner is the element
+// struct of a list of mappings.
+func repoTypeWords(t reflect.Type) (words string, inner reflect.Type) {
+	switch {
+	case t == repoDurationType:
+		return "duration", nil
+	case t == repoEnvsType:
+		return "mapping of name to environment", nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return repoTypeWords(t.Elem())
+	case reflect.String:
+		return "string", nil
+	case reflect.Bool:
+		return "boolean", nil
+	case reflect.Int:
+		return "integer", nil
+	case reflect.Float64:
+		return "number", nil
+	case reflect.Struct:
+		return "mapping", nil
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			return "list of mappings", t.Elem()
+		}
+		w, _ := repoTypeWords(t.Elem())
+		return "list of " + w + "s", nil
+	}
+	return t.String(), nil
+}
