@@ -1,0 +1,208 @@
+package ghemu
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v4"
+)
+
+// Deliveries returns copies of every recorded webhook delivery, oldest first.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Delivery, 0, len(s.st.Deliveries))
+	for _, d := range s.st.Deliveries {
+		out = append(out, *d)
+	}
+	return out
+}
+
+// WaitDelivery blocks until a finished delivery (sent, failed or dropped)
+// matches, or timeout passes.
+func (s *Server) WaitDelivery(timeout time.Duration, match func(Delivery) bool) (Delivery, error) {
+	deadline := time.After(timeout)
+	for {
+		wake := s.hooks.wait()
+		for _, d := range s.Deliveries() {
+			if !d.Pending() && match(d) {
+				return d, nil
+			}
+		}
+		select {
+		case <-wake:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			return Delivery{}, fmt.Errorf("no matching webhook delivery within %s", timeout)
+		}
+	}
+}
+
+// InstallationToken issues an installation token directly (as the access
+// token endpoint would), for tests and tools.
+func (s *Server) InstallationToken(installationID int64) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.Installations[installationID] == nil {
+		return "", fmt.Errorf("no installation %d", installationID)
+	}
+	tok := newToken("ghs_")
+	s.st.Tokens[tok] = &Token{InstallationID: installationID, ExpiresAt: s.now().Add(time.Hour)}
+	return tok, nil
+}
+
+// Harness is the emulator for other packages' tests: every helper fails
+// the test on error, so end-to-end tests stay short.
+//
+//	gh := ghemu.Start(t)
+//	alice := gh.CreateUser("alice")
+//	app := gh.CreateApp("hoist", hookURL)
+//	gh.CreateRepo("acme", "site", alice)
+//	inst := gh.Install(app.ID, "acme/site")
+//	d := gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "push" })
+type Harness struct {
+	*Server
+	t testing.TB
+}
+
+// TestApp is an app registered by the harness with a fresh RSA key.
+type TestApp struct {
+	ID            int64
+	Slug          string
+	PrivateKeyPEM []byte // PKCS#1, as GitHub hands out
+	WebhookSecret string
+}
+
+// Start runs an emulator on a loopback port with its data in t.TempDir(),
+// closed when the test ends. Options may set observers, faults seed etc.;
+// DataDir is filled in when empty.
+func Start(t testing.TB, opts ...Options) *Harness {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	if o.WebhookBackoff == 0 {
+		o.WebhookBackoff = 20 * time.Millisecond
+	}
+	s, err := New(o)
+	if err != nil {
+		t.Fatalf("ghemu: %v", err)
+	}
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("ghemu: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &Harness{Server: s, t: t}
+}
+
+// CreateUser adds a user and returns its token.
+func (h *Harness) CreateUser(login string) string {
+	h.t.Helper()
+	_, tok, err := h.Server.CreateUser(login)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return tok
+}
+
+// CreateApp registers an app with a new 2048-bit key, posting its
+// webhooks to webhookURL ("" records deliveries without sending them).
+func (h *Harness) CreateApp(slug, webhookURL string) *TestApp {
+	h.t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		h.t.Fatalf("ghemu: key: %v", err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	secret := "secret-" + slug
+	app, err := h.Server.CreateApp(AppSpec{
+		Slug: slug, WebhookURL: webhookURL, WebhookSecret: secret,
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	})
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret}
+}
+
+// JWT signs an app token valid for nine minutes.
+func (a *TestApp) JWT() string {
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(a.PrivateKeyPEM)
+	if err != nil {
+		panic(err)
+	}
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
+		Issuer: strconv.FormatInt(a.ID, 10), IssuedAt: jwt.NewNumericDate(now.Add(-time.Minute)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
+	}).SignedString(key)
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
+// CreateRepo creates owner/name (default branch main) administered by the
+// user of ownerToken.
+func (h *Harness) CreateRepo(owner, name, ownerToken string) *Repo {
+	h.t.Helper()
+	r, err := h.Server.CreateRepo(RepoSpec{Owner: owner, Name: name, OwnerToken: ownerToken})
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return r
+}
+
+// Install installs an app on repositories and returns the installation id.
+func (h *Harness) Install(appID int64, repos ...string) int64 {
+	h.t.Helper()
+	id, err := h.Server.Install(appID, repos...)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return id
+}
+
+// InstallationToken issues a token for an installation.
+func (h *Harness) InstallationToken(installationID int64) string {
+	h.t.Helper()
+	tok, err := h.Server.InstallationToken(installationID)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return tok
+}
+
+// GitURL is the clone URL of a repository with a token in it.
+func (h *Harness) GitURL(fullName, token string) string {
+	u, _ := url.Parse(h.URL() + "/" + fullName + ".git")
+	u.User = url.UserPassword("x-access-token", token)
+	return u.String()
+}
+
+// WaitForDelivery waits up to ten seconds for a finished delivery that
+// matches, failing the test otherwise.
+func (h *Harness) WaitForDelivery(match func(Delivery) bool) Delivery {
+	h.t.Helper()
+	d, err := h.WaitDelivery(10*time.Second, match)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return d
+}
+
+// Event decodes a delivery's payload.
+func (d Delivery) Decode(v any) error { return json.Unmarshal(d.Payload, v) }
