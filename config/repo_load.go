@@ -157,7 +157,8 @@ func repoSyntaxError(err error) (int, string) {
 	return 1, "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")
 }
 
-// repoFirstColumn is the column of the first non-blank character of a line:
+// repoFirstColumn is the column of the first non-space character of a line
+// (a tab counts, since YAML forbids tabs in indentation):
 // the YAML parser names only the line of a syntax error, so the message
 // points at the start of that line's content.
 func repoFirstColumn(data []byte, line int) int {
@@ -166,7 +167,7 @@ func repoFirstColumn(data []byte, line int) int {
 		return 1
 	}
 	l := lines[line-1]
-	return len(l) - len(bytes.TrimLeft(l, " \t")) + 1
+	return len(l) - len(bytes.TrimLeft(l, " ")) + 1
 }
 
 // applyDefaults fills in what the file left out. It runs after validation,

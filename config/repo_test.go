@@ -78,8 +78,12 @@ version: 1
 environments:
   dev: {}
   staging: { promote_from: dev, deploy: { target: bucket } }
+  qa:
 candidates: [ { from: pre-staging, to: staging } ]
 `)
+	if qa, ok := cfg.Environments.Get("qa"); !ok || qa.Branch != "qa" || qa.Permission != "write" {
+		t.Errorf("an environment written without settings gets the defaults: %+v", qa)
+	}
 	if cfg.File != "hoist.yml" || cfg.Version != 1 {
 		t.Errorf("file/version = %q/%d", cfg.File, cfg.Version)
 	}

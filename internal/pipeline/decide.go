@@ -131,9 +131,9 @@ func (p *Pipeline) Decide(t Target, f Facts) Decision {
 			continue
 		}
 		d.Holds = append(d.Holds, h)
-		msg := fmt.Sprintf("%s is held by %s", env.Name, orSomeone(h.By))
+		msg := fmt.Sprintf("%s is held by %s", env.Name, truncateRunes(orSomeone(h.By), 60))
 		if h.Reason != "" {
-			msg += ": " + h.Reason
+			msg += ": " + truncateRunes(h.Reason, 500)
 		}
 		if h.Until != nil {
 			msg += fmt.Sprintf(" (until %s)", h.Until.UTC().Format("2006-01-02 15:04 UTC"))
@@ -234,7 +234,7 @@ func commitList(cs []Commit, limit int) string {
 		}
 		s := short(c.SHA)
 		if c.Subject != "" {
-			s += " " + c.Subject
+			s += " " + truncateRunes(c.Subject, 120)
 		}
 		parts = append(parts, s)
 	}

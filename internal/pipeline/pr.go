@@ -63,8 +63,13 @@ func (p *Pipeline) RenderPullRequest(d Decision, f Facts) (title, body string) {
 	limit := 250
 	for {
 		body = p.renderBody(d, f, limit)
-		if utf8.RuneCountInString(body) <= MaxPullRequestBody || limit == 0 {
+		if utf8.RuneCountInString(body) <= MaxPullRequestBody {
 			return title, body
+		}
+		if limit == 0 {
+			// Every untrusted field is cut already; this is a last guard.
+			const note = "\n\n… (cut to GitHub's size limit)\n"
+			return title, string([]rune(body)[:MaxPullRequestBody-utf8.RuneCountInString(note)]) + note
 		}
 		limit /= 2
 	}
@@ -114,7 +119,7 @@ func (p *Pipeline) renderBody(d Decision, f Facts, maxCommits int) string {
 	if len(d.Holds) > 0 {
 		b.WriteString("\n### Holds\n\n")
 		for _, h := range d.Holds {
-			fmt.Fprintf(&b, "- 🛑 held by %s since %s", escapeText(orSomeone(h.By)), formatTime(h.Since))
+			fmt.Fprintf(&b, "- 🛑 held by %s since %s", escapeText(truncateRunes(orSomeone(h.By), 60)), formatTime(h.Since))
 			if h.Until != nil {
 				fmt.Fprintf(&b, " until %s", formatTime(*h.Until))
 			}

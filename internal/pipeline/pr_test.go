@@ -134,3 +134,25 @@ func TestEscapeText(t *testing.T) {
 		}
 	}
 }
+
+// Huge untrusted fields are cut where they are used, so the body stays
+// small however long a subject, login or hold reason is.
+func TestRenderPullRequestHugeFields(t *testing.T) {
+	p := mustPipeline(t, example)
+	f := productionFacts()
+	big := strings.Repeat("@<|x", 1<<16)
+	f.Commits = []Commit{{SHA: devHead, Subject: big, Author: big}}
+	f.Holds = []Hold{{Env: "production", By: big, Reason: big}}
+	f.Relation = RelationDiverged
+	f.Blocking = []Commit{{SHA: stagingHead, Subject: big, Author: big}}
+	d := p.Decide(toProduction, f)
+	for _, r := range d.Reasons {
+		if len(r) > 2000 {
+			t.Errorf("a reason of %d bytes", len(r))
+		}
+	}
+	_, body := p.RenderPullRequest(d, f)
+	if n := utf8.RuneCountInString(body); n > 10_000 {
+		t.Errorf("body of %d characters", n)
+	}
+}
