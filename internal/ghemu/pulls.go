@@ -543,7 +543,7 @@ func createReview(c *call) {
 	}
 	state := map[string]string{"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED", "": "PENDING"}[in.Event]
 	if state == "" {
-		c.invalid("Validation Failed", fieldError{Resource: "PullRequestReview", Field: "event", Code: "invalid"})
+		c.invalidSimple("Unprocessable Entity", "event must be APPROVE, REQUEST_CHANGES or COMMENT")
 		return
 	}
 	c.s.mu.Lock()
@@ -553,12 +553,12 @@ func createReview(c *call) {
 		if state == "CHANGES_REQUESTED" {
 			verb = "request changes on"
 		}
-		c.invalid("Unprocessable Entity", fieldError{Code: "custom", Message: "Can not " + verb + " your own pull request"})
+		c.invalidSimple("Unprocessable Entity", "Can not "+verb+" your own pull request")
 		return
 	}
 	if (state == "REQUEST_CHANGES" || state == "COMMENTED") && in.Body == "" {
 		c.s.mu.Unlock()
-		c.invalid("Unprocessable Entity", fieldError{Code: "custom", Message: "Body is required"})
+		c.invalidSimple("Unprocessable Entity", "Body is required")
 		return
 	}
 	commit := in.CommitID
@@ -568,6 +568,12 @@ func createReview(c *call) {
 	rv := &Review{ID: c.s.nextID(), Pull: is.Number, User: c.actor.login(), Body: in.Body, State: state, CommitID: commit, SubmittedAt: c.s.now()}
 	c.repo.Reviews[rv.ID] = rv
 	body := c.s.reviewJSON(c.repo, rv)
+	if state != "PENDING" {
+		c.s.emit(c.repo, 0, "pull_request_review", "submitted", obj{
+			"review": body, "pull_request": c.s.pullSimpleJSON(c.repo, is),
+			"repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user),
+		})
+	}
 	c.s.mu.Unlock()
 	c.s.saveLogged()
 	c.json(http.StatusOK, body)

@@ -297,8 +297,22 @@ type fieldError struct {
 
 // fail answers with GitHub's error body: message, errors, documentation_url.
 func (c *call) fail(status int, message string, errs []fieldError) {
-	body := map[string]any{"message": message}
+	var list any
 	if len(errs) > 0 {
+		list = errs
+	}
+	c.failWith(status, message, list)
+}
+
+// invalidSimple is the 422 some endpoints send with plain-string errors
+// (GitHub's validation-error-simple).
+func (c *call) invalidSimple(message string, errs ...string) {
+	c.failWith(http.StatusUnprocessableEntity, message, errs)
+}
+
+func (c *call) failWith(status int, message string, errs any) {
+	body := map[string]any{"message": message}
+	if errs != nil {
 		body["errors"] = errs
 	}
 	body["documentation_url"] = c.docURL()
