@@ -306,3 +306,11 @@ func undocumentedErrorBody(status int, body []byte, err error) bool {
 	}
 	return json.Unmarshal(body, &e) == nil && e.Message != "" && e.Doc != ""
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func httptestServer(t testing.TB, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -39,10 +39,13 @@ type Delivery struct {
 	Redelivery     bool              `json:"redelivery"`
 	Attempts       int               `json:"attempts"`
 	Dropped        bool              `json:"dropped,omitempty"`
+	// Done is set once the sender has finished with the delivery
+	// (delivered, failed after retries, or dropped).
+	Done bool `json:"done"`
 }
 
 // Pending is true until the sender has finished with a delivery.
-func (d *Delivery) Pending() bool { return d.Status == "" || d.Status == "pending" }
+func (d *Delivery) Pending() bool { return !d.Done }
 
 // sender posts deliveries in order per repository (one queue and goroutine
 // per repository, so a slow receiver for one repository does not hold up
@@ -147,6 +150,7 @@ func (q *sender) deliver(d *Delivery) {
 			d.Status = "no webhook URL"
 		}
 		d.DeliveredAt = s.now()
+		d.Done = true
 		s.mu.Unlock()
 		s.saveLogged()
 		q.changed()
@@ -177,6 +181,9 @@ func (q *sender) deliver(d *Delivery) {
 	if dup {
 		q.post(url, secret, d)
 	}
+	s.mu.Lock()
+	d.Done = true
+	s.mu.Unlock()
 	s.saveLogged()
 	q.changed()
 }
@@ -293,7 +300,7 @@ func (s *Server) redeliver(old *Delivery) *Delivery {
 	d := *old
 	d.ID = s.nextID()
 	d.Redelivery = true
-	d.Status, d.StatusCode, d.Attempts, d.ResponseBody, d.ResponseHeader, d.Dropped = "pending", 0, 0, "", nil, false
+	d.Status, d.StatusCode, d.Attempts, d.ResponseBody, d.ResponseHeader, d.Dropped, d.Done = "pending", 0, 0, "", nil, false, false
 	hdr := map[string]string{}
 	for k, v := range old.RequestHeader {
 		hdr[k] = v
