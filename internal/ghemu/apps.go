@@ -243,9 +243,9 @@ func getDelivery(c *call) {
 	}
 	c.s.mu.Lock()
 	body := deliveryItemJSON(d)
-	var payload any
-	json.Unmarshal(d.Payload, &payload)
-	body["request"] = obj{"headers": d.RequestHeader, "payload": payload}
+	// The payload is the exact bytes that were signed, so a client can
+	// recompute X-Hub-Signature-256 from this answer.
+	body["request"] = obj{"headers": d.RequestHeader, "payload": json.RawMessage(d.Payload)}
 	var rh any
 	if d.ResponseHeader != nil {
 		rh = d.ResponseHeader
