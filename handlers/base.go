@@ -10,6 +10,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/google/go-github/v60/github"
@@ -24,6 +25,18 @@ import (
 type Deps struct {
 	// ClientCreator makes GitHub clients for an installation.
 	ClientCreator githubapp.ClientCreator
+	// Promotions re-evaluates promotions when branches, tags and checks
+	// change; nil leaves those events logged only.
+	Promotions Promotions
+}
+
+// Promotions is the part of the core that the push and check handlers hand
+// their events to (internal/flow implements it).
+type Promotions interface {
+	OnPush(ctx context.Context, ev *github.PushEvent) error
+	OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error
+	OnStatus(ctx context.Context, ev *github.StatusEvent) error
+	OnWorkflowRun(ctx context.Context, ev *github.WorkflowRunEvent) error
 }
 
 // Base is embedded in every handler: the dependencies, and the typed parse.

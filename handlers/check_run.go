@@ -26,5 +26,8 @@ func (h *CheckRunHandler) Handle(ctx context.Context, eventType, deliveryID stri
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("name", ev.GetCheckRun().GetName()).Str("sha", ev.GetCheckRun().GetHeadSHA()).Str("conclusion", ev.GetCheckRun().GetConclusion()).Msg("check_run received")
+	if h.Deps.Promotions != nil {
+		return h.Deps.Promotions.OnCheckRun(ctx, ev)
+	}
 	return nil
 }

@@ -26,5 +26,8 @@ func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, 
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("ref", ev.GetRef()).Str("sha", ev.GetAfter()).Bool("created", ev.GetCreated()).Bool("deleted", ev.GetDeleted()).Msg("push received")
+	if h.Deps.Promotions != nil {
+		return h.Deps.Promotions.OnPush(ctx, ev)
+	}
 	return nil
 }

@@ -26,5 +26,8 @@ func (h *StatusHandler) Handle(ctx context.Context, eventType, deliveryID string
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("sha", ev.GetSHA()).Str("context", ev.GetContext()).Str("state", ev.GetState()).Msg("status received")
+	if h.Deps.Promotions != nil {
+		return h.Deps.Promotions.OnStatus(ctx, ev)
+	}
 	return nil
 }

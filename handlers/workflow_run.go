@@ -26,5 +26,8 @@ func (h *WorkflowRunHandler) Handle(ctx context.Context, eventType, deliveryID s
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("workflow", ev.GetWorkflowRun().GetName()).Str("sha", ev.GetWorkflowRun().GetHeadSHA()).Str("conclusion", ev.GetWorkflowRun().GetConclusion()).Msg("workflow_run received")
+	if h.Deps.Promotions != nil {
+		return h.Deps.Promotions.OnWorkflowRun(ctx, ev)
+	}
 	return nil
 }

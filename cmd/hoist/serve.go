@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -29,11 +30,15 @@ func runServe(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1
 	}
-	srv, err := server.New(ctx, cfg, server.Options{})
+	var opts server.Options
+	promotions := flow.New()
+	promotions.Attach(&opts)
+	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1
 	}
+	promotions.Start(srv)
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1

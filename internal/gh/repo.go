@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
@@ -68,6 +68,15 @@ func (r *Repo) TagCommit(ctx context.Context, tag string) (string, error) {
 		return "", fmt.Errorf("tag %s of %s: %w", tag, r.FullName(), err)
 	}
 	return c.GetSHA(), nil
+}
+
+// CommitTime is when sha was committed (the committer date).
+func (r *Repo) CommitTime(ctx context.Context, sha string) (time.Time, error) {
+	c, _, err := r.Client.Git.GetCommit(ctx, r.Owner, r.Name, sha)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("commit %s: %w", short(sha), err)
+	}
+	return c.GetCommitter().GetDate().Time, nil
 }
 
 // FastForward moves branch to sha with GitHub's compare-and-swap
@@ -294,21 +303,24 @@ func (r *Repo) Permission(ctx context.Context, user string) (string, error) {
 	return p.GetPermission(), nil
 }
 
-// File returns a file's content at ref, or ErrNotFound.
+// File returns a file's content at ref (up to the contents API's 1 MB), or
+// ErrNotFound.
 func (r *Repo) File(ctx context.Context, path, ref string) ([]byte, error) {
-	rc, resp, err := r.Client.Repositories.DownloadContents(ctx, r.Owner, r.Name, path, &github.RepositoryContentGetOptions{Ref: ref})
+	f, _, resp, err := r.Client.Repositories.GetContents(ctx, r.Owner, r.Name, path, &github.RepositoryContentGetOptions{Ref: ref})
 	if err != nil {
-		if status(resp) == http.StatusNotFound || strings.Contains(err.Error(), "no file named") {
+		if status(resp) == http.StatusNotFound {
 			return nil, fmt.Errorf("%s at %s: %w", path, ref, ErrNotFound)
 		}
 		return nil, fmt.Errorf("%s at %s: %w", path, ref, err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if f == nil {
+		return nil, fmt.Errorf("%s at %s: a folder, not a file: %w", path, ref, ErrNotFound)
+	}
+	content, err := f.GetContent()
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", path, ref, err)
 	}
-	return b, nil
+	return []byte(content), nil
 }
 
 // Comment posts a comment on an issue or pull request and returns its id.

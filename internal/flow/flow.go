@@ -1,0 +1,352 @@
+// Package flow connects GitHub's events to the pure pipeline and acts on its
+// decisions: it gathers the facts of a promotion (heads, comparison, checks),
+// asks pipeline.Decide, and carries out the answer (a compare-and-swap
+// fast-forward, a GitHub deployment, a durable timer, an audit record).
+//
+// Evaluations run as durable jobs, unique per repository, environment and
+// route while queued, so a burst of events coalesces into one evaluation of
+// the newest head; the ref update itself is GitHub's compare-and-swap, so two
+// evaluations racing can never lose a commit.
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// Service evaluates and carries out promotions. Its dependencies are set
+// when the server is wired (see Attach); the zero value is not usable.
+type Service struct {
+	clients githubapp.ClientCreator
+	engine  *jobs.Engine
+	store   *store.Store
+	// now is the clock of decisions (tests may replace it).
+	now func() time.Time
+}
+
+// New returns a Service; Attach gives it the server's clients, jobs and store.
+func New() *Service { return &Service{now: time.Now} }
+
+// EvaluateArgs asks for one promotion to be evaluated. Unique while queued:
+// events arriving meanwhile add nothing, and the evaluation reads the heads
+// when it runs, so it sees the newest commit (intermediate ones may be
+// skipped, never reordered).
+type EvaluateArgs struct {
+	Installation  int64  `json:"installation"`
+	Owner         string `json:"owner"`
+	Repo          string `json:"repo"`
+	DefaultBranch string `json:"default_branch"`
+	Env           string `json:"env"`
+	Route         string `json:"route"`
+	Source        string `json:"source"`
+	// SHA is the tagged commit for a tag route; empty otherwise.
+	SHA     string `json:"sha,omitempty"`
+	Trigger string `json:"trigger"`
+	Actor   string `json:"actor,omitempty"`
+}
+
+// Kind names the job for River.
+func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
+
+// InsertOpts makes evaluations unique by their arguments among jobs not yet
+// running, which is what coalesces bursts.
+func (EvaluateArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// RepoEvent is what every repository event carries that an evaluation needs.
+type RepoEvent struct {
+	Installation  int64
+	Owner, Repo   string
+	DefaultBranch string
+	Actor         string
+}
+
+func repoEvent(inst *github.Installation, r *github.Repository, sender *github.User) RepoEvent {
+	return RepoEvent{Installation: inst.GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
+		DefaultBranch: r.GetDefaultBranch(), Actor: sender.GetLogin()}
+}
+
+// OnPush plans the promotions a push affects and queues their evaluation.
+func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
+	re := RepoEvent{Installation: ev.GetInstallation().GetID(), Owner: ev.GetRepo().GetOwner().GetLogin(),
+		Repo: ev.GetRepo().GetName(), DefaultBranch: ev.GetRepo().GetDefaultBranch(), Actor: ev.GetSender().GetLogin()}
+	if re.Owner == "" {
+		re.Owner = ev.GetRepo().GetOwner().GetName()
+	}
+	if ev.GetDeleted() {
+		return nil
+	}
+	ref := ev.GetRef()
+	switch {
+	case strings.HasPrefix(ref, "refs/tags/"):
+		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventTag, Tag: ref, SHA: ev.GetAfter()}, pipeline.TriggerTag)
+	case strings.HasPrefix(ref, "refs/heads/"):
+		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush)
+	}
+	return nil
+}
+
+// OnCheckCompleted re-evaluates every promotion whose source head is sha.
+func (s *Service) OnCheckCompleted(ctx context.Context, re RepoEvent, sha string) error {
+	p, repo, err := s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return err
+	}
+	heads := map[string]string{}
+	for _, e := range p.Environments {
+		if src := p.SourceBranch(e.Name); src != "" {
+			if h, err := repo.BranchHead(ctx, src); err == nil {
+				heads[src] = h
+			}
+		}
+	}
+	for _, c := range p.Candidates {
+		if h, err := repo.BranchHead(ctx, c.Branch); err == nil {
+			heads[c.Branch] = h
+		}
+	}
+	return s.enqueue(ctx, re, p.Plan(pipeline.Event{Kind: pipeline.EventCheck, SHA: sha, Heads: heads}), pipeline.TriggerEvent)
+}
+
+// OnCheckRun, OnStatus and OnWorkflowRun turn completed checks into
+// re-evaluations; anything still running changes no decision.
+func (s *Service) OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error {
+	if ev.GetAction() != "completed" {
+		return nil
+	}
+	return s.OnCheckCompleted(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), ev.GetCheckRun().GetHeadSHA())
+}
+
+// OnStatus re-evaluates after a commit status that is no longer pending.
+func (s *Service) OnStatus(ctx context.Context, ev *github.StatusEvent) error {
+	if ev.GetState() == "pending" {
+		return nil
+	}
+	return s.OnCheckCompleted(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), ev.GetSHA())
+}
+
+// OnWorkflowRun re-evaluates after a completed workflow run.
+func (s *Service) OnWorkflowRun(ctx context.Context, ev *github.WorkflowRunEvent) error {
+	if ev.GetAction() != "completed" {
+		return nil
+	}
+	return s.OnCheckCompleted(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), ev.GetWorkflowRun().GetHeadSHA())
+}
+
+func (s *Service) plan(ctx context.Context, re RepoEvent, ev pipeline.Event, trigger pipeline.Trigger) error {
+	p, _, err := s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return err
+	}
+	return s.enqueue(ctx, re, p.Plan(ev), trigger)
+}
+
+func (s *Service) enqueue(ctx context.Context, re RepoEvent, targets []pipeline.Target, trigger pipeline.Trigger) error {
+	for _, t := range targets {
+		args := EvaluateArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
+			Env: t.Env, Route: string(t.Route), Source: t.Source, SHA: t.SHA, Trigger: string(trigger), Actor: re.Actor}
+		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+			return fmt.Errorf("queue evaluation of %s for %s/%s: %w", t.Env, re.Owner, re.Repo, err)
+		}
+		zerolog.Ctx(ctx).Debug().Str("repo", re.Owner+"/"+re.Repo).Str("env", t.Env).Str("source", t.Source).Msg("promotion evaluation queued")
+	}
+	return nil
+}
+
+// pipelineFor loads .github/hoist.yml from the default branch. A repository
+// without the file is left alone (nil pipeline). A broken file is an error
+// for the user to fix, not for a retry to overcome.
+func (s *Service) pipelineFor(ctx context.Context, re RepoEvent) (*pipeline.Pipeline, *gh.Repo, error) {
+	client, err := s.clients.NewInstallationClient(re.Installation)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client for installation %d: %w", re.Installation, err)
+	}
+	repo := gh.NewRepo(client, re.Owner, re.Repo)
+	ref := re.DefaultBranch
+	if ref == "" {
+		ref = "HEAD"
+	}
+	data, err := repo.File(ctx, config.RepoConfigPath, ref)
+	if errors.Is(err, gh.ErrNotFound) {
+		return nil, repo, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
+	if err != nil {
+		return nil, nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), err))
+	}
+	return pipeline.New(cfg), repo, nil
+}
+
+// evaluateWorker runs EvaluateArgs jobs.
+type evaluateWorker struct {
+	river.WorkerDefaults[EvaluateArgs]
+	s *Service
+}
+
+// Work gathers the facts, decides and acts.
+func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
+	a := job.Args
+	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Logger()
+	ctx = log.WithContext(ctx)
+	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
+	p, repo, err := w.s.pipelineFor(ctx, re)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return nil
+	}
+	target := pipeline.Target{Env: a.Env, Route: pipeline.Route(a.Route), Source: a.Source, SHA: a.SHA}
+	env, ok := p.Env(a.Env)
+	if !ok {
+		return nil // the environment left the config since the event
+	}
+	facts, err := w.s.gather(ctx, repo, env, target, pipeline.Trigger(a.Trigger), a.Actor)
+	if err != nil {
+		return err
+	}
+	d := p.Decide(target, facts)
+	return w.s.act(ctx, repo, p, env, a, d)
+}
+
+// gather reads what Decide needs from GitHub.
+func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
+	f := pipeline.Facts{Now: s.now(), Trigger: trigger, Actor: actor, SourceHead: t.SHA}
+	if f.SourceHead == "" {
+		head, err := repo.BranchHead(ctx, t.Source)
+		if err != nil {
+			return f, err
+		}
+		f.SourceHead = head
+	}
+	since, err := repo.CommitTime(ctx, f.SourceHead)
+	if err != nil {
+		return f, err
+	}
+	// The soak gate counts from when the commit became the source head. The
+	// committer time stands in for it; a commit made long before it was
+	// pushed soaks less than configured.
+	f.SourceHeadSince = since
+	target, err := repo.BranchHead(ctx, env.Branch)
+	switch {
+	case errors.Is(err, gh.ErrNotFound):
+		f.Relation = pipeline.RelationNoTarget
+	case err != nil:
+		return f, err
+	default:
+		f.TargetHead = target
+		cmp, err := repo.Compare(ctx, target, f.SourceHead)
+		if err != nil {
+			return f, err
+		}
+		f.Relation = pipeline.Relation(cmp.Status)
+		f.Commits = toCommits(cmp.Commits)
+		if f.Relation == pipeline.RelationDiverged {
+			back, err := repo.Compare(ctx, f.SourceHead, target)
+			if err != nil {
+				return f, err
+			}
+			f.Blocking = toCommits(back.Commits)
+		}
+	}
+	checks, err := repo.Checks(ctx, f.SourceHead)
+	if err != nil {
+		return f, err
+	}
+	for _, c := range checks {
+		f.Checks = append(f.Checks, pipeline.Check{Name: c.Name, Source: pipeline.CheckSource(c.Source), Status: c.Status,
+			Conclusion: c.Conclusion, App: c.AppSlug, ID: c.ID})
+	}
+	return f, nil
+}
+
+func toCommits(cs []gh.Commit) []pipeline.Commit {
+	out := make([]pipeline.Commit, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, pipeline.Commit{SHA: c.SHA, Subject: c.Subject, Author: c.Author})
+	}
+	return out
+}
+
+// act carries out a decision.
+func (s *Service) act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) error {
+	log := zerolog.Ctx(ctx)
+	actor := a.Actor
+	if pipeline.Trigger(a.Trigger) != pipeline.TriggerCommand && pipeline.Trigger(a.Trigger) != pipeline.TriggerManual {
+		actor = "hoist"
+	}
+	audit := store.AuditEntry{Repo: repo.FullName(), Actor: actor, Action: "promote", Env: env.Name, SHA: d.SHA,
+		Outcome: string(d.Outcome), Detail: map[string]any{"from": d.From, "source": a.Source, "route": a.Route,
+			"trigger": a.Trigger, "reasons": d.Reasons}}
+	switch d.Outcome {
+	case pipeline.OutcomePromote:
+		if err := repo.FastForward(ctx, env.Branch, d.SHA); err != nil {
+			if errors.Is(err, gh.ErrNotFastForward) {
+				// The target moved between reading and writing: nothing was
+				// overwritten; the retry re-plans from the new head.
+				log.Info().Err(err).Msg("target moved during promotion; re-evaluating")
+			}
+			return fmt.Errorf("promote %s: %w", env.Name, err)
+		}
+		audit.Outcome = "promoted"
+		if err := s.store.Audit(ctx, audit); err != nil {
+			return err
+		}
+		return s.recordDeployment(ctx, repo, p, env, a, d)
+	case pipeline.OutcomeWait:
+		if !d.WaitUntil.IsZero() {
+			// A durable timer: a scheduled job survives restarts.
+			_, err := s.engine.Insert(ctx, a, &river.InsertOpts{ScheduledAt: d.WaitUntil, MaxAttempts: 8,
+				UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Second}})
+			if err != nil {
+				return fmt.Errorf("schedule re-evaluation of %s: %w", env.Name, err)
+			}
+		}
+		log.Info().Strs("reasons", d.Reasons).Time("wait_until", d.WaitUntil).Msg("promotion waits")
+		return nil
+	case pipeline.OutcomeUpToDate:
+		return nil
+	default: // refuse, ready
+		return s.store.Audit(ctx, audit)
+	}
+}
+
+// recordDeployment records the environment change as a GitHub deployment
+// with a success status and the environment's URL.
+func (s *Service) recordDeployment(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) error {
+	dep, ok := p.Deployment(env.Name, a.DefaultBranch)
+	if !ok {
+		return nil
+	}
+	created, err := repo.CreateDeployment(ctx, d.SHA, dep.Environment,
+		fmt.Sprintf("Promote %s to %s", shortSHA(d.SHA), env.Name), dep.Production, map[string]any{"source": a.Source, "route": a.Route})
+	if err != nil {
+		return err
+	}
+	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(d.SHA)))
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

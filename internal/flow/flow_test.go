@@ -1,0 +1,232 @@
+package flow_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/flow"
+	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/server"
+)
+
+const hoistYML = `version: 1
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, deploy: { url: "https://staging.example.com/" },
+             gates: { checks: ["ci / test"] } }
+`
+
+// world is the emulator with acme/site, a hoist server installed on it, and
+// a working clone as alice.
+type world struct {
+	t     *testing.T
+	gh    *ghemu.Harness
+	srv   *server.Server
+	alice *github.Client
+	work  string
+}
+
+func start(t *testing.T) *world {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	gh := ghemu.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hoistURL := "http://" + ln.Addr().String()
+	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
+	aliceToken := gh.CreateUser("alice")
+	gh.CreateRepo("acme", "site", aliceToken)
+	gh.Install(app.ID, "acme/site")
+
+	dir := t.TempDir()
+	env := map[string]string{
+		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
+		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
+		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	opts := server.Options{Logger: &log, Listener: ln}
+	promotions := flow.New()
+	promotions.Attach(&opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	promotions.Start(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("hoist did not stop")
+		}
+	})
+
+	alice := github.NewClient(nil).WithAuthToken(aliceToken)
+	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
+	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
+	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
+	w.git(w.work, "config", "user.email", "alice@example.com")
+	w.git(w.work, "config", "user.name", "Alice")
+	w.commit(".github/hoist.yml", hoistYML, "Configure hoist")
+	for _, b := range []string{"main", "dev", "staging"} {
+		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
+	}
+	return w
+}
+
+func (w *world) git(dir string, args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (w *world) commit(path, content, msg string) string {
+	w.t.Helper()
+	full := filepath.Join(w.work, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	w.git(w.work, "add", "-A")
+	w.git(w.work, "commit", "-q", "-m", msg)
+	return w.git(w.work, "rev-parse", "HEAD")
+}
+
+func (w *world) head(branch string) string {
+	w.t.Helper()
+	ref, _, err := w.alice.Git.GetRef(context.Background(), "acme", "site", "heads/"+branch)
+	if err != nil {
+		w.t.Fatalf("head of %s: %v", branch, err)
+	}
+	return ref.GetObject().GetSHA()
+}
+
+func (w *world) status(sha, state string) {
+	w.t.Helper()
+	_, _, err := w.alice.Repositories.CreateStatus(context.Background(), "acme", "site", sha,
+		&github.RepoStatus{State: github.String(state), Context: github.String("ci / test")})
+	if err != nil {
+		w.t.Fatalf("status %s on %s: %v", state, sha, err)
+	}
+}
+
+// waitAudit waits until the audit log has an entry for env and sha with
+// outcome, which is how the test knows hoist decided (and not merely has
+// not yet).
+func (w *world) waitAudit(env, sha, outcome string) {
+	w.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, err := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Env == env && e.SHA == sha && e.Outcome == outcome {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	w.t.Fatalf("no audit entry %s %s %s; log: %+v", env, sha, outcome, entries)
+}
+
+func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
+	w := start(t)
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>v2</h1>", "New home page")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+
+	// No check yet: the gate is pending and staging stays.
+	w.status(sha, "pending")
+	time.Sleep(300 * time.Millisecond)
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s before its check passed", got)
+	}
+
+	w.status(sha, "success")
+	w.waitAudit("staging", sha, "promoted")
+	if got := w.head("staging"); got != sha {
+		t.Fatalf("staging = %s, want %s", got, sha)
+	}
+	// The promotion was a fast-forward: the old head is an ancestor.
+	w.git(w.work, "fetch", "-q", "origin")
+	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
+
+	deps, _, err := w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deps) != 1 || deps[0].GetSHA() != sha {
+		t.Fatalf("deployments of staging = %+v, want one of %s", deps, sha)
+	}
+	sts, _, err := w.alice.Repositories.ListDeploymentStatuses(context.Background(), "acme", "site", deps[0].GetID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) == 0 || sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://staging.example.com/" {
+		t.Fatalf("deployment statuses = %+v, want success with the environment URL", sts)
+	}
+}
+
+func TestRedCheckRefusesAndStagingStays(t *testing.T) {
+	w := start(t)
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>broken</h1>", "Break the home page")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.status(sha, "failure")
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s past a failed check", got)
+	}
+}
+
+func TestDivergedTargetIsNeverForced(t *testing.T) {
+	w := start(t)
+	// Someone commits straight to staging: dev no longer contains it.
+	w.git(w.work, "checkout", "-q", "-b", "hotfix")
+	hotfix := w.commit("public/hotfix.html", "fix", "Hotfix on staging")
+	w.git(w.work, "push", "-q", "origin", "HEAD:staging")
+	w.git(w.work, "checkout", "-q", "-")
+	sha := w.commit("public/index.html", "<h1>v3</h1>", "Next feature")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.status(sha, "success")
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != hotfix {
+		t.Fatalf("staging = %s, want the hotfix %s kept", got, hotfix)
+	}
+}
