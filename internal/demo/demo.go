@@ -1,5 +1,7 @@
 // Package demo plays hoist's flow once on embedded defaults, with no
-// credentials: a hoist server on SQLite in a scratch folder, a generated
+// credentials: the GitHub emulator, a hoist server on SQLite in a scratch
+// folder installed on a sample repository, a promotion dev → staging once
+// CI passes, a generated
 // sample site served on a private loopback listener, a smoke test of it in
 // headless Chromium with screenshots published as artifacts, and a signed
 // webhook delivered, persisted and handled exactly once. Each step is timed
@@ -24,15 +26,21 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/flow"
+	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
@@ -110,13 +118,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &runner{opts: o, rep: rep, dataDir: dataDir}
 	defer r.close()
 
-	ok := r.step("start hoist on SQLite", r.startServer) &&
+	ok := r.step("start the GitHub emulator", r.startEmulator) &&
+		r.step("start hoist on SQLite", r.startServer) &&
+		r.step("create acme/site and install hoist", r.createRepo) &&
 		r.step("generate the sample site", r.generateSite) &&
 		r.step("serve the candidate privately", r.servePreview) &&
 		r.step("smoke-test in headless Chromium", func(s *Step) error { return r.smokeTest(ctx, s) }) &&
 		r.step("deliver a signed push webhook", r.deliverPush) &&
 		r.step("redeliver it: handled once", r.redeliver) &&
-		r.step("refuse a forged webhook", r.refuseForged)
+		r.step("refuse a forged webhook", r.refuseForged) &&
+		r.step("push a change to dev", r.pushDev) &&
+		r.step("CI passes: staging promoted", r.promoteStaging)
 	rep.OK = ok
 	rep.TotalMS = time.Since(start).Milliseconds()
 	if ok && o.Keep {
@@ -139,6 +151,17 @@ type runner struct {
 	artifact *smoke.DirStore
 	delivery string
 	payload  []byte
+
+	ln       net.Listener
+	emu      *ghemu.Server
+	app      *ghemu.App
+	appKey   []byte
+	alice    *github.Client
+	aliceTok string
+	work     string
+	devSHA   string
+
+	installation int64
 }
 
 func (r *runner) step(name string, fn func(*Step) error) bool {
@@ -158,6 +181,11 @@ func (r *runner) step(name string, fn func(*Step) error) bool {
 }
 
 func (r *runner) close() {
+	defer func() {
+		if r.emu != nil {
+			_ = r.emu.Close()
+		}
+	}()
 	if r.preview != nil {
 		_ = r.preview.Close()
 	}
@@ -171,31 +199,15 @@ func (r *runner) close() {
 }
 
 func (r *runner) startServer(s *Step) error {
-	addr := r.opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	r.url = "http://" + ln.Addr().String()
-	r.rep.HoistURL = r.url
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	ln := r.ln
 	env := map[string]string{
 		"HOIST_ADDR":           ln.Addr().String(),
 		"HOIST_PUBLIC_URL":     r.url,
 		"HOIST_DATA_DIR":       filepath.Join(r.dataDir, "hoist"),
-		"HOIST_APP_ID":         "1",
-		"HOIST_PRIVATE_KEY":    string(keyPEM),
+		"HOIST_APP_ID":         strconv.FormatInt(r.app.ID, 10),
+		"HOIST_PRIVATE_KEY":    string(r.appKey),
 		"HOIST_WEBHOOK_SECRET": webhookSecret,
-		// No GitHub is reached in this demo; the address only has to parse.
-		"HOIST_GITHUB_URL": "http://127.0.0.1:1/",
+		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
 	}
 	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -211,18 +223,22 @@ func (r *runner) startServer(s *Step) error {
 	r.artifact = artifacts
 	log := r.opts.Log
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{
+	opts := server.Options{
 		Logger:   &log,
 		Listener: ln,
 		Routes: func(mux *http.ServeMux) {
 			mux.Handle("GET /artifacts/", smoke.ArtifactHandler(artifacts))
 		},
-	})
+	}
+	promotions := flow.New()
+	promotions.Attach(&opts)
+	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		cancel()
 		ln.Close()
 		return err
 	}
+	promotions.Start(srv)
 	r.srv, r.cancel, r.done = srv, cancel, make(chan error, 1)
 	go func() { r.done <- srv.Run(ctx) }()
 	if err := waitFor(20*time.Second, func() bool {
@@ -238,6 +254,176 @@ func (r *runner) startServer(s *Step) error {
 	s.Detail = "listening on " + r.url + ", database " + filepath.Join(r.dataDir, "hoist", "hoist.db")
 	s.Links = map[string]string{"health": r.url + "/readyz", "metrics": r.url + "/metrics"}
 	return nil
+}
+
+// startEmulator runs the GitHub emulator and registers hoist as an App whose
+// webhooks go to hoist's listener, opened first so its address is known.
+func (r *runner) startEmulator(s *Step) error {
+	addr := r.opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	r.ln = ln
+	r.url = "http://" + ln.Addr().String()
+	r.rep.HoistURL = r.url
+	emu, err := ghemu.New(ghemu.Options{DataDir: filepath.Join(r.dataDir, "github")})
+	if err != nil {
+		return err
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return err
+	}
+	r.emu = emu
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	r.appKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	r.app, err = emu.CreateApp(ghemu.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))})
+	if err != nil {
+		return err
+	}
+	s.Detail = "GitHub's REST API, git smart HTTP and signed webhooks at " + emu.URL()
+	return nil
+}
+
+const demoConfig = `version: 1
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true,
+             gates: { checks: ["ci / test"] } }
+`
+
+func (r *runner) createRepo(s *Step) error {
+	_, tok, err := r.emu.CreateUser("alice")
+	if err != nil {
+		return err
+	}
+	r.aliceTok = tok
+	if _, err := r.emu.CreateRepo(ghemu.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok}); err != nil {
+		return err
+	}
+	inst, err := r.emu.Install(r.app.ID, "acme/site")
+	if err != nil {
+		return err
+	}
+	r.installation = inst
+	c, err := github.NewClient(nil).WithAuthToken(tok).WithEnterpriseURLs(r.emu.URL()+"/", r.emu.URL()+"/")
+	if err != nil {
+		return err
+	}
+	r.alice = c
+	u, _ := url.Parse(r.emu.URL() + "/acme/site.git")
+	u.User = url.UserPassword("x-access-token", tok)
+	r.work = filepath.Join(r.dataDir, "work")
+	if err := git("", "clone", "-q", u.String(), r.work); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"config", "user.email", "alice@example.com"}, {"config", "user.name", "Alice"}} {
+		if err := git(r.work, args...); err != nil {
+			return err
+		}
+	}
+	if err := writeFile(filepath.Join(r.work, ".github", "hoist.yml"), demoConfig); err != nil {
+		return err
+	}
+	if err := commitAll(r.work, "Configure hoist: dev → staging once CI passes"); err != nil {
+		return err
+	}
+	for _, b := range []string{"main", "dev", "staging"} {
+		if err := git(r.work, "push", "-q", "origin", "HEAD:"+b); err != nil {
+			return err
+		}
+	}
+	s.Detail = "branches main, dev, staging with .github/hoist.yml (staging promoted from dev when \"ci / test\" passes)"
+	return nil
+}
+
+func (r *runner) pushDev(s *Step) error {
+	if err := writeFile(filepath.Join(r.work, "public", "index.html"), "<h1>Acme Shop</h1><p>Spring catalogue</p>\n"); err != nil {
+		return err
+	}
+	if err := commitAll(r.work, "Spring catalogue"); err != nil {
+		return err
+	}
+	if err := git(r.work, "push", "-q", "origin", "HEAD:dev"); err != nil {
+		return err
+	}
+	sha, err := gitOut(r.work, "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	r.devSHA = sha
+	s.Detail = "dev is at " + sha[:7] + "; hoist waits for its check"
+	return nil
+}
+
+func (r *runner) promoteStaging(s *Step) error {
+	ctx := context.Background()
+	_, _, err := r.alice.Repositories.CreateStatus(ctx, "acme", "site", r.devSHA,
+		&github.RepoStatus{State: github.String("success"), Context: github.String("ci / test")})
+	if err != nil {
+		return err
+	}
+	var head string
+	if err := waitFor(30*time.Second, func() bool {
+		ref, _, err := r.alice.Git.GetRef(ctx, "acme", "site", "heads/staging")
+		if err == nil {
+			head = ref.GetObject().GetSHA()
+		}
+		return head == r.devSHA
+	}); err != nil {
+		return fmt.Errorf("staging is at %.7s, not %.7s: %w", head, r.devSHA, err)
+	}
+	deps, _, err := r.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+	if err != nil {
+		return err
+	}
+	if len(deps) == 0 {
+		return errors.New("no GitHub deployment recorded for staging")
+	}
+	s.Detail = fmt.Sprintf("staging fast-forwarded to %.7s (compare-and-swap) and deployment %d recorded", r.devSHA, deps[0].GetID())
+	s.Links = map[string]string{"staging ref": r.emu.URL() + "/repos/acme/site/git/ref/heads/staging"}
+	return nil
+}
+
+func git(dir string, args ...string) error {
+	_, err := gitOut(dir, args...)
+	return err
+}
+
+func gitOut(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func commitAll(dir, msg string) error {
+	if err := git(dir, "add", "-A"); err != nil {
+		return err
+	}
+	return git(dir, "commit", "-q", "-m", msg)
+}
+
+func writeFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(content), 0o644)
 }
 
 func (r *runner) generateSite(s *Step) error {
@@ -316,7 +502,7 @@ func (r *runner) smokeTest(ctx context.Context, s *Step) error {
 
 func (r *runner) deliverPush(s *Step) error {
 	r.delivery = newUUID()
-	r.payload = pushPayload()
+	r.payload = pushPayload(r.installation)
 	code, err := r.post(r.delivery, "push", r.payload, sign(webhookSecret, r.payload))
 	if err != nil {
 		return err
@@ -404,17 +590,18 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// pushPayload is a push to pre-staging, shaped as GitHub sends it.
-func pushPayload() []byte {
+// pushPayload is a push to a branch no environment reads, shaped as GitHub
+// sends it, so the handler has nothing to promote.
+func pushPayload(installation int64) []byte {
 	sha := strings.Repeat("a1", 20)
 	p := map[string]any{
-		"ref": "refs/heads/pre-staging", "before": strings.Repeat("0", 40), "after": sha,
+		"ref": "refs/heads/notes", "before": strings.Repeat("0", 40), "after": sha,
 		"created": true, "deleted": false, "forced": false,
 		"repository": map[string]any{"id": 1, "name": "site", "full_name": "acme/site",
 			"owner": map[string]any{"login": "acme", "id": 1}, "default_branch": "main"},
 		"sender":       map[string]any{"login": "site-builder", "id": 2, "type": "User"},
-		"installation": map[string]any{"id": 1},
-		"head_commit":  map[string]any{"id": sha, "message": "Regenerate the site from the catalogue"},
+		"installation": map[string]any{"id": installation},
+		"head_commit":  map[string]any{"id": sha, "message": "Meeting notes"},
 		"commits":      []any{},
 	}
 	b, _ := json.Marshal(p)

@@ -24,7 +24,7 @@ func TestDemoRunsEveryStep(t *testing.T) {
 	if !rep.OK {
 		t.Fatalf("demo failed:\n%s", rep.Text())
 	}
-	want := []string{"start hoist", "generate", "serve the candidate", "smoke-test", "deliver", "redeliver", "forged"}
+	want := []string{"emulator", "start hoist", "install hoist", "generate", "serve the candidate", "smoke-test", "deliver", "redeliver", "forged", "push a change", "staging promoted"}
 	if len(rep.Steps) != len(want) {
 		t.Fatalf("steps = %d, want %d:\n%s", len(rep.Steps), len(want), rep.Text())
 	}
@@ -34,7 +34,7 @@ func TestDemoRunsEveryStep(t *testing.T) {
 		}
 	}
 	shots := 0
-	for k := range rep.Steps[3].Links {
+	for k := range rep.Steps[5].Links {
 		if strings.HasPrefix(k, "screenshot ") {
 			shots++
 		}
