@@ -139,6 +139,10 @@ func createInstallationToken(c *call) {
 }
 
 func getRepoInstallation(c *call) {
+	if c.actor.app == nil || c.actor.inst != nil {
+		c.fail(http.StatusUnauthorized, "A JSON web token could not be decoded", nil)
+		return
+	}
 	c.s.mu.Lock()
 	in := c.s.installationOf(c.actor.app.ID, c.repo.FullName())
 	var body obj

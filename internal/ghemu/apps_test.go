@@ -368,3 +368,59 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart: %v %v", resp.StatusCode, err)
 	}
 }
+
+func TestInstallationTokensExpireAfterAnHour(t *testing.T) {
+	needGit(t)
+	now := time.Now()
+	var mu sync.Mutex
+	gh := ghemu.Start(t, ghemu.Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	alice := gh.CreateUser("alice")
+	app := gh.CreateApp("hoist", "")
+	gh.CreateRepo("acme", "site", alice)
+	inst := gh.Install(app.ID, "acme/site")
+	req, _ := http.NewRequest("POST", gh.URL()+"/app/installations/"+itoa(inst)+"/access_tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+app.JWT())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("token: %v %v", resp, err)
+	}
+	var tok struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	jsonDecode(t, resp, &tok)
+	if d := tok.ExpiresAt.Sub(now); d < 59*time.Minute || d > 61*time.Minute {
+		t.Errorf("expires in %v", d)
+	}
+	get := func() int {
+		req, _ := http.NewRequest("GET", gh.URL()+"/repos/acme/site/branches", nil)
+		req.Header.Set("Authorization", "token "+tok.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(); st != 200 {
+		t.Errorf("fresh token: %d", st)
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Minute)
+	mu.Unlock()
+	if st := get(); st != 401 {
+		t.Errorf("expired token: %d, want 401", st)
+	}
+	// The repository installation lookup needs the app's JWT, not a user token.
+	req, _ = http.NewRequest("GET", gh.URL()+"/api/v3/repos/acme/site/installation", nil)
+	req.Header.Set("Authorization", "token "+alice)
+	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
+		t.Errorf("user token on /installation: %d", resp.StatusCode)
+	}
+	// The root folder of an empty repository's contents is a 404, not a crash.
+	req, _ = http.NewRequest("GET", gh.URL()+"/repos/acme/site/contents/", nil)
+	req.Header.Set("Authorization", "token "+alice)
+	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 404 {
+		t.Errorf("contents of an empty repository: %d", resp.StatusCode)
+	}
+}

@@ -69,6 +69,11 @@ type Server struct {
 
 	hooks *sender
 
+	dirty     chan struct{} // a snapshot is wanted
+	stopSaver chan struct{}
+	saverDone chan struct{}
+	closeOnce sync.Once
+
 	srv      *http.Server
 	listener net.Listener
 }
@@ -107,6 +112,8 @@ func New(opts Options) (*Server, error) {
 	s.routes = s.routeTable()
 	sortRoutes(s.routes)
 	s.hooks = newSender(s)
+	s.dirty, s.stopSaver, s.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go s.saver()
 	return s, nil
 }
 
@@ -143,6 +150,8 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.hooks.close()
+	s.closeOnce.Do(func() { close(s.stopSaver) })
+	<-s.saverDone
 	if serr := s.save(); serr != nil && err == nil {
 		err = serr
 	}

@@ -79,6 +79,9 @@ func TestPushSendsWebhooksAndRESTReadsTheSameRepository(t *testing.T) {
 		t.Errorf("blob %v vs file %v", blob, file)
 	}
 	e.json(e.alice, "GET", "/repos/acme/site/contents/public", nil, 200)
+	if root := e.json(e.alice, "GET", "/repos/acme/site/contents/", nil, 200); len(root.([]any)) != 2 {
+		t.Errorf("root folder = %v", root)
+	}
 	e.json(e.alice, "GET", "/repos/acme/site/readme", nil, 200)
 	list := e.json(e.alice, "GET", "/repos/acme/site/commits?per_page=1", nil, 200)
 	if len(list.([]any)) != 1 {

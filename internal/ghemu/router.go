@@ -163,32 +163,28 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			parts[i] = u
 		}
 	}
-	var rt *route
-	var params map[string]string
-	methodSeen := false
-	for _, cand := range s.routes {
-		ps, ok := cand.match(parts)
-		if !ok {
-			continue
-		}
-		if cand.method != r.Method {
-			methodSeen = true
-			continue
-		}
-		rt, params = cand, ps
-		break
+	rt, params := s.findRoute(r.Method, parts)
+	if rt == nil {
+		// "/contents" and "/contents/" name the root folder: an empty
+		// multi-segment path.
+		rt, params = s.findRoute(r.Method, append(parts, ""))
 	}
 	rec := &recorder{ResponseWriter: w, header: http.Header{}}
 	c := &call{s: s, w: rec, r: r, route: rt, params: params}
 	if rt == nil {
-		if methodSeen {
-			c.fail(http.StatusNotFound, "Not Found", nil)
-		} else {
-			c.fail(http.StatusNotFound, "Not Found", nil)
-		}
+		c.fail(http.StatusNotFound, "Not Found", nil)
 		rec.flush()
 		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Interface("panic", p).Str("route", rt.method+" "+rt.specPath).Msg("emulator handler panicked")
+			rec.header, rec.status = http.Header{}, 0
+			rec.buf.Reset()
+			c.fail(http.StatusInternalServerError, fmt.Sprintf("emulator error: %v", p), nil)
+			rec.flush()
+		}
+	}()
 	if s.injectFault(c) {
 		rec.flush()
 		return
@@ -210,6 +206,18 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	if s.opts.ObserveResponse != nil {
 		s.opts.ObserveResponse(rt.method, rt.specPath, rec.status, rec.header.Clone(), rec.buf.Bytes())
 	}
+}
+
+func (s *Server) findRoute(method string, parts []string) (*route, map[string]string) {
+	for _, cand := range s.routes {
+		if cand.method != method {
+			continue
+		}
+		if ps, ok := cand.match(parts); ok {
+			return cand, ps
+		}
+	}
+	return nil, nil
 }
 
 // recorder buffers a response so that observers see exactly what was sent.

@@ -334,11 +334,36 @@ func (s *Server) save() error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// saveLogged saves after a mutation; a failure is logged, not fatal, since
-// the live state is still right.
+// saveLogged asks for a snapshot after a mutation. A background saver
+// writes at most every saveInterval, so a burst of requests costs one
+// write, not one each (the snapshot holds every delivery and grows); Close
+// writes the last one. A failure is logged, not fatal: the live state is
+// still right.
 func (s *Server) saveLogged() {
-	if err := s.save(); err != nil {
-		s.log.Error().Err(err).Msg("save emulator state")
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
+}
+
+const saveInterval = 100 * time.Millisecond
+
+func (s *Server) saver() {
+	defer close(s.saverDone)
+	for {
+		select {
+		case <-s.dirty:
+		case <-s.stopSaver:
+			return
+		}
+		if err := s.save(); err != nil {
+			s.log.Error().Err(err).Msg("save emulator state")
+		}
+		select {
+		case <-time.After(saveInterval):
+		case <-s.stopSaver:
+			return
+		}
 	}
 }
 
