@@ -384,12 +384,13 @@ func (r *runner) promoteStaging(s *Step) error {
 	}); err != nil {
 		return fmt.Errorf("staging is at %.7s, not %.7s: %w", head, r.devSHA, err)
 	}
-	deps, _, err := r.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
-	if err != nil {
-		return err
-	}
-	if len(deps) == 0 {
-		return errors.New("no GitHub deployment recorded for staging")
+	// The deployment is recorded right after the ref moves.
+	var deps []*github.Deployment
+	if err := waitFor(10*time.Second, func() bool {
+		deps, _, err = r.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+		return err == nil && len(deps) > 0
+	}); err != nil {
+		return fmt.Errorf("no GitHub deployment recorded for staging: %w", err)
 	}
 	s.Detail = fmt.Sprintf("staging fast-forwarded to %.7s (compare-and-swap) and deployment %d recorded", r.devSHA, deps[0].GetID())
 	s.Links = map[string]string{"staging ref": r.emu.URL() + "/repos/acme/site/git/ref/heads/staging"}

@@ -187,16 +187,33 @@ func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
 	w.git(w.work, "fetch", "-q", "origin")
 	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
 
-	deps, _, err := w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
-	if err != nil {
-		t.Fatal(err)
+	// The deployment is recorded right after the ref moves and the audit.
+	var deps []*github.Deployment
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var err error
+		deps, _, err = w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(deps) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if len(deps) != 1 || deps[0].GetSHA() != sha {
 		t.Fatalf("deployments of staging = %+v, want one of %s", deps, sha)
 	}
-	sts, _, err := w.alice.Repositories.ListDeploymentStatuses(context.Background(), "acme", "site", deps[0].GetID(), nil)
-	if err != nil {
-		t.Fatal(err)
+	var sts []*github.DeploymentStatus
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		sts, _, err = w.alice.Repositories.ListDeploymentStatuses(context.Background(), "acme", "site", deps[0].GetID(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sts) > 0 {
+			break
+		}
 	}
 	if len(sts) == 0 || sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://staging.example.com/" {
 		t.Fatalf("deployment statuses = %+v, want success with the environment URL", sts)
