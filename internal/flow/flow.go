@@ -230,6 +230,15 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs])
 // gather reads what Decide needs from GitHub.
 func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
 	f := pipeline.Facts{Now: s.now(), Trigger: trigger, Actor: actor, SourceHead: t.SHA}
+	if t.Route == pipeline.RouteTag {
+		// A push of an annotated tag names the tag object; promote the
+		// commit it points at.
+		sha, err := repo.TagCommit(ctx, strings.TrimPrefix(t.Source, "refs/tags/"))
+		if err != nil {
+			return f, err
+		}
+		f.SourceHead = sha
+	}
 	if f.SourceHead == "" {
 		head, err := repo.BranchHead(ctx, t.Source)
 		if err != nil {

@@ -25,6 +25,8 @@ environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, deploy: { url: "https://staging.example.com/" },
              gates: { checks: ["ci / test"] } }
+  production: { branch: prod, gates: { checks: ["ci / test"] } }
+tags: [ { pattern: "web-*", promote: production } ]
 `
 
 // world is the emulator with acme/site, a hoist server installed on it, and
@@ -93,7 +95,7 @@ func start(t *testing.T) *world {
 	w.git(w.work, "config", "user.email", "alice@example.com")
 	w.git(w.work, "config", "user.name", "Alice")
 	w.commit(".github/hoist.yml", hoistYML, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging"} {
+	for _, b := range []string{"main", "dev", "staging", "prod"} {
 		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
 	}
 	return w
@@ -245,5 +247,20 @@ func TestDivergedTargetIsNeverForced(t *testing.T) {
 	w.waitAudit("staging", sha, "refuse")
 	if got := w.head("staging"); got != hotfix {
 		t.Fatalf("staging = %s, want the hotfix %s kept", got, hotfix)
+	}
+}
+
+func TestMatchingTagPromotesTheTaggedCommit(t *testing.T) {
+	w := start(t)
+	sha := w.commit("public/index.html", "<h1>release</h1>", "Release")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.status(sha, "success")
+	// An annotated tag: the push names the tag object, hoist promotes the
+	// commit it points at.
+	w.git(w.work, "tag", "-a", "web-1.2.0", "-m", "Release 1.2.0")
+	w.git(w.work, "push", "-q", "origin", "web-1.2.0")
+	w.waitAudit("production", sha, "promoted")
+	if got := w.head("prod"); got != sha {
+		t.Fatalf("prod = %s, want the tagged commit %s", got, sha)
 	}
 }
