@@ -602,3 +602,25 @@ func (s *Server) RequestAction(checkRunID int64, identifier, login string) error
 	}
 	return fmt.Errorf("no check run %d", checkRunID)
 }
+
+// setSuitePreferences accepts the automatic-suite preferences and answers
+// with the repository; the emulator always creates suites on push.
+func setSuitePreferences(c *call) {
+	var in struct {
+		AutoTriggerChecks []struct {
+			AppID   int64 `json:"app_id"`
+			Setting bool  `json:"setting"`
+		} `json:"auto_trigger_checks"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	prefs := []obj{}
+	for _, p := range in.AutoTriggerChecks {
+		prefs = append(prefs, obj{"app_id": p.AppID, "setting": p.Setting})
+	}
+	c.s.mu.Lock()
+	repo := c.s.repoJSON(c.repo)
+	c.s.mu.Unlock()
+	c.json(http.StatusOK, obj{"preferences": obj{"auto_trigger_checks": prefs}, "repository": repo})
+}

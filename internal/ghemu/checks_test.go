@@ -109,6 +109,9 @@ func TestChecksStatusesAndDeploymentsAsAnInstallation(t *testing.T) {
 	if _, err := app.Checks.ReRequestCheckSuite(ctx, "acme", "site", suiteID); err != nil {
 		t.Error(err)
 	}
+	if _, _, err := alice.Checks.SetCheckSuitePreferences(ctx, "acme", "site", github.CheckSuitePreferenceOptions{AutoTriggerChecks: []*github.AutoTriggerCheck{{AppID: github.Int64(e.app.ID), Setting: github.Bool(false)}}}); err != nil {
+		t.Error(err)
+	}
 
 	// Commit statuses and the combined state.
 	for _, st := range []struct{ state, ctx string }{{"pending", "ci / test"}, {"success", "ci / test"}, {"failure", "lint"}} {
@@ -205,6 +208,19 @@ func TestContentsCollaboratorsAndPermissions(t *testing.T) {
 		t.Fatalf("update file: %v %v", resp, err)
 	}
 	e.gh.WaitForDelivery(pushOf("refs/heads/main"))
+	tmp, _, err := alice.Repositories.CreateFile(ctx, "acme", "site", "tmp/x.txt", &github.RepositoryContentFileOptions{Message: github.String("tmp"), Content: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := alice.Repositories.DeleteFile(ctx, "acme", "site", "tmp/x.txt", &github.RepositoryContentFileOptions{Message: github.String("rm"), SHA: github.String("0000")}); err == nil {
+		t.Error("delete with a stale sha succeeded")
+	}
+	if _, _, err := alice.Repositories.DeleteFile(ctx, "acme", "site", "tmp/x.txt", &github.RepositoryContentFileOptions{Message: github.String("rm"), SHA: tmp.Content.SHA}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, resp, _ := alice.Repositories.GetContents(ctx, "acme", "site", "tmp/x.txt", nil); resp.StatusCode != 404 {
+		t.Errorf("deleted file answered %d", resp.StatusCode)
+	}
 	fc, _, _, err := alice.Repositories.GetContents(ctx, "acme", "site", ".github/hoist.yml", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -256,6 +256,16 @@ func TestPullRequestsCommentsAndReviewsWithGoGitHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := alice.Repositories.CreateFile(ctx, "acme", "site", "later.txt", &github.RepositoryContentFileOptions{Message: github.String("later"), Content: []byte("l")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, resp, _ := alice.PullRequests.UpdateBranch(ctx, "acme", "site", p2.GetNumber(), nil); resp == nil || resp.StatusCode != 202 {
+		t.Fatalf("update-branch: %v", resp)
+	}
+	e.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "pull_request" && d.Action == "synchronize" })
+	if _, resp, _ := alice.PullRequests.UpdateBranch(ctx, "acme", "site", p2.GetNumber(), nil); resp.StatusCode != 422 {
+		t.Errorf("second update-branch: %d, want 422", resp.StatusCode)
+	}
 	alice.PullRequests.Edit(ctx, "acme", "site", p2.GetNumber(), &github.PullRequest{State: github.String("closed")})
 	e.gh.WaitForDelivery(func(d ghemu.Delivery) bool {
 		return d.Event == "pull_request" && d.Action == "closed" && !strings.Contains(string(d.Payload), `"merged":true`)

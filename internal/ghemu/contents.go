@@ -232,3 +232,71 @@ func putContents(c *call) {
 }
 
 func (c *call) personOr(p *identIn) *identIn { return p }
+
+// deleteContents removes one file from a branch; its current blob sha is
+// required.
+func deleteContents(c *call) {
+	var in struct {
+		Message   string   `json:"message"`
+		SHA       string   `json:"sha"`
+		Branch    string   `json:"branch"`
+		Committer *identIn `json:"committer"`
+		Author    *identIn `json:"author"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	if in.Message == "" {
+		c.missing("Commit", "message")
+		return
+	}
+	if in.SHA == "" {
+		c.missing("Commit", "sha")
+		return
+	}
+	p := strings.Trim(c.param("path"), "/")
+	branch := firstNonEmpty(in.Branch, c.repo.DefaultBranch)
+	ref := "refs/heads/" + branch
+	g := c.git()
+	defer c.lock()()
+	parent, ok := g.resolve(ref)
+	if !ok {
+		c.fail(http.StatusNotFound, "Branch "+branch+" not found", nil)
+		return
+	}
+	e, ok := c.lookupPath(parent, p)
+	if !ok || e.Type != "blob" {
+		c.notFound()
+		return
+	}
+	if e.SHA != in.SHA {
+		c.fail(http.StatusConflict, p+" does not match "+in.SHA, nil)
+		return
+	}
+	cm, err := g.commit(parent)
+	if err != nil {
+		c.fail(http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	tree, err := g.editTree(cm.Tree, []indexEdit{{Path: p}})
+	if err != nil {
+		c.fail(http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	committer := parseGitPerson(in.Committer, c.s.actorPerson(c.actor))
+	author := parseGitPerson(in.Author, committer)
+	sha, err := g.commitTree(tree, []string{parent}, in.Message, author, committer)
+	if err == nil {
+		err = g.updateRef(ref, sha, parent)
+	}
+	if err != nil {
+		c.fail(http.StatusConflict, "Branch "+branch+" was modified; try again", nil)
+		return
+	}
+	c.s.refsChanged(c.repo, c.actor, []refUpdate{{ref, parent, sha}})
+	nc, _ := g.commit(sha)
+	c.s.mu.Lock()
+	commit := c.s.gitCommitJSON(c.repo, nc)
+	c.s.mu.Unlock()
+	c.json(http.StatusOK, obj{"content": nil, "commit": commit})
+}

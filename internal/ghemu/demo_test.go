@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -36,5 +37,20 @@ func TestDemoScript(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "OK: emulator demo passed") || !strings.Contains(string(out), "verified") {
 		t.Errorf("demo output:\n%s", out)
+	}
+}
+
+// TestDocsListEveryRoute keeps docs/emulator.md's operation table in step
+// with the route table.
+func TestDocsListEveryRoute(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "emulator.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := ghemu.Start(t)
+	for _, r := range gh.Routes() {
+		if !strings.Contains(string(doc), "`"+r.Method+" "+r.Path+"`") {
+			t.Errorf("docs/emulator.md does not list %s %s", r.Method, r.Path)
+		}
 	}
 }

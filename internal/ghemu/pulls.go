@@ -578,3 +578,46 @@ func createReview(c *call) {
 	c.s.saveLogged()
 	c.json(http.StatusOK, body)
 }
+
+// updatePullBranch merges the base branch into the pull request's head
+// branch, as GitHub's "Update branch" button does.
+func updatePullBranch(c *call) {
+	is, ok := c.pull()
+	if !ok {
+		return
+	}
+	var in struct {
+		ExpectedHeadSHA string `json:"expected_head_sha"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	defer c.lock()()
+	c.s.mu.Lock()
+	head, base, open := is.Pull.Head, is.Pull.Base, is.State == "open"
+	c.s.mu.Unlock()
+	g := c.git()
+	hsha, ok := g.resolve("refs/heads/" + head)
+	if !open || !ok {
+		c.invalid("the pull request's head branch cannot be updated")
+		return
+	}
+	if in.ExpectedHeadSHA != "" && in.ExpectedHeadSHA != hsha {
+		c.invalid("expected head sha didn't match current head ref.")
+		return
+	}
+	bsha, ok := g.resolve("refs/heads/" + base)
+	if !ok || g.isAncestor(bsha, hsha) {
+		c.invalid("There are no new commits on the base branch.")
+		return
+	}
+	if _, _, status, text := c.mergeCommit(head, bsha, "Merge branch '"+base+"' into "+head); status != 0 {
+		if status == http.StatusConflict {
+			c.invalid("merge conflict between base and head")
+			return
+		}
+		c.fail(status, text, nil)
+		return
+	}
+	c.json(http.StatusAccepted, obj{"message": "Updating pull request branch.", "url": c.s.baseURL() + "/" + c.repo.FullName() + "/pull/" + fmt.Sprint(is.Number)})
+}

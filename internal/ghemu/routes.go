@@ -51,6 +51,7 @@ func (s *Server) routeTable() []*route {
 		repo("GET", R+"/pulls/{pull_number}/files", levelRead, "pull_requests", pullFiles),
 		repo("GET", R+"/pulls/{pull_number}/merge", levelRead, "pull_requests", pullMerged),
 		repo("PUT", R+"/pulls/{pull_number}/merge", levelWrite, "contents", mergePull),
+		repo("PUT", R+"/pulls/{pull_number}/update-branch", levelWrite, "pull_requests", updatePullBranch),
 		repo("GET", R+"/pulls/{pull_number}/reviews", levelRead, "pull_requests", listReviews),
 		repo("POST", R+"/pulls/{pull_number}/reviews", levelRead, "pull_requests", createReview),
 
@@ -84,6 +85,7 @@ func (s *Server) routeTable() []*route {
 		repo("GET", R+"/check-suites/{check_suite_id}/check-runs", levelRead, "checks", listCheckRunsForSuite),
 		repo("POST", R+"/check-suites/{check_suite_id}/rerequest", levelWrite, "checks", rerequestCheckSuite),
 		repo("GET", R+"/commits/{ref}/check-suites", levelRead, "checks", listSuitesForRef),
+		repo("PATCH", R+"/check-suites/preferences", levelAdmin, "checks", setSuitePreferences),
 
 		// statuses
 		repo("POST", R+"/statuses/{sha}", levelWrite, "statuses", createStatus),
@@ -110,6 +112,7 @@ func (s *Server) routeTable() []*route {
 		// contents
 		repo("GET", R+"/contents/{path}", levelRead, "contents", getContents),
 		repo("PUT", R+"/contents/{path}", levelWrite, "contents", putContents),
+		repo("DELETE", R+"/contents/{path}", levelWrite, "contents", deleteContents),
 		repo("GET", R+"/readme", levelRead, "contents", getReadme),
 
 		// dispatches
