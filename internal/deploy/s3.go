@@ -42,9 +42,6 @@ func NewS3Target(ctx context.Context, c TargetConfig, httpClient aws.HTTPClient)
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")))
 	}
-	if httpClient != nil {
-		opts = append(opts, config.WithHTTPClient(httpClient))
-	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 target %s: load AWS config: %w", c.Bucket, err)
@@ -57,6 +54,9 @@ func NewS3Target(ctx context.Context, c TargetConfig, httpClient aws.HTTPClient)
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		o.UsePathStyle = c.PathStyle
+		if httpClient != nil {
+			o.HTTPClient = httpClient
+		}
 		// Checksums only where the API requires them (DeleteObjects):
 		// a trailing checksum on every PUT costs a chunked encoding that
 		// some S3-compatible servers reject, and the git blob SHA already

@@ -169,11 +169,21 @@ func (m *Mirror) TreeSHA(ctx context.Context, commit, root string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	out, err := m.git(ctx, nil, "rev-parse", "--verify", "--quiet", spec+"^{tree}")
+	// "<commit>:<path>^{tree}" would read "^{tree}" as part of the path, so
+	// the object is resolved first and its type checked after.
+	out, err := m.git(ctx, nil, "rev-parse", "--verify", "--quiet", spec)
 	if err != nil {
 		return "", fmt.Errorf("tree of %s at %q: not found in the mirror (fetched? folder exists?): %w", commit, root, err)
 	}
-	return strings.TrimSpace(string(out)), nil
+	sha := strings.TrimSpace(string(out))
+	typ, err := m.git(ctx, nil, "cat-file", "-t", sha)
+	if err != nil {
+		return "", fmt.Errorf("tree of %s at %q: %w", commit, root, err)
+	}
+	if t := strings.TrimSpace(string(typ)); t != "tree" {
+		return "", fmt.Errorf("site root %q in %s is a %s, not a folder", root, commit, t)
+	}
+	return sha, nil
 }
 
 func treeSpec(commit, root string) (string, error) {
