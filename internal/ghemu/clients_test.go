@@ -1,7 +1,11 @@
 package ghemu_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -270,4 +274,58 @@ func TestPullRequestsCommentsAndReviewsWithGoGitHub(t *testing.T) {
 	e.gh.WaitForDelivery(func(d ghemu.Delivery) bool {
 		return d.Event == "pull_request" && d.Action == "closed" && !strings.Contains(string(d.Payload), `"merged":true`)
 	})
+}
+
+func TestArchivesAndCommitSHA(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, sha := seed(t, e)
+	alice := e.userClient(e.alice)
+	got, _, err := alice.Repositories.GetCommitSHA1(ctx, "acme", "site", "main", "")
+	if err != nil || got != sha {
+		t.Fatalf("GetCommitSHA1 = %q %v", got, err)
+	}
+	for _, format := range []github.ArchiveFormat{github.Tarball, github.Zipball} {
+		link, resp, err := alice.Repositories.GetArchiveLink(ctx, "acme", "site", format, &github.RepositoryContentGetOptions{Ref: "main"}, 0)
+		if err != nil || resp.StatusCode != 302 {
+			t.Fatalf("%s link: %v %v", format, resp, err)
+		}
+		r, err := http.Get(link.String()) // no Authorization: the link carries a short-lived token
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || len(body) < 100 {
+			t.Fatalf("%s download: %d, %d bytes", format, r.StatusCode, len(body))
+		}
+		if format == github.Tarball {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := tar.NewReader(zr)
+			found := false
+			for {
+				h, err := tr.Next()
+				if err != nil {
+					break
+				}
+				if strings.HasSuffix(h.Name, "/public/index.html") && strings.HasPrefix(h.Name, "acme-site-"+sha[:7]+"/") {
+					found = true
+				}
+			}
+			if !found {
+				t.Error("public/index.html not in the tarball")
+			}
+		}
+		dl := link.Query().Get("token")
+		if status, _, _ := e.do(dl, "GET", "/repos/acme/site", nil); status != 401 {
+			t.Errorf("download token used on the API: %d", status)
+		}
+		noToken := strings.Split(link.String(), "?")[0]
+		if r, _ := http.Get(noToken); r.StatusCode != 401 && r.StatusCode != 404 {
+			t.Errorf("download without the token: %d", r.StatusCode)
+		}
+	}
 }

@@ -404,6 +404,15 @@ func getCommit(c *call) {
 		c.fail(http.StatusUnprocessableEntity, "No commit found for SHA: "+c.param("ref"), nil)
 		return
 	}
+	if strings.Contains(c.r.Header.Get("Accept"), "vnd.github.sha") || strings.Contains(c.r.Header.Get("Accept"), "vnd.github.v3.sha") {
+		// go-github's GetCommitSHA1 asks for just the sha as text.
+		c.commonHeaders()
+		c.w.Header().Set("Content-Type", "application/vnd.github.sha; charset=utf-8")
+		c.status = http.StatusOK
+		c.w.WriteHeader(http.StatusOK)
+		c.w.Write([]byte(sha))
+		return
+	}
 	cm, err := g.commit(sha)
 	if err != nil {
 		c.notFound()

@@ -165,6 +165,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, "/_emulator/"):
 		s.serveAdmin(w, r)
+	case strings.HasPrefix(p, "/codeload/"):
+		s.serveCodeload(w, r)
 	case isGitPath(p):
 		s.serveGit(w, r)
 	default:

@@ -203,6 +203,14 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		c.fail(http.StatusInternalServerError, "handler wrote no response", nil)
 	}
 	rec.flush()
+	ev := s.log.Debug()
+	if r.Method != http.MethodGet {
+		ev = s.log.Info()
+	}
+	if c.repo != nil {
+		ev = ev.Str("repo", c.repo.FullName())
+	}
+	ev.Str("audit", c.actor.login()+" "+rt.method+" "+rt.specPath).Int("status", rec.status).Msg("api")
 	if s.opts.ObserveResponse != nil {
 		s.opts.ObserveResponse(rt.method, rt.specPath, rec.status, rec.header.Clone(), rec.buf.Bytes())
 	}

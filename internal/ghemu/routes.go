@@ -114,6 +114,8 @@ func (s *Server) routeTable() []*route {
 		repo("PUT", R+"/contents/{path}", levelWrite, "contents", putContents),
 		repo("DELETE", R+"/contents/{path}", levelWrite, "contents", deleteContents),
 		repo("GET", R+"/readme", levelRead, "contents", getReadme),
+		repo("GET", R+"/tarball/{ref}", levelRead, "contents", tarball),
+		repo("GET", R+"/zipball/{ref}", levelRead, "contents", zipball),
 
 		// dispatches
 		repo("POST", R+"/dispatches", levelWrite, "contents", repositoryDispatch),

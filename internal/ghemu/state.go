@@ -70,6 +70,8 @@ type Token struct {
 	// created with "repositories" or "permissions".
 	Repos       []string          `json:"repos,omitempty"`
 	Permissions map[string]string `json:"permissions,omitempty"`
+	// Download tokens only fetch archives through /codeload/.
+	Download bool `json:"download,omitempty"`
 }
 
 // Repo is one repository's metadata and everything GitHub keeps beside git.
