@@ -338,17 +338,42 @@ func (s *Server) Install(appID int64, repos ...string) (int64, error) {
 	}
 	for _, in := range s.st.Installations {
 		if in.AppID == appID && strings.EqualFold(in.Account, account) {
+			var added []string
 			for _, n := range names {
 				if !contains(in.Repos, n) {
 					in.Repos = append(in.Repos, n)
+					added = append(added, n)
 				}
+			}
+			if len(added) > 0 {
+				s.queueDelivery(app, in.ID, nil, "installation_repositories", "added", obj{
+					"action": "added", "installation": s.installationJSON(in), "repository_selection": "selected",
+					"repositories_added": s.repoRefs(added), "repositories_removed": []obj{}, "requester": nil,
+					"sender": s.userByLogin(account),
+				}, false)
 			}
 			return in.ID, nil
 		}
 	}
 	in := &Installation{ID: s.nextID(), AppID: appID, Account: account, Repos: names, CreatedAt: s.now()}
 	s.st.Installations[in.ID] = in
+	s.queueDelivery(app, in.ID, nil, "installation", "created", obj{
+		"action": "created", "installation": s.installationJSON(in), "repositories": s.repoRefs(names),
+		"requester": nil, "sender": s.userByLogin(account),
+	}, false)
 	return in.ID, nil
+}
+
+// repoRefs is the short repository list installation events carry.
+// Callers hold s.mu.
+func (s *Server) repoRefs(names []string) []obj {
+	out := []obj{}
+	for _, n := range names {
+		if r := s.st.Repos[strings.ToLower(n)]; r != nil {
+			out = append(out, obj{"id": r.ID, "node_id": nodeID("Repository", r.ID), "name": r.Name, "full_name": r.FullName(), "private": r.Private})
+		}
+	}
+	return out
 }
 
 func contains(xs []string, x string) bool {

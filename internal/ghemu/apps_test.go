@@ -19,6 +19,12 @@ func TestAppEndpointsTokensAndDeliveries(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e)
 	jwtClient := e.userClient(e.app.JWT()) // go-github sends "Bearer" for WithAuthToken
+	e.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "installation" && d.Action == "created" })
+	e.gh.CreateRepo("acme", "docs", e.alice)
+	if id := e.gh.Install(e.app.ID, "acme/docs"); id != e.inst {
+		t.Errorf("second install on acme made installation %d, want %d", id, e.inst)
+	}
+	e.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "installation_repositories" && d.Action == "added" })
 
 	app, _, err := jwtClient.Apps.Get(ctx, "")
 	if err != nil || app.GetSlug() != "hoist" {
@@ -49,7 +55,7 @@ func TestAppEndpointsTokensAndDeliveries(t *testing.T) {
 	}
 	instClient := e.userClient(tok.GetToken())
 	repos, _, err := instClient.Apps.ListRepos(ctx, nil)
-	if err != nil || repos.GetTotalCount() != 1 || repos.Repositories[0].GetFullName() != "acme/site" {
+	if err != nil || repos.GetTotalCount() != 2 || repos.Repositories[0].GetFullName() != "acme/site" {
 		t.Errorf("installation repos = %v %v", repos, err)
 	}
 	if _, _, err := instClient.RateLimit.Get(ctx); err != nil {
