@@ -152,7 +152,7 @@ func assertBucketEquals(t *testing.T, target *S3Target, prefix, edition string, 
 				t.Errorf("bucket holds %s, which is not in the tree", o.Key)
 				continue
 			}
-			out, err := target.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("site-bucket"), Key: aws.String(o.Key)})
+			out, err := target.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: &target.bucket, Key: aws.String(o.Key)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,4 +333,6 @@ func TestS3HeadAndGetNotFound(t *testing.T) {
 	}
 }
 
-func isErrNotFound(err error) bool { return err != nil && strings.Contains(err.Error(), ErrNotFound.Error()) }
+func isErrNotFound(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ErrNotFound.Error())
+}
