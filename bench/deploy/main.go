@@ -1,0 +1,254 @@
+// Command deploybench measures hoist's deploy against aws s3 sync and
+// s3deploy on versitygw: a first deploy of many small files, a deploy with
+// 1 % of them changed, and a deploy with nothing changed. Requests are
+// counted by a proxy in front of the server, the same way for every tool.
+//
+//	go run ./bench/deploy -files 10000 -size 20000 -s3deploy /path/to/s3deploy
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/site"
+)
+
+const accessKey, secretKey = "bench", "bench-secret-key"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sync-child" {
+		syncChild(os.Args[2:])
+		return
+	}
+	files := flag.Int("files", 10000, "number of files")
+	size := flag.Int("size", 20000, "bytes per file")
+	versity := flag.String("versitygw", "versitygw", "versitygw binary")
+	s3deployBin := flag.String("s3deploy", "", "s3deploy binary (skipped when empty)")
+	withAWS := flag.Bool("aws", true, "also run aws s3 sync")
+	flag.Parse()
+
+	work, err := os.MkdirTemp("", "deploybench-")
+	check(err)
+	defer os.RemoveAll(work)
+	endpoint, stop := startVersity(*versity, filepath.Join(work, "gw"))
+	defer stop()
+	var requests atomic.Int64
+	proxyURL := startProxy(endpoint, &requests)
+
+	type tool struct {
+		name string
+		run  func(dir, bucket string) (rss int64, err error)
+	}
+	tools := []tool{{"hoist sync", func(dir, bucket string) (int64, error) {
+		return runChild(os.Args[0], "sync-child", dir, "s3://"+bucket+"/site", proxyURL)
+	}}}
+	tools = append(tools, tool{"hoist deploy (git mirror)", func(dir, bucket string) (int64, error) {
+		return deployFromGit(work, dir, bucket, proxyURL)
+	}})
+	if *withAWS {
+		tools = append(tools, tool{"aws s3 sync", func(dir, bucket string) (int64, error) {
+			return runCmd("aws", "--endpoint-url", proxyURL, "--region", "us-east-1", "s3", "sync", "--delete", "--only-show-errors", dir, "s3://"+bucket+"/site")
+		}})
+	}
+	if *s3deployBin != "" {
+		tools = append(tools, tool{"s3deploy", func(dir, bucket string) (int64, error) {
+			return runCmd(*s3deployBin, "-bucket", bucket, "-path", "site", "-source", dir, "-endpoint-url", proxyURL,
+				"-key", accessKey, "-secret", secretKey, "-region", "us-east-1", "-quiet", "-max-delete", "100000")
+		}})
+	}
+
+	fmt.Printf("%d files of %d bytes; versitygw posix backend on loopback; requests counted at a proxy\n\n", *files, *size)
+	fmt.Println("| tool | scenario | requests | time | peak RSS |")
+	fmt.Println("|---|---|---:|---:|---:|")
+	for i, tl := range tools {
+		bucket := fmt.Sprintf("bench-%d", i)
+		createBucket(endpoint, bucket)
+		dir := filepath.Join(work, fmt.Sprintf("site-%d", i))
+		generate(dir, *files, *size)
+		for _, sc := range []struct {
+			name   string
+			mutate func()
+		}{
+			{"first deploy", func() {}},
+			{"1 % changed", func() { mutate(dir, *files, *size, *files/100) }},
+			{"nothing changed", func() {}},
+		} {
+			sc.mutate()
+			requests.Store(0)
+			start := time.Now()
+			rss, err := tl.run(dir, bucket)
+			elapsed := time.Since(start)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s %s: %v\n", tl.name, sc.name, err)
+				os.Exit(1)
+			}
+			if rss < 0 { // in-process: the elapsed time is the deploy's own
+				elapsed = time.Duration(-rss)
+				fmt.Printf("| %s | %s | %d | %.2f s | in process |\n", tl.name, sc.name, requests.Load(), elapsed.Seconds())
+				continue
+			}
+			fmt.Printf("| %s | %s | %d | %.2f s | %d MiB |\n", tl.name, sc.name, requests.Load(), elapsed.Seconds(), rss>>10)
+		}
+	}
+}
+
+// deployFromGit commits the folder to a work repository and fetches it into
+// a mirror (not timed: the server does this when the push arrives), then
+// times what a deploy job does: read the tree from git and deploy the diff.
+// It returns the negated duration in place of a peak RSS.
+func deployFromGit(work, dir, bucket, endpoint string) (int64, error) {
+	ctx := context.Background()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=b", "-c", "user.email=b@example.com"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			check(fmt.Errorf("git %v: %v: %s", args, err, out))
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		git("init", "-q", "-b", "main")
+	}
+	git("add", "-A")
+	git("commit", "-q", "--allow-empty", "-m", "site")
+	commit := git("rev-parse", "HEAD")
+	m, err := site.OpenMirror(filepath.Join(work, "data"), "bench", bucket)
+	check(err)
+	defer m.Close()
+	check(m.Fetch(ctx, "file://"+dir, "", "main"))
+	target, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint,
+		PathStyle: true, AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil)
+	check(err)
+	start := time.Now()
+	treeSHA, err := m.TreeSHA(ctx, commit, "")
+	if err != nil {
+		return 0, err
+	}
+	tree, err := m.Tree(ctx, commit, "")
+	if err != nil {
+		return 0, err
+	}
+	_, err = deploy.Deploy(ctx, target, deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: "site/", Edition: "site"})
+	return -int64(time.Since(start)), err
+}
+
+func syncChild(args []string) {
+	_, err := deploy.Sync(context.Background(), deploy.SyncOptions{Dir: args[0], Destination: args[1], Endpoint: args[2], PathStyle: true})
+	check(err)
+}
+
+func runChild(self string, args ...string) (int64, error) {
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey, "AWS_REGION=us-east-1")
+	return run(cmd)
+}
+
+func runCmd(name string, args ...string) (int64, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey, "AWS_DEFAULT_REGION=us-east-1")
+	return run(cmd)
+}
+
+func run(cmd *exec.Cmd) (int64, error) {
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	err := cmd.Run()
+	var rss int64
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss // KiB on Linux
+		}
+	}
+	return rss, err
+}
+
+func generate(dir string, n, size int) {
+	rng := rand.New(rand.NewSource(42))
+	buf := make([]byte, size)
+	for i := 0; i < n; i++ {
+		p := filePath(i)
+		check(os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755))
+		rng.Read(buf)
+		check(os.WriteFile(filepath.Join(dir, p), buf, 0o644))
+	}
+}
+
+func mutate(dir string, n, size, count int) {
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	buf := make([]byte, size)
+	for i := 0; i < count; i++ {
+		rng.Read(buf)
+		check(os.WriteFile(filepath.Join(dir, filePath(i*(n/count))), buf, 0o644))
+	}
+}
+
+// filePath spreads files over folders like a generated site: pages and
+// their assets.
+func filePath(i int) string {
+	ext := []string{".html", ".css", ".js", ".png"}[i%4]
+	return fmt.Sprintf("section%02d/group%03d/file%05d%s", i%20, i%500, i, ext)
+}
+
+func startVersity(bin, dir string) (string, func()) {
+	check(os.MkdirAll(dir, 0o755))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--access", accessKey, "--secret", secretKey, "--port", addr, "--quiet", "posix", dir)
+	check(cmd.Start())
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return "http://" + addr, func() { cmd.Process.Kill(); cmd.Wait() }
+}
+
+// startProxy forwards to the server and counts requests. The Host header
+// is kept, so the clients' signatures stay valid.
+func startProxy(endpoint string, n *atomic.Int64) string {
+	u, _ := url.Parse(endpoint)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		rp.ServeHTTP(w, r)
+	}))
+	return "http://" + l.Addr().String()
+}
+
+func createBucket(endpoint, bucket string) {
+	t, err := deploy.NewS3Target(context.Background(), deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint,
+		PathStyle: true, AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil)
+	check(err)
+	_, err = t.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	check(err)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deploybench:", strings.TrimSpace(err.Error()))
+		os.Exit(1)
+	}
+}
