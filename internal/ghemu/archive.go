@@ -64,7 +64,7 @@ func (s *Server) serveCodeload(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	g := gitRepo{s.repoDir(repo.Owner, repo.Name)}
+	g := s.gitFor(repo)
 	sha, ok := g.resolve(parts[3])
 	if !ok || !strings.HasPrefix(sha, parts[3]) {
 		http.NotFound(w, r)

@@ -87,3 +87,17 @@ func BenchmarkFastForwardRef(b *testing.B) {
 		benchDo(b, alice, "PATCH", gh.URL()+"/repos/acme/site/git/refs/heads/main", `{"sha":"`+shas[i%len(shas)]+`","force":false}`, 200)
 	}
 }
+
+// BenchmarkListCommits reads a page of 30 commits (one long-running
+// cat-file serves the object reads).
+func BenchmarkListCommits(b *testing.B) {
+	gh, alice, w := benchEnv(b)
+	for i := 0; i < 30; i++ {
+		w.commit(fmt.Sprint("c", i), map[string]string{"f": fmt.Sprint(i)})
+	}
+	w.git("push", "-q", "origin", "HEAD:main")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchDo(b, alice, "GET", gh.URL()+"/repos/acme/site/commits", "", 200)
+	}
+}

@@ -76,7 +76,7 @@ func (s *Server) pullRefsFor(r *Repo, sha string) []obj {
 func (s *Server) suiteJSON(r *Repo, cs *CheckSuite, withRepo bool) obj {
 	status, conclusion := s.suiteState(r, cs)
 	var head any
-	g := gitRepo{s.repoDir(r.Owner, r.Name)}
+	g := s.gitFor(r)
 	if cm, err := g.commit(cs.HeadSHA); err == nil {
 		head = obj{
 			"id": cm.SHA, "tree_id": cm.Tree, "message": cm.Message, "timestamp": ts(cm.Committer.When),

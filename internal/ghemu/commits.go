@@ -228,7 +228,7 @@ func getBlob(c *call) {
 		c.notFound()
 		return
 	}
-	data, err := g.run(nil, nil, "cat-file", "blob", sha)
+	data, err := g.blob(sha)
 	if err != nil {
 		c.notFound()
 		return

@@ -35,7 +35,7 @@ func (c *call) contentEntry(ref string, e treeEntry, withContent bool) obj {
 		"_links": obj{"self": self, "git": gitURL, "html": htmlURL},
 	}
 	if withContent && typ == "file" {
-		data, _ := c.git().run(nil, nil, "cat-file", "blob", e.SHA)
+		data, _ := c.git().blob(e.SHA)
 		o["content"] = wrap64(data)
 		o["encoding"] = "base64"
 	}
@@ -96,7 +96,7 @@ func getContents(c *call) {
 		return
 	}
 	if strings.Contains(c.r.Header.Get("Accept"), "application/vnd.github.raw") {
-		data, _ := g.run(nil, nil, "cat-file", "blob", e.SHA)
+		data, _ := g.blob(e.SHA)
 		c.commonHeaders()
 		c.w.Header().Set("Content-Type", "application/vnd.github.raw; charset=utf-8")
 		c.status = http.StatusOK

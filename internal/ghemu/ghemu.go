@@ -68,6 +68,7 @@ type Server struct {
 	locks map[string]*sync.Mutex // per-repository git locks (lock before mu)
 
 	hooks *sender
+	cats  catFiles
 
 	dirty     chan struct{} // a snapshot is wanted
 	stopSaver chan struct{}
@@ -150,6 +151,7 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.hooks.close()
+	s.cats.close()
 	s.closeOnce.Do(func() { close(s.stopSaver) })
 	<-s.saverDone
 	if serr := s.save(); serr != nil && err == nil {
@@ -189,6 +191,11 @@ func (s *Server) repoLock(fullName string) *sync.Mutex {
 		s.locks[key] = l
 	}
 	return l
+}
+
+// gitFor is the git access to a repository, sharing its object reader.
+func (s *Server) gitFor(r *Repo) gitRepo {
+	return gitRepo{dir: s.repoDir(r.Owner, r.Name), cats: &s.cats}
 }
 
 func (s *Server) repoDir(owner, name string) string {

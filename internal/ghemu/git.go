@@ -15,7 +15,10 @@ import (
 
 // gitRepo runs the git CLI on one bare repository. Git is the truth for
 // refs and objects; the emulator never keeps copies of either.
-type gitRepo struct{ dir string }
+type gitRepo struct {
+	dir  string
+	cats *catFiles // nil: every read starts git
+}
 
 const zeroSHA = "0000000000000000000000000000000000000000"
 
@@ -64,7 +67,7 @@ func initBare(dir, defaultBranch string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("git init %s: %v: %s", dir, err, out)
 	}
-	g := gitRepo{dir}
+	g := gitRepo{dir: dir}
 	for _, kv := range [][2]string{{"http.receivepack", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}, {"receive.denyDeleteCurrent", "false"}, {"core.logAllRefUpdates", "true"}} {
 		if _, err := g.out("config", kv[0], kv[1]); err != nil {
 			return err
@@ -106,11 +109,45 @@ func (g gitRepo) objectType(sha string) string {
 	if sha == "" || strings.HasPrefix(sha, "-") {
 		return ""
 	}
+	if typ, _, found, ok := g.batch("info", sha); ok {
+		if !found {
+			return ""
+		}
+		return typ
+	}
 	out, err := g.out("cat-file", "-t", sha)
 	if err != nil {
 		return ""
 	}
 	return out
+}
+
+// batch asks the repository's long-running cat-file; ok is false when it
+// cannot answer (no reader, not a hex id, reader broke).
+func (g gitRepo) batch(cmd, sha string) (typ string, data []byte, found, ok bool) {
+	if g.cats == nil || !isHex(sha) {
+		return "", nil, false, false
+	}
+	cf := g.cats.get(g.dir)
+	if cf == nil {
+		return "", nil, false, false
+	}
+	typ, data, found, err := cf.query(cmd, sha)
+	if err != nil {
+		return "", nil, false, false
+	}
+	return typ, data, found, true
+}
+
+// blob reads a blob's bytes.
+func (g gitRepo) blob(sha string) ([]byte, error) {
+	if typ, data, found, ok := g.batch("contents", sha); ok {
+		if !found || typ != "blob" {
+			return nil, fmt.Errorf("no blob %s", sha)
+		}
+		return data, nil
+	}
+	return g.run(nil, nil, "cat-file", "blob", sha)
 }
 
 func (g gitRepo) readObject(sha string) ([]byte, error) {
@@ -156,12 +193,20 @@ type commitObj struct {
 }
 
 func (g gitRepo) commit(sha string) (*commitObj, error) {
-	if g.objectType(sha) != "commit" {
-		return nil, fmt.Errorf("no commit %s", sha)
-	}
-	raw, err := g.run(nil, nil, "cat-file", "commit", sha)
-	if err != nil {
-		return nil, err
+	var raw []byte
+	if typ, data, found, ok := g.batch("contents", sha); ok {
+		if !found || typ != "commit" {
+			return nil, fmt.Errorf("no commit %s", sha)
+		}
+		raw = data
+	} else {
+		if g.objectType(sha) != "commit" {
+			return nil, fmt.Errorf("no commit %s", sha)
+		}
+		var err error
+		if raw, err = g.run(nil, nil, "cat-file", "commit", sha); err != nil {
+			return nil, err
+		}
 	}
 	c := &commitObj{SHA: sha}
 	head, msg, _ := strings.Cut(string(raw), "\n\n")

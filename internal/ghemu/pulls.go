@@ -21,7 +21,7 @@ func sortedIssues(r *Repo) []*Issue {
 }
 
 func (s *Server) branchSHA(r *Repo, branch string) string {
-	sha, _ := gitRepo{s.repoDir(r.Owner, r.Name)}.resolve("refs/heads/" + branch)
+	sha, _ := s.gitFor(r).resolve("refs/heads/" + branch)
 	return sha
 }
 
@@ -74,7 +74,7 @@ func (s *Server) pullSimpleJSON(r *Repo, is *Issue) obj {
 func (s *Server) pullJSON(r *Repo, is *Issue) obj {
 	o := s.pullSimpleJSON(r, is)
 	pr := is.Pull
-	g := gitRepo{s.repoDir(r.Owner, r.Name)}
+	g := s.gitFor(r)
 	commits, additions, deletions, files := 0, 0, 0, 0
 	var mergeable any
 	mergeableState := "unknown"

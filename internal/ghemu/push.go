@@ -31,7 +31,7 @@ func (s *Server) refsChanged(repo *Repo, a actor, ups []refUpdate) {
 	if len(ups) == 0 {
 		return
 	}
-	g := gitRepo{s.repoDir(repo.Owner, repo.Name)}
+	g := s.gitFor(repo)
 	allBefore := map[string]string{}
 	if refs, err := g.refs(); err == nil {
 		for ref, sha := range refs {

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-func (c *call) git() gitRepo { return gitRepo{c.s.repoDir(c.repo.Owner, c.repo.Name)} }
+func (c *call) git() gitRepo { return c.s.gitFor(c.repo) }
 
 // lock takes the repository's ref lock; callers defer the returned unlock.
 func (c *call) lock() func() {

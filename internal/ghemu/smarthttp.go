@@ -103,7 +103,7 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 	lock := s.repoLock(repo.FullName())
 	lock.Lock()
 	defer lock.Unlock()
-	g := gitRepo{s.repoDir(repo.Owner, repo.Name)}
+	g := s.gitFor(repo)
 	before, err := g.refs()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
