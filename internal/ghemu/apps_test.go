@@ -430,3 +430,50 @@ func TestInstallationTokensExpireAfterAnHour(t *testing.T) {
 		t.Errorf("contents of an empty repository: %d", resp.StatusCode)
 	}
 }
+
+// A delivery still being retried when the emulator stops is sent after
+// it starts again from the same data folder.
+func TestPendingDeliveriesResumeAfterRestart(t *testing.T) {
+	needGit(t)
+	dir := t.TempDir()
+	rec := newReceiver(t)
+	rec.status = 500
+	s, err := ghemu.New(ghemu.Options{DataDir: dir, WebhookRetries: 100, WebhookBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptestServer(t, s)
+	_, tok, _ := s.CreateUser("alice")
+	app, err := s.CreateApp(ghemu.AppSpec{Slug: "hoist", WebhookURL: rec.srv.URL, WebhookSecret: "x", PublicKeyPEM: testPublicKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.secret = "x"
+	s.CreateRepo(ghemu.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok})
+	s.Install(app.ID, "acme/site")
+	req, _ := http.NewRequest("POST", srv+"/repos/acme/site/dispatches", strings.NewReader(`{"event_type":"later"}`))
+	req.Header.Set("Authorization", "token "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("dispatch: %v %v", resp, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rec.hooks()) < 2 && time.Now().Before(deadline) { // installation, then the dispatch's first attempt
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close()
+	rec.mu.Lock()
+	rec.status = 0
+	rec.mu.Unlock()
+	s2, err := ghemu.New(ghemu.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	d, err := s2.WaitDelivery(10*time.Second, func(d ghemu.Delivery) bool { return d.Action == "later" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.StatusCode != 200 {
+		t.Errorf("resumed delivery: %d %s", d.StatusCode, d.Status)
+	}
+}

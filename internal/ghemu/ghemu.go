@@ -115,6 +115,16 @@ func New(opts Options) (*Server, error) {
 	s.hooks = newSender(s)
 	s.dirty, s.stopSaver, s.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.saver()
+	// Deliveries the last run had not finished are sent now.
+	for _, d := range s.st.Deliveries {
+		if !d.Done {
+			key := "app"
+			if d.Repo != "" {
+				key = strings.ToLower(d.Repo)
+			}
+			s.hooks.enqueue(key, d)
+		}
+	}
 	return s, nil
 }
 

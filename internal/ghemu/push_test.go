@@ -1,6 +1,7 @@
 package ghemu_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -193,5 +194,14 @@ func TestRefUpdatesAreCompareAndSwap(t *testing.T) {
 	status, _, _ = e.do(e.alice, "POST", "/repos/acme/site/git/refs", map[string]any{"ref": "refs/heads/x", "sha": strings.Repeat("1", 40)})
 	if status != 422 {
 		t.Errorf("create to missing object: %d", status)
+	}
+	status, _, body = e.do(e.alice, "PATCH", "/repos/acme/site/git/refs/heads/main", map[string]any{"sha": 12})
+	if status != 422 || !strings.Contains(string(body), `For 'properties/sha', number is not a string.`) {
+		t.Errorf("wrong type: %d %s", status, body)
+	}
+	req, _ := http.NewRequest("PATCH", e.gh.URL()+"/repos/acme/site/git/refs/heads/main", strings.NewReader("{"))
+	req.Header.Set("Authorization", "token "+e.alice)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Errorf("bad JSON: %v %v", resp.StatusCode, err)
 	}
 }

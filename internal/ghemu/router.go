@@ -3,6 +3,7 @@ package ghemu
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,11 +146,18 @@ func (c *call) decode(v any) bool {
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return true
 	}
-	if err := json.Unmarshal(c.body, v); err != nil {
+	err := json.Unmarshal(c.body, v)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &typeErr):
+		// GitHub's wording for a well-formed body with a wrong type.
+		c.invalid(fmt.Sprintf("Invalid request.\n\nFor 'properties/%s', %s is not a %s.", typeErr.Field, typeErr.Value, typeErr.Type.Kind()))
+	default:
 		c.fail(http.StatusBadRequest, "Problems parsing JSON", nil)
-		return false
 	}
-	return true
+	return false
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
