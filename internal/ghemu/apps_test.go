@@ -477,3 +477,37 @@ func TestPendingDeliveriesResumeAfterRestart(t *testing.T) {
 		t.Errorf("resumed delivery: %d %s", d.StatusCode, d.Status)
 	}
 }
+
+// Many requests at once on one pull request: run with -race, this checks
+// handlers copy shared state under the lock.
+func TestConcurrentRequestsOnOnePull(t *testing.T) {
+	e := newEnv(t)
+	w, _ := seed(t, e)
+	w.git("checkout", "-q", "-b", "dev")
+	head := w.commit("dev", map[string]string{"d": "d"})
+	w.git("push", "-q", "origin", "dev")
+	e.json(e.alice, "POST", "/repos/acme/site/pulls", map[string]any{"title": "t", "head": "dev", "base": "main"}, 201)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			switch i % 4 {
+			case 0:
+				e.do(e.alice, "POST", "/repos/acme/site/issues/1/comments", map[string]string{"body": "hi"})
+			case 1:
+				e.do(e.alice, "PATCH", "/repos/acme/site/pulls/1", map[string]string{"title": "t" + itoa(int64(i))})
+			case 2:
+				e.do(e.alice, "GET", "/repos/acme/site/pulls/1/files", nil)
+				e.do(e.alice, "GET", "/repos/acme/site/commits/"+head+"/pulls", nil)
+			case 3:
+				e.do(e.alice, "GET", "/repos/acme/site/pulls/1", nil)
+				e.do(e.alice, "GET", "/repos/acme/site/issues/1/comments", nil)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n := len(e.json(e.alice, "GET", "/repos/acme/site/issues/1/comments", nil, 200).([]any)); n != 2 {
+		t.Errorf("%d comments, want 2", n)
+	}
+}

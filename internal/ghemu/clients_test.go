@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/internal/ghemu"
@@ -18,29 +17,10 @@ import (
 
 // userClient is go-github, unmodified, with the enterprise base URL (it
 // appends /api/v3/).
-func (e *env) userClient(token string) *github.Client {
-	c, err := github.NewClient(nil).WithAuthToken(token).WithEnterpriseURLs(e.gh.URL()+"/", e.gh.URL()+"/")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
+func (e *env) userClient(token string) *github.Client { return e.gh.Client(token) }
 
 // appClient authenticates as the installation through ghinstallation.
-func (e *env) appClient() *github.Client {
-	atr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, e.app.ID, e.app.PrivateKeyPEM)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	atr.BaseURL = e.gh.URL() + "/api/v3"
-	itr := ghinstallation.NewFromAppsTransport(atr, e.inst)
-	itr.BaseURL = e.gh.URL() + "/api/v3"
-	c, err := github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(e.gh.URL()+"/", e.gh.URL()+"/")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
+func (e *env) appClient() *github.Client { return e.gh.InstallationClient(e.app, e.inst) }
 
 func TestPullRequestsCommentsAndReviewsWithGoGitHub(t *testing.T) {
 	ctx := context.Background()

@@ -472,17 +472,25 @@ func commitPulls(c *call) {
 		c.fail(http.StatusUnprocessableEntity, "No commit found for SHA: "+c.param("commit_sha"), nil)
 		return
 	}
+	// Snapshot the pulls under the lock; git is asked without it.
+	type pullRef struct {
+		is    *Issue
+		pr    Pull
+		state string
+	}
+	var pulls []pullRef
 	c.s.mu.Lock()
-	issues := sortedIssues(c.repo)
+	for _, is := range sortedIssues(c.repo) {
+		if is.Pull != nil {
+			pulls = append(pulls, pullRef{is, *is.Pull, is.State})
+		}
+	}
 	c.s.mu.Unlock()
 	out := []obj{}
-	for _, is := range issues {
-		if is.Pull == nil {
-			continue
-		}
-		pr := is.Pull
+	for _, p := range pulls {
+		is, pr := p.is, p.pr
 		hit := pr.HeadSHA == sha || pr.MergeCommitSHA == sha
-		if !hit && is.State == "open" && g.isAncestor(sha, pr.HeadSHA) {
+		if !hit && p.state == "open" && g.isAncestor(sha, pr.HeadSHA) {
 			if base, ok := g.resolve("refs/heads/" + pr.Base); !ok || !g.isAncestor(sha, base) {
 				hit = true
 			}

@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/golang-jwt/jwt/v4"
+	"github.com/google/go-github/v60/github"
 )
 
 // Deliveries returns copies of every recorded webhook delivery, oldest first.
@@ -206,3 +209,32 @@ func (h *Harness) WaitForDelivery(match func(Delivery) bool) Delivery {
 
 // Event decodes a delivery's payload.
 func (d Delivery) Decode(v any) error { return json.Unmarshal(d.Payload, v) }
+
+// Client is go-github, authenticated with a user's or installation's
+// token, aimed at the emulator (enterprise URLs: /api/v3/).
+func (h *Harness) Client(token string) *github.Client {
+	h.t.Helper()
+	c, err := github.NewClient(nil).WithAuthToken(token).WithEnterpriseURLs(h.URL()+"/", h.URL()+"/")
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return c
+}
+
+// InstallationClient is go-github authenticated as an app installation
+// through ghinstallation, the way hoist authenticates.
+func (h *Harness) InstallationClient(app *TestApp, installationID int64) *github.Client {
+	h.t.Helper()
+	atr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, app.ID, app.PrivateKeyPEM)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	atr.BaseURL = h.URL() + "/api/v3"
+	itr := ghinstallation.NewFromAppsTransport(atr, installationID)
+	itr.BaseURL = atr.BaseURL
+	c, err := github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(h.URL()+"/", h.URL()+"/")
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	return c
+}

@@ -321,15 +321,18 @@ func updatePull(c *call) {
 // pullRange is the commits a pull request adds: merge base with its base
 // branch (or the merge commit's first parent once merged) to its head.
 func (c *call) pullRange(is *Issue) (from, to string) {
+	c.s.mu.Lock()
+	pr := *is.Pull
+	c.s.mu.Unlock()
 	g := c.git()
-	base := c.s.branchSHA(c.repo, is.Pull.Base)
-	if is.Pull.Merged && is.Pull.MergeCommitSHA != "" {
-		if mc, err := g.commit(is.Pull.MergeCommitSHA); err == nil && len(mc.Parents) > 0 {
+	base := c.s.branchSHA(c.repo, pr.Base)
+	if pr.Merged && pr.MergeCommitSHA != "" {
+		if mc, err := g.commit(pr.MergeCommitSHA); err == nil && len(mc.Parents) > 0 {
 			base = mc.Parents[0]
 		}
 	}
-	mb, _ := g.mergeBase(base, is.Pull.HeadSHA)
-	return mb, is.Pull.HeadSHA
+	mb, _ := g.mergeBase(base, pr.HeadSHA)
+	return mb, pr.HeadSHA
 }
 
 func pullCommits(c *call) {

@@ -79,7 +79,10 @@ func sortRoutes(rs []*route) {
 	sort.SliceStable(rs, func(i, j int) bool { return lits(rs[i]) > lits(rs[j]) })
 }
 
-// match binds the parameters of r against the path's parts.
+// match binds the parameters of r against the path's parts. Hand-written
+// rather than ServeMux or kin-openapi's router: neither lets a parameter
+// span several segments in the middle of a path (commits/{ref}/status with
+// ref "feature/x"), which GitHub's x-multi-segment parameters need.
 func (r *route) match(parts []string) (map[string]string, bool) {
 	params := map[string]string{}
 	if matchSegs(r.segs, parts, params) {
