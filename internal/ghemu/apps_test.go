@@ -58,6 +58,9 @@ func TestAppEndpointsTokensAndDeliveries(t *testing.T) {
 	if err != nil || repos.GetTotalCount() != 2 || repos.Repositories[0].GetFullName() != "acme/site" {
 		t.Errorf("installation repos = %v %v", repos, err)
 	}
+	if status, _, _ := e.do(tok.GetToken(), "PUT", "/repos/acme/site/collaborators/alice", map[string]string{"permission": "push"}); status != 403 {
+		t.Errorf("installation without administration added a collaborator: %d", status)
+	}
 	if _, _, err := instClient.RateLimit.Get(ctx); err != nil {
 		t.Error(err)
 	}

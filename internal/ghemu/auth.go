@@ -304,7 +304,10 @@ func (s *Server) access(a actor, repo *Repo, scope string, need level) level {
 		}
 		switch perm {
 		case "write", "admin":
-			return levelWrite
+			// App permissions have no maintain or admin levels: write on
+			// the route's permission (administration for collaborators)
+			// is all a route can ask of an installation.
+			return levelAdmin
 		case "read":
 			// Installed: the repository is visible, the scope read-only.
 			return levelRead
