@@ -10,8 +10,8 @@ import (
 // tag, prefix, host and purge-everything requests with a token bucket of
 // requests, and single-file purges with a bucket of URLs.
 type cloudflareLimit struct {
-	requestsPer time.Duration // one request token refills every requestsPer
-	requestBurst int
+	requestsPer   time.Duration // one request token refills every requestsPer
+	requestBurst  int
 	urlsPerSecond int
 	maxItems      int // per request (URLs); tags and prefixes stay at 100
 }
