@@ -1,0 +1,100 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/gh"
+)
+
+// ClientRepos returns a RepoFor over the App's installation clients.
+func ClientRepos(cc githubapp.ClientCreator) func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error) {
+	return func(_ context.Context, installationID int64, owner, name string) (*gh.Repo, error) {
+		c, err := cc.NewInstallationClient(installationID)
+		if err != nil {
+			return nil, fmt.Errorf("client for installation %d: %w", installationID, err)
+		}
+		return gh.NewRepo(c, owner, name), nil
+	}
+}
+
+// AppInstallations returns an InstallationFor that asks GitHub, as the
+// App, which installation covers a repository, remembering answers for
+// five minutes (a burst of triggers asks once).
+func AppInstallations(cc githubapp.ClientCreator) (func(ctx context.Context, owner, repo string) (int64, error), error) {
+	app, err := cc.NewAppClient()
+	if err != nil {
+		return nil, fmt.Errorf("generate: app client: %w", err)
+	}
+	svc := githubapp.NewCachingInstallationsService(githubapp.NewInstallationsService(app), 5*time.Minute, 10*time.Minute)
+	return func(ctx context.Context, owner, repo string) (int64, error) {
+		inst, err := svc.GetByRepository(ctx, owner, repo)
+		if err != nil {
+			var nf githubapp.InstallationNotFound
+			if errors.As(err, &nf) {
+				return 0, fmt.Errorf("%s/%s: %w", owner, repo, ErrNotInstalled)
+			}
+			return 0, fmt.Errorf("installation of %s/%s: %w", owner, repo, err)
+		}
+		return inst.ID, nil
+	}, nil
+}
+
+// RepoConfigSettings returns a SettingsLookup that reads .github/hoist.yml
+// from the repository's default branch. A repository without the file has
+// no generation configured; a file that does not load is ErrBadConfig
+// with the loader's message (which names file, line and key).
+func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
+	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
+		repo, err := repoFor(ctx, installationID, owner, name)
+		if err != nil {
+			return Settings{}, err
+		}
+		r, resp, err := repo.Client.Repositories.Get(ctx, owner, name)
+		if err != nil {
+			if resp != nil && resp.StatusCode == http.StatusNotFound {
+				return Settings{}, fmt.Errorf("%s/%s: %w", owner, name, ErrNotInstalled)
+			}
+			return Settings{}, fmt.Errorf("read %s/%s: %w", owner, name, err)
+		}
+		branch := r.GetDefaultBranch()
+		data, err := repo.File(ctx, config.RepoConfigPath, branch)
+		if errors.Is(err, gh.ErrNotFound) {
+			return Settings{Ref: branch}, nil
+		}
+		if err != nil {
+			return Settings{}, err
+		}
+		cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
+		if err != nil {
+			return Settings{}, fmt.Errorf("%w: %s of %s/%s: %v", ErrBadConfig, config.RepoConfigPath, owner, name, err)
+		}
+		return SettingsFromConfig(cfg, branch), nil
+	}
+}
+
+// SettingsFromConfig takes a repository configuration's generate section.
+// The default environment is the target of the first candidate (where a
+// generated site goes first), or the only environment when there is one.
+func SettingsFromConfig(cfg *config.RepoConfig, ref string) Settings {
+	s := Settings{
+		DispatchType: cfg.Generate.DispatchType,
+		Workflow:     cfg.Generate.Workflow,
+		Debounce:     cfg.Generate.Debounce,
+		Ref:          ref,
+		Environments: cfg.Environments.Names(),
+	}
+	switch {
+	case len(cfg.Candidates) > 0:
+		s.DefaultEnvironment = cfg.Candidates[0].To
+	case len(s.Environments) == 1:
+		s.DefaultEnvironment = s.Environments[0]
+	}
+	return s
+}
