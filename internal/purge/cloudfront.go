@@ -42,8 +42,15 @@ func newCloudFront(cfg CDNConfig, o options) (*cloudfrontPurger, error) {
 	}
 	loaders := []func(*config.LoadOptions) error{
 		config.WithRegion(region),
-		config.WithHTTPClient(o.client),
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if !o.ownHTTP {
+		// A buildable client, so the loader can still apply AWS_CA_BUNDLE.
+		timeout := cfg.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		loaders = append(loaders, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
 	}
 	if cfg.AccessKeyID != "" {
 		loaders = append(loaders, config.WithCredentialsProvider(
@@ -54,6 +61,9 @@ func newCloudFront(cfg CDNConfig, o options) (*cloudfrontPurger, error) {
 		return nil, fmt.Errorf("cloudfront %s: aws config: %w", cfg.Name, err)
 	}
 	client := cloudfront.NewFromConfig(awsCfg, func(opt *cloudfront.Options) {
+		if o.ownHTTP {
+			opt.HTTPClient = o.client
+		}
 		if cfg.BaseURL != "" {
 			opt.BaseEndpoint = aws.String(strings.TrimSuffix(cfg.BaseURL, "/"))
 		}

@@ -160,6 +160,7 @@ type Option func(*options)
 
 type options struct {
 	client   *http.Client
+	ownHTTP  bool // the caller gave the client
 	clock    Clock
 	retry    RetryPolicy
 	limiters *Limiters
@@ -167,7 +168,9 @@ type options struct {
 }
 
 // WithHTTPClient sets the HTTP client (default: one with cfg.Timeout).
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) { o.client, o.ownHTTP = c, true }
+}
 
 // WithClock sets the clock used for waits and rate limits.
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
