@@ -40,6 +40,10 @@ type Deliveries struct {
 	store    *store.Store
 	handlers map[string]githubapp.EventHandler
 	log      zerolog.Logger
+	intake   groupCommit
+	// beforeCommit, when set (tests), runs last in each batch's
+	// transaction; an error rolls the batch back.
+	beforeCommit func(ctx context.Context, tx store.Tx, n int) error
 }
 
 var _ githubapp.Scheduler = (*Deliveries)(nil)
@@ -49,6 +53,7 @@ var _ githubapp.Scheduler = (*Deliveries)(nil)
 // matches them: the first handler listing an event wins.
 func NewDeliveries(engine *Engine, handlers []githubapp.EventHandler) *Deliveries {
 	d := &Deliveries{engine: engine, store: engine.opts.Store, handlers: map[string]githubapp.EventHandler{}, log: engine.opts.Logger}
+	d.intake = groupCommit{maxBatch: defaultMaxBatch, commit: d.commitBatch, answered: d.answered}
 	for i := len(handlers) - 1; i >= 0; i-- {
 		for _, ev := range handlers[i].Handles() {
 			d.handlers[ev] = handlers[i]
@@ -78,8 +83,11 @@ func readMeta(payload []byte) payloadMeta {
 	return m
 }
 
-// Schedule persists the delivery and its job in one transaction. When it
-// returns nil the delivery is durable and the dispatcher may answer 202.
+// Schedule persists the delivery and its job in one transaction, shared with
+// the deliveries that arrive at the same time (see groupCommit). When it
+// returns nil the delivery is durable and the dispatcher may answer 202;
+// ErrDuplicate means the id was stored before (or earlier in the same
+// batch) and that record is durable.
 func (d *Deliveries) Schedule(ctx context.Context, dispatch githubapp.Dispatch) error {
 	return d.persist(ctx, dispatch.EventType, dispatch.DeliveryID, dispatch.Payload, true)
 }
@@ -105,40 +113,30 @@ func (d *Deliveries) persist(ctx context.Context, event, id string, payload []by
 		ID: id, Event: event, Action: meta.Action, InstallationID: meta.Installation.ID,
 		Repo: meta.Repository.FullName, Payload: payload, Status: store.StatusQueued,
 	}
-	outcome := "accepted"
 	if !handled {
-		row.Status, row.Reason, outcome = store.StatusIgnored, "no handler for event "+event, "ignored"
+		row.Status, row.Reason = store.StatusIgnored, "no handler for event "+event
 	}
-	var duplicate bool
-	err := d.store.InTx(ctx, func(tx store.Tx) error {
-		inserted, err := d.store.InsertDelivery(ctx, tx, row)
-		if err != nil {
-			return err
-		}
-		if !inserted {
-			duplicate = true
-			return nil
-		}
-		if handled {
-			if _, err := d.engine.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id, Event: event}, nil); err != nil {
-				return fmt.Errorf("enqueue delivery %s: %w", id, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		d.engine.metrics.delivery(event, "rejected", "store_error")
-		return err
+	err := d.intake.submit(&intake{row: row, job: handled})
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("persist delivery %s: %w", id, err)
 	}
-	if duplicate {
-		d.engine.metrics.delivery(event, "duplicate", "")
-		if err := d.store.NoteDuplicate(ctx, id); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("could not count a redelivery")
+	return err
+}
+
+// answered counts the outcome of each delivery of a batch.
+func (d *Deliveries) answered(batch []*intake, duplicate []bool, err error) {
+	for i, it := range batch {
+		switch {
+		case err != nil:
+			d.engine.metrics.delivery(it.row.Event, "rejected", "store_error")
+		case duplicate[i]:
+			d.engine.metrics.delivery(it.row.Event, "duplicate", "")
+		case it.job:
+			d.engine.metrics.delivery(it.row.Event, "accepted", "")
+		default:
+			d.engine.metrics.delivery(it.row.Event, "ignored", "")
 		}
-		return ErrDuplicate
 	}
-	d.engine.metrics.delivery(event, outcome, "")
-	return nil
 }
 
 // permanentError marks a failure that retrying cannot fix.

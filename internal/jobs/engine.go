@@ -68,6 +68,7 @@ type engineClient interface {
 	StopAndCancel(ctx context.Context) error
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyFastTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error)
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 }
 
@@ -80,6 +81,14 @@ func (c clientOf[TTx]) InsertTx(ctx context.Context, tx store.Tx, args river.Job
 		return nil, fmt.Errorf("jobs: transaction %T does not belong to this engine's database", tx.Native())
 	}
 	return c.Client.InsertTx(ctx, native, args, opts)
+}
+
+func (c clientOf[TTx]) InsertManyFastTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error) {
+	native, ok := tx.Native().(TTx)
+	if !ok {
+		return 0, fmt.Errorf("jobs: transaction %T does not belong to this engine's database", tx.Native())
+	}
+	return c.Client.InsertManyFastTx(ctx, native, params)
 }
 
 // New applies River's own migrations and prepares an engine.
@@ -213,6 +222,21 @@ func (e *Engine) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, 
 		return nil, errors.New("jobs: insert before the engine started")
 	}
 	return e.client.InsertTx(ctx, tx, args, opts)
+}
+
+// InsertManyTx enqueues several jobs as part of tx with one statement, and
+// returns how many it inserted. It uses River's InsertManyFastTx, which
+// does not return the rows: hoist's callers need none, and skipping them
+// saves work on the hot path. River unique-job options are not supported
+// here (a conflict fails the whole insert).
+func (e *Engine) InsertManyTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error) {
+	if e.client == nil {
+		return 0, errors.New("jobs: insert before the engine started")
+	}
+	if len(params) == 0 {
+		return 0, nil
+	}
+	return e.client.InsertManyFastTx(ctx, tx, params)
 }
 
 // CompleteTx marks the running job complete as part of tx, so the job's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"database/sql"
@@ -51,6 +52,69 @@ func (s *Store) InsertDelivery(ctx context.Context, tx Tx, d Delivery) (inserted
 		return false, fmt.Errorf("store: insert delivery %s: %w", d.ID, err)
 	}
 	return n == 1, nil
+}
+
+// maxRowsPerInsert bounds one multi-row INSERT: 10 parameters a row stays
+// far below SQLite's and PostgreSQL's limits on bound parameters.
+const maxRowsPerInsert = 200
+
+// InsertDeliveries records several deliveries in tx with one INSERT per
+// maxRowsPerInsert rows (one statement to parse and run instead of one per
+// row) and reports which ids it inserted. An id that exists already is left
+// as it is and is absent from the result. ids must be distinct: the caller
+// decides which of several copies in one batch is the original.
+func (s *Store) InsertDeliveries(ctx context.Context, tx Tx, ds []Delivery) (inserted map[string]bool, err error) {
+	inserted = make(map[string]bool, len(ds))
+	now := s.now()
+	for start := 0; start < len(ds); start += maxRowsPerInsert {
+		chunk := ds[start:min(len(ds), start+maxRowsPerInsert)]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO deliveries
+		(delivery_id, event, action, installation_id, repo, payload, status, reason, received_at, updated_at) VALUES `)
+		args := make([]any, 0, len(chunk)*10)
+		for i, d := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			received := d.ReceivedAt
+			if received.IsZero() {
+				received = now
+			}
+			args = append(args, d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.Payload, d.Status, d.Reason, received.UTC(), now)
+		}
+		q.WriteString(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id")
+		if err := collectIDs(ctx, tx, q.String(), args, inserted); err != nil {
+			return nil, fmt.Errorf("store: insert %d deliveries (first %s): %w", len(chunk), chunk[0].ID, err)
+		}
+	}
+	return inserted, nil
+}
+
+func collectIDs(ctx context.Context, tx Tx, q string, args []any, into map[string]bool) error {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		into[id] = true
+	}
+	return rows.Err()
+}
+
+// NoteDuplicates counts redeliveries, n for each id, in tx.
+func (s *Store) NoteDuplicates(ctx context.Context, tx Tx, counts map[string]int) error {
+	for id, n := range counts {
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET duplicates = duplicates + ? WHERE delivery_id = ?`, n, id); err != nil {
+			return fmt.Errorf("store: note duplicate %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // NoteDuplicate counts a redelivery of an existing delivery.
