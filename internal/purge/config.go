@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
 )
 
 // Type is the kind of CDN.
@@ -345,4 +347,37 @@ func orDefault(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// UnmarshalYAML reads `cdns:` either as a list of entries with names or as
+// a map from name to entry (as `targets:` is written).
+func (l *CDNs) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		var m map[string]CDNConfig
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		names := make([]string, 0, len(m))
+		for name := range m {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		out := make(CDNs, 0, len(m))
+		for _, name := range names {
+			c := m[name]
+			if c.Name != "" && c.Name != name {
+				return fmt.Errorf("line %d: cdns entry %q has name %q", n.Line, name, c.Name)
+			}
+			c.Name = name
+			out = append(out, c)
+		}
+		*l = out
+		return nil
+	}
+	var list []CDNConfig
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
 }

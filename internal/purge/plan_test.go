@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func keysFor(edition, p string) []string {
@@ -434,5 +436,42 @@ func TestPlanCoversEveryChange(t *testing.T) {
 				t.Fatalf("case %d: %d exact (max %d), %d wildcards (max %d)", i, p.ExactPaths, cf.MaxPaths, p.Wildcards, cf.MaxWildcards)
 			}
 		}
+	}
+}
+
+func TestCDNsYAML(t *testing.T) {
+	src := `
+cdns:
+  fastly-main: { type: fastly, service_id: SVC, api_token: "tok-1", soft: true }
+  edge:
+    type: varnish
+    nodes: [ "http://10.0.0.5:6081", "http://10.0.0.6:6081" ]
+`
+	var doc struct {
+		CDNs CDNs `yaml:"cdns"`
+	}
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.CDNs.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := doc.CDNs.Lookup("fastly-main")
+	if err != nil || f.APIToken.Reveal() != "tok-1" || !f.Soft {
+		t.Fatalf("fastly-main: %v %v", err, f)
+	}
+	if v, _ := doc.CDNs.Lookup("edge"); len(v.Nodes) != 2 {
+		t.Fatalf("edge: %v", v)
+	}
+	// Written back, the token is redacted.
+	out, _ := yaml.Marshal(doc)
+	if strings.Contains(string(out), "tok-1") {
+		t.Fatalf("token marshalled: %s", out)
+	}
+	if err := yaml.Unmarshal([]byte("cdns: [ { name: a, type: fastly } ]"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.CDNs.Validate(); err == nil || !strings.Contains(err.Error(), "service_id") {
+		t.Fatalf("want a validation error naming service_id, got %v", err)
 	}
 }
