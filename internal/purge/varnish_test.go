@@ -168,8 +168,7 @@ func TestVarnishXkeyPurge(t *testing.T) {
 		t.Fatalf("css fetched %d times, want 2: a purge evicted an unrelated page", n)
 	}
 
-	// A purge from outside the ACL is refused. (The ACL allows loopback, so
-	// this checks the method without a key instead: a 400 naming the headers.)
+	// A PURGE without an xkey header is refused rather than purging the URL.
 	r, _ := http.NewRequest("PURGE", "http://"+nodeA+"/", nil)
 	resp, err := varnishClient.Do(r)
 	if err != nil {
@@ -195,6 +194,26 @@ func TestVarnishXkeyPurge(t *testing.T) {
 	}
 	if _, body := get(t, nodeA, "css/site.css"); body != "v2 css" {
 		t.Fatalf("live node not purged: %q", body)
+	}
+
+	// A soft purge marks the page stale: Varnish may serve the old copy
+	// once (grace) while it fetches the new one, then serves the new one.
+	origin.set("docs/a/index.html", "v2 docs", "e-prod", pathKey("docs/a/index.html"))
+	cfg.Nodes, cfg.Soft = []string{"http://" + nodeB}, true
+	_, res, err = Run(context.Background(), Request{Edition: "prod", EditionKey: "e-prod",
+		Changes: []Change{{Path: "docs/a/index.html", Keys: []string{"e-prod", pathKey("docs/a/index.html")}}}}, cfg)
+	if err != nil || res.Evicted != 2 {
+		t.Fatalf("soft purge: %v, evicted %d (want docs/a/ and docs/a/index.html)", err, res.Evicted)
+	}
+	for i := 0; ; i++ {
+		_, body := get(t, nodeB, "docs/a/")
+		if body == "v2 docs" {
+			break
+		}
+		if body != "v1 docs/a/index.html" || i == 100 {
+			t.Fatalf("after a soft purge: %q", body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
