@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -46,11 +48,50 @@ func AppInstallations(cc githubapp.ClientCreator) (func(ctx context.Context, own
 	}, nil
 }
 
+// SettingsTTL is how long RepoConfigSettings remembers a repository's
+// settings: a burst of triggers reads .github/hoist.yml once, and a
+// changed file applies within this time.
+const SettingsTTL = 10 * time.Second
+
 // RepoConfigSettings returns a SettingsLookup that reads .github/hoist.yml
 // from the repository's default branch. A repository without the file has
 // no generation configured; a file that does not load is ErrBadConfig
-// with the loader's message (which names file, line and key).
+// with the loader's message (which names file, line and key). Answers are
+// remembered for SettingsTTL; errors are not.
 func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
+	type cached struct {
+		s       Settings
+		expires time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]cached{}
+	read := readRepoConfigSettings(repoFor)
+	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
+		k := fmt.Sprintf("%d/%s/%s", installationID, strings.ToLower(owner), strings.ToLower(name))
+		now := time.Now()
+		mu.Lock()
+		c, ok := cache[k]
+		mu.Unlock()
+		if ok && now.Before(c.expires) {
+			return c.s, nil
+		}
+		s, err := read(ctx, installationID, owner, name)
+		if err != nil {
+			return Settings{}, err
+		}
+		mu.Lock()
+		for key, c := range cache { // keep the map as small as the set of active repositories
+			if now.After(c.expires) {
+				delete(cache, key)
+			}
+		}
+		cache[k] = cached{s: s, expires: now.Add(SettingsTTL)}
+		mu.Unlock()
+		return s, nil
+	}
+}
+
+func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
 	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
 		repo, err := repoFor(ctx, installationID, owner, name)
 		if err != nil {

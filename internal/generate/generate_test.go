@@ -1,0 +1,270 @@
+package generate_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/hoist-dev/hoist/internal/generate"
+)
+
+func TestRepositoryDispatchStartsOneGeneration(t *testing.T) {
+	w := newWorld(t, "200ms")
+	w.repositoryDispatch("content-changed", map[string]any{"reason": "product 42 updated"})
+
+	waitFor(t, 30*time.Second, "one workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
+	ds := w.settle()
+	if len(ds) != 1 {
+		t.Fatalf("%d workflow dispatches, want 1: %+v", len(ds), ds)
+	}
+	d := ds[0]
+	if d.Workflow != "build-site.yml" || d.Ref != "main" || d.Actor != "hoist[bot]" {
+		t.Errorf("dispatch %+v: want build-site.yml on main by hoist[bot]", d)
+	}
+	if d.Inputs["environment"] != "staging" || d.Inputs["reason"] != "product 42 updated" {
+		t.Errorf("inputs %v: want the default environment (the first candidate's) and the payload's reason", d.Inputs)
+	}
+	at, err := time.Parse(time.RFC3339, fmt.Sprint(d.Inputs["requested_at"]))
+	if err != nil || time.Since(at) > time.Minute || at.After(d.At) {
+		t.Errorf("requested_at %v: want the trigger's time (%v)", d.Inputs["requested_at"], err)
+	}
+	got := countOutcomes(w.audit())
+	if got["scheduled"] != 1 || got["dispatched"] != 1 || len(got) != 2 {
+		t.Errorf("audit outcomes %v, want one scheduled and one dispatched", got)
+	}
+}
+
+func TestRepositoryDispatchOfAnotherTypeIsIgnored(t *testing.T) {
+	w := newWorld(t, "200ms")
+	w.repositoryDispatch("something-else", map[string]any{"environment": "staging"})
+	if n := w.allJobs(); n != 0 {
+		t.Fatalf("%d jobs for a dispatch type generation does not listen to", n)
+	}
+	if got := countOutcomes(w.audit()); len(got) != 0 {
+		t.Fatalf("audit %v for an unrelated dispatch", got)
+	}
+}
+
+func TestBurstCoalescesIntoOneGeneration(t *testing.T) {
+	// The window is long enough for 50 requests on a slow machine; the
+	// assertions do not depend on how long they took.
+	w := newWorld(t, "3s")
+	// The first trigger opens the window, then 49 arrive at once.
+	code, first := w.post("acme/site", secrets["acme/site"], []byte(`{"environment":"staging","reason":"row 0 changed"}`))
+	if code != http.StatusAccepted || first.Status != "scheduled" {
+		t.Fatalf("first trigger: %d %+v", code, first)
+	}
+	type answer struct {
+		code int
+		res  generate.Response
+	}
+	answers := make(chan answer, 49)
+	var wg sync.WaitGroup
+	for i := 1; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := []byte(fmt.Sprintf(`{"environment":"staging","reason":"row %d changed"}`, i))
+			c, r := w.post("acme/site", secrets["acme/site"], body)
+			answers <- answer{c, r}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	for a := range answers {
+		if a.code != http.StatusAccepted || a.res.Status != "coalesced" || a.res.JobID != first.JobID || a.res.Environment != "staging" {
+			t.Fatalf("trigger in the burst: %d %+v, want it coalesced into job %d", a.code, a.res, first.JobID)
+		}
+	}
+	waitFor(t, 30*time.Second, "the workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
+	ds := w.settle()
+	if len(ds) != 1 {
+		t.Fatalf("%d workflow dispatches for one burst, want 1", len(ds))
+	}
+	if ds[0].Inputs["reason"] != "row 0 changed" {
+		t.Errorf("reason %v, want the first trigger's", ds[0].Inputs["reason"])
+	}
+	if got := countOutcomes(w.audit()); got["scheduled"] != 1 || got["coalesced"] != 49 || got["dispatched"] != 1 {
+		t.Errorf("audit outcomes %v", got)
+	}
+}
+
+func TestTriggerDuringRunningGenerationGetsExactlyOneFollowUp(t *testing.T) {
+	w := newWorld(t, "200ms")
+	post := func(reason string) generate.Response {
+		t.Helper()
+		code, res := w.post("acme/site", secrets["acme/site"], []byte(`{"environment":"staging","reason":"`+reason+`"}`))
+		if code != http.StatusAccepted {
+			t.Fatalf("%s: %d %+v", reason, code, res)
+		}
+		return res
+	}
+
+	// The first generation's dispatch reaches GitHub and is held there.
+	w.gate.close()
+	post("first")
+	waitFor(t, 30*time.Second, "the first dispatch to reach GitHub", func() bool { return w.gate.waiting.Load() == 1 })
+
+	// Changes while it runs: one follow-up window, joined by the rest.
+	first := post("during 1")
+	if first.Status != "scheduled" {
+		t.Fatalf("first change during the run: %+v, want a new window", first)
+	}
+	for i := 2; i <= 5; i++ {
+		if res := post(fmt.Sprintf("during %d", i)); res.Status != "coalesced" || res.JobID != first.JobID {
+			t.Fatalf("change %d during the run: %+v, want it to join job %d", i, res, first.JobID)
+		}
+	}
+	// The follow-up's window closes while the first dispatch still runs:
+	// it must wait, not fold into the running one nor start beside it.
+	waitFor(t, 30*time.Second, "the follow-up to find the generation running", func() bool {
+		var snoozes int
+		err := w.st.QueryRow(t.Context(), `SELECT coalesce(json_extract(metadata, '$.snoozes'), 0) FROM river_job WHERE id = ?`, first.JobID).Scan(&snoozes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snoozes > 0
+	})
+	if n := w.gate.waiting.Load(); n != 1 || len(w.dispatches()) != 0 {
+		t.Fatalf("%d dispatches held and %d recorded while one generation runs, want 1 and 0", n, len(w.dispatches()))
+	}
+
+	w.gate.release()
+	waitFor(t, 30*time.Second, "the follow-up dispatch", func() bool { return len(w.dispatches()) >= 2 })
+	ds := w.settle()
+	if len(ds) != 2 {
+		t.Fatalf("%d workflow dispatches, want the first and one follow-up", len(ds))
+	}
+	if ds[0].Inputs["reason"] != "first" || ds[1].Inputs["reason"] != "during 1" {
+		t.Errorf("reasons %v, %v", ds[0].Inputs["reason"], ds[1].Inputs["reason"])
+	}
+}
+
+func TestWindowSurvivesRestart(t *testing.T) {
+	w := newWorld(t, "2s")
+	code, res := w.post("acme/site", secrets["acme/site"], []byte(`{"environment":"production","reason":"before restart"}`))
+	if code != http.StatusAccepted || res.Status != "scheduled" {
+		t.Fatalf("%d %+v", code, res)
+	}
+	w.stop()
+	w.start()
+	var state string
+	if err := w.st.QueryRow(t.Context(), `SELECT state FROM river_job WHERE id = ?`, res.JobID).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "scheduled" || len(w.dispatches()) != 0 {
+		t.Fatalf("after the restart the window is %s with %d dispatches; the test needs it still open", state, len(w.dispatches()))
+	}
+	// A trigger after the restart joins the window opened before it.
+	if code, again := w.post("acme/site", secrets["acme/site"], []byte(`{"environment":"production"}`)); code != http.StatusAccepted || again.JobID != res.JobID {
+		t.Fatalf("trigger after restart: %d %+v, want it to join job %d", code, again, res.JobID)
+	}
+	waitFor(t, 30*time.Second, "the dispatch after the restart", func() bool { return len(w.dispatches()) >= 1 })
+	ds := w.settle()
+	if len(ds) != 1 || ds[0].Inputs["environment"] != "production" || ds[0].Inputs["reason"] != "before restart" {
+		t.Fatalf("dispatches %+v, want one for production", ds)
+	}
+}
+
+func TestBadRequestsAreRefused(t *testing.T) {
+	w := newWorld(t, "200ms")
+	good := []byte(`{"environment":"staging","reason":"x"}`)
+	big := []byte(`{"environment":"staging","reason":"` + strings.Repeat("a", generate.MaxBody) + `"}`)
+	site := secrets["acme/site"]
+	for _, tc := range []struct {
+		name   string
+		repo   string
+		body   []byte
+		header string // X-Hub-Signature-256; "sign" signs with the site's secret
+		status int
+		code   string
+	}{
+		{"no signature", "acme/site", good, "", 401, "missing_signature"},
+		{"wrong signature", "acme/site", good, sign("not-the-secret-at-all", good), 401, "bad_signature"},
+		{"signature over another body", "acme/site", good, sign(site, []byte(`{"environment":"production"}`)), 401, "bad_signature"},
+		{"truncated signature", "acme/site", good, sign(site, good)[:40], 401, "bad_signature"},
+		{"sha1 signature", "acme/site", good, "sha1=" + strings.TrimPrefix(sign(site, good), "sha256="), 401, "bad_signature"},
+		{"unknown repository", "acme/unknown", good, "sign", 404, "unknown_repository"},
+		{"too large", "acme/site", big, "sign", 413, "too_large"},
+		{"not JSON", "acme/site", []byte("environment=staging"), "sign", 400, "invalid_json"},
+		{"empty body", "acme/site", []byte(""), "sign", 400, "invalid_json"},
+		{"JSON array", "acme/site", []byte(`["staging"]`), "sign", 400, "invalid_json"},
+		{"misspelt field", "acme/site", []byte(`{"enviroment":"staging"}`), "sign", 400, "invalid_json"},
+		{"two objects", "acme/site", []byte(`{"environment":"staging"}{}`), "sign", 400, "invalid_json"},
+		{"unknown environment", "acme/site", []byte(`{"environment":"qa"}`), "sign", 422, "unknown_environment"},
+		{"no workflow configured", "acme/blog", good, "blogsign", 422, "no_workflow"},
+		{"App not installed", "acme/other", good, "othersign", 404, "not_installed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+tc.repo, strings.NewReader(string(tc.body)))
+			switch tc.header {
+			case "sign":
+				req.Header.Set(generate.SignatureHeader, sign(site, tc.body))
+			case "blogsign":
+				req.Header.Set(generate.SignatureHeader, sign(secrets["acme/blog"], tc.body))
+			case "othersign":
+				req.Header.Set(generate.SignatureHeader, sign(secrets["acme/other"], tc.body))
+			case "":
+			default:
+				req.Header.Set(generate.SignatureHeader, tc.header)
+			}
+			code, res := do(t, req)
+			if code != tc.status || res.Code != tc.code || res.Status != "refused" || res.Message == "" {
+				t.Fatalf("got %d %+v, want %d %s with a message", code, res, tc.status, tc.code)
+			}
+		})
+	}
+	req, _ := http.NewRequest(http.MethodGet, w.api.URL+generate.Path+"acme/site", nil)
+	if code, res := do(t, req); code != http.StatusMethodNotAllowed || res.Code != "method_not_allowed" {
+		t.Errorf("GET: %d %+v", code, res)
+	}
+
+	if n := w.allJobs(); n != 0 {
+		t.Fatalf("%d generation jobs after refused requests, want none", n)
+	}
+	if got := countOutcomes(w.audit()); got["refused"] != 15 || len(got) != 1 {
+		t.Errorf("audit outcomes %v, want 15 refusals", got)
+	}
+	for _, e := range w.audit() {
+		if strings.Contains(fmt.Sprint(e.Detail), "secret-0123456789") {
+			t.Errorf("audit entry holds a secret: %+v", e)
+		}
+	}
+}
+
+func TestRepositoryDispatchWithoutWorkflowIsRefused(t *testing.T) {
+	w := newWorld(t, "200ms")
+	// acme/blog has hoist but no generate section.
+	c := w.gh.Client(w.gh.InstallationToken(w.inst))
+	before := len(w.gh.Deliveries())
+	if _, _, err := c.Repositories.Dispatch(t.Context(), "acme", "blog", githubDispatch("content-changed")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "delivery", func() bool {
+		for _, d := range w.gh.Deliveries()[before:] {
+			if d.Event == "repository_dispatch" && !d.Pending() {
+				return true
+			}
+		}
+		return false
+	})
+	if n := w.allJobs(); n != 0 {
+		t.Fatalf("%d jobs, want none", n)
+	}
+	entries := w.audit()
+	if len(entries) != 1 || entries[0].Outcome != "refused" || entries[0].Repo != "acme/blog" ||
+		entries[0].Detail["code"] != "no_workflow" || !strings.Contains(fmt.Sprint(entries[0].Detail["error"]), "generate.workflow") {
+		b, _ := json.Marshal(entries)
+		t.Fatalf("audit %s, want one no_workflow refusal for acme/blog", b)
+	}
+}
+
+func githubDispatch(eventType string) github.DispatchRequestOptions {
+	return github.DispatchRequestOptions{EventType: eventType}
+}
