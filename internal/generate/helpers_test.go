@@ -58,7 +58,7 @@ var secrets = map[string]string{
 // configured without it, acme/other without the App, and hoist's side: a
 // store and job engine on one SQLite file, which restart reopens.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	gh     *ghemu.Harness
 	app    *ghemu.TestApp
 	inst   int64
@@ -74,7 +74,7 @@ type world struct {
 	current atomic.Pointer[generate.Service]
 }
 
-func newWorld(t *testing.T, debounce string) *world {
+func newWorld(t testing.TB, debounce string) *world {
 	t.Helper()
 	w := &world{t: t, gate: newGate(), dbPath: filepath.Join(t.TempDir(), "hoist.db")}
 	w.gh = ghemu.Start(t)
@@ -230,7 +230,7 @@ func (w *world) post(repo, secret string, body []byte) (int, generate.Response) 
 	return do(w.t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, generate.Response) {
+func do(t testing.TB, req *http.Request) (int, generate.Response) {
 	t.Helper()
 	// Errorf, not Fatalf: bursts call this from several goroutines; the
 	// caller fails on the zero status.
@@ -315,7 +315,7 @@ func countOutcomes(entries []store.AuditEntry) map[string]int {
 	return m
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
