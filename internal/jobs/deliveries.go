@@ -169,10 +169,11 @@ type completions struct {
 }
 
 // OnComplete registers fn to run inside the transaction that records the
-// handler's success and completes its job. Writes made there happen exactly
-// once per delivery even if the process dies at any moment: either the
-// transaction commits (effect recorded, job done) or it does not (neither,
-// and the job runs again). Effects outside the database (GitHub API calls)
+// handler's success (the delivery's status moves to handled, compare-and-
+// swap). Writes made there happen exactly once per delivery even if the
+// process dies at any moment: either the transaction commits (effect
+// recorded, delivery handled; a later run of the job does nothing) or it
+// does not (neither, and the job runs again). Effects outside the database (GitHub API calls)
 // are at-least-once and must be idempotent themselves, e.g. a
 // compare-and-swap ref update. Outside a delivery job, OnComplete reports
 // an error.
@@ -186,6 +187,8 @@ func OnComplete(ctx context.Context, fn func(ctx context.Context, tx store.Tx) e
 	c.mu.Unlock()
 	return nil
 }
+
+var errFinishedElsewhere = errors.New("delivery finished by another run")
 
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
@@ -222,17 +225,34 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	err = runHandler(hctx, h, row)
 	switch {
 	case err == nil:
+		// The delivery's status is the record that the handler's work is
+		// done: the effects registered with OnComplete commit in the same
+		// transaction as the compare-and-swap to handled, and a later run
+		// of this job (after a crash, before River recorded the job
+		// complete) sees handled above and does nothing. River's completer
+		// then marks the job completed in a batch with others, instead of
+		// a completion statement inside every job's own transaction.
+		finished := false
 		err = d.store.InTx(ctx, func(tx store.Tx) error {
-			if err := d.store.SetDeliveryStatus(ctx, tx, id, store.StatusHandled, "", job.Attempt); err != nil {
+			ok, err := d.store.FinishDelivery(ctx, tx, id, store.StatusHandled, "", job.Attempt)
+			if err != nil {
 				return err
+			}
+			if !ok {
+				finished = true
+				return errFinishedElsewhere // roll back: another run recorded its outcome
 			}
 			for _, fn := range comp.fns {
 				if err := fn(ctx, tx); err != nil {
 					return fmt.Errorf("completion of delivery %s: %w", id, err)
 				}
 			}
-			return CompleteTx(ctx, tx, job)
+			return nil
 		})
+		if finished {
+			log.Warn().Msg("delivery finished by another run of its job; this run's effects are discarded")
+			return nil
+		}
 		if err != nil {
 			log.Warn().Err(err).Msg("could not record a handled delivery; it will run again")
 			return err

@@ -142,6 +142,20 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, tx Tx, id, status, reason
 	return nil
 }
 
+// FinishDelivery records in tx that a delivery ended with status (handled
+// or failed) after attempts handler runs, unless it had ended already. It
+// reports whether it did: a compare-and-swap, so that of two runs of the
+// same job only one commits its outcome and the effects written with it.
+func (s *Store) FinishDelivery(ctx context.Context, tx Tx, id, status, reason string, attempts int) (bool, error) {
+	n, err := tx.Exec(ctx, `UPDATE deliveries SET status = ?, reason = ?, attempts = ?, updated_at = ?
+		WHERE delivery_id = ? AND status NOT IN (?, ?)`,
+		status, reason, attempts, s.now(), id, StatusHandled, StatusFailed)
+	if err != nil {
+		return false, fmt.Errorf("store: finish delivery %s %s: %w", id, status, err)
+	}
+	return n == 1, nil
+}
+
 const deliveryColumns = `delivery_id, event, action, installation_id, repo, payload, status, reason, attempts, duplicates, received_at, updated_at`
 
 func scanDelivery(r Row) (Delivery, error) {
