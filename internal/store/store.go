@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite"
 )
 
 // Dialect is the database flavour behind a Store.
@@ -88,10 +88,7 @@ func (s *Store) openSQLite(path string) error {
 	// never deadlock upgrading a read lock.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return fmt.Errorf("store: open %s: %w", path, err)
-	}
+	db := sql.OpenDB(&stmtCacheConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	// SQLite has one writer at a time. One connection serialises writers in
 	// Go instead of in busy loops, which is what River's SQLite driver
 	// recommends too; every statement is short, so readers queue briefly.
