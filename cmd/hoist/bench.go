@@ -65,6 +65,7 @@ func runBench(ctx context.Context, args []string) int {
 	fmt.Printf("answer time    p50 %s  p90 %s  p99 %s  max %s\n", ms(res.P50), ms(res.P90), ms(res.P99), ms(res.Max))
 	fmt.Printf("RSS            start %s, after 10%% %s, end %s (growth %s, %s after the first 10%%)\n",
 		mb(res.RSSStart), mb(res.RSSTenth), mb(res.RSSEnd), mb(res.RSSEnd-res.RSSStart), mb(res.RSSEnd-res.RSSTenth))
+	fmt.Printf("group commit   %.1f deliveries per transaction on average\n", res.MeanBatch)
 	fmt.Printf("jobs drained   %s after the last answer\n", res.Drain.Round(time.Millisecond))
 	return 0
 }

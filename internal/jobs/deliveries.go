@@ -125,6 +125,9 @@ func (d *Deliveries) persist(ctx context.Context, event, id string, payload []by
 
 // answered counts the outcome of each delivery of a batch.
 func (d *Deliveries) answered(batch []*intake, duplicate []bool, err error) {
+	if err == nil {
+		d.engine.metrics.batch.Observe(float64(len(batch)))
+	}
 	for i, it := range batch {
 		switch {
 		case err != nil:

@@ -15,6 +15,7 @@ type jobMetrics struct {
 	wait       *prometheus.HistogramVec
 	outcomes   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
+	batch      prometheus.Histogram
 }
 
 func newJobMetrics(reg prometheus.Registerer, st *store.Store) *jobMetrics {
@@ -34,9 +35,14 @@ func newJobMetrics(reg prometheus.Registerer, st *store.Store) *jobMetrics {
 			Name: "hoist_deliveries_total",
 			Help: "Webhook deliveries by event and outcome (accepted, duplicate, ignored, rejected, handled, failed); rejected carries a reason.",
 		}, []string{"event", "outcome", "reason"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hoist_intake_batch_deliveries",
+			Help:    "Deliveries persisted by one intake group commit (one transaction).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.run, m.wait, m.outcomes, m.deliveries)
+		reg.MustRegister(m.run, m.wait, m.outcomes, m.deliveries, m.batch)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "hoist_job_queue_depth", Help: "Jobs waiting to run (available, scheduled or retrying).",
 		}, func() float64 {

@@ -63,6 +63,8 @@ type IntakeResult struct {
 	// Drain is how long after the last answer the workers took to finish
 	// every job (the handlers do nothing).
 	Drain time.Duration
+	// MeanBatch is the mean number of deliveries per group commit.
+	MeanBatch float64
 }
 
 // benchPayload is a small push payload (≈300 bytes), the most common event.
@@ -228,6 +230,16 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 		}
 	}
 	res.Drain = time.Since(drainStart)
+	if mfs, err := srv.Registry().Gather(); err == nil {
+		for _, mf := range mfs {
+			if mf.GetName() == "hoist_intake_batch_deliveries" && len(mf.GetMetric()) == 1 {
+				h := mf.GetMetric()[0].GetHistogram()
+				if h.GetSampleCount() > 0 {
+					res.MeanBatch = h.GetSampleSum() / float64(h.GetSampleCount())
+				}
+			}
+		}
+	}
 	return res, nil
 }
 
