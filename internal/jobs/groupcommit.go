@@ -96,9 +96,7 @@ func (g *groupCommit) runBatch() {
 	g.queue = append(g.queue[:0:0], g.queue[n:]...)
 	g.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	duplicate, err := g.commit(ctx, batch)
-	cancel()
+	duplicate, err := g.safeCommit(batch)
 	if g.answered != nil {
 		g.answered(batch, duplicate, err)
 	}
@@ -120,6 +118,20 @@ func (g *groupCommit) runBatch() {
 		close(g.queue[0].lead)
 	}
 	g.mu.Unlock()
+}
+
+// safeCommit runs commit and turns a panic into the batch's error, so that
+// its callers are answered and leadership still passes on; a panic left to
+// the HTTP server would leave every later delivery waiting for a leader.
+func (g *groupCommit) safeCommit(batch []*intake) (duplicate []bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			duplicate, err = nil, fmt.Errorf("group commit of %d deliveries: panic: %v", len(batch), r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	return g.commit(ctx, batch)
 }
 
 // commitBatch is groupCommit.commit for Deliveries: one transaction with

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,30 @@ func exerciseGroupCommit(t *testing.T, st *store.Store) {
 			if n := f.h.count(id); n != 1 {
 				t.Errorf("%s handled %d times, want once", id, n)
 			}
+		}
+	})
+
+	t.Run("a panic in a batch fails its callers and intake goes on", func(t *testing.T) {
+		f := newFixture(t, st)
+		f.mu.Lock()
+		f.fail = func(batch int) error {
+			if batch == 2 {
+				panic("boom")
+			}
+			return nil
+		}
+		f.mu.Unlock()
+		errs := f.sendBatch(t, []call{{"push", "q1"}, {"push", "q2"}})
+		for i, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "panic: boom") {
+				t.Errorf("call %d: got %v, want the panic as the batch's error", i, err)
+			}
+		}
+		if err := f.send(ctx, call{"push", "q1"}); err != nil {
+			t.Fatalf("delivery after the panic: %v", err)
+		}
+		if _, err := st.GetDelivery(ctx, "q2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("q2 stored by the batch that panicked (err %v)", err)
 		}
 	})
 

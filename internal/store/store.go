@@ -189,6 +189,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx Tx) error) error {
 		if err != nil {
 			return fmt.Errorf("store: begin: %w", err)
 		}
+		// A panic in fn must not leave the transaction open: with one
+		// SQLite connection that would stop every later write.
+		defer func() {
+			if r := recover(); r != nil {
+				_ = stx.Rollback()
+				panic(r)
+			}
+		}()
 		if err := fn(sqlTx{stx}); err != nil {
 			_ = stx.Rollback()
 			return err
@@ -202,6 +210,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			panic(r)
+		}
+	}()
 	if err := fn(pgxTx{ptx}); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		return err

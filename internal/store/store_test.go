@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -77,6 +78,44 @@ func exercise(t *testing.T, s *store.Store) {
 		})
 		if _, err := s.GetDelivery(ctx, "d-rollback"); err == nil {
 			t.Fatal("delivery of a rolled-back transaction exists")
+		}
+	})
+	t.Run("batch insert, duplicates, finish once", func(t *testing.T) {
+		var rows []store.Delivery
+		for i := 0; i < 250; i++ { // more than one INSERT statement's worth
+			rows = append(rows, store.Delivery{ID: fmt.Sprintf("b-%03d", i), Event: "push", Repo: "o/r", Payload: []byte(`{}`), Status: store.StatusQueued})
+		}
+		rows = append(rows, store.Delivery{ID: "d-1", Event: "push", Payload: []byte(`{}`), Status: store.StatusQueued}) // stored above
+		var inserted map[string]bool
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			var err error
+			if inserted, err = s.InsertDeliveries(ctx, tx, rows); err != nil {
+				return err
+			}
+			return s.NoteDuplicates(ctx, tx, map[string]int{"d-1": 2})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inserted) != 250 || !inserted["b-000"] || !inserted["b-249"] || inserted["d-1"] {
+			t.Fatalf("inserted %d ids (d-1: %v), want the 250 new ones", len(inserted), inserted["d-1"])
+		}
+		if d, err := s.GetDelivery(ctx, "d-1"); err != nil || d.Duplicates != 3 || d.Status != store.StatusFailed {
+			t.Fatalf("d-1 after a batch with it: %+v %v", d, err)
+		}
+		for i, want := range []bool{true, false} {
+			var ok bool
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				var err error
+				ok, err = s.FinishDelivery(ctx, tx, "b-007", store.StatusHandled, "", i+1)
+				return err
+			})
+			if err != nil || ok != want {
+				t.Fatalf("finish #%d: %v %v, want %v", i+1, ok, err, want)
+			}
+		}
+		if d, _ := s.GetDelivery(ctx, "b-007"); d.Status != store.StatusHandled || d.Attempts != 1 {
+			t.Fatalf("b-007 %+v, want handled after attempt 1", d)
 		}
 	})
 	t.Run("audit", func(t *testing.T) {
