@@ -54,7 +54,7 @@ func runBench(ctx context.Context, args []string) int {
 	}
 	res, err := server.BenchIntake(ctx, opts)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hoist bench intake:", err)
+		fmt.Fprintln(os.Stderr, "hoist", err) // err starts with "bench intake:"
 		return 1
 	}
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
