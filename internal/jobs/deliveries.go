@@ -172,14 +172,14 @@ type completions struct {
 }
 
 // OnComplete registers fn to run inside the transaction that records the
-// handler's success (the delivery's status moves to handled, compare-and-
-// swap). Writes made there happen exactly once per delivery even if the
-// process dies at any moment: either the transaction commits (effect
-// recorded, delivery handled; a later run of the job does nothing) or it
-// does not (neither, and the job runs again). Effects outside the database (GitHub API calls)
-// are at-least-once and must be idempotent themselves, e.g. a
-// compare-and-swap ref update. Outside a delivery job, OnComplete reports
-// an error.
+// handler's success (the delivery's status moves to handled by
+// compare-and-swap). Writes made there happen exactly once per delivery
+// even if the process dies at any moment: either the transaction commits
+// (effect recorded, delivery handled; a later run of the job does nothing)
+// or it does not (neither, and the job runs again). Effects outside the
+// database (GitHub API calls) are at-least-once and must be idempotent
+// themselves, e.g. a compare-and-swap ref update. Outside a delivery job,
+// OnComplete reports an error.
 func OnComplete(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	c, ok := ctx.Value(completionsKey{}).(*completions)
 	if !ok {
