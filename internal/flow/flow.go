@@ -319,7 +319,8 @@ func (s *Service) act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 		if err := s.store.Audit(ctx, audit); err != nil {
 			return err
 		}
-		return s.recordDeployment(ctx, repo, p, env, a, d)
+		return s.publish(ctx, repo, p, env, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
+			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch})
 	case pipeline.OutcomeWait:
 		if !d.WaitUntil.IsZero() {
 			// A durable timer: a scheduled job survives restarts.
@@ -336,21 +337,6 @@ func (s *Service) act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 	default: // refuse, ready
 		return s.store.Audit(ctx, audit)
 	}
-}
-
-// recordDeployment records the environment change as a GitHub deployment
-// with a success status and the environment's URL.
-func (s *Service) recordDeployment(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) error {
-	dep, ok := p.Deployment(env.Name, a.DefaultBranch)
-	if !ok {
-		return nil
-	}
-	created, err := repo.CreateDeployment(ctx, d.SHA, dep.Environment,
-		fmt.Sprintf("Promote %s to %s", shortSHA(d.SHA), env.Name), dep.Production, map[string]any{"source": a.Source, "route": a.Route})
-	if err != nil {
-		return err
-	}
-	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(d.SHA)))
 }
 
 func shortSHA(sha string) string {

@@ -1,0 +1,48 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+)
+
+// Publication is one change of an environment's branch that hoist
+// publishes: the commit the branch now points at, the one before, why it
+// moved and who asked. Promotions, merges into an environment branch,
+// tags, rollbacks and re-deploys all publish through here, so deployment
+// records, uploads and purges happen in one place.
+type Publication struct {
+	Env string
+	// SHA is the commit the environment's branch points at now.
+	SHA string
+	// Previous is the commit it pointed at before; empty for a new branch
+	// or when unknown.
+	Previous string
+	// Reason is promote, merge, push, tag, rollback or redeploy.
+	Reason string
+	// Actor is the person (or "hoist") the change is attributed to.
+	Actor string
+	// Source and Route say where a promoted commit came from.
+	Source string
+	Route  string
+	// DefaultBranch decides which environment is production.
+	DefaultBranch string
+}
+
+// publish records the change as a GitHub deployment of the environment
+// with a success status and the environment's URL.
+func (s *Service) publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub Publication) error {
+	dep, ok := p.Deployment(env.Name, pub.DefaultBranch)
+	if !ok {
+		return nil
+	}
+	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
+		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
+		map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason})
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", env.Name, err)
+	}
+	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+}
