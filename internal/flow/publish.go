@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hoist-dev/hoist/internal/gh"
@@ -45,4 +46,29 @@ func (s *Service) publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeli
 		return fmt.Errorf("publish %s: %w", env.Name, err)
 	}
 	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+}
+
+// PurgeRequest asks for an environment's CDN cache to be purged outside a
+// deploy (the /purge command): the given site paths, or everything.
+type PurgeRequest struct {
+	Env   string
+	Paths []string
+	All   bool
+	Actor string
+}
+
+// PurgeResult says what a purge did, for the reply to the person.
+type PurgeResult struct {
+	// Requests is how many purge requests were sent, per CDN name.
+	Requests map[string]int
+	Summary  string
+}
+
+// ErrPurgeUnavailable is returned while this server has no CDN configured
+// for the environment.
+var ErrPurgeUnavailable = errors.New("no CDN purge is configured for this environment")
+
+// Purge purges an environment's CDN cache.
+func (s *Service) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req PurgeRequest) (PurgeResult, error) {
+	return PurgeResult{}, ErrPurgeUnavailable
 }

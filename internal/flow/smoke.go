@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // SmokeRequest asks for one commit to be smoke-tested as a candidate for
@@ -28,4 +29,19 @@ var ErrSmokeUnavailable = errors.New("smoke tests are not available on this serv
 // RequestSmoke queues a durable smoke test of req.SHA.
 func (s *Service) RequestSmoke(ctx context.Context, req SmokeRequest) error {
 	return ErrSmokeUnavailable
+}
+
+// PreviewLink is a signed, expiring link through which hoist proxies the
+// private preview of one commit's site (the /preview command).
+type PreviewLink struct {
+	URL     string
+	Expires time.Time
+}
+
+// ErrPreviewDisabled is returned when temporary access is not enabled.
+var ErrPreviewDisabled = errors.New("temporary preview links are not enabled on this server")
+
+// Preview returns a temporary access link to the site of sha.
+func (s *Service) Preview(ctx context.Context, req SmokeRequest) (PreviewLink, error) {
+	return PreviewLink{}, ErrPreviewDisabled
 }
