@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/riverqueue/river"
@@ -130,6 +131,10 @@ type publishWorker struct {
 // push queues its own job, and they may run in any order; publishing an
 // older commit after a newer one would roll the site back).
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {
+	return w.s.oneAtATime(ctx, job.Args.Owner+"/"+job.Args.Repo, job.Args.Env, func(ctx context.Context) error { return w.work(ctx, job) })
+}
+
+func (w *publishWorker) work(ctx context.Context, job *river.Job[PublishArgs]) error {
 	a := job.Args
 	ctx = zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Str("sha", a.SHA).Logger().WithContext(ctx)
 	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
@@ -200,4 +205,27 @@ func (s *Service) insertEvaluation(ctx context.Context, args EvaluateArgs) error
 func (s *Service) addPushWorkers(e *jobs.Engine) {
 	river.AddWorker(e.Workers(), &publishWorker{s: s})
 	river.AddWorker(e.Workers(), &configCheckWorker{s: s})
+}
+
+// oneAtATime runs fn while no other evaluation or publication of the same
+// environment runs, in this process (a mutex) and among replicas sharing a
+// PostgreSQL database (an advisory lock). Without it two evaluations of one
+// environment (a push and a check event for the same head) could both read
+// the old head, both fast-forward to the same commit (the second PATCH is a
+// no-op GitHub accepts) and both record and publish the promotion.
+func (s *Service) oneAtATime(ctx context.Context, repo, env string, fn func(ctx context.Context) error) error {
+	key := repo + " " + env
+	s.extra.mu.Lock()
+	if s.extra.envs == nil {
+		s.extra.envs = map[string]*sync.Mutex{}
+	}
+	m := s.extra.envs[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.extra.envs[key] = m
+	}
+	s.extra.mu.Unlock()
+	m.Lock()
+	defer m.Unlock()
+	return s.store.WithLock(ctx, "hoist promotion "+key, fn)
 }

@@ -213,8 +213,13 @@ type evaluateWorker struct {
 	s *Service
 }
 
-// Work gathers the facts, decides and acts.
+// Work gathers the facts, decides and acts, one evaluation of an
+// environment at a time.
 func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
+	return w.s.oneAtATime(ctx, job.Args.Owner+"/"+job.Args.Repo, job.Args.Env, func(ctx context.Context) error { return w.work(ctx, job) })
+}
+
+func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
 	a := job.Args
 	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Logger()
 	ctx = log.WithContext(ctx)

@@ -31,6 +31,8 @@ type flowState struct {
 	mu       sync.Mutex
 	bot      string
 	lastGood map[string][sha256.Size]byte
+	// envs holds one lock per repository and environment.
+	envs map[string]*sync.Mutex
 }
 
 // chooseConfig decides which configuration is in force, given the bytes of
@@ -61,7 +63,7 @@ func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, data []byte) 
 	}
 	choice := config.ChooseRepoConfig(lastGood, nil, perr)
 	if choice.Source == config.RepoConfigLastGood {
-		zerolog.Ctx(ctx).Warn().Str("repo", repo.FullName()).Str("config_sha", stored.SHA).
+		zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("config_sha", stored.SHA).
 			Msg(config.RepoConfigPath + " has mistakes; the last good configuration stays in force")
 		return choice.Config, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -40,4 +41,39 @@ func exerciseRepoConfigs(t *testing.T, s *store.Store) {
 	if got, err := s.LastGoodRepoConfig(ctx, "acme/other"); err != nil || string(got.Content) != "x" {
 		t.Fatalf("another repository's configuration: %+v, %v", got, err)
 	}
+}
+
+func TestWithLockSerialisesPostgres(t *testing.T) {
+	s := openPostgres(t)
+	ctx := context.Background()
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WithLock(ctx, "acme/site staging", func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	second := make(chan struct{})
+	go func() {
+		_ = s.WithLock(ctx, "acme/site staging", func(context.Context) error { close(second); return nil })
+	}()
+	other := make(chan struct{})
+	go func() {
+		_ = s.WithLock(ctx, "acme/site production", func(context.Context) error { close(other); return nil })
+	}()
+	<-other // another key is not held up
+	select {
+	case <-second:
+		t.Fatal("a second holder got the lock while the first held it")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-second
 }
