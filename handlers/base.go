@@ -63,6 +63,7 @@ func All(d Deps) []githubapp.EventHandler {
 	return []githubapp.EventHandler{
 		NewPushHandler(d),
 		NewPullRequestHandler(d),
+		NewPullRequestReviewHandler(d),
 		NewCreateHandler(d),
 		NewDeleteHandler(d),
 		NewIssueCommentHandler(d),

@@ -8,6 +8,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// PullRequests is the part of the core that keeps promotion pull requests
+// (internal/flow implements it); the Promotions dependency provides it when
+// it implements it too.
+type PullRequests interface {
+	OnPullRequest(ctx context.Context, ev *github.PullRequestEvent) error
+	OnPullRequestReview(ctx context.Context, ev *github.PullRequestReviewEvent) error
+}
+
 // PullRequestHandler receives `pull_request` events: pull request changes: promotion PRs merged or closed, PRs to test.
 type PullRequestHandler struct{ Base }
 
@@ -19,12 +27,15 @@ func NewPullRequestHandler(d Deps) *PullRequestHandler { return &PullRequestHand
 // Handles lists the event this handler receives.
 func (h *PullRequestHandler) Handles() []string { return []string{"pull_request"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands it to the promotion pull requests.
 func (h *PullRequestHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.PullRequestEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Int("number", ev.GetNumber()).Str("sha", ev.GetPullRequest().GetHead().GetSHA()).Bool("merged", ev.GetPullRequest().GetMerged()).Msg("pull_request received")
+	if prs, ok := h.Deps.Promotions.(PullRequests); ok {
+		return prs.OnPullRequest(ctx, ev)
+	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
@@ -36,6 +37,8 @@ type Service struct {
 	store   *store.Store
 	// now is the clock of decisions (tests may replace it).
 	now func() time.Time
+	// extra is what the promotion pull requests and pushes remember.
+	extra flowState
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.
@@ -57,6 +60,9 @@ type EvaluateArgs struct {
 	SHA     string `json:"sha,omitempty"`
 	Trigger string `json:"trigger"`
 	Actor   string `json:"actor,omitempty"`
+	// Round tells a follow-up queued while this evaluation ran from the
+	// running one (see insertEvaluation).
+	Round int `json:"round,omitempty"`
 }
 
 // Kind names the job for River.
@@ -65,7 +71,10 @@ func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 // InsertOpts makes evaluations unique by their arguments among jobs not yet
 // running, which is what coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Not completed (nor retryable) ones: River's default would drop every
+	// later event with the same arguments for a day.
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
 
 // RepoEvent is what every repository event carries that an evaluation needs.
@@ -96,6 +105,9 @@ func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
 	case strings.HasPrefix(ref, "refs/tags/"):
 		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventTag, Tag: ref, SHA: ev.GetAfter()}, pipeline.TriggerTag)
 	case strings.HasPrefix(ref, "refs/heads/"):
+		if err := s.onBranchPush(ctx, re, ev); err != nil {
+			return err
+		}
 		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush)
 	}
 	return nil
@@ -160,7 +172,7 @@ func (s *Service) enqueue(ctx context.Context, re RepoEvent, targets []pipeline.
 	for _, t := range targets {
 		args := EvaluateArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
 			Env: t.Env, Route: string(t.Route), Source: t.Source, SHA: t.SHA, Trigger: string(trigger), Actor: re.Actor}
-		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		if err := s.insertEvaluation(ctx, args); err != nil {
 			return fmt.Errorf("queue evaluation of %s for %s/%s: %w", t.Env, re.Owner, re.Repo, err)
 		}
 		zerolog.Ctx(ctx).Debug().Str("repo", re.Owner+"/"+re.Repo).Str("env", t.Env).Str("source", t.Source).Msg("promotion evaluation queued")
@@ -188,9 +200,9 @@ func (s *Service) pipelineFor(ctx context.Context, re RepoEvent) (*pipeline.Pipe
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
+	cfg, err := s.chooseConfig(ctx, repo, data)
 	if err != nil {
-		return nil, nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), err))
+		return nil, nil, err
 	}
 	return pipeline.New(cfg), repo, nil
 }
@@ -201,8 +213,13 @@ type evaluateWorker struct {
 	s *Service
 }
 
-// Work gathers the facts, decides and acts.
+// Work gathers the facts, decides and acts, one evaluation of an
+// environment at a time.
 func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
+	return w.s.oneAtATime(ctx, job.Args.Owner+"/"+job.Args.Repo, job.Args.Env, func(ctx context.Context) error { return w.work(ctx, job) })
+}
+
+func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
 	a := job.Args
 	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Logger()
 	ctx = log.WithContext(ctx)
@@ -223,8 +240,15 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs])
 	if err != nil {
 		return err
 	}
+	pr, err := w.s.gatherPull(ctx, repo, p, env, target, &facts)
+	if err != nil {
+		return err
+	}
 	d := p.Decide(target, facts)
-	return w.s.act(ctx, repo, p, env, a, d)
+	if err := w.s.act(ctx, repo, p, env, a, d); err != nil {
+		return err
+	}
+	return w.s.syncPull(ctx, repo, p, env, d, facts, pr)
 }
 
 // gather reads what Decide needs from GitHub.

@@ -189,16 +189,16 @@ func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
 	w.git(w.work, "fetch", "-q", "origin")
 	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
 
-	// The deployment is recorded right after the ref moves and the audit.
+	// The deployment is recorded right after the ref moves and the audit
+	// (the push that created the branch was published before it).
 	var deps []*github.Deployment
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		var err error
-		deps, _, err = w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+		all, _, err := w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging", SHA: sha})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(deps) > 0 {
+		if deps = all; len(deps) > 0 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

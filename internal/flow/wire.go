@@ -27,6 +27,7 @@ func (s *Service) Attach(opts *server.Options) {
 	opts.Workers = func(e *jobs.Engine) error {
 		s.engine = e
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
+		s.addPushWorkers(e)
 		if workers != nil {
 			return workers(e)
 		}

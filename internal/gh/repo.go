@@ -345,9 +345,16 @@ type PullRequest struct {
 	Number int
 	Head   string
 	Base   string
+	Title  string
 	Body   string
 	URL    string
 	Author string
+	State  string // open or closed
+	// HeadSHA is the head branch's commit; Merged and MergeCommitSHA say
+	// whether and how it was merged.
+	HeadSHA        string
+	Merged         bool
+	MergeCommitSHA string
 }
 
 // OpenPull finds the open pull request from head into base, if any.
@@ -377,7 +384,8 @@ func (r *Repo) Pull(ctx context.Context, number int) (*PullRequest, error) {
 
 func toPull(pr *github.PullRequest) *PullRequest {
 	return &PullRequest{Number: pr.GetNumber(), Head: pr.GetHead().GetRef(), Base: pr.GetBase().GetRef(),
-		Body: pr.GetBody(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin()}
+		Title: pr.GetTitle(), Body: pr.GetBody(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin(),
+		State: pr.GetState(), HeadSHA: pr.GetHead().GetSHA(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA()}
 }
 
 // UpsertPull keeps one open pull request head → base with this title and
@@ -388,7 +396,7 @@ func (r *Repo) UpsertPull(ctx context.Context, head, base, title, body string) (
 		return nil, err
 	}
 	if existing != nil {
-		if existing.Body == body {
+		if existing.Body == body && existing.Title == title {
 			return existing, nil
 		}
 		pr, _, err := r.Client.PullRequests.Edit(ctx, r.Owner, r.Name, existing.Number, &github.PullRequest{Title: github.String(title), Body: github.String(body)})
@@ -411,6 +419,7 @@ type Review struct {
 	User  string
 	State string // APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
 	SHA   string
+	At    time.Time
 }
 
 // Reviews lists a pull request's reviews, oldest first.
@@ -421,7 +430,7 @@ func (r *Repo) Reviews(ctx context.Context, number int) ([]Review, error) {
 	}
 	out := make([]Review, 0, len(rs))
 	for _, rv := range rs {
-		out = append(out, Review{User: rv.GetUser().GetLogin(), State: rv.GetState(), SHA: rv.GetCommitID()})
+		out = append(out, Review{User: rv.GetUser().GetLogin(), State: rv.GetState(), SHA: rv.GetCommitID(), At: rv.GetSubmittedAt().Time})
 	}
 	return out, nil
 }

@@ -1,0 +1,231 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+const zeroSHA = "0000000000000000000000000000000000000000"
+
+// onBranchPush does what a branch push means beyond planning promotions: a
+// push to the default branch that touches .github/hoist.yml gets its
+// hoist/config check run, and a push to an environment's branch that hoist
+// did not make itself (a person merging the promotion pull request, a
+// hotfix pushed straight to the branch, another app's push) is published.
+func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.PushEvent) error {
+	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
+	after := ev.GetAfter()
+	if branch == re.DefaultBranch && touchesConfig(ev) {
+		args := ConfigCheckArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, SHA: after}
+		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+			return fmt.Errorf("queue %s check of %s: %w", ConfigCheckName, shortSHA(after), err)
+		}
+	}
+	p, _, err := s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return err
+	}
+	env, ok := p.EnvOfBranch(branch)
+	if !ok {
+		return nil
+	}
+	own, err := s.ownPush(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if own {
+		// hoist's own promotion: act already published it, right after the
+		// compare-and-swap succeeded. Publishing again would deploy and
+		// record it twice.
+		return nil
+	}
+	args := PublishArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
+		Env: env.Name, SHA: after, Actor: re.Actor}
+	if b := ev.GetBefore(); b != zeroSHA {
+		args.Previous = b
+	}
+	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		return fmt.Errorf("queue publication of %s to %s: %w", shortSHA(after), env.Name, err)
+	}
+	return nil
+}
+
+// ownPush reports whether hoist made the push. hoist moves branches only
+// through the REST API with its installation token, so GitHub names the
+// app's bot account ("<slug>[bot]") as the push's sender; a person's push
+// or merge names the person, and another app's push its own bot. Comparing
+// the sender with this app's bot login (read once from GET /app) is exact,
+// needs no memory of what was promoted, and holds across restarts and
+// replicas.
+func (s *Service) ownPush(ctx context.Context, ev *github.PushEvent) (bool, error) {
+	bot, err := s.botLogin(ctx)
+	if err != nil {
+		return false, err
+	}
+	return strings.EqualFold(ev.GetSender().GetLogin(), bot), nil
+}
+
+// botLogin is the login of hoist's own bot account, read once.
+func (s *Service) botLogin(ctx context.Context) (string, error) {
+	s.extra.mu.Lock()
+	bot := s.extra.bot
+	s.extra.mu.Unlock()
+	if bot != "" {
+		return bot, nil
+	}
+	app, err := s.clients.NewAppClient()
+	if err != nil {
+		return "", fmt.Errorf("app client: %w", err)
+	}
+	bot, err = gh.AppLogin(ctx, app)
+	if err != nil {
+		return "", err
+	}
+	s.extra.mu.Lock()
+	s.extra.bot = bot
+	s.extra.mu.Unlock()
+	return bot, nil
+}
+
+// PublishArgs asks for an environment change that hoist did not make to be
+// published. Unique by its arguments, so a redelivered push publishes once.
+type PublishArgs struct {
+	Installation  int64  `json:"installation"`
+	Owner         string `json:"owner"`
+	Repo          string `json:"repo"`
+	DefaultBranch string `json:"default_branch"`
+	Env           string `json:"env"`
+	SHA           string `json:"sha"`
+	Previous      string `json:"previous,omitempty"`
+	Actor         string `json:"actor,omitempty"`
+}
+
+// Kind names the job for River.
+func (PublishArgs) Kind() string { return "hoist_publish_push" }
+
+// InsertOpts makes the publication unique per change.
+func (PublishArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type publishWorker struct {
+	river.WorkerDefaults[PublishArgs]
+	s *Service
+}
+
+// Work publishes the pushed commit if the branch still points at it: when
+// pushes follow each other quickly, only the newest is published (each
+// push queues its own job, and they may run in any order; publishing an
+// older commit after a newer one would roll the site back).
+func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {
+	return w.s.oneAtATime(ctx, job.Args.Owner+"/"+job.Args.Repo, job.Args.Env, func(ctx context.Context) error { return w.work(ctx, job) })
+}
+
+func (w *publishWorker) work(ctx context.Context, job *river.Job[PublishArgs]) error {
+	a := job.Args
+	ctx = zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Str("sha", a.SHA).Logger().WithContext(ctx)
+	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
+	p, repo, err := w.s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return err
+	}
+	env, ok := p.Env(a.Env)
+	if !ok {
+		return nil
+	}
+	head, err := repo.BranchHead(ctx, env.Branch)
+	if errors.Is(err, gh.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if head != a.SHA {
+		zerolog.Ctx(ctx).Info().Str("head", head).Msg("branch moved on since the push; the newer head is published instead")
+		return nil
+	}
+	reason, source := "push", ""
+	pr, err := repo.MergedInto(ctx, a.SHA, env.Branch)
+	if err != nil {
+		return err
+	}
+	if pr != nil {
+		reason, source = "merge", pr.Head
+	}
+	detail := map[string]any{"reason": reason, "previous": a.Previous}
+	if pr != nil {
+		detail["pull_request"] = pr.Number
+		detail["source"] = pr.Head
+	}
+	if err := w.s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: a.Actor, Action: "publish", Env: env.Name,
+		SHA: a.SHA, Outcome: reason, Detail: detail}); err != nil {
+		return err
+	}
+	return w.s.publish(ctx, repo, p, env, Publication{Env: env.Name, SHA: a.SHA, Previous: a.Previous, Reason: reason,
+		Actor: a.Actor, Source: source, DefaultBranch: a.DefaultBranch})
+}
+
+// insertEvaluation queues an evaluation. Evaluations are unique by their
+// arguments while queued or running, which coalesces a burst; but an event
+// that arrives while the evaluation runs may come after it read the heads,
+// so it must not be dropped: it queues one follow-up (the next Round),
+// which the rest of the burst then coalesces into.
+func (s *Service) insertEvaluation(ctx context.Context, args EvaluateArgs) error {
+	for range 4 {
+		res, err := s.engine.Insert(ctx, args, nil)
+		if err != nil {
+			return err
+		}
+		if !res.UniqueSkippedAsDuplicate || res.Job == nil || res.Job.State != rivertype.JobStateRunning {
+			return nil
+		}
+		var running EvaluateArgs
+		if err := json.Unmarshal(res.Job.EncodedArgs, &running); err != nil {
+			return fmt.Errorf("read running evaluation: %w", err)
+		}
+		args.Round = running.Round + 1
+	}
+	return nil
+}
+
+// addPushWorkers registers the workers of publications and config checks.
+func (s *Service) addPushWorkers(e *jobs.Engine) {
+	river.AddWorker(e.Workers(), &publishWorker{s: s})
+	river.AddWorker(e.Workers(), &configCheckWorker{s: s})
+}
+
+// oneAtATime runs fn while no other evaluation or publication of the same
+// environment runs, in this process (a mutex) and among replicas sharing a
+// PostgreSQL database (an advisory lock). Without it two evaluations of one
+// environment (a push and a check event for the same head) could both read
+// the old head, both fast-forward to the same commit (the second PATCH is a
+// no-op GitHub accepts) and both record and publish the promotion.
+func (s *Service) oneAtATime(ctx context.Context, repo, env string, fn func(ctx context.Context) error) error {
+	key := repo + " " + env
+	s.extra.mu.Lock()
+	if s.extra.envs == nil {
+		s.extra.envs = map[string]*sync.Mutex{}
+	}
+	m := s.extra.envs[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.extra.envs[key] = m
+	}
+	s.extra.mu.Unlock()
+	m.Lock()
+	defer m.Unlock()
+	return s.store.WithLock(ctx, "hoist promotion "+key, fn)
+}

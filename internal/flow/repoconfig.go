@@ -1,0 +1,252 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/checks"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// ConfigCheckName is the check run that reports whether a commit's
+// .github/hoist.yml is valid.
+const ConfigCheckName = "hoist/config"
+
+// flowState is the Service's small in-process memory: the app's bot login
+// and, per repository, a digest of the configuration last stored as good
+// (so that an evaluation does not write it again).
+type flowState struct {
+	mu       sync.Mutex
+	bot      string
+	lastGood map[string][sha256.Size]byte
+	// envs holds one lock per repository and environment.
+	envs map[string]*sync.Mutex
+}
+
+// chooseConfig decides which configuration is in force, given the bytes of
+// .github/hoist.yml read at the default branch: a valid file is in force and
+// remembered as the last good one; a broken file never replaces a good one
+// (a typo must not drop gates or stop promotions), so the last good
+// configuration stays in force while the hoist/config check run reports the
+// mistakes. Broken with nothing good before it is an error for the user to
+// fix, not for a retry to overcome.
+func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, data []byte) (*config.RepoConfig, error) {
+	parsed, perr := config.LoadRepoConfig(config.RepoConfigPath, data)
+	if perr == nil {
+		if err := s.rememberGood(ctx, repo.FullName(), "", data); err != nil {
+			return nil, err
+		}
+		return parsed, nil
+	}
+	var lastGood *config.RepoConfig
+	stored, err := s.store.LastGoodRepoConfig(ctx, repo.FullName())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		// The stored file was valid when stored; one that no longer parses
+		// (a newer hoist is stricter) is no good either.
+		lastGood, _ = config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
+	}
+	choice := config.ChooseRepoConfig(lastGood, nil, perr)
+	if choice.Source == config.RepoConfigLastGood {
+		zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("config_sha", stored.SHA).
+			Msg(config.RepoConfigPath + " has mistakes; the last good configuration stays in force")
+		return choice.Config, nil
+	}
+	return nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), perr))
+}
+
+// rememberGood stores data as repo's last good configuration unless it is
+// what was stored already.
+func (s *Service) rememberGood(ctx context.Context, repo, sha string, data []byte) error {
+	sum := sha256.Sum256(data)
+	s.extra.mu.Lock()
+	known, ok := s.extra.lastGood[repo]
+	s.extra.mu.Unlock()
+	if ok && known == sum && sha == "" {
+		return nil
+	}
+	if sha == "" {
+		// Read at a branch, not a commit: keep the commit named by the
+		// hoist/config check when the content is the same.
+		stored, err := s.store.LastGoodRepoConfig(ctx, repo)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && bytes.Equal(stored.Content, data) {
+			s.noteGood(repo, sum)
+			return nil
+		}
+	}
+	if err := s.store.SaveRepoConfig(ctx, store.RepoConfig{Repo: repo, SHA: sha, Content: data}); err != nil {
+		return err
+	}
+	s.noteGood(repo, sum)
+	return nil
+}
+
+func (s *Service) noteGood(repo string, sum [sha256.Size]byte) {
+	s.extra.mu.Lock()
+	defer s.extra.mu.Unlock()
+	if s.extra.lastGood == nil {
+		s.extra.lastGood = map[string][sha256.Size]byte{}
+	}
+	s.extra.lastGood[repo] = sum
+}
+
+func (s *Service) forgetGood(repo string) {
+	s.extra.mu.Lock()
+	defer s.extra.mu.Unlock()
+	delete(s.extra.lastGood, repo)
+}
+
+// touchesConfig reports whether a push to the default branch may have
+// changed .github/hoist.yml: a commit of the push added, changed or removed
+// it, or the push does not list its commits in full (GitHub lists at most
+// 2,048, the emulator 20), or it created the branch.
+func touchesConfig(ev *github.PushEvent) bool {
+	if ev.GetCreated() || ev.GetForced() || len(ev.Commits) == 0 || len(ev.Commits) >= 20 {
+		return true
+	}
+	for _, c := range ev.Commits {
+		for _, files := range [][]string{c.Added, c.Modified, c.Removed} {
+			for _, f := range files {
+				if f == config.RepoConfigPath {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// ConfigCheckArgs asks for the hoist/config check run of one commit of the
+// default branch. Unique by its arguments, so a redelivered push reports
+// once.
+type ConfigCheckArgs struct {
+	Installation int64  `json:"installation"`
+	Owner        string `json:"owner"`
+	Repo         string `json:"repo"`
+	SHA          string `json:"sha"`
+}
+
+// Kind names the job for River.
+func (ConfigCheckArgs) Kind() string { return "hoist_config_check" }
+
+// InsertOpts makes the check unique per commit.
+func (ConfigCheckArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type configCheckWorker struct {
+	river.WorkerDefaults[ConfigCheckArgs]
+	s *Service
+}
+
+// Work reads the file at the commit, remembers it when valid and reports
+// the check run: success with a summary of the pipeline, or failure with
+// each mistake as an annotation on its line and column, saying which
+// configuration stays in force.
+func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheckArgs]) error {
+	a := job.Args
+	client, err := w.s.clients.NewInstallationClient(a.Installation)
+	if err != nil {
+		return fmt.Errorf("client for installation %d: %w", a.Installation, err)
+	}
+	repo := gh.NewRepo(client, a.Owner, a.Repo)
+	ctx = zerolog.Ctx(ctx).With().Str("repo", repo.FullName()).Str("sha", a.SHA).Logger().WithContext(ctx)
+	data, err := repo.File(ctx, config.RepoConfigPath, a.SHA)
+	if errors.Is(err, gh.ErrNotFound) {
+		// The file was removed: the repository no longer wants hoist.
+		w.s.forgetGood(repo.FullName())
+		return w.s.store.DeleteRepoConfig(ctx, repo.FullName())
+	}
+	if err != nil {
+		return err
+	}
+	cfg, perr := config.LoadRepoConfig(config.RepoConfigPath, data)
+	if perr == nil {
+		if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+			return err
+		}
+		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: "```\n" + cfg.Summary() + "```\n"}
+		return w.s.reportConfig(ctx, repo, a.SHA, "success", out)
+	}
+	stored, err := w.s.store.LastGoodRepoConfig(ctx, repo.FullName())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	var lastGood *config.RepoConfig
+	if err == nil {
+		lastGood, _ = config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
+	}
+	choice := config.ChooseRepoConfig(lastGood, nil, perr)
+	zerolog.Ctx(ctx).Warn().Err(perr).Str("in_force", choice.Source.String()).Msg(config.RepoConfigPath + " has mistakes")
+	return w.s.reportConfig(ctx, repo, a.SHA, "failure", ConfigFailureOutput(perr, choice.Source, stored.SHA))
+}
+
+func (s *Service) reportConfig(ctx context.Context, repo *gh.Repo, sha, conclusion string, out checks.Output) error {
+	outputs, err := out.Requests("")
+	if err != nil {
+		return jobs.Permanent(fmt.Errorf("%s output: %w", ConfigCheckName, err))
+	}
+	if _, err := repo.CompleteCheckRun(ctx, sha, ConfigCheckName, conclusion, "", outputs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ConfigFailureOutput is the hoist/config check run of a broken file: every
+// mistake as file:line:col in the summary and as an annotation on its line,
+// and which configuration is in force meanwhile (the last good one, from
+// commit lastGoodSHA when known, or none).
+func ConfigFailureOutput(perr error, inForce config.RepoConfigSource, lastGoodSHA string) checks.Output {
+	var errs config.RepoConfigErrors
+	if !errors.As(perr, &errs) {
+		errs = config.RepoConfigErrors{{File: config.RepoConfigPath, Line: 1, Column: 1, Message: perr.Error()}}
+	}
+	n := len(errs)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	out := checks.Output{Title: fmt.Sprintf("%d mistake%s in %s", n, plural, config.RepoConfigPath)}
+	var b strings.Builder
+	switch inForce {
+	case config.RepoConfigLastGood:
+		b.WriteString("**The last good configuration stays in force")
+		if lastGoodSHA != "" {
+			fmt.Fprintf(&b, " (from commit `%s`)", shortSHA(lastGoodSHA))
+		}
+		b.WriteString("** until these mistakes are fixed: promotions go on under its rules.\n\n")
+	default:
+		b.WriteString("**hoist does nothing in this repository** until these mistakes are fixed: there is no earlier valid configuration.\n\n")
+	}
+	for _, e := range errs {
+		fmt.Fprintf(&b, "- %s: %s\n", checks.CodeCell(fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)), checks.Escape(e.Message))
+		line := max(e.Line, 1)
+		a := checks.Annotation{Path: e.File, StartLine: line, EndLine: line, Level: checks.Failure,
+			Title: fmt.Sprintf("line %d, column %d", line, max(e.Column, 1)), Message: e.Message}
+		if e.Column > 0 {
+			a.StartColumn, a.EndColumn = e.Column, e.Column
+		}
+		out.Annotations = append(out.Annotations, a)
+	}
+	b.WriteString("\nCheck the file before pushing with `hoist config validate " + config.RepoConfigPath + "`.\n")
+	out.Summary = b.String()
+	return out
+}
