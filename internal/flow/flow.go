@@ -36,6 +36,8 @@ type Service struct {
 	store   *store.Store
 	// now is the clock of decisions (tests may replace it).
 	now func() time.Time
+	// publishes holds the deploy targets and CDNs (deploy.go).
+	publishes
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.
