@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
@@ -67,8 +68,13 @@ func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 // InsertOpts makes evaluations unique by their arguments among jobs not yet
 // running, which is what coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: evaluateUniqueStates}}
 }
+
+// evaluateUniqueStates leaves out completed (River's default keeps it, so
+// the same evaluation could not run again until the job cleaner ran).
+var evaluateUniqueStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
 
 // RepoEvent is what every repository event carries that an evaluation needs.
 type RepoEvent struct {
