@@ -487,3 +487,79 @@ func TestDeployFailureFailsTheDeployment(t *testing.T) {
 		t.Fatalf("no deploy failure in the audit log: %+v", entries)
 	}
 }
+
+// TestPromotionCopiesFromTheSourceEdition: promoting staging into
+// production on the same bucket copies every object server-side from the
+// staging prefix; nothing is uploaded again.
+func TestPromotionCopiesFromTheSourceEdition(t *testing.T) {
+	endpoint, key, secret := testenv.VersityGW(t)
+	proxy, counted := countingS3(t, endpoint)
+	ctx := context.Background()
+	direct, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: "site", Endpoint: endpoint, PathStyle: true,
+		AccessKeyID: key, SecretAccessKey: secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	serverYAML := fmt.Sprintf("targets:\n  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: %q, public_url: \"https://cdn.example.com/\" }\n",
+		proxy, key, secret)
+	repoYML := `version: 1
+site: { root: public }
+environments:
+  dev:        { branch: dev }
+  staging:    { branch: staging, promote_from: dev, auto: true, deploy: { target: site, prefix: staging/ }, gates: { checks: ["ci / test"] } }
+  production: { branch: main, promote_from: staging, auto: true, deploy: { target: site, prefix: production/ }, gates: { checks: ["ci / test", "qa"] } }
+`
+	w := startWith(t, serverYAML, repoYML, nil, nil)
+	w.commit("public/app.css", "body{}", "Style")
+	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
+	w.promote()
+	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/staging/" {
+		t.Fatalf("staging: %+v", sts[0])
+	}
+	puts0, copies0, _ := counted.snapshot()
+	if _, _, err := w.alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
+		&github.RepoStatus{State: github.String("success"), Context: github.String("qa")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitAudit("production", sha, "promoted")
+	if _, sts := w.waitDeployment("production", sha); sts[0].GetState() != "success" {
+		t.Fatalf("production: %+v", sts[0])
+	}
+	puts1, copies1, _ := counted.snapshot()
+	if got := siteObjects(puts1[len(puts0):]); len(got) != 0 {
+		t.Fatalf("production uploaded %v, want everything copied", got)
+	}
+	if got := copies1[len(copies0):]; len(got) != 2 {
+		t.Fatalf("production copied %v, want app.css and index.html", got)
+	}
+	if s := outputOf(t, w, sha, "Deployed to production"); !strings.Contains(s, "Files uploaded: 0 · copied: 2") {
+		t.Fatalf("production check run: %s", s)
+	}
+	body, err := direct.Get(ctx, "production/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(body)
+	body.Close()
+	if string(b) != "<h1>home</h1>" {
+		t.Fatalf("production/index.html = %q", b)
+	}
+}
+
+// outputOf is the summary of the hoist/deploy check run on sha titled title.
+func outputOf(t *testing.T, w *world, sha, title string) string {
+	runs, _, err := w.alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
+		&github.ListCheckRunsOptions{CheckName: github.String(flow.DeployCheckName), Filter: github.String("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs.CheckRuns {
+		if r.GetOutput().GetTitle() == title {
+			return r.GetOutput().GetSummary()
+		}
+	}
+	return ""
+}
