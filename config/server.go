@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hoist-dev/hoist/internal/purge"
 )
 
 // Server is the configuration of one `hoist serve` process.
@@ -38,6 +40,11 @@ type Server struct {
 	GitHub  GitHub  `yaml:"github"`
 	Jobs    Jobs    `yaml:"jobs"`
 	Logging Logging `yaml:"logging"`
+
+	// Targets and CDNs are where sites are deployed and which caches are
+	// purged (server_deploy.go).
+	Targets Targets    `yaml:"targets"`
+	CDNs    purge.CDNs `yaml:"cdns"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
@@ -133,7 +140,7 @@ func LoadServer(path string, lookupEnv func(string) (string, bool)) (*Server, er
 			return nil, err
 		}
 	}
-	src := serverSources{file: path, lines: lines, env: map[string]bool{}}
+	src := serverSources{file: path, lines: lines, env: map[string]bool{}, lookup: lookupEnv}
 	if err := applyServerEnv(cfg, lookupEnv, src.env); err != nil {
 		return nil, err
 	}
@@ -229,6 +236,8 @@ type serverSources struct {
 	file  string
 	lines map[string]int
 	env   map[string]bool // env var names that were set
+	// lookup reads the environment, for secrets given as ${NAME}.
+	lookup func(string) (string, bool)
 }
 
 func (s serverSources) errorf(setting, env, format string, args ...any) error {

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/purge"
 )
 
-// syncPurger turns a --purge value into a purger. It is nil until the purge
-// package registers one (from its own file in this package); until then
-// --purge is refused before anything is deployed.
-var syncPurger func(ctx context.Context, spec string) (deploy.Purger, error)
+// syncPurger turns the --purge values (and the --cdns file) into a purger
+// (sync_purge.go); a bad value is refused before anything is deployed.
+var syncPurger func(ctx context.Context, specs []string, file string) (deploy.Purger, error)
 
 func init() {
 	register(subcommand{name: "sync", summary: "deploy a local folder to S3 or a folder by manifest diff", run: runSync})
@@ -36,7 +36,9 @@ func runSync(ctx context.Context, args []string) int {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "report what would change without writing")
 	fs.DurationVar(&o.Throttle, "throttle", 0, "pause before each write, to spread load (e.g. 10ms)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	purge := fs.String("purge", "", "purge this CDN (a name from the purge configuration) after a deploy that changed something")
+	var purges multiFlag
+	fs.Var(&purges, "purge", "after a deploy that changed something, purge this CDN: a name from the --cdns file, or varnish:URL[,URL…], fastly:SERVICE_ID (FASTLY_API_TOKEN), cloudfront:DISTRIBUTION_ID (AWS credentials); repeatable")
+	cdnsFile := fs.String("cdns", os.Getenv("HOIST_CONFIG"), "YAML file whose cdns: section names the CDNs for --purge (a server config file works)")
 
 	// Flags may come before, between or after the two arguments.
 	var pos []string
@@ -58,17 +60,15 @@ func runSync(ctx context.Context, args []string) int {
 		return 2
 	}
 	o.Dir, o.Destination = pos[0], pos[1]
-	if *purge != "" {
-		if syncPurger == nil {
-			fmt.Fprintln(os.Stderr, "hoist sync: --purge is not supported by this build yet; nothing was deployed")
-			return 2
-		}
-		p, err := syncPurger(ctx, *purge)
+	var purger *purge.DeployPurger
+	if len(purges) > 0 {
+		p, err := syncPurger(ctx, purges, *cdnsFile)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "hoist sync: --purge %s: %v\n", *purge, err)
+			fmt.Fprintf(os.Stderr, "hoist sync: --purge: %v; nothing was deployed\n", err)
 			return 2
 		}
 		o.Purger = p
+		purger, _ = p.(*purge.DeployPurger)
 	}
 	res, err := deploy.Sync(ctx, o)
 	if *asJSON && res != nil {
@@ -77,6 +77,11 @@ func runSync(ctx context.Context, args []string) int {
 		enc.Encode(res)
 	} else if res != nil {
 		printSync(res)
+		if purger != nil {
+			for _, out := range purger.Outcomes {
+				fmt.Printf("  %s\n", out.Result)
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hoist sync: %v\n", err)

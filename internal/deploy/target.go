@@ -120,3 +120,35 @@ func NewTarget(ctx context.Context, c TargetConfig) (Target, error) {
 	}
 	return NewS3Target(ctx, c, nil)
 }
+
+// String names the target without credentials.
+func (c TargetConfig) String() string {
+	switch c.Type {
+	case "s3":
+		s := "s3://" + c.Bucket
+		if c.Endpoint != "" {
+			s += " at " + c.Endpoint
+		}
+		if c.SecretAccessKey != "" {
+			s += " (static credentials)"
+		}
+		return s
+	case "local":
+		return "file://" + c.Dir
+	}
+	return "target of type " + c.Type
+}
+
+// GoString keeps %#v from printing the secret key.
+func (c TargetConfig) GoString() string { return "deploy.TargetConfig{" + c.String() + "}" }
+
+// MarshalYAML writes the entry with the secret key redacted, so a printed
+// configuration never shows it.
+func (c TargetConfig) MarshalYAML() (any, error) {
+	type plain TargetConfig
+	p := plain(c)
+	if p.SecretAccessKey != "" {
+		p.SecretAccessKey = "[redacted]"
+	}
+	return p, nil
+}

@@ -52,7 +52,7 @@ func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.Pus
 		// record it twice.
 		return nil
 	}
-	args := PublishArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
+	args := PushPublishArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
 		Env: env.Name, SHA: after, Actor: re.Actor}
 	if b := ev.GetBefore(); b != zeroSHA {
 		args.Previous = b
@@ -100,9 +100,9 @@ func (s *Service) botLogin(ctx context.Context) (string, error) {
 	return bot, nil
 }
 
-// PublishArgs asks for an environment change that hoist did not make to be
+// PushPublishArgs asks for an environment change that hoist did not make to be
 // published. Unique by its arguments, so a redelivered push publishes once.
-type PublishArgs struct {
+type PushPublishArgs struct {
 	Installation  int64  `json:"installation"`
 	Owner         string `json:"owner"`
 	Repo          string `json:"repo"`
@@ -114,15 +114,15 @@ type PublishArgs struct {
 }
 
 // Kind names the job for River.
-func (PublishArgs) Kind() string { return "hoist_publish_push" }
+func (PushPublishArgs) Kind() string { return "hoist_publish_push" }
 
 // InsertOpts makes the publication unique per change.
-func (PublishArgs) InsertOpts() river.InsertOpts {
+func (PushPublishArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-type publishWorker struct {
-	river.WorkerDefaults[PublishArgs]
+type pushPublishWorker struct {
+	river.WorkerDefaults[PushPublishArgs]
 	s *Service
 }
 
@@ -130,11 +130,11 @@ type publishWorker struct {
 // pushes follow each other quickly, only the newest is published (each
 // push queues its own job, and they may run in any order; publishing an
 // older commit after a newer one would roll the site back).
-func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {
+func (w *pushPublishWorker) Work(ctx context.Context, job *river.Job[PushPublishArgs]) error {
 	return w.s.oneAtATime(ctx, job.Args.Owner+"/"+job.Args.Repo, job.Args.Env, func(ctx context.Context) error { return w.work(ctx, job) })
 }
 
-func (w *publishWorker) work(ctx context.Context, job *river.Job[PublishArgs]) error {
+func (w *pushPublishWorker) work(ctx context.Context, job *river.Job[PushPublishArgs]) error {
 	a := job.Args
 	ctx = zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Str("env", a.Env).Str("sha", a.SHA).Logger().WithContext(ctx)
 	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
@@ -203,7 +203,7 @@ func (s *Service) insertEvaluation(ctx context.Context, args EvaluateArgs) error
 
 // addPushWorkers registers the workers of publications and config checks.
 func (s *Service) addPushWorkers(e *jobs.Engine) {
-	river.AddWorker(e.Workers(), &publishWorker{s: s})
+	river.AddWorker(e.Workers(), &pushPublishWorker{s: s})
 	river.AddWorker(e.Workers(), &configCheckWorker{s: s})
 }
 

@@ -39,6 +39,8 @@ type Service struct {
 	now func() time.Time
 	// extra is what the promotion pull requests and pushes remember.
 	extra flowState
+	// publishes holds the deploy targets and CDNs (deploy.go).
+	publishes
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.
@@ -71,11 +73,13 @@ func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 // InsertOpts makes evaluations unique by their arguments among jobs not yet
 // running, which is what coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	// Not completed (nor retryable) ones: River's default would drop every
-	// later event with the same arguments for a day.
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: evaluateUniqueStates}}
 }
+
+// evaluateUniqueStates leaves out completed (River's default keeps it, so
+// the same evaluation could not run again until the job cleaner ran).
+var evaluateUniqueStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
 
 // RepoEvent is what every repository event carries that an evaluation needs.
 type RepoEvent struct {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/store"
 )
 
 // Publication is one change of an environment's branch that hoist
@@ -32,12 +36,18 @@ type Publication struct {
 	DefaultBranch string
 }
 
-// publish records the change as a GitHub deployment of the environment
-// with a success status and the environment's URL.
+// publish records the change as a GitHub deployment of the environment.
+// An environment with a deploy target is deployed and purged by a durable
+// job (deploy.go), which reports the outcome on the deployment and in a
+// hoist/deploy check run; one without records a success status and the
+// environment's URL.
 func (s *Service) publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub Publication) error {
 	dep, ok := p.Deployment(env.Name, pub.DefaultBranch)
 	if !ok {
 		return nil
+	}
+	if env.Deploy.Target != "" {
+		return s.queuePublish(ctx, repo, env, dep, pub)
 	}
 	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
 		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
@@ -68,7 +78,50 @@ type PurgeResult struct {
 // for the environment.
 var ErrPurgeUnavailable = errors.New("no CDN purge is configured for this environment")
 
-// Purge purges an environment's CDN cache.
+// Purge purges an environment's CDN cache: the given site paths ("/",
+// "/docs/", "/a.css") by their surrogate keys or URLs, or with All the
+// whole edition, on every CDN the environment names.
 func (s *Service) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req PurgeRequest) (PurgeResult, error) {
-	return PurgeResult{}, ErrPurgeUnavailable
+	if len(env.Purge) == 0 {
+		return PurgeResult{}, ErrPurgeUnavailable
+	}
+	cdns, _, err := s.cdnsFor(env)
+	if err != nil {
+		return PurgeResult{}, fmt.Errorf("purge %s: %w", env.Name, err)
+	}
+	if !req.All && len(req.Paths) == 0 {
+		return PurgeResult{}, fmt.Errorf("purge %s: name paths to purge, or all", env.Name)
+	}
+	preq := purge.Request{Edition: env.Name, EditionKey: deploy.EditionKey(env.Name), All: req.All}
+	for _, u := range req.Paths {
+		sp := purge.SitePath(u)
+		preq.Changes = append(preq.Changes, purge.Change{Path: sp, Keys: []string{preq.EditionKey, deploy.PathKey(env.Name, sp)}})
+	}
+	out := PurgeResult{Requests: map[string]int{}}
+	var lines []string
+	var errs []error
+	for _, c := range cdns {
+		_, res, err := purge.Run(ctx, preq, c, s.purgeOptions...)
+		out.Requests[c.Name] = res.Requests
+		line := res.String()
+		if err != nil {
+			line += ": failed: " + err.Error()
+			errs = append(errs, fmt.Errorf("purge %s on %s: %w", env.Name, c.Name, err))
+		}
+		lines = append(lines, line)
+	}
+	out.Summary = strings.Join(lines, "\n")
+	actor := req.Actor
+	if actor == "" {
+		actor = "hoist"
+	}
+	outcome := "success"
+	if len(errs) > 0 {
+		outcome = "failure"
+	}
+	if s.store != nil {
+		_ = s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: actor, Action: "purge", Env: env.Name, Outcome: outcome,
+			Detail: map[string]any{"paths": req.Paths, "all": req.All, "requests": out.Requests}})
+	}
+	return out, errors.Join(errs...)
 }

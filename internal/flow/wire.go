@@ -28,6 +28,7 @@ func (s *Service) Attach(opts *server.Options) {
 		s.engine = e
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
 		s.addPushWorkers(e)
+		river.AddWorker(e.Workers(), &publishWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}
@@ -35,5 +36,6 @@ func (s *Service) Attach(opts *server.Options) {
 	}
 }
 
-// Start gives the service the server's store, for the audit log.
-func (s *Service) Start(srv *server.Server) { s.store = srv.Store() }
+// Start gives the service the server's store (audit log, publish leases)
+// and configuration (deploy targets, CDNs).
+func (s *Service) Start(srv *server.Server) { s.store = srv.Store(); s.cfg = srv.Config() }

@@ -25,6 +25,8 @@ type Pipeline struct {
 	Tags         []TagRule
 	// ShortForm reports whether /promote works besides /hoist promote.
 	ShortForm bool
+	// SiteRoot is the folder of each branch that holds the built site.
+	SiteRoot string
 }
 
 // Environment is one environment: a branch, where it is promoted from, who
@@ -45,6 +47,11 @@ type Environment struct {
 	Gates Gates
 	// URL is the environment's public URL, for GitHub deployments.
 	URL string
+	// Deploy names the server's target and the prefix the site is
+	// published to (no target: only the GitHub deployment is recorded);
+	// Purge lists the CDNs purged after a deploy.
+	Deploy config.RepoDeploy
+	Purge  []config.RepoPurge
 }
 
 // Gates are what must hold before a commit enters an environment.
@@ -77,7 +84,7 @@ type TagRule struct {
 // New builds the pipeline of a valid repository configuration (one that
 // config.LoadRepoConfig returned).
 func New(cfg *config.RepoConfig) *Pipeline {
-	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled()}
+	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root}
 	for _, e := range cfg.Environments {
 		p.Environments = append(p.Environments, Environment{
 			Name:        e.Name,
@@ -92,7 +99,9 @@ func New(cfg *config.RepoConfig) *Pipeline {
 				Soak:      e.Gates.Soak,
 				Approvals: e.Gates.Approvals,
 			},
-			URL: e.Deploy.URL,
+			URL:    e.Deploy.URL,
+			Deploy: e.Deploy,
+			Purge:  append([]config.RepoPurge(nil), e.Purge...),
 		})
 	}
 	for _, c := range cfg.Candidates {

@@ -1,0 +1,565 @@
+package flow_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/flow"
+	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/testenv"
+)
+
+// startWith is start with a server config file (targets:, cdns:) and the
+// repository config given, and options for the flow service.
+func startWith(t *testing.T, serverYAML, repoYML string, extraEnv map[string]string, setup func(*flow.Service)) *world {
+	t.Helper()
+	gh := ghemu.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hoistURL := "http://" + ln.Addr().String()
+	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
+	aliceToken := gh.CreateUser("alice")
+	gh.CreateRepo("acme", "site", aliceToken)
+	gh.Install(app.ID, "acme/site")
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hoist-server.yml")
+	if err := os.WriteFile(file, []byte(serverYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
+		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
+		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	opts := server.Options{Logger: &log, Listener: ln}
+	promotions := flow.New()
+	if setup != nil {
+		setup(promotions)
+	}
+	promotions.Attach(&opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	promotions.Start(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("hoist did not stop")
+		}
+	})
+	alice := github.NewClient(nil).WithAuthToken(aliceToken)
+	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
+	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
+	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
+	w.git(w.work, "config", "user.email", "alice@example.com")
+	w.git(w.work, "config", "user.name", "Alice")
+	w.commit(".github/hoist.yml", repoYML, "Configure hoist")
+	for _, b := range []string{"main", "dev", "staging"} {
+		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
+	}
+	return w
+}
+
+// writes counts the object writes that reach the S3 server, by key, through
+// a proxy in front of it: PUT (uploads and copies) and DeleteObjects.
+type writes struct {
+	mu      sync.Mutex
+	puts    []string
+	copies  []string
+	deletes int
+}
+
+func (c *writes) snapshot() (puts, copies []string, deletes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.puts...), append([]string(nil), c.copies...), c.deletes
+}
+
+// siteObjects drops hoist's own bookkeeping (.hoist/manifest.json,
+// .hoist/pending.json) from a list of keys.
+func siteObjects(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if !strings.Contains(k, ".hoist/") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func countingS3(t *testing.T, endpoint string) (string, *writes) {
+	target, _ := url.Parse(endpoint)
+	c := &writes{}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host // the signature covers the Host the client used
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		c.mu.Lock()
+		switch {
+		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+			c.copies = append(c.copies, key)
+		case r.Method == http.MethodPut:
+			c.puts = append(c.puts, key)
+		case r.Method == http.MethodPost && r.URL.Query().Has("delete"):
+			c.deletes++
+		}
+		c.mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, c
+}
+
+// edgeOrigin serves an edition prefix of the bucket at the root of a site,
+// as an S3 website endpoint with an origin path would: dir/ is
+// dir/index.html, the object's surrogate keys travel in
+// x-amz-meta-surrogate-key. The edge caches every page for an hour and
+// relies on purges, so Cache-Control is raised for Varnish.
+func edgeOrigin(t *testing.T, client *s3.Client, bucket, prefix string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := purge.SitePath(r.URL.Path)
+		out, err := client.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + p)})
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer out.Body.Close()
+		w.Header().Set("Content-Type", aws.ToString(out.ContentType))
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("x-amz-meta-surrogate-key", out.Metadata["surrogate-key"])
+		io.Copy(w, out.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// purgeGate holds purge requests until it is opened, so a test can look at
+// the edge between the deploy and the purge; it counts them.
+type purgeGate struct {
+	mu       sync.Mutex
+	closed   bool
+	open     chan struct{}
+	waiting  chan struct{}
+	requests atomic.Int64
+}
+
+func newPurgeGate() *purgeGate {
+	return &purgeGate{open: make(chan struct{}), waiting: make(chan struct{}, 100)}
+}
+
+func (g *purgeGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed, g.open = true, make(chan struct{})
+}
+
+func (g *purgeGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		close(g.open)
+		g.closed = false
+	}
+}
+
+func (g *purgeGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.requests.Add(1)
+	g.mu.Lock()
+	closed, open := g.closed, g.open
+	g.mu.Unlock()
+	if closed {
+		g.waiting <- struct{}{}
+		select {
+		case <-open:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func fetch(t *testing.T, addr, p string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + p)
+	if err != nil {
+		t.Fatalf("GET %s: %v", p, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func shippedVCL() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "varnish", "hoist.vcl")
+}
+
+// waitDeployment waits until the newest deployment of env for sha has a
+// final status, and returns the deployment and its statuses (newest first).
+func (w *world) waitDeployment(env, sha string) (*github.Deployment, []*github.DeploymentStatus) {
+	w.t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		deps, _, err := w.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: env, SHA: sha})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(deps) > 0 {
+			sts, _, err := w.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", deps[0].GetID(), nil)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			if len(sts) > 0 {
+				switch sts[0].GetState() {
+				case "success", "failure", "error", "inactive":
+					return deps[0], sts
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.t.Fatalf("no finished deployment of %s to %s", sha, env)
+	return nil, nil
+}
+
+func (w *world) deployCheck(sha string) *github.CheckRun {
+	w.t.Helper()
+	runs, _, err := w.alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
+		&github.ListCheckRunsOptions{CheckName: github.String(flow.DeployCheckName)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if len(runs.CheckRuns) == 0 {
+		w.t.Fatalf("no %s check run on %s", flow.DeployCheckName, sha)
+	}
+	return runs.CheckRuns[0]
+}
+
+// promote pushes the work tree's HEAD to dev with a green check, which
+// promotes it into staging.
+func (w *world) promote() string {
+	w.t.Helper()
+	sha := w.git(w.work, "rev-parse", "HEAD")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.status(sha, "success")
+	w.waitAudit("staging", sha, "promoted")
+	return sha
+}
+
+const deployRepoYML = `version: 1
+site: { root: public }
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true,
+             deploy: { target: site, prefix: staging/, url: "https://staging.example.com/" },
+             purge: [ { cdn: edge } ],
+             gates: { checks: ["ci / test"] } }
+`
+
+// TestPromotionDeploysTheDiffAndPurgesVarnish: a promotion into staging
+// deploys to a real S3-compatible server and purges two real Varnish
+// nodes: only changed objects are written, the edge serves the old page
+// until the purge and the new one after, a deleted page is 404, and a
+// promotion of the same tree writes and purges nothing.
+func TestPromotionDeploysTheDiffAndPurgesVarnish(t *testing.T) {
+	endpoint, key, secret := testenv.VersityGW(t)
+	proxy, counted := countingS3(t, endpoint)
+	ctx := context.Background()
+	tc := deploy.TargetConfig{Type: "s3", Bucket: "site", Endpoint: endpoint, PathStyle: true, AccessKeyID: key, SecretAccessKey: secret}
+	direct, err := deploy.NewS3Target(ctx, tc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	origin := edgeOrigin(t, direct.Client(), "site", "staging/")
+	nodeA := testenv.Varnish(t, shippedVCL(), origin)
+	nodeB := testenv.Varnish(t, shippedVCL(), origin)
+	nodes := []string{nodeA, nodeB}
+
+	serverYAML := fmt.Sprintf(`targets:
+  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}" }
+cdns:
+  edge: { type: varnish, nodes: [ "http://%s", "http://%s" ] }
+`, proxy, key, nodeA, nodeB)
+	gate := newPurgeGate()
+	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, func(s *flow.Service) {
+		s.SetPurgeOptions(purge.WithHTTPClient(&http.Client{Transport: gate, Timeout: 30 * time.Second}),
+			purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond}))
+	})
+
+	// First deploy: every file is uploaded.
+	w.commit("public/css/site.css", "body { color: black }", "Style")
+	w.commit("public/about.html", "<h1>about v1</h1>", "About")
+	w.commit("public/old.html", "<h1>old v1</h1>", "Old page")
+	first := w.commit("public/index.html", "<h1>home v1</h1>", "Home")
+	w.promote()
+	if _, sts := w.waitDeployment("staging", first); sts[0].GetState() != "success" {
+		t.Fatalf("first deploy: %+v", sts[0])
+	}
+	puts, _, _ := counted.snapshot()
+	if got := siteObjects(puts); len(got) != 4 {
+		t.Fatalf("first deploy wrote %v, want the 4 files", got)
+	}
+	// The edge caches every page.
+	for _, n := range nodes {
+		for _, p := range []string{"/", "/index.html", "/about.html", "/old.html", "/css/site.css"} {
+			for i := 0; i < 2; i++ {
+				if code, body := fetch(t, n, p); code != 200 || !strings.Contains(body, "v1") && !strings.Contains(body, "black") {
+					t.Fatalf("GET %s on %s: %d %q", p, n, code, body)
+				}
+			}
+		}
+	}
+
+	// Second: index.html changes, old.html goes; the purge waits at the gate.
+	w.commit("public/index.html", "<h1>home v2</h1>", "Home v2")
+	w.git(w.work, "rm", "-q", "public/old.html")
+	w.git(w.work, "commit", "-q", "-m", "Drop the old page")
+	second := w.git(w.work, "rev-parse", "HEAD")
+	puts0, _, deletes0 := counted.snapshot()
+	purges0 := gate.requests.Load()
+	gate.close()
+	w.promote()
+	select {
+	case <-gate.waiting:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no purge was sent after the deploy")
+	}
+	// Deployed, not yet purged: the bucket has v2, the edge still the old page.
+	puts1, _, deletes1 := counted.snapshot()
+	if got := siteObjects(puts1[len(puts0):]); len(got) != 1 || got[0] != "site/staging/index.html" {
+		t.Fatalf("second deploy wrote %v, want only site/staging/index.html", got)
+	}
+	if deletes1-deletes0 != 1 {
+		t.Fatalf("second deploy sent %d delete requests, want 1", deletes1-deletes0)
+	}
+	for _, n := range nodes {
+		if _, body := fetch(t, n, "/"); body != "<h1>home v1</h1>" {
+			t.Fatalf("before the purge %s served %q, want the cached v1", n, body)
+		}
+		if code, _ := fetch(t, n, "/old.html"); code != 200 {
+			t.Fatalf("before the purge %s answered %d for the deleted page, want the cached 200", n, code)
+		}
+	}
+	gate.release()
+	dep, sts := w.waitDeployment("staging", second)
+	if sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://staging.example.com/" || sts[0].GetLogURL() == "" {
+		t.Fatalf("deployment status = %+v, want success with the environment URL and a log URL", sts[0])
+	}
+	if dep.GetSHA() != second || dep.GetEnvironment() != "staging" {
+		t.Fatalf("deployment = %s of %s", dep.GetEnvironment(), dep.GetSHA())
+	}
+	for _, n := range nodes {
+		for _, p := range []string{"/", "/index.html"} {
+			if _, body := fetch(t, n, p); body != "<h1>home v2</h1>" {
+				t.Fatalf("after the purge %s%s served %q, want v2", n, p, body)
+			}
+		}
+		if code, _ := fetch(t, n, "/old.html"); code != 404 {
+			t.Fatalf("after the purge the deleted page is %d on %s, want 404", code, n)
+		}
+		if _, body := fetch(t, n, "/about.html"); body != "<h1>about v1</h1>" {
+			t.Fatalf("about.html: %q", body)
+		}
+	}
+	// One request per node: index.html's and old.html's keys in one header.
+	if got := gate.requests.Load() - purges0; got != 2 {
+		t.Fatalf("%d purge requests, want 2 (one per node)", got)
+	}
+	run := w.deployCheck(second)
+	summary := run.GetOutput().GetSummary()
+	if run.GetConclusion() != "success" || !strings.Contains(summary, "Files uploaded: 1 · copied: 0 · deleted: 1") ||
+		!strings.Contains(summary, "purge requests: 2") || !strings.Contains(summary, "edge: purged 2 keys in 2 requests on 2 nodes") {
+		t.Fatalf("check run %s: %s\n%s", run.GetConclusion(), run.GetOutput().GetTitle(), summary)
+	}
+	// Earlier deployments are inactive now.
+	firstDep, firstSts := w.waitDeployment("staging", first)
+	if firstSts[0].GetState() != "inactive" {
+		t.Fatalf("deployment %d of the first commit is %s, want inactive", firstDep.GetID(), firstSts[0].GetState())
+	}
+
+	// Third: a change outside the site root: same tree, nothing written or purged.
+	third := w.commit("README.md", "# the site", "Readme")
+	puts2, copies2, deletes2 := counted.snapshot()
+	purges2 := gate.requests.Load()
+	w.promote()
+	if _, sts := w.waitDeployment("staging", third); sts[0].GetState() != "success" {
+		t.Fatalf("same-tree deploy: %+v", sts[0])
+	}
+	puts3, copies3, deletes3 := counted.snapshot()
+	if len(puts3) != len(puts2) || len(copies3) != len(copies2) || deletes3 != deletes2 {
+		t.Fatalf("same tree: %d puts, %d copies, %d deletes, want none", len(puts3)-len(puts2), len(copies3)-len(copies2), deletes3-deletes2)
+	}
+	if got := gate.requests.Load() - purges2; got != 0 {
+		t.Fatalf("same tree: %d purge requests, want none", got)
+	}
+	if s := w.deployCheck(third).GetOutput().GetSummary(); !strings.Contains(s, "Files uploaded: 0 · copied: 0 · deleted: 0") || !strings.Contains(s, "purge requests: 0") {
+		t.Fatalf("same-tree summary: %s", s)
+	}
+}
+
+// TestDeployFailureFailsTheDeployment: an environment naming a target the
+// server does not have gets a failed deployment that says so, and a failed
+// hoist/deploy check run; nothing is retried.
+func TestDeployFailureFailsTheDeployment(t *testing.T) {
+	repoYML := strings.Replace(deployRepoYML, "target: site", "target: site-bucket", 1)
+	w := startWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ] }\n", repoYML, nil, nil)
+	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
+	w.promote()
+	_, sts := w.waitDeployment("staging", sha)
+	desc := sts[0].GetDescription()
+	if sts[0].GetState() != "failure" || !strings.Contains(desc, `no deploy target named "site-bucket"`) || len([]rune(desc)) > 140 {
+		t.Fatalf("deployment status = %s %q, want failure naming the target", sts[0].GetState(), desc)
+	}
+	run := w.deployCheck(sha)
+	if run.GetConclusion() != "failure" || !strings.Contains(run.GetOutput().GetSummary(), `no deploy target named "site-bucket" in the server config (have: local)`) {
+		t.Fatalf("check run %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
+	}
+	// Ended, not retried: one failure status, one check run.
+	time.Sleep(500 * time.Millisecond)
+	_, again := w.waitDeployment("staging", sha)
+	failures := 0
+	for _, s := range again {
+		if s.GetState() == "failure" {
+			failures++
+		}
+	}
+	if failures != 1 {
+		t.Fatalf("%d failure statuses, want 1: %+v", failures, again)
+	}
+	entries, err := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.Action == "deploy" && e.Outcome == "failure" && e.SHA == sha)
+	}
+	if !found {
+		t.Fatalf("no deploy failure in the audit log: %+v", entries)
+	}
+}
+
+// TestPromotionCopiesFromTheSourceEdition: promoting staging into
+// production on the same bucket copies every object server-side from the
+// staging prefix; nothing is uploaded again.
+func TestPromotionCopiesFromTheSourceEdition(t *testing.T) {
+	endpoint, key, secret := testenv.VersityGW(t)
+	proxy, counted := countingS3(t, endpoint)
+	ctx := context.Background()
+	direct, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: "site", Endpoint: endpoint, PathStyle: true,
+		AccessKeyID: key, SecretAccessKey: secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	serverYAML := fmt.Sprintf("targets:\n  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: %q, public_url: \"https://cdn.example.com/\" }\n",
+		proxy, key, secret)
+	repoYML := `version: 1
+site: { root: public }
+environments:
+  dev:        { branch: dev }
+  staging:    { branch: staging, promote_from: dev, auto: true, deploy: { target: site, prefix: staging/ }, gates: { checks: ["ci / test"] } }
+  production: { branch: main, promote_from: staging, auto: true, deploy: { target: site, prefix: production/ }, gates: { checks: ["ci / test", "qa"] } }
+`
+	w := startWith(t, serverYAML, repoYML, nil, nil)
+	w.commit("public/app.css", "body{}", "Style")
+	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
+	w.promote()
+	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/staging/" {
+		t.Fatalf("staging: %+v", sts[0])
+	}
+	puts0, copies0, _ := counted.snapshot()
+	if _, _, err := w.alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
+		&github.RepoStatus{State: github.String("success"), Context: github.String("qa")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitAudit("production", sha, "promoted")
+	if _, sts := w.waitDeployment("production", sha); sts[0].GetState() != "success" {
+		t.Fatalf("production: %+v", sts[0])
+	}
+	puts1, copies1, _ := counted.snapshot()
+	if got := siteObjects(puts1[len(puts0):]); len(got) != 0 {
+		t.Fatalf("production uploaded %v, want everything copied", got)
+	}
+	if got := copies1[len(copies0):]; len(got) != 2 {
+		t.Fatalf("production copied %v, want app.css and index.html", got)
+	}
+	if s := outputOf(t, w, sha, "Deployed to production"); !strings.Contains(s, "Files uploaded: 0 · copied: 2") {
+		t.Fatalf("production check run: %s", s)
+	}
+	body, err := direct.Get(ctx, "production/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(body)
+	body.Close()
+	if string(b) != "<h1>home</h1>" {
+		t.Fatalf("production/index.html = %q", b)
+	}
+}
+
+// outputOf is the summary of the hoist/deploy check run on sha titled title.
+func outputOf(t *testing.T, w *world, sha, title string) string {
+	runs, _, err := w.alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
+		&github.ListCheckRunsOptions{CheckName: github.String(flow.DeployCheckName), Filter: github.String("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs.CheckRuns {
+		if r.GetOutput().GetTitle() == title {
+			return r.GetOutput().GetSummary()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,120 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hoist-dev/hoist/internal/deploy"
+)
+
+// Extra is what a repository adds to every purge of an environment that
+// changed something: paths (such as /health.html) and surrogate keys.
+type Extra struct {
+	Paths []string
+	Keys  []string
+}
+
+// RequestFor is the purge request for what a deploy changed: every added,
+// modified and deleted path with its surrogate keys (the edition key and
+// the path key), plus the extra paths and keys. A deploy that changed
+// nothing asks for nothing, extras included.
+func RequestFor(r *deploy.Result, extra Extra) Request {
+	req := Request{ID: r.Edition + "@" + r.Commit, Edition: r.Edition, EditionKey: r.EditionKey}
+	if !r.Changed() {
+		return req
+	}
+	seen := map[string]bool{}
+	for _, c := range r.Changes.All() {
+		seen[c.Path] = true
+		req.Changes = append(req.Changes, Change{Path: c.Path, Keys: c.Keys})
+	}
+	for _, p := range extra.Paths {
+		p = SitePath(p)
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		req.Changes = append(req.Changes, Change{Path: p, Keys: []string{r.EditionKey, deploy.PathKey(r.Edition, p)}})
+	}
+	if len(extra.Keys) > 0 {
+		// Keys travel with a changed path: key-based CDNs purge them, path-
+		// based ones purge the path, which changed anyway.
+		req.Changes[0].Keys = append(append([]string(nil), req.Changes[0].Keys...), extra.Keys...)
+	}
+	return req
+}
+
+// SitePath turns a URL path of the site ("/", "/docs/", "/a.html") into
+// the path of the file that serves it ("index.html", "docs/index.html",
+// "a.html").
+func SitePath(u string) string {
+	p := strings.TrimPrefix(u, "/")
+	if p == "" || strings.HasSuffix(p, "/") {
+		p += "index.html"
+	}
+	return p
+}
+
+// Outcome is the purge of one deploy on one CDN.
+type Outcome struct {
+	Plan   Plan
+	Result Result
+	Err    error
+}
+
+// DeployPurger purges the CDNs of an environment after a deploy; it is the
+// deploy.Purger of `hoist sync --purge` and of the server's publish.
+type DeployPurger struct {
+	CDNs    []CDNConfig
+	Extra   Extra
+	Options []Option
+	// Outcomes has one entry per CDN after Purge, in the order of CDNs.
+	Outcomes []Outcome
+}
+
+// Purge purges every CDN, each even when another failed, and reports the
+// failures together.
+func (p *DeployPurger) Purge(ctx context.Context, r *deploy.Result) error {
+	req := RequestFor(r, p.Extra)
+	p.Outcomes = p.Outcomes[:0]
+	var errs []error
+	for _, cfg := range p.CDNs {
+		plan, res, err := Run(ctx, req, cfg, p.Options...)
+		p.Outcomes = append(p.Outcomes, Outcome{Plan: plan, Result: res, Err: err})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("purge %s: %w", cfg.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Requests is the number of purge requests made on every CDN.
+func (p *DeployPurger) Requests() int {
+	n := 0
+	for _, o := range p.Outcomes {
+		n += o.Result.Requests
+	}
+	return n
+}
+
+// Markdown renders the purges for a check run summary.
+func (p *DeployPurger) Markdown() string {
+	if len(p.Outcomes) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n**Purge**\n\n")
+	for _, o := range p.Outcomes {
+		line := o.Result.String()
+		if o.Plan.Fallback != "" {
+			line += " (" + o.Plan.Fallback + ")"
+		}
+		if o.Err != nil {
+			line += ": **failed**: " + o.Err.Error()
+		}
+		fmt.Fprintf(&b, "- %s\n", line)
+	}
+	return b.String()
+}
