@@ -38,6 +38,10 @@ type Server struct {
 	GitHub  GitHub  `yaml:"github"`
 	Jobs    Jobs    `yaml:"jobs"`
 	Logging Logging `yaml:"logging"`
+
+	// Generate holds the per-repository secrets of the signed generation
+	// trigger (server_generate.go).
+	Generate `yaml:"generate"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
