@@ -11,6 +11,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/web"
 )
 
 func init() {
@@ -50,13 +51,16 @@ func runServe(ctx context.Context, args []string) int {
 }
 
 // newServer is `hoist serve` without the flags: the server with every
-// service attached (promotions, the generation trigger), ready to Run.
+// service attached (promotions, the generation trigger, the dashboard),
+// ready to Run.
 // opts.Logger must be set; tests pass their listener in opts.
 func newServer(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
 	promotions := flow.New()
 	promotions.Attach(&opts)
 	gen := generate.New(generate.Deps{Secret: cfg.GenerateSecret, Logger: *opts.Logger})
 	gen.Attach(&opts)
+	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger})
+	opts.Routes = dash.Routes(opts.Routes)
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
@@ -66,5 +70,6 @@ func newServer(ctx context.Context, cfg *config.Server, opts server.Options) (*s
 		srv.Store().Close()
 		return nil, err
 	}
+	dash.Bind(srv.Store(), srv.ClientCreator())
 	return srv, nil
 }

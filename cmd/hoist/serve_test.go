@@ -26,6 +26,14 @@ import (
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
+// webConfig is acme/web's: staging is promoted from dev once CI passes.
+const webConfig = `version: 1
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, deploy: { url: "https://staging.example.com/" },
+             gates: { checks: ["ci / test"] } }
+`
+
 const (
 	siteSecret = "site-secret-0123456789"
 	blogSecret = "blog-secret-0123456789"
@@ -36,11 +44,12 @@ const (
 // newServer builds it, in process, on a server configuration file that
 // carries both repositories' trigger secrets.
 type served struct {
-	t    *testing.T
-	gh   *ghemu.Harness
-	inst int64
-	url  string
-	srv  *server.Server
+	t     *testing.T
+	gh    *ghemu.Harness
+	alice *github.Client
+	inst  int64
+	url   string
+	srv   *server.Server
 }
 
 func startServe(t *testing.T) *served {
@@ -53,10 +62,10 @@ func startServe(t *testing.T) *served {
 	hoistURL := "http://" + ln.Addr().String()
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	alice := gh.CreateUser("alice")
-	for _, name := range []string{"site", "blog"} {
+	for _, name := range []string{"site", "blog", "web"} {
 		gh.CreateRepo("acme", name, alice)
 	}
-	inst := gh.Install(app.ID, "acme/site", "acme/blog")
+	inst := gh.Install(app.ID, "acme/site", "acme/blog", "acme/web")
 	user := gh.Client(alice)
 	put := func(repo, body string) {
 		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, config.RepoConfigPath,
@@ -74,6 +83,7 @@ candidates:
 generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 100ms }
 `)
 	put("blog", "version: 1\nenvironments:\n  staging: { branch: staging }\n")
+	put("web", webConfig)
 
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "site.secret")
@@ -115,7 +125,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 			t.Error("hoist did not stop")
 		}
 	})
-	return &served{t: t, gh: gh, inst: inst, url: hoistURL, srv: srv}
+	return &served{t: t, gh: gh, alice: user, inst: inst, url: hoistURL, srv: srv}
 }
 
 func sign(secret string, body []byte) string {
@@ -235,5 +245,83 @@ func TestServeHandsRepositoryDispatchToGeneration(t *testing.T) {
 	ds := s.waitDispatches(1)
 	if len(ds) != 1 || ds[0].Inputs["environment"] != "staging" || ds[0].Inputs["reason"] != "product 42 updated" {
 		t.Fatalf("workflow dispatches %+v: want one for staging with the payload's reason", ds)
+	}
+}
+
+func TestServeDashboardShowsAPromotionByTheFlow(t *testing.T) {
+	s := startServe(t)
+	ctx := context.Background()
+	main, _, err := s.alice.Git.GetRef(ctx, "acme", "web", "heads/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"dev", "staging"} {
+		if _, _, err := s.alice.Git.CreateRef(ctx, "acme", "web", &github.Reference{Ref: github.String("refs/heads/" + b), Object: main.Object}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _, err := s.alice.Repositories.CreateFile(ctx, "acme", "web", "public/index.html", &github.RepositoryContentFileOptions{
+		Message: github.String("New <home> page"), Content: []byte("<h1>v2</h1>"), Branch: github.String("dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := res.GetSHA()
+	if _, _, err := s.alice.Repositories.CreateStatus(ctx, "acme", "web", sha,
+		&github.RepoStatus{State: github.String("success"), Context: github.String("ci / test")}); err != nil {
+		t.Fatal(err)
+	}
+	// The flow promotes staging and records the deployment.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		deps, _, err := s.alice.Repositories.ListDeployments(ctx, "acme", "web", &github.DeploymentsListOptions{Environment: "staging"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(deps) > 0 {
+			sts, _, err := s.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "web", deps[0].GetID(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sts) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("staging was not promoted and deployed within 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	resp, err := http.Get(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	page := string(raw)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	i := strings.Index(page, `id="acme/web/staging"`)
+	if i < 0 {
+		t.Fatalf("the dashboard has no row for acme/web staging:\n%s", page)
+	}
+	row := page[i:]
+	row = row[:strings.Index(row, "</tr>")]
+	for _, want := range []string{sha[:7], "New &lt;home&gt; page", `href="https://staging.example.com/"`, ">success<"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("staging row lacks %q:\n%s", want, row)
+		}
+	}
+	if !strings.Contains(page, `<span class="badge ok">promoted</span>`) {
+		t.Errorf("the promotion is not in the recent activity:\n%s", page)
+	}
+	for _, repo := range []string{"acme/site", "acme/blog"} {
+		if !strings.Contains(page, `href="/repos/`+repo+`"`) {
+			t.Errorf("the dashboard does not list %s", repo)
+		}
+	}
+	if strings.Contains(page, siteSecret) || strings.Contains(page, blogSecret) {
+		t.Error("the dashboard shows a trigger secret")
 	}
 }
