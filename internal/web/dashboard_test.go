@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
 )
@@ -259,4 +260,50 @@ func sectionAfter(page, from, to string) string {
 		return rest[:j]
 	}
 	return rest
+}
+
+// imageStore is an ImageSource over what a smoke service recorded.
+type imageStore map[int64][]web.Image
+
+func (s imageStore) CheckRunImages(_ context.Context, _ string, id int64) ([]web.Image, error) {
+	return s[id], nil
+}
+
+func TestDashboardTakesScreenshotsFromAnImageSource(t *testing.T) {
+	w := newWorld(t, nil)
+	_, shots := artifacts(t, testPNG(color.RGBA{1, 2, 3, 255}), testPNG(color.RGBA{4, 5, 6, 255}), testPNG(color.RGBA{7, 8, 9, 255}))
+	s := w.fill(shots)
+	_, extra := artifacts(t, testPNG(color.RGBA{9, 9, 9, 255}))
+	dash := web.NewDashboard(web.DashboardOptions{Images: imageStore{s.ourRun: {{Alt: "from the report", URL: extra[0]}}}})
+	dash.Bind(w.st, w.cc)
+	mux := http.NewServeMux()
+	dash.Mount(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	staging := envRow(t, rec.Body.String(), "acme/shop/staging")
+	if !strings.Contains(staging, `<img src="`+extra[0]+`" alt="from the report"`) || strings.Contains(staging, shots[0]) {
+		t.Errorf("staging row does not show the image source's screenshot instead of the summary's:\n%s", staging)
+	}
+}
+
+func TestDashboardSaysWhenGitHubFails(t *testing.T) {
+	w := newWorld(t, nil)
+	w.gh.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Path: "/repos/acme/shop/deployments", ErrorRate: 1, ErrorStatus: 500}}})
+	code, page := w.get("/")
+	if code != http.StatusOK {
+		t.Fatalf("GET / = %d with one failing GitHub route\n%s", code, page)
+	}
+	if !strings.Contains(page, `<td colspan="4" class="error">deployments of dev:`) {
+		t.Errorf("the failed read is not reported in the environment:\n%s", page)
+	}
+	if !strings.Contains(envRow(t, page, "acme/shop/production"), "Configure hoist") {
+		t.Errorf("what could be read is not shown")
+	}
+
+	w.gh.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Path: "/app/installations", ErrorRate: 1, ErrorStatus: 500}}})
+	w.clock.Add(time.Minute) // past the cached list
+	code, page = w.get("/")
+	if code != http.StatusBadGateway || !strings.Contains(page, "could not list the App&#39;s repositories on GitHub") {
+		t.Errorf("GET / with GitHub down = %d\n%s", code, page)
+	}
 }
