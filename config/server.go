@@ -45,6 +45,10 @@ type Server struct {
 	// purged (server_deploy.go).
 	Targets Targets    `yaml:"targets"`
 	CDNs    purge.CDNs `yaml:"cdns"`
+
+	// Generate holds the per-repository secrets of the signed generation
+	// trigger (server_generate.go).
+	Generate `yaml:"generate"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.

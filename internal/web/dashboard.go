@@ -1,0 +1,558 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// Hold is one active hold on an environment: promotions into it wait
+// until it is lifted or expires.
+type Hold struct {
+	Env    string
+	Actor  string
+	Reason string
+	Since  time.Time
+	// Until is when the hold expires; zero: until someone lifts it.
+	Until time.Time
+}
+
+// HoldSource reports a repository's ("owner/name") active holds.
+type HoldSource interface {
+	ActiveHolds(ctx context.Context, repo string, now time.Time) ([]Hold, error)
+}
+
+// Image is one screenshot of a smoke run, shown as a thumbnail.
+type Image struct {
+	Alt, URL, Caption string
+}
+
+// ImageSource reports the images hoist attached to one of its check runs.
+// GitHub's API does not return a check run's output.images, so without a
+// source the dashboard shows the images the run's summary and text embed.
+type ImageSource interface {
+	CheckRunImages(ctx context.Context, repo string, checkRunID int64) ([]Image, error)
+}
+
+// AuditReader is the part of the store the dashboard reads.
+type AuditReader interface {
+	AuditLog(ctx context.Context, repo string, limit int) ([]store.AuditEntry, error)
+}
+
+// DashboardOptions tune the dashboard; the zero value is usable.
+type DashboardOptions struct {
+	// TTL is how long what was read from GitHub is reused (default 15s):
+	// a page view costs GitHub calls at most once per TTL per repository.
+	TTL time.Duration
+	// Holds, when set, supplies active holds; nil shows none.
+	Holds HoldSource
+	// Images, when set, supplies smoke screenshots by check run.
+	Images ImageSource
+	// Logger is used where the request context carries none.
+	Logger zerolog.Logger
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Dashboard serves the read-only overview at GET / and one repository
+// at GET /repos/{owner}/{repo}: environments with their head commit, last
+// deployment, last smoke result, holds, and the audit log's recent
+// activity. Git and GitHub are the state of the world, so heads,
+// deployments and check runs are read through the App's installation
+// clients (briefly cached); the audit log comes from the store.
+type Dashboard struct {
+	opts DashboardOptions
+
+	mu      sync.RWMutex
+	audit   AuditReader
+	clients githubapp.ClientCreator
+
+	repos  *cache[[]repoRef]
+	states *cache[*RepoView]
+	app    *cache[string]
+}
+
+// NewDashboard returns a dashboard; it answers 503 until Bind.
+func NewDashboard(opts DashboardOptions) *Dashboard {
+	if opts.TTL <= 0 {
+		opts.TTL = 15 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Dashboard{
+		opts:   opts,
+		repos:  newCache[[]repoRef](opts.TTL, opts.Now),
+		states: newCache[*RepoView](opts.TTL, opts.Now),
+		app:    newCache[string](time.Hour, opts.Now),
+	}
+}
+
+// Bind gives the dashboard the store's audit log and the App's GitHub
+// clients, once the server has them.
+func (d *Dashboard) Bind(audit AuditReader, cc githubapp.ClientCreator) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.audit, d.clients = audit, cc
+}
+
+// Routes returns a server.Options.Routes function that mounts the
+// dashboard and then calls next (which may be nil):
+//
+//	opts.Routes = dash.Routes(opts.Routes)
+func (d *Dashboard) Routes(next func(*http.ServeMux)) func(*http.ServeMux) {
+	return func(mux *http.ServeMux) {
+		d.Mount(mux)
+		if next != nil {
+			next(mux)
+		}
+	}
+}
+
+// Mount adds the dashboard's routes to mux.
+func (d *Dashboard) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", d.serveOverview)
+	mux.HandleFunc("GET /repos/{owner}/{repo}", d.serveRepo)
+}
+
+func (d *Dashboard) bound() (AuditReader, githubapp.ClientCreator) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.audit, d.clients
+}
+
+// Page is what a template renders.
+type Page struct {
+	Title string
+	// Repos are the repositories shown, by name.
+	Repos []*RepoView
+	// Single is true on a repository's own page (more activity shown).
+	Single bool
+	// Error is a problem that kept the page from being complete.
+	Error string
+	Now   time.Time
+}
+
+// RepoView is one repository as the dashboard shows it.
+type RepoView struct {
+	FullName string
+	HTMLURL  string
+	// ConfigError is why .github/hoist.yml did not load; the repository
+	// is shown with it and nothing else.
+	ConfigError string
+	Envs        []EnvView
+	Holds       []Hold
+	Activity    []ActivityView
+	// Error is a problem reading GitHub, audit or holds for the repository.
+	Errors []string
+	// ReadAt is when the GitHub state was read (it may be cached).
+	ReadAt time.Time
+}
+
+// EnvView is one environment.
+type EnvView struct {
+	Name, Branch, BranchURL string
+	PromoteFrom             string
+	URL                     string
+	Head                    *CommitView
+	Deployment              *DeploymentView
+	Smoke                   *SmokeView
+	Candidates              []CandidateView
+	Held                    bool
+	Error                   string
+}
+
+// CandidateView is a candidate branch (pre-<env>) of an environment.
+type CandidateView struct {
+	Branch, BranchURL string
+	Head              *CommitView
+	Smoke             *SmokeView
+	// Pending is true when the candidate's head is not the environment's.
+	Pending bool
+}
+
+// CommitView is a commit with its GitHub link.
+type CommitView struct {
+	SHA, Short, Subject, Author, URL string
+	At                               time.Time
+}
+
+// DeploymentView is the newest deployment of an environment and its
+// newest status.
+type DeploymentView struct {
+	ID          int64
+	SHA, Short  string
+	State       string
+	URL         string // environment_url
+	LogURL      string
+	Description string
+	At          time.Time
+	GitHubURL   string
+}
+
+// SmokeView is the newest hoist/smoke check run on a commit.
+type SmokeView struct {
+	Status, Conclusion, Title, URL string
+	Images                         []Image
+	At                             time.Time
+}
+
+// State is the word shown for the run: its conclusion, or its status
+// while it has none.
+func (s *SmokeView) State() string {
+	if s.Conclusion != "" {
+		return s.Conclusion
+	}
+	return s.Status
+}
+
+// ActivityView is one audit log entry.
+type ActivityView struct {
+	At                         time.Time
+	Actor, Action, Env         string
+	SHA, Short, CommitURL      string
+	Outcome, OutcomeClass, Why string
+}
+
+// smokeCell is what the smoke template renders: the run, and the time
+// the page is rendered at (for its age).
+type smokeCell struct {
+	Smoke *SmokeView
+	Now   time.Time
+}
+
+const (
+	overviewActivity = 8
+	repoActivity     = 50
+	// loadTimeout bounds reading one repository from GitHub; the read is
+	// detached from the request so a closed tab does not waste the work
+	// other viewers wait for.
+	loadTimeout = 20 * time.Second
+)
+
+func (d *Dashboard) serveOverview(w http.ResponseWriter, r *http.Request) {
+	audit, cc := d.bound()
+	if cc == nil {
+		d.render(w, http.StatusServiceUnavailable, &Page{Title: "hoist", Error: "hoist is starting", Now: d.opts.Now()})
+		return
+	}
+	ctx := d.logCtx(r.Context())
+	refs, err := d.listRepos(ctx, cc)
+	page := &Page{Title: "hoist", Now: d.opts.Now()}
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("dashboard: list repositories")
+		page.Error = "could not list the App's repositories on GitHub: " + err.Error()
+		d.render(w, http.StatusBadGateway, page)
+		return
+	}
+	page.Repos = d.views(ctx, cc, audit, refs, overviewActivity)
+	d.render(w, http.StatusOK, page)
+}
+
+func (d *Dashboard) serveRepo(w http.ResponseWriter, r *http.Request) {
+	audit, cc := d.bound()
+	full := r.PathValue("owner") + "/" + r.PathValue("repo")
+	if cc == nil {
+		d.render(w, http.StatusServiceUnavailable, &Page{Title: full, Error: "hoist is starting", Now: d.opts.Now()})
+		return
+	}
+	ctx := d.logCtx(r.Context())
+	refs, err := d.listRepos(ctx, cc)
+	page := &Page{Title: full, Single: true, Now: d.opts.Now()}
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("dashboard: list repositories")
+		page.Error = "could not list the App's repositories on GitHub: " + err.Error()
+		d.render(w, http.StatusBadGateway, page)
+		return
+	}
+	for _, ref := range refs {
+		if strings.EqualFold(ref.FullName, full) {
+			page.Title = ref.FullName
+			page.Repos = d.views(ctx, cc, audit, []repoRef{ref}, repoActivity)
+			if len(page.Repos) == 1 {
+				d.render(w, http.StatusOK, page)
+				return
+			}
+		}
+	}
+	page.Error = full + " is not a repository of this hoist (the App is not installed there, or it has no .github/hoist.yml)"
+	d.render(w, http.StatusNotFound, page)
+}
+
+// views reads every repository (in parallel, a few at a time) and adds
+// what is not cached: the audit log and holds, which are local and cheap.
+// Repositories without .github/hoist.yml are left out.
+func (d *Dashboard) views(ctx context.Context, cc githubapp.ClientCreator, audit AuditReader, refs []repoRef, activity int) []*RepoView {
+	out := make([]*RepoView, len(refs))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = d.view(ctx, cc, audit, ref, activity)
+		}()
+	}
+	wg.Wait()
+	kept := out[:0]
+	for _, v := range out {
+		if v != nil {
+			kept = append(kept, v)
+		}
+	}
+	return kept
+}
+
+func (d *Dashboard) view(ctx context.Context, cc githubapp.ClientCreator, audit AuditReader, ref repoRef, activity int) *RepoView {
+	log := zerolog.Ctx(ctx).With().Str("repo", ref.FullName).Logger()
+	st, err := d.states.get(ctx, ref.key(), func(ctx context.Context) (*RepoView, error) {
+		return d.readRepo(ctx, cc, ref)
+	})
+	if err != nil {
+		log.Warn().Err(err).Msg("dashboard: read repository")
+		st = &RepoView{FullName: ref.FullName, HTMLURL: ref.HTMLURL, Errors: []string{"could not read it from GitHub: " + err.Error()}}
+	}
+	if st == nil {
+		return nil // no .github/hoist.yml: not a hoist repository
+	}
+	// A copy: the cached view is shared between viewers.
+	v := *st
+	v.Envs = append([]EnvView(nil), st.Envs...)
+	v.Errors = append([]string(nil), st.Errors...)
+	if audit != nil {
+		entries, err := audit.AuditLog(ctx, ref.FullName, activity*4)
+		if err != nil {
+			log.Warn().Err(err).Msg("dashboard: read audit log")
+			v.Errors = append(v.Errors, "could not read the audit log")
+		}
+		v.Activity = activityOf(entries, v.HTMLURL, activity)
+	}
+	if d.opts.Holds != nil {
+		holds, err := d.opts.Holds.ActiveHolds(ctx, ref.FullName, d.opts.Now())
+		if err != nil {
+			log.Warn().Err(err).Msg("dashboard: read holds")
+			v.Errors = append(v.Errors, "could not read the holds")
+		}
+		sort.SliceStable(holds, func(i, j int) bool { return holds[i].Env < holds[j].Env })
+		v.Holds = holds
+		for i := range v.Envs {
+			for _, h := range holds {
+				if h.Env == v.Envs[i].Name {
+					v.Envs[i].Held = true
+				}
+			}
+		}
+	}
+	return &v
+}
+
+// activityOf turns audit entries into rows, newest first. The triggers a
+// burst of content changes coalesces are left out: each is one row of
+// noise; the generation they lead to is shown.
+func activityOf(entries []store.AuditEntry, repoURL string, limit int) []ActivityView {
+	var out []ActivityView
+	for _, e := range entries {
+		if len(out) == limit {
+			break
+		}
+		if e.Action == "generate" && (e.Outcome == "scheduled" || e.Outcome == "coalesced") {
+			continue
+		}
+		a := ActivityView{At: e.At, Actor: e.Actor, Action: e.Action, Env: e.Env, SHA: e.SHA, Short: short(e.SHA),
+			Outcome: e.Outcome, OutcomeClass: outcomeClass(e.Outcome), Why: why(e.Detail)}
+		if a.Outcome == "refuse" {
+			a.Outcome = "refused"
+		}
+		if e.SHA != "" && repoURL != "" {
+			a.CommitURL = repoURL + "/commit/" + e.SHA
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// why is the human reason an audit entry carries, if any.
+func why(detail map[string]any) string {
+	var parts []string
+	if rs, ok := detail["reasons"].([]any); ok {
+		for _, r := range rs {
+			if s, ok := r.(string); ok && s != "" {
+				parts = append(parts, s)
+			}
+		}
+	}
+	for _, k := range []string{"error", "reason"} {
+		if s, ok := detail[k].(string); ok && s != "" && len(parts) == 0 {
+			parts = append(parts, s)
+		}
+	}
+	s := strings.Join(parts, "; ")
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:299]) + "…"
+	}
+	return s
+}
+
+// outcomeClass maps an outcome (of a promotion, a check or a deployment)
+// to one of the page's colours.
+func outcomeClass(o string) string {
+	switch o {
+	case "promoted", "success", "dispatched", "deployed", "purged", "active":
+		return "ok"
+	case "refuse", "refused", "failure", "failed", "error", "timed_out", "cancelled", "action_required":
+		return "bad"
+	case "wait", "waiting", "queued", "in_progress", "pending", "ready", "scheduled", "coalesced", "created":
+		return "wait"
+	}
+	return "neutral"
+}
+
+func (d *Dashboard) logCtx(ctx context.Context) context.Context {
+	if zerolog.Ctx(ctx).GetLevel() == zerolog.Disabled {
+		return d.opts.Logger.WithContext(ctx)
+	}
+	return ctx
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"class": outcomeClass,
+	"ago":   ago,
+	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"cell":  func(s *SmokeView, now time.Time) smokeCell { return smokeCell{Smoke: s, Now: now} },
+}).ParseFS(templateFS, "templates/*.html"))
+
+// render writes the page whole or not at all: a template error midway
+// would otherwise leave half a page with a 200.
+func (d *Dashboard) render(w http.ResponseWriter, status int, p *Page) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, "dashboard.html", p); err != nil {
+		d.opts.Logger.Error().Err(err).Msg("dashboard: render")
+		http.Error(w, "the dashboard could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// No scripts at all; images from anywhere (screenshots are public
+	// artifacts, possibly on another host); no framing.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// ago is a short relative time: "just now", "5 min ago", "3 h ago",
+// "2 days ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 45*time.Second:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Round(time.Minute)/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	}
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// cache remembers values for ttl, and loads each key once at a time:
+// viewers that arrive during a load wait for it instead of repeating it.
+// Errors are not remembered.
+type cache[V any] struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*cacheEntry[V]
+}
+
+type cacheEntry[V any] struct {
+	done    chan struct{}
+	v       V
+	err     error
+	expires time.Time
+}
+
+func newCache[V any](ttl time.Duration, now func() time.Time) *cache[V] {
+	return &cache[V]{ttl: ttl, now: now, m: map[string]*cacheEntry[V]{}}
+}
+
+func (c *cache[V]) get(ctx context.Context, key string, load func(context.Context) (V, error)) (V, error) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	if ok {
+		select {
+		case <-e.done:
+			if c.now().After(e.expires) {
+				ok = false
+			}
+		default: // loading: wait below
+		}
+	}
+	if !ok {
+		e = &cacheEntry[V]{done: make(chan struct{})}
+		c.m[key] = e
+		for k, old := range c.m { // keep the map as small as what is viewed
+			select {
+			case <-old.done:
+				if c.now().After(old.expires) {
+					delete(c.m, k)
+				}
+			default:
+			}
+		}
+		c.mu.Unlock()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		e.v, e.err = load(lctx)
+		cancel()
+		e.expires = c.now().Add(c.ttl)
+		if e.err != nil {
+			c.mu.Lock()
+			if c.m[key] == e {
+				delete(c.m, key)
+			}
+			c.mu.Unlock()
+		}
+		close(e.done)
+		return e.v, e.err
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.v, e.err
+	case <-ctx.Done():
+		var zero V
+		return zero, errors.Join(errors.New("the page request ended"), ctx.Err())
+	}
+}
