@@ -273,7 +273,9 @@ func TestServeDashboardShowsAPromotionByTheFlow(t *testing.T) {
 	// The flow promotes staging and records the deployment.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		deps, _, err := s.alice.Repositories.ListDeployments(ctx, "acme", "web", &github.DeploymentsListOptions{Environment: "staging"})
+		// Pushing the branches published their first commit too; wait for
+		// the deployment of the promoted one.
+		deps, _, err := s.alice.Repositories.ListDeployments(ctx, "acme", "web", &github.DeploymentsListOptions{Environment: "staging", SHA: sha})
 		if err != nil {
 			t.Fatal(err)
 		}
