@@ -38,6 +38,7 @@ type Server struct {
 	GitHub  GitHub  `yaml:"github"`
 	Jobs    Jobs    `yaml:"jobs"`
 	Logging Logging `yaml:"logging"`
+	Smoke   Smoke   `yaml:"smoke"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
@@ -279,7 +280,7 @@ func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[st
 		}
 		cfg.Jobs.Workers = n
 	}
-	return nil
+	return applySmokeEnv(cfg, lookup, seen)
 }
 
 func applyServerDefaults(cfg *Server) {
