@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
@@ -36,6 +37,8 @@ type Service struct {
 	store   *store.Store
 	// now is the clock of decisions (tests may replace it).
 	now func() time.Time
+	// smoke holds what smoke tests need (smoke.go).
+	smoke smokeState
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.
@@ -65,7 +68,10 @@ func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 // InsertOpts makes evaluations unique by their arguments among jobs not yet
 // running, which is what coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Completed jobs do not count (River's default would make a second
+	// identical evaluation, after a re-run of a check, a no-op forever).
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
 
 // RepoEvent is what every repository event carries that an evaluation needs.
@@ -96,7 +102,10 @@ func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
 	case strings.HasPrefix(ref, "refs/tags/"):
 		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventTag, Tag: ref, SHA: ev.GetAfter()}, pipeline.TriggerTag)
 	case strings.HasPrefix(ref, "refs/heads/"):
-		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush)
+		if err := s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush); err != nil {
+			return err
+		}
+		return s.smokeOnPush(ctx, re, strings.TrimPrefix(ref, "refs/heads/"), ev.GetAfter())
 	}
 	return nil
 }
@@ -126,7 +135,11 @@ func (s *Service) OnCheckCompleted(ctx context.Context, re RepoEvent, sha string
 // OnCheckRun, OnStatus and OnWorkflowRun turn completed checks into
 // re-evaluations; anything still running changes no decision.
 func (s *Service) OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error {
-	if ev.GetAction() != "completed" {
+	switch ev.GetAction() {
+	case "requested_action", "rerequested": // buttons and re-runs of hoist's own runs
+		return s.onSmokeCheckAction(ctx, ev)
+	case "completed":
+	default:
 		return nil
 	}
 	return s.OnCheckCompleted(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), ev.GetCheckRun().GetHeadSHA())
@@ -230,6 +243,12 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs])
 // gather reads what Decide needs from GitHub.
 func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
 	f := pipeline.Facts{Now: s.now(), Trigger: trigger, Actor: actor, SourceHead: t.SHA}
+	// Only hoist's own hoist/smoke check runs count for the smoke gate.
+	app, err := s.hoistApp(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.HoistApp = app
 	if t.Route == pipeline.RouteTag {
 		// A push of an annotated tag names the tag object; promote the
 		// commit it points at.

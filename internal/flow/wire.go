@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"net/http"
+
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
 
@@ -27,12 +29,24 @@ func (s *Service) Attach(opts *server.Options) {
 	opts.Workers = func(e *jobs.Engine) error {
 		s.engine = e
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
+		river.AddWorker(e.Workers(), &smokeWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}
 		return nil
 	}
+	routes := opts.Routes
+	opts.Routes = func(mux *http.ServeMux) {
+		s.mountSmoke(mux)
+		if routes != nil {
+			routes(mux)
+		}
+	}
 }
 
-// Start gives the service the server's store, for the audit log.
-func (s *Service) Start(srv *server.Server) { s.store = srv.Store() }
+// Start gives the service the server's store, for the audit log, and its
+// smoke settings.
+func (s *Service) Start(srv *server.Server) {
+	s.store = srv.Store()
+	s.startSmoke(srv)
+}
