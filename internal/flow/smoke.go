@@ -63,7 +63,14 @@ type smokeState struct {
 	mirrors       map[string]*site.Mirror
 	// access serves preview links; nil while they are off.
 	access http.Handler
+	// browsers bounds the browsers this process runs at once.
+	browsers chan struct{}
 }
+
+// maxBrowsers is how many smoke runs one process runs at once: a browser
+// takes about two cores and 400–500 MB while it works, so more would only
+// slow each run down; other runs wait for their turn.
+const maxBrowsers = 1
 
 // startSmoke reads the server's smoke settings. A missing browser does not
 // stop the server: smoke requests are then refused with the reason.
@@ -73,6 +80,7 @@ func (s *Service) startSmoke(srv *server.Server) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.started = true
+	st.browsers = make(chan struct{}, maxBrowsers)
 	st.dataDir = cfg.DataDir
 	st.publicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	st.privateImages = privateHost(st.publicURL)

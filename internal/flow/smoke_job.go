@@ -293,6 +293,12 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 // smokeTree serves tree on a private loopback listener for the browser
 // alone and runs the smoke test against it.
 func (s *Service) smokeTree(ctx context.Context, tree site.Tree, opts smoke.Options) (*smoke.Report, error) {
+	select {
+	case s.smoke.browsers <- struct{}{}:
+		defer func() { <-s.smoke.browsers }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	preview, err := site.ServePreview(ctx, tree)
 	if err != nil {
 		return nil, err

@@ -323,6 +323,15 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 	if len(runs) != 3 {
 		t.Fatalf("rerequest: %d runs", len(runs))
 	}
+	// "Re-run all checks" sends check_suite rerequested.
+	sreq, _ := http.NewRequest("POST", w.gh.URL()+fmt.Sprintf("/repos/acme/site/check-suites/%d/rerequest", runs[2].GetCheckSuite().GetID()), nil)
+	if _, err := w.alice.Do(context.Background(), sreq, nil); err != nil {
+		t.Fatal(err)
+	}
+	runs = w.waitSmoke(sha, 4)
+	if len(runs) != 4 {
+		t.Fatalf("suite rerequest: %d runs", len(runs))
+	}
 	if got := w.head("staging"); got != before {
 		t.Fatalf("staging moved to %s", got)
 	}
@@ -392,5 +401,44 @@ func TestPreviewLinkProxiesThePrivateSite(t *testing.T) {
 	}
 	if got := w.head("staging"); got == sha {
 		t.Fatal("staging promoted past a smoke test that could not run")
+	}
+}
+
+// Another app's check run named hoist/smoke does not pass the smoke gate:
+// only hoist's own app counts.
+func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
+	// No browser here: hoist cannot run its own smoke test, so only the
+	// impostor's run exists.
+	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/nonexistent/chromium"})
+	imp := w.gh.CreateApp("impostor", "")
+	inst := w.gh.Install(imp.ID, "acme/site")
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>Shop, unchecked</h1>", "Regenerate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	_, _, err := w.gh.InstallationClient(imp, inst).Checks.CreateCheckRun(context.Background(), "acme", "site", github.CreateCheckRunOptions{
+		Name: "hoist/smoke", HeadSHA: sha, Status: github.String("completed"), Conclusion: github.String("success"),
+		Output: &github.CheckRunOutput{Title: github.String("all good"), Summary: github.String("trust me")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until hoist evaluated the promotion after that check run.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no evaluation after the impostor's check run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s on another app's hoist/smoke run", got)
 	}
 }
