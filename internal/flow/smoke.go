@@ -159,6 +159,23 @@ const smokeAttempts = 3
 // InsertOpts: every request is its own run (a re-run must run again).
 func (SmokeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: smokeAttempts} }
 
+// SmokeDeadlineArgs completes a run as failed when it has not completed
+// by its deadline.
+type SmokeDeadlineArgs struct {
+	SmokeArgs
+}
+
+// Kind names the job for River.
+func (SmokeDeadlineArgs) Kind() string { return "hoist_smoke_deadline" }
+
+// InsertOpts: the deadline itself is retried like other GitHub calls.
+func (SmokeDeadlineArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 10} }
+
+// smokeDeadline is longer than every attempt of a run could take, even
+// with each attempt lost with a crashed process and rescued later
+// (3 × jobs.rescue_after by default).
+const smokeDeadline = time.Hour
+
 // RequestSmoke queues a durable smoke test of req.SHA: the run's record
 // and its job are written in one transaction.
 func (s *Service) RequestSmoke(ctx context.Context, req SmokeRequest) error {
@@ -174,8 +191,14 @@ func (s *Service) RequestSmoke(ctx context.Context, req SmokeRequest) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.engine.InsertTx(ctx, tx, SmokeArgs{RunID: run.ID, Installation: req.Installation, Owner: req.Owner, Repo: req.Repo,
-			DefaultBranch: req.DefaultBranch, Env: req.Env, SHA: req.SHA, Actor: req.Actor, Trigger: req.Trigger}, nil)
+		args := SmokeArgs{RunID: run.ID, Installation: req.Installation, Owner: req.Owner, Repo: req.Repo,
+			DefaultBranch: req.DefaultBranch, Env: req.Env, SHA: req.SHA, Actor: req.Actor, Trigger: req.Trigger}
+		if _, err = s.engine.InsertTx(ctx, tx, args, nil); err != nil {
+			return err
+		}
+		// The deadline fails the run visibly should every attempt be lost
+		// with a crashed process.
+		_, err = s.engine.InsertTx(ctx, tx, SmokeDeadlineArgs{SmokeArgs: args}, &river.InsertOpts{ScheduledAt: s.now().Add(smokeDeadline)})
 		return err
 	})
 	if err != nil {

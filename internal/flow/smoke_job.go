@@ -92,6 +92,31 @@ func (w *smokeWorker) Work(ctx context.Context, job *river.Job[SmokeArgs]) error
 	return river.JobCancel(err)
 }
 
+// smokeDeadlineWorker runs SmokeDeadlineArgs jobs.
+type smokeDeadlineWorker struct {
+	river.WorkerDefaults[SmokeDeadlineArgs]
+	s *Service
+}
+
+// Work fails the run if it is still not completed.
+func (w *smokeDeadlineWorker) Work(ctx context.Context, job *river.Job[SmokeDeadlineArgs]) error {
+	s, a := w.s, job.Args
+	run, err := s.store.SmokeRun(ctx, a.RunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || run.Status == "completed" {
+		return err
+	}
+	client, err := s.clients.NewInstallationClient(a.Installation)
+	if err != nil {
+		return fmt.Errorf("client for installation %d: %w", a.Installation, err)
+	}
+	zerolog.Ctx(ctx).Error().Str("repo", run.Repo).Str("sha", run.SHA).Int64("smoke_run", run.ID).Msg("smoke test did not finish by its deadline")
+	return s.failSmoke(ctx, gh.NewRepo(client, a.Owner, a.Repo), run,
+		fmt.Errorf("the smoke test did not finish within %s: the server running it may have stopped", smokeDeadline))
+}
+
 func (s *Service) smokeReady() error {
 	if err := s.smoke.ready(); err != nil {
 		return jobs.Permanent(err)

@@ -44,6 +44,10 @@ type smokeWorld struct {
 }
 
 func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) *smokeWorld {
+	return startSmokeWith(t, fmt.Sprintf(candidateYML, candidateOpts), extraEnv)
+}
+
+func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smokeWorld {
 	t.Helper()
 	chromium := ""
 	if extraEnv["HOIST_CHROMIUM"] == "" {
@@ -105,8 +109,8 @@ func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) 
 	w.git(w.work, "config", "user.name", "Alice")
 	w.write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop, version one.</p><a href="about/">About</a>`)
 	w.write("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>`)
-	w.commit(".github/hoist.yml", fmt.Sprintf(candidateYML, candidateOpts), "Configure hoist")
-	for _, b := range []string{"main", "staging"} {
+	w.commit(".github/hoist.yml", yml, "Configure hoist")
+	for _, b := range []string{"main", "dev", "staging"} {
 		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
 	}
 	return &smokeWorld{world: w, url: hoistURL, inst: inst, svc: svc}
@@ -440,5 +444,25 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 	}
 	if got := w.head("staging"); got != before {
 		t.Fatalf("staging moved to %s on another app's hoist/smoke run", got)
+	}
+}
+
+// An environment with the smoke gate promoted from another one: a push to
+// the source branch is smoke-tested and promoted once the test passes.
+func TestSmokeGateOnPromoteFrom(t *testing.T) {
+	w := startSmokeWith(t, `version: 1
+site: { root: public }
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, gates: { smoke: true } }
+smoke:
+  pages: [ { path: /, expect_text: "Shop" } ]
+`, nil)
+	sha := w.commit("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1><p>dev build</p>", "Change the home page")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.waitAudit("staging", sha, "promoted")
+	runs := w.waitSmoke(sha, 1)
+	if runs[0].GetConclusion() != "success" {
+		t.Fatalf("smoke: %s %q", runs[0].GetConclusion(), runs[0].GetOutput().GetTitle())
 	}
 }

@@ -30,6 +30,7 @@ func (s *Service) Attach(opts *server.Options) {
 		s.engine = e
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
 		river.AddWorker(e.Workers(), &smokeWorker{s: s})
+		river.AddWorker(e.Workers(), &smokeDeadlineWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}
