@@ -3,6 +3,7 @@ package flow_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -249,6 +250,22 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 	resp, body := w.get(cr.GetDetailsURL())
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "/about/") || !strings.Contains(string(body), "/artifacts/") {
 		t.Fatalf("report page: %d\n%s", resp.StatusCode, body)
+	}
+
+	// The browser tested a loopback-only preview, closed once the run ended.
+	run, err := w.srv.Store().SmokeRunByCheck(context.Background(), "acme/site", cr.GetID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		BaseURL string `json:"base_url"`
+	}
+	if err := json.Unmarshal(run.Report, &report); err != nil || !strings.HasPrefix(report.BaseURL, "http://127.0.0.1:") {
+		t.Fatalf("tested at %q (%v), want a loopback preview", report.BaseURL, err)
+	}
+	if resp, err := http.Get(report.BaseURL + "/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the preview of a finished run still answers at %s", report.BaseURL)
 	}
 
 	// Nothing of the site itself is public, and preview links are off.
