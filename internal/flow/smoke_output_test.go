@@ -86,3 +86,22 @@ func TestSmokeImagesFailingChangedAndHome(t *testing.T) {
 		t.Fatalf("images:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func BenchmarkSmokeOutput5000Pages(b *testing.B) {
+	rep := &smoke.Report{Title: "2500/5000 pages OK", Conclusion: smoke.Failure}
+	for i := range 5000 {
+		p := smoke.PageResult{Path: fmt.Sprintf("/p/%05d/", i), Viewport: "desktop", Status: 200, Screenshot: shotOf(i), Conclusion: smoke.Success}
+		if i%2 == 0 {
+			p.Conclusion = smoke.Failure
+			p.Findings = []smoke.Finding{{Kind: smoke.KindFailedRequest, Message: "404 for /img/missing.png", Fails: true}}
+		}
+		rep.Pages = append(rep.Pages, p)
+	}
+	v := smokeView{Env: "staging", SHA: strings.Repeat("ab", 20), ArtifactBase: "https://hoist.example", ReportURL: "https://hoist.example/smoke/runs/x"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := smokeOutput(rep, v).Requests(v.ReportURL); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -213,6 +213,14 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 	if got := w.head("staging"); got != sha {
 		t.Fatalf("staging = %s, want %s", got, sha)
 	}
+	// The push found the gate pending; hoist's own completed check run
+	// came back as a webhook and its re-evaluation promoted.
+	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	for _, e := range entries {
+		if e.Outcome == "promoted" && e.Detail["trigger"] != "event" {
+			t.Errorf("promoted by trigger %v, want the check run's event", e.Detail["trigger"])
+		}
+	}
 	w.git(w.work, "fetch", "-q", "origin")
 	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
 
