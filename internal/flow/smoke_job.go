@@ -72,7 +72,16 @@ func (w *smokeWorker) Work(ctx context.Context, job *river.Job[SmokeArgs]) error
 		run.CheckRunID = id
 	}
 	if err = s.smokeReady(); err == nil {
+		// One browser at a time: a run that finds the browser busy waits
+		// outside the worker pool (a snooze costs no attempt), so webhooks
+		// keep flowing meanwhile.
+		select {
+		case s.smoke.browsers <- struct{}{}:
+		default:
+			return river.JobSnooze(time.Second)
+		}
 		err = s.runSmoke(ctx, repo, run, a)
+		<-s.smoke.browsers
 	}
 	if err == nil {
 		return nil
@@ -129,16 +138,15 @@ func (s *Service) reportURL(run store.SmokeRun) string {
 }
 
 func (s *Service) createSmokeCheck(ctx context.Context, repo *gh.Repo, run store.SmokeRun) (int64, error) {
-	out := checks.Output{Title: "Smoke test starting",
-		Summary: fmt.Sprintf("hoist is smoke-testing `%s` as a candidate for **%s** in headless Chromium.", shortSHA(run.SHA), orDash(run.Env))}
+	out := checks.Output{Title: "Smoke test queued",
+		Summary: fmt.Sprintf("hoist will smoke-test `%s` as a candidate for **%s** in headless Chromium as soon as a browser is free.", shortSHA(run.SHA), orDash(run.Env))}
 	reqs, err := out.Requests("")
 	if err != nil {
 		return 0, err
 	}
 	cr, _, err := repo.Client.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, github.CreateCheckRunOptions{
 		Name: pipeline.SmokeCheckName, HeadSHA: run.SHA, DetailsURL: github.String(s.reportURL(run)),
-		ExternalID: github.String(strconv.FormatInt(run.ID, 10)), Status: github.String("in_progress"),
-		StartedAt: &github.Timestamp{Time: s.now()}, Output: reqs[0]})
+		ExternalID: github.String(strconv.FormatInt(run.ID, 10)), Status: github.String("queued"), Output: reqs[0]})
 	if err != nil {
 		return 0, fmt.Errorf("create %s check run on %s: %w", pipeline.SmokeCheckName, shortSHA(run.SHA), err)
 	}
@@ -245,6 +253,10 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 	}
 	opts.ChromiumPath = s.smoke.chromium
 
+	pages := max(len(opts.Pages), 1) * max(len(opts.Viewports), 1)
+	if err := s.updateSmokeCheck(ctx, repo, run, "", smokeProgressOutput(a.SHA, a.Env, 0, pages, s.reportURL(run)), nil); err != nil {
+		return err
+	}
 	// Progress: at most one check run update a second, never blocking the
 	// runner.
 	var done, total atomic.Int64
@@ -318,12 +330,6 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 // smokeTree serves tree on a private loopback listener for the browser
 // alone and runs the smoke test against it.
 func (s *Service) smokeTree(ctx context.Context, tree site.Tree, opts smoke.Options) (*smoke.Report, error) {
-	select {
-	case s.smoke.browsers <- struct{}{}:
-		defer func() { <-s.smoke.browsers }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	preview, err := site.ServePreview(ctx, tree)
 	if err != nil {
 		return nil, err
