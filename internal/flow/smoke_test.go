@@ -367,7 +367,12 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 }
 
 func TestSmokePromoteButton(t *testing.T) {
-	w := startSmoke(t, ", auto: false", nil)
+	w := startSmokeWith(t, strings.Replace(fmt.Sprintf(candidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
+	w.gh.CreateUser("bob")
+	if _, _, err := w.alice.Repositories.AddCollaborator(context.Background(), "acme", "site", "bob",
+		&github.RepositoryAddCollaboratorOptions{Permission: "push"}); err != nil {
+		t.Fatal(err)
+	}
 	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
 	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
 	runs := w.waitSmoke(sha, 1)
@@ -378,7 +383,17 @@ func TestSmokePromoteButton(t *testing.T) {
 	}
 	// auto: false: the gate passes but nobody promoted yet.
 	w.waitAudit("staging", sha, "ready")
+	// bob may write, but staging needs maintain: refused, and recorded.
 	resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+		strings.NewReader(`{"identifier":"promote","user":"bob"}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("bob clicks Promote: %v %v", resp, err)
+	}
+	w.waitAudit("staging", sha, "refused")
+	if got := w.head("staging"); got == sha {
+		t.Fatal("bob promoted staging without the maintain permission")
+	}
+	resp, err = http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
 		strings.NewReader(`{"identifier":"promote","user":"alice"}`))
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("click Promote: %v %v", resp, err)
