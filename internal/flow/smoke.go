@@ -174,7 +174,7 @@ func (SmokeDeadlineArgs) InsertOpts() river.InsertOpts { return river.InsertOpts
 // smokeDeadline is longer than every attempt of a run could take, even
 // with each attempt lost with a crashed process and rescued later
 // (3 × jobs.rescue_after by default).
-const smokeDeadline = time.Hour
+var smokeDeadline = time.Hour
 
 // RequestSmoke queues a durable smoke test of req.SHA: the run's record
 // and its job are written in one transaction.

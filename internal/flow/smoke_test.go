@@ -506,3 +506,25 @@ smoke:
 		t.Fatalf("smoke: %s %q", runs[0].GetConclusion(), runs[0].GetOutput().GetTitle())
 	}
 }
+
+// A run that never gets to finish (here: it waits for a browser that stays
+// busy) is completed as failed at its deadline: no check run stays queued
+// or in progress forever, and the gate does not pass.
+func TestSmokeDeadlineFailsAStuckRun(t *testing.T) {
+	defer flow.SetSmokeDeadline(time.Second)()
+	w := startSmoke(t, "", nil)
+	release := w.svc.HoldBrowser()
+	defer release()
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>Shop</h1>", "Regenerate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	runs := w.waitSmoke(sha, 1)
+	out := runs[0].GetOutput()
+	if runs[0].GetConclusion() != "failure" || out.GetTitle() != "Smoke test could not run" || !strings.Contains(out.GetSummary(), "did not finish within 1s") {
+		t.Fatalf("stuck run: %s %q\n%s", runs[0].GetConclusion(), out.GetTitle(), out.GetSummary())
+	}
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s", got)
+	}
+}
