@@ -61,6 +61,16 @@ func (w *smokeWorker) Work(ctx context.Context, job *river.Job[SmokeArgs]) error
 		return fmt.Errorf("client for installation %d: %w", a.Installation, err)
 	}
 	repo := gh.NewRepo(client, a.Owner, a.Repo)
+	if run.CheckRunID == 0 && job.Attempt > 1 {
+		// An earlier attempt may have created the check run and stopped
+		// before recording it.
+		if id := s.findSmokeCheck(ctx, repo, run); id != 0 {
+			if err := s.store.SetSmokeCheckRun(ctx, run.ID, id); err != nil {
+				return err
+			}
+			run.CheckRunID = id
+		}
+	}
 	if run.CheckRunID == 0 {
 		id, err := s.createSmokeCheck(ctx, repo, run)
 		if err != nil {
@@ -122,7 +132,11 @@ func (w *smokeDeadlineWorker) Work(ctx context.Context, job *river.Job[SmokeDead
 		return fmt.Errorf("client for installation %d: %w", a.Installation, err)
 	}
 	zerolog.Ctx(ctx).Error().Str("repo", run.Repo).Str("sha", run.SHA).Int64("smoke_run", run.ID).Msg("smoke test did not finish by its deadline")
-	return s.failSmoke(ctx, gh.NewRepo(client, a.Owner, a.Repo), run,
+	repo := gh.NewRepo(client, a.Owner, a.Repo)
+	if run.CheckRunID == 0 {
+		run.CheckRunID = s.findSmokeCheck(ctx, repo, run)
+	}
+	return s.failSmoke(ctx, repo, run,
 		fmt.Errorf("the smoke test did not finish within %s: the server running it may have stopped", smokeDeadline))
 }
 
@@ -151,6 +165,22 @@ func (s *Service) createSmokeCheck(ctx context.Context, repo *gh.Repo, run store
 		return 0, fmt.Errorf("create %s check run on %s: %w", pipeline.SmokeCheckName, shortSHA(run.SHA), err)
 	}
 	return cr.GetID(), nil
+}
+
+// findSmokeCheck looks for the run's check run by its external id; 0 when
+// there is none (or GitHub cannot say now).
+func (s *Service) findSmokeCheck(ctx context.Context, repo *gh.Repo, run store.SmokeRun) int64 {
+	res, _, err := repo.Client.Checks.ListCheckRunsForRef(ctx, repo.Owner, repo.Name, run.SHA, &github.ListCheckRunsOptions{
+		CheckName: github.String(pipeline.SmokeCheckName), Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		return 0
+	}
+	for _, cr := range res.CheckRuns {
+		if cr.GetExternalID() == strconv.FormatInt(run.ID, 10) {
+			return cr.GetID()
+		}
+	}
+	return 0
 }
 
 func orDash(s string) string {
