@@ -96,7 +96,7 @@ func (w *smokeWorker) Work(ctx context.Context, job *river.Job[SmokeArgs]) error
 	if err == nil {
 		return nil
 	}
-	if job.Attempt < job.MaxAttempts && !jobs.IsPermanent(err) && ctx.Err() == nil {
+	if job.Attempt < job.MaxAttempts && !jobs.IsPermanent(err) {
 		log.Warn().Err(err).Int("attempt", job.Attempt).Msg("smoke test failed; retrying")
 		return err
 	}
