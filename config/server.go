@@ -49,6 +49,10 @@ type Server struct {
 	// Generate holds the per-repository secrets of the signed generation
 	// trigger (server_generate.go).
 	Generate `yaml:"generate"`
+
+	// Smoke is where smoke tests find their browser and keep screenshots
+	// (server_smoke.go).
+	Smoke Smoke `yaml:"smoke"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
@@ -292,7 +296,7 @@ func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[st
 		}
 		cfg.Jobs.Workers = n
 	}
-	return nil
+	return applySmokeEnv(cfg, lookup, seen)
 }
 
 func applyServerDefaults(cfg *Server) {

@@ -19,12 +19,22 @@ func NewCheckSuiteHandler(d Deps) *CheckSuiteHandler { return &CheckSuiteHandler
 // Handles lists the event this handler receives.
 func (h *CheckSuiteHandler) Handles() []string { return []string{"check_suite"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// CheckSuites is implemented by a Promotions that acts on check suites
+// (re-running hoist's own smoke tests when the suite is re-requested).
+type CheckSuites interface {
+	OnCheckSuite(ctx context.Context, ev *github.CheckSuiteEvent) error
+}
+
+// Handle parses the payload and hands it to the core when it takes check
+// suites.
 func (h *CheckSuiteHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.CheckSuiteEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("sha", ev.GetCheckSuite().GetHeadSHA()).Str("conclusion", ev.GetCheckSuite().GetConclusion()).Msg("check_suite received")
+	if cs, ok := h.Deps.Promotions.(CheckSuites); ok {
+		return cs.OnCheckSuite(ctx, ev)
+	}
 	return nil
 }

@@ -223,13 +223,9 @@ func (r *runner) startServer(s *Step) error {
 	r.artifact = artifacts
 	log := r.opts.Log
 	ctx, cancel := context.WithCancel(context.Background())
-	opts := server.Options{
-		Logger:   &log,
-		Listener: ln,
-		Routes: func(mux *http.ServeMux) {
-			mux.Handle("GET /artifacts/", smoke.ArtifactHandler(artifacts))
-		},
-	}
+	// The flow serves GET /artifacts/ from <data_dir>/artifacts, the folder
+	// above.
+	opts := server.Options{Logger: &log, Listener: ln}
 	promotions := flow.New()
 	promotions.Attach(&opts)
 	srv, err := server.New(ctx, cfg, opts)

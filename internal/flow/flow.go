@@ -41,6 +41,8 @@ type Service struct {
 	extra flowState
 	// publishes holds the deploy targets and CDNs (deploy.go).
 	publishes
+	// smoke holds what smoke tests need (smoke.go).
+	smoke smokeState
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.
@@ -112,7 +114,10 @@ func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
 		if err := s.onBranchPush(ctx, re, ev); err != nil {
 			return err
 		}
-		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush)
+		if err := s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush); err != nil {
+			return err
+		}
+		return s.smokeOnPush(ctx, re, strings.TrimPrefix(ref, "refs/heads/"), ev.GetAfter())
 	}
 	return nil
 }
@@ -142,7 +147,11 @@ func (s *Service) OnCheckCompleted(ctx context.Context, re RepoEvent, sha string
 // OnCheckRun, OnStatus and OnWorkflowRun turn completed checks into
 // re-evaluations; anything still running changes no decision.
 func (s *Service) OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error {
-	if ev.GetAction() != "completed" {
+	switch ev.GetAction() {
+	case "requested_action", "rerequested": // buttons and re-runs of hoist's own runs
+		return s.onSmokeCheckAction(ctx, ev)
+	case "completed":
+	default:
 		return nil
 	}
 	return s.OnCheckCompleted(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), ev.GetCheckRun().GetHeadSHA())
@@ -258,6 +267,12 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 // gather reads what Decide needs from GitHub.
 func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
 	f := pipeline.Facts{Now: s.now(), Trigger: trigger, Actor: actor, SourceHead: t.SHA}
+	// Only hoist's own hoist/smoke check runs count for the smoke gate.
+	app, err := s.hoistApp(ctx)
+	if err != nil {
+		return f, err
+	}
+	f.HoistApp = app
 	if t.Route == pipeline.RouteTag {
 		// A push of an annotated tag names the tag object; promote the
 		// commit it points at.

@@ -2,8 +2,28 @@ package flow
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/site"
+	"github.com/hoist-dev/hoist/internal/smoke"
+	"github.com/hoist-dev/hoist/internal/store"
 )
 
 // SmokeRequest asks for one commit to be smoke-tested as a candidate for
@@ -26,9 +46,166 @@ type SmokeRequest struct {
 // ErrSmokeUnavailable is returned while this server cannot run smoke tests.
 var ErrSmokeUnavailable = errors.New("smoke tests are not available on this server")
 
-// RequestSmoke queues a durable smoke test of req.SHA.
+// smokeState is what the smoke tests need from the server; set by Start.
+type smokeState struct {
+	mu        sync.Mutex
+	started   bool
+	err       error // why smoke tests cannot run here (no browser, …)
+	dataDir   string
+	publicURL string
+	// privateImages: the public URL is itself private (GitHub Enterprise
+	// on the same network, the emulator), so screenshot URLs are too.
+	privateImages bool
+	chromium      string
+	artifacts     *smoke.DirStore
+	signer        *site.AccessSigner
+	appSlug       string
+	mirrors       map[string]*site.Mirror
+	// access serves preview links; nil while they are off.
+	access http.Handler
+	// browsers bounds the browsers this process runs at once.
+	browsers chan struct{}
+}
+
+// maxBrowsers is how many smoke runs one process runs at once: a browser
+// takes about two cores and 400–500 MB while it works, so more would only
+// slow each run down; other runs wait for their turn.
+const maxBrowsers = 1
+
+// startSmoke reads the server's smoke settings. A missing browser does not
+// stop the server: smoke requests are then refused with the reason.
+func (s *Service) startSmoke(srv *server.Server) {
+	cfg := srv.Config()
+	st := &s.smoke
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.started = true
+	st.browsers = make(chan struct{}, maxBrowsers)
+	st.dataDir = cfg.DataDir
+	st.publicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	st.privateImages = privateHost(st.publicURL)
+	log := srv.Logger()
+	if cfg.Smoke.PreviewLinks {
+		// The link secret is derived from the App's private key, so every
+		// replica signs alike and no other secret needs managing.
+		if key, err := cfg.PrivateKeyPEM(); err == nil {
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte("hoist preview links v1"))
+			st.signer, err = site.NewAccessSigner(m.Sum(nil), cfg.Smoke.PreviewTTL)
+			if err != nil {
+				log.Warn().Err(err).Msg("preview links disabled")
+			} else {
+				st.access = site.AccessHandler(st.signer, s.previewTree)
+			}
+		}
+	}
+	a, err := smoke.NewDirStore(cfg.Smoke.ArtifactsDir)
+	if err != nil {
+		st.err = fmt.Errorf("%w: %v", ErrSmokeUnavailable, err)
+		log.Warn().Err(err).Msg("smoke tests disabled")
+		return
+	}
+	st.artifacts = a
+	st.chromium, err = smoke.FindChromium(cfg.Smoke.Chromium)
+	if err != nil {
+		st.err = fmt.Errorf("%w: %v", ErrSmokeUnavailable, err)
+		log.Warn().Err(err).Msg("smoke tests disabled")
+	}
+}
+
+func privateHost(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
+}
+
+func (st *smokeState) ready() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.started {
+		return fmt.Errorf("%w: the server has not started", ErrSmokeUnavailable)
+	}
+	return st.err
+}
+
+// SmokeArgs is one durable smoke test; RunID names its smoke_runs row,
+// which keeps the check run across attempts.
+type SmokeArgs struct {
+	RunID         int64  `json:"run_id"`
+	Installation  int64  `json:"installation"`
+	Owner         string `json:"owner"`
+	Repo          string `json:"repo"`
+	DefaultBranch string `json:"default_branch"`
+	Env           string `json:"env"`
+	SHA           string `json:"sha"`
+	Actor         string `json:"actor,omitempty"`
+	Trigger       string `json:"trigger,omitempty"`
+}
+
+// Kind names the job for River.
+func (SmokeArgs) Kind() string { return "hoist_smoke" }
+
+// smokeAttempts bounds retries: a run that failed three times for reasons
+// of its own (GitHub down, the browser crashing) is reported as failed.
+const smokeAttempts = 3
+
+// InsertOpts: every request is its own run (a re-run must run again).
+func (SmokeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: smokeAttempts} }
+
+// SmokeDeadlineArgs completes a run as failed when it has not completed
+// by its deadline.
+type SmokeDeadlineArgs struct {
+	SmokeArgs
+}
+
+// Kind names the job for River.
+func (SmokeDeadlineArgs) Kind() string { return "hoist_smoke_deadline" }
+
+// InsertOpts: the deadline itself is retried like other GitHub calls.
+func (SmokeDeadlineArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 10} }
+
+// smokeDeadline is longer than every attempt of a run could take, even
+// with each attempt lost with a crashed process and rescued later
+// (3 × jobs.rescue_after by default).
+var smokeDeadline = time.Hour
+
+// RequestSmoke queues a durable smoke test of req.SHA: the run's record
+// and its job are written in one transaction.
 func (s *Service) RequestSmoke(ctx context.Context, req SmokeRequest) error {
-	return ErrSmokeUnavailable
+	if err := s.smoke.ready(); err != nil {
+		return err
+	}
+	if req.Actor == "" {
+		req.Actor = "hoist"
+	}
+	full := req.Owner + "/" + req.Repo
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		run, err := s.store.CreateSmokeRun(ctx, tx, store.SmokeRun{Repo: full, Env: req.Env, SHA: req.SHA, Reason: req.Trigger, Actor: req.Actor})
+		if err != nil {
+			return err
+		}
+		args := SmokeArgs{RunID: run.ID, Installation: req.Installation, Owner: req.Owner, Repo: req.Repo,
+			DefaultBranch: req.DefaultBranch, Env: req.Env, SHA: req.SHA, Actor: req.Actor, Trigger: req.Trigger}
+		if _, err = s.engine.InsertTx(ctx, tx, args, nil); err != nil {
+			return err
+		}
+		// The deadline fails the run visibly should every attempt be lost
+		// with a crashed process.
+		_, err = s.engine.InsertTx(ctx, tx, SmokeDeadlineArgs{SmokeArgs: args}, &river.InsertOpts{ScheduledAt: s.now().Add(smokeDeadline)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue smoke test of %s@%s: %w", full, shortSHA(req.SHA), err)
+	}
+	zerolog.Ctx(ctx).Info().Str("repo", full).Str("sha", req.SHA).Str("env", req.Env).Str("trigger", req.Trigger).Msg("smoke test queued")
+	return nil
 }
 
 // PreviewLink is a signed, expiring link through which hoist proxies the
@@ -41,7 +218,104 @@ type PreviewLink struct {
 // ErrPreviewDisabled is returned when temporary access is not enabled.
 var ErrPreviewDisabled = errors.New("temporary preview links are not enabled on this server")
 
-// Preview returns a temporary access link to the site of sha.
+// Preview returns a temporary access link to the site of sha. The commit
+// is fetched into the mirror first, so the link works at once.
 func (s *Service) Preview(ctx context.Context, req SmokeRequest) (PreviewLink, error) {
-	return PreviewLink{}, ErrPreviewDisabled
+	st := &s.smoke
+	st.mu.Lock()
+	signer, base := st.signer, st.publicURL
+	st.mu.Unlock()
+	if signer == nil {
+		return PreviewLink{}, ErrPreviewDisabled
+	}
+	client, err := s.clients.NewInstallationClient(req.Installation)
+	if err != nil {
+		return PreviewLink{}, fmt.Errorf("preview: client for installation %d: %w", req.Installation, err)
+	}
+	repo := gh.NewRepo(client, req.Owner, req.Repo)
+	m, err := s.mirror(req.Owner, req.Repo)
+	if err != nil {
+		return PreviewLink{}, err
+	}
+	if err := s.fetchCommits(ctx, repo, req.Installation, m, req.SHA); err != nil {
+		return PreviewLink{}, fmt.Errorf("preview of %s: %w", shortSHA(req.SHA), err)
+	}
+	now := s.now()
+	link := signer.Sign(repo.FullName(), req.SHA, now)
+	zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("sha", req.SHA).
+		Dict("audit", zerolog.Dict().Str("actor", req.Actor).Str("action", "preview_link")).Msg("preview link issued")
+	return PreviewLink{URL: base + link, Expires: now.Add(signer.TTL()).Truncate(time.Second)}, nil
+}
+
+// fetchCommits brings the commits into the repository's mirror, with an
+// installation token that can only read this repository's contents. Commits
+// the mirror already holds are not fetched again.
+func (s *Service) fetchCommits(ctx context.Context, repo *gh.Repo, installation int64, m *site.Mirror, shas ...string) error {
+	var missing []string
+	for _, sha := range shas {
+		if sha == "" {
+			continue
+		}
+		if _, err := m.TreeSHA(ctx, sha, ""); err != nil {
+			missing = append(missing, sha)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	info, _, err := repo.Client.Repositories.Get(ctx, repo.Owner, repo.Name)
+	if err != nil {
+		return fmt.Errorf("clone URL of %s: %w", repo.FullName(), err)
+	}
+	app, err := s.clients.NewAppClient()
+	if err != nil {
+		return fmt.Errorf("app client: %w", err)
+	}
+	tok, _, err := app.Apps.CreateInstallationToken(ctx, installation, &github.InstallationTokenOptions{
+		Repositories: []string{repo.Name}, Permissions: &github.InstallationPermissions{Contents: github.String("read")}})
+	if err != nil {
+		return fmt.Errorf("installation token to fetch %s: %w", repo.FullName(), err)
+	}
+	return m.Fetch(ctx, info.GetCloneURL(), tok.GetToken(), missing...)
+}
+
+// loadRepoConfig reads .github/hoist.yml from the default branch; nil when
+// the repository has none. A broken file is permanent.
+func loadRepoConfig(ctx context.Context, repo *gh.Repo, defaultBranch string) (*config.RepoConfig, error) {
+	ref := defaultBranch
+	if ref == "" {
+		ref = "HEAD"
+	}
+	data, err := repo.File(ctx, config.RepoConfigPath, ref)
+	if errors.Is(err, gh.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
+	if err != nil {
+		return nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), err))
+	}
+	return cfg, nil
+}
+
+// smokeOptions turns the repository's smoke section into runner options.
+func smokeOptions(c config.RepoSmoke) (smoke.Options, error) {
+	var o smoke.Options
+	for _, p := range c.Pages {
+		o.Pages = append(o.Pages, smoke.Page{Path: p.Path, ExpectText: p.ExpectText, ExpectSelector: p.ExpectSelector, MaxLoadMS: p.MaxLoadMS})
+	}
+	for _, v := range c.Viewports {
+		o.Viewports = append(o.Viewports, smoke.Viewport{Name: v.Name, Width: v.Width, Height: v.Height})
+	}
+	o.Crawl.MaxPages = c.Crawl.MaxPages
+	for i, k := range c.FailOn {
+		kind, err := smoke.ParseKind(k)
+		if err != nil {
+			return o, fmt.Errorf("smoke.fail_on[%d]: %w", i, err)
+		}
+		o.FailOn = append(o.FailOn, kind)
+	}
+	return o, nil
 }

@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"net/http"
+
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
 
@@ -29,13 +31,26 @@ func (s *Service) Attach(opts *server.Options) {
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
 		s.addPushWorkers(e)
 		river.AddWorker(e.Workers(), &publishWorker{s: s})
+		river.AddWorker(e.Workers(), &smokeWorker{s: s})
+		river.AddWorker(e.Workers(), &smokeDeadlineWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}
 		return nil
 	}
+	routes := opts.Routes
+	opts.Routes = func(mux *http.ServeMux) {
+		s.mountSmoke(mux)
+		if routes != nil {
+			routes(mux)
+		}
+	}
 }
 
-// Start gives the service the server's store (audit log, publish leases)
-// and configuration (deploy targets, CDNs).
-func (s *Service) Start(srv *server.Server) { s.store = srv.Store(); s.cfg = srv.Config() }
+// Start gives the service the server's store (audit log, publish leases),
+// its configuration (deploy targets, CDNs) and its smoke settings.
+func (s *Service) Start(srv *server.Server) {
+	s.store = srv.Store()
+	s.cfg = srv.Config()
+	s.startSmoke(srv)
+}

@@ -144,9 +144,6 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 // Handler is the server's HTTP handler, for in-process use.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Config is the configuration the server was started with.
-func (s *Server) Config() *config.Server { return s.cfg }
-
 // Store is the server's database.
 func (s *Server) Store() *store.Store { return s.store }
 

@@ -1,0 +1,18 @@
+package flow
+
+import "time"
+
+// SetSmokeDeadline shortens the deadline of smoke runs requested from now
+// on; the returned func restores it.
+func SetSmokeDeadline(d time.Duration) (restore func()) {
+	old := smokeDeadline
+	smokeDeadline = d
+	return func() { smokeDeadline = old }
+}
+
+// HoldBrowser takes this process's browser, as a long run would; runs
+// wait until release.
+func (s *Service) HoldBrowser() (release func()) {
+	s.smoke.browsers <- struct{}{}
+	return func() { <-s.smoke.browsers }
+}

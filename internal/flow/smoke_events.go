@@ -1,0 +1,167 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// smokeOnPush queues a smoke test of a pushed branch head for every
+// candidate whose branch it is, and for every environment with the smoke
+// gate that is promoted from it. A server that cannot run smoke tests logs
+// why; the smoke gate then stays pending ("not run yet").
+func (s *Service) smokeOnPush(ctx context.Context, re RepoEvent, branch, sha string) error {
+	if sha == "" || strings.Trim(sha, "0") == "" {
+		return nil
+	}
+	p, _, err := s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return nil // planning reported a broken config already
+	}
+	var envs []string
+	for _, c := range p.Candidates {
+		if c.Branch == branch && !slices.Contains(envs, c.Env) {
+			envs = append(envs, c.Env)
+		}
+	}
+	for _, e := range p.Environments {
+		if e.Gates.Smoke && p.SourceBranch(e.Name) == branch && !slices.Contains(envs, e.Name) {
+			envs = append(envs, e.Name)
+		}
+	}
+	for _, env := range envs {
+		err := s.RequestSmoke(ctx, SmokeRequest{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo,
+			DefaultBranch: re.DefaultBranch, Env: env, SHA: sha, Actor: "hoist", Trigger: "push"})
+		if errors.Is(err, ErrSmokeUnavailable) {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("repo", re.Owner+"/"+re.Repo).Str("env", env).Msg("candidate not smoke-tested")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onSmokeCheckAction handles the buttons and re-run requests of hoist's own
+// hoist/smoke check runs: Re-run and rerequested start a new run of the
+// same commit; Promote asks for a promotion by the person who clicked.
+func (s *Service) onSmokeCheckAction(ctx context.Context, ev *github.CheckRunEvent) error {
+	cr := ev.GetCheckRun()
+	if cr.GetName() != pipeline.SmokeCheckName {
+		return nil
+	}
+	re := repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender())
+	log := zerolog.Ctx(ctx).With().Str("repo", re.Owner+"/"+re.Repo).Str("sha", cr.GetHeadSHA()).Logger()
+	run, err := s.store.SmokeRunByCheck(ctx, re.Owner+"/"+re.Repo, cr.GetID())
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info().Int64("check_run", cr.GetID()).Msg("not a smoke run of this server; ignored")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	action := ev.GetAction()
+	if action == "requested_action" {
+		action = ev.GetRequestedAction().Identifier
+	}
+	switch action {
+	case "rerequested", "rerun":
+		return s.rerunSmoke(ctx, re, run, action)
+	case "promote":
+		return s.promoteFromCheck(ctx, re, run)
+	}
+	log.Info().Str("action", action).Msg("unknown smoke check action; ignored")
+	return nil
+}
+
+// OnCheckSuite re-runs hoist's smoke tests of a commit when its check
+// suite is re-requested (GitHub's "Re-run all checks").
+func (s *Service) OnCheckSuite(ctx context.Context, ev *github.CheckSuiteEvent) error {
+	if ev.GetAction() != "rerequested" {
+		return nil
+	}
+	re := repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender())
+	runs, err := s.store.SmokeRunsOfSHA(ctx, re.Owner+"/"+re.Repo, ev.GetCheckSuite().GetHeadSHA(), 50)
+	if err != nil {
+		return err
+	}
+	var envs []string
+	for _, r := range runs {
+		if r.Reason == "baseline" || r.CheckRunID == 0 || slices.Contains(envs, r.Env) {
+			continue
+		}
+		envs = append(envs, r.Env)
+		if err := s.rerunSmoke(ctx, re, r, "rerequested"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) rerunSmoke(ctx context.Context, re RepoEvent, run store.SmokeRun, trigger string) error {
+	err := s.RequestSmoke(ctx, SmokeRequest{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo,
+		DefaultBranch: re.DefaultBranch, Env: run.Env, SHA: run.SHA, Actor: re.Actor, Trigger: trigger})
+	if errors.Is(err, ErrSmokeUnavailable) {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("repo", run.Repo).Str("sha", run.SHA).Msg("re-run refused")
+		return nil
+	}
+	return err
+}
+
+// permissionRank orders GitHub's repository roles; "none" and unknown
+// names rank lowest.
+func permissionRank(p string) int {
+	return slices.Index(config.RepoPermissions, p)
+}
+
+// promoteFromCheck evaluates a promotion of the run's commit asked for by
+// the person who clicked Promote, who needs write access at least and the
+// environment's permission. The gates still decide.
+func (s *Service) promoteFromCheck(ctx context.Context, re RepoEvent, run store.SmokeRun) error {
+	p, repo, err := s.pipelineFor(ctx, re)
+	if err != nil || p == nil {
+		return err
+	}
+	env, ok := p.Env(run.Env)
+	if !ok {
+		return nil
+	}
+	need := env.Permission
+	if permissionRank(need) < permissionRank("write") {
+		need = "write"
+	}
+	have, err := repo.Permission(ctx, re.Actor)
+	if err != nil {
+		return err
+	}
+	if permissionRank(have) < permissionRank(need) {
+		return s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: re.Actor, Action: "promote", Env: env.Name, SHA: run.SHA,
+			Outcome: "refused", Detail: map[string]any{"reason": "needs " + need + " permission, has " + have, "trigger": "check_run button"}})
+	}
+	return s.queueManualPromotion(ctx, re, repo, p, env, run.SHA)
+}
+
+func (s *Service) queueManualPromotion(ctx context.Context, re RepoEvent, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, sha string) error {
+	t, ok := s.smokeTarget(ctx, repo, p, env, sha)
+	if !ok {
+		return nil
+	}
+	args := EvaluateArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
+		Env: t.Env, Route: string(t.Route), Source: t.Source, SHA: t.SHA, Trigger: string(pipeline.TriggerManual), Actor: re.Actor}
+	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("env", env.Name).Str("sha", sha).
+		Dict("audit", zerolog.Dict().Str("actor", re.Actor).Str("action", "promote_button")).Msg("manual promotion queued")
+	return nil
+}

@@ -1,0 +1,129 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/site"
+	"github.com/hoist-dev/hoist/internal/smoke"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// SmokeReportPrefix is where a smoke run's report page is served: the
+// check run's details_url is <public_url>/smoke/runs/<token>.
+const SmokeReportPrefix = "/smoke/runs/"
+
+// mountSmoke adds the public routes of smoke tests: screenshots, report
+// pages and (when enabled) temporary preview links. Nothing else of a site
+// under test is reachable through hoist's public address.
+func (s *Service) mountSmoke(mux *http.ServeMux) {
+	mux.Handle("GET /artifacts/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.smoke.mu.Lock()
+		a := s.smoke.artifacts
+		s.smoke.mu.Unlock()
+		if a == nil {
+			http.NotFound(w, r)
+			return
+		}
+		smoke.ArtifactHandler(a).ServeHTTP(w, r)
+	}))
+	mux.Handle("GET "+SmokeReportPrefix+"{token}", http.HandlerFunc(s.serveSmokeReport))
+	mux.Handle("GET "+site.AccessPrefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.smoke.mu.Lock()
+		h := s.smoke.access
+		s.smoke.mu.Unlock()
+		if h == nil {
+			http.NotFound(w, r) // temporary access is off
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+var tokenRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+var pendingPage = template.Must(template.New("pending").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><meta name="robots" content="noindex">
+<title>Smoke test {{.Status}}</title></head>
+<body style="font:14px system-ui,sans-serif;margin:24px">
+<h1 style="font-size:20px">Smoke test of <code>{{.SHA}}</code> for {{.Env}}: {{.Status}}</h1>
+<p>{{if .Title}}{{.Title}}{{else}}The report appears here when the run completes; this page reloads itself.{{end}}</p>
+</body></html>
+`))
+
+// serveSmokeReport renders a run's report: every page, every screenshot.
+func (s *Service) serveSmokeReport(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if !tokenRE.MatchString(token) || s.store == nil {
+		http.NotFound(w, r)
+		return
+	}
+	run, err := s.store.SmokeRunByToken(r.Context(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, "report unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rep := decodeReport(run.Report)
+	if rep == nil {
+		h.Set("Cache-Control", "no-cache")
+		var buf bytes.Buffer
+		pendingPage.Execute(&buf, map[string]string{"SHA": shortSHA(run.SHA), "Env": orDash(run.Env), "Status": strings.ReplaceAll(run.Status, "_", " "), "Title": run.Title})
+		w.Write(buf.Bytes())
+		return
+	}
+	// A completed report never changes.
+	h.Set("Cache-Control", "public, max-age=3600")
+	page, err := smoke.RenderHTML(rep, func(sha string) string { return "/artifacts/" + sha + ".png" })
+	if err != nil {
+		http.Error(w, "cannot render the report", http.StatusInternalServerError)
+		return
+	}
+	w.Write(page)
+}
+
+// previewTree reads the site of repo at sha from the mirror for a preview
+// link; the site root comes from the commit's own .github/hoist.yml. The
+// commit must be in this server's mirror (Preview fetches it).
+func (s *Service) previewTree(full, sha string) (site.Tree, error) {
+	owner, name, _ := strings.Cut(full, "/")
+	m, err := s.mirror(owner, name)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	all, err := m.Tree(ctx, sha, "")
+	if err != nil {
+		return nil, err
+	}
+	root := "."
+	if rc, err := all.Open(config.RepoConfigPath); err == nil {
+		data, rerr := io.ReadAll(rc)
+		rc.Close()
+		if rerr == nil {
+			if cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data); err == nil {
+				root = cfg.Site.Root
+			}
+		}
+	}
+	t, err := m.Tree(ctx, sha, root)
+	if err != nil {
+		return nil, fmt.Errorf("site root %q of %s: %w", root, shortSHA(sha), err)
+	}
+	return t, nil
+}

@@ -1,0 +1,530 @@
+package flow_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/flow"
+	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/testenv"
+)
+
+const candidateYML = `version: 1
+site: { root: public }
+environments:
+  staging: { branch: staging, gates: { smoke: true } }
+candidates:
+  - { from: pre-staging, to: staging%s }
+smoke:
+  pages: [ { path: /, expect_text: "Shop" }, { path: /about/ } ]
+`
+
+// smokeWorld is a world whose repository promotes pre-staging into
+// staging through the smoke gate, with hoist testing in real Chromium.
+type smokeWorld struct {
+	*world
+	url  string
+	inst int64
+	svc  *flow.Service
+}
+
+func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) *smokeWorld {
+	return startSmokeWith(t, fmt.Sprintf(candidateYML, candidateOpts), extraEnv)
+}
+
+func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smokeWorld {
+	t.Helper()
+	chromium := ""
+	if extraEnv["HOIST_CHROMIUM"] == "" {
+		chromium = testenv.Chromium(t)
+	}
+	gh := ghemu.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hoistURL := "http://" + ln.Addr().String()
+	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
+	aliceToken := gh.CreateUser("alice")
+	gh.CreateRepo("acme", "site", aliceToken)
+	inst := gh.Install(app.ID, "acme/site")
+
+	dir := t.TempDir()
+	env := map[string]string{
+		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
+		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
+		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+		"HOIST_CHROMIUM": chromium,
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	opts := server.Options{Logger: &log, Listener: ln}
+	svc := flow.New()
+	svc.Attach(&opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	svc.Start(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("hoist did not stop")
+		}
+	})
+
+	alice := github.NewClient(nil).WithAuthToken(aliceToken)
+	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
+	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
+	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
+	w.git(w.work, "config", "user.email", "alice@example.com")
+	w.git(w.work, "config", "user.name", "Alice")
+	w.write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop, version one.</p><a href="about/">About</a>`)
+	w.write("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>`)
+	w.commit(".github/hoist.yml", yml, "Configure hoist")
+	for _, b := range []string{"main", "dev", "staging"} {
+		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
+	}
+	return &smokeWorld{world: w, url: hoistURL, inst: inst, svc: svc}
+}
+
+func (w *world) write(path, content string) {
+	w.t.Helper()
+	full := filepath.Join(w.work, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// smokeRuns lists hoist/smoke check runs on sha, oldest first.
+func (w *smokeWorld) smokeRuns(sha string) []*github.CheckRun {
+	w.t.Helper()
+	res, _, err := w.alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
+		&github.ListCheckRunsOptions{CheckName: github.String("hoist/smoke"), Filter: github.String("all")})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	runs := res.CheckRuns
+	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+		runs[i], runs[j] = runs[j], runs[i]
+	}
+	return runs
+}
+
+// waitSmoke waits until n hoist/smoke runs on sha have completed.
+func (w *smokeWorld) waitSmoke(sha string, n int) []*github.CheckRun {
+	w.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		runs := w.smokeRuns(sha)
+		completed := 0
+		for _, r := range runs {
+			if r.GetStatus() == "completed" {
+				completed++
+			}
+		}
+		if completed >= n {
+			return runs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.t.Fatalf("fewer than %d completed smoke runs on %s: %+v", n, sha, w.smokeRuns(sha))
+	return nil
+}
+
+func (w *smokeWorld) get(u string) (*http.Response, []byte) {
+	w.t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// checkImage asserts hoist serves a check run image publicly as a PNG.
+func (w *smokeWorld) checkImage(img map[string]any) {
+	w.t.Helper()
+	u, _ := img["image_url"].(string)
+	if !strings.HasPrefix(u, w.url+"/artifacts/") || !strings.HasSuffix(u, ".png") {
+		w.t.Fatalf("image URL %q is not one of hoist's artifacts", u)
+	}
+	if alt, _ := img["alt"].(string); alt == "" {
+		w.t.Errorf("image %s without alt text", u)
+	}
+	resp, body := w.get(u)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		w.t.Fatalf("GET %s: %d %s", u, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+		w.t.Errorf("Cache-Control %q, want immutable", cc)
+	}
+}
+
+func actionIDs(cr ghemu.CheckRun) []string {
+	var ids []string
+	for _, a := range cr.Actions {
+		ids = append(ids, fmt.Sprint(a["identifier"]))
+	}
+	return ids
+}
+
+func TestSmokePassPromotesCandidate(t *testing.T) {
+	w := startSmoke(t, "", nil)
+	before := w.head("staging")
+	w.write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Spring sale: everything must go!</p><a href="about/">About</a>`)
+	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+
+	w.waitAudit("staging", sha, "promoted")
+	if got := w.head("staging"); got != sha {
+		t.Fatalf("staging = %s, want %s", got, sha)
+	}
+	// The push found the gate pending; hoist's own completed check run
+	// came back as a webhook and its re-evaluation promoted.
+	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	for _, e := range entries {
+		if e.Outcome == "promoted" && e.Detail["trigger"] != "event" {
+			t.Errorf("promoted by trigger %v, want the check run's event", e.Detail["trigger"])
+		}
+	}
+	w.git(w.work, "fetch", "-q", "origin")
+	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
+
+	runs := w.waitSmoke(sha, 1)
+	cr := runs[len(runs)-1]
+	if cr.GetConclusion() != "success" || cr.GetApp().GetSlug() != "hoist" {
+		t.Fatalf("smoke run: %s by %s, %q", cr.GetConclusion(), cr.GetApp().GetSlug(), cr.GetOutput().GetTitle())
+	}
+	if title := cr.GetOutput().GetTitle(); !strings.HasPrefix(title, "2/2 pages OK") {
+		t.Errorf("title %q", title)
+	}
+	summary := cr.GetOutput().GetSummary()
+	// The baseline is staging's head before the promotion, photographed
+	// on the fly: both pages changed.
+	if !strings.Contains(summary, "| `/` |") || !strings.Contains(summary, "changed") || !strings.Contains(summary, "compared with `"+before[:7]) {
+		t.Errorf("summary lacks the page table or the visual change:\n%s", summary)
+	}
+	state, ok := w.gh.CheckRunState(cr.GetID())
+	if !ok || len(state.Output.Images) == 0 {
+		t.Fatalf("no images on the check run: %+v", state.Output)
+	}
+	home := false
+	for _, img := range state.Output.Images {
+		w.checkImage(img)
+		home = home || strings.Contains(fmt.Sprint(img["alt"]), "of / (desktop)")
+	}
+	if !home {
+		t.Errorf("home page not among the images: %+v", state.Output.Images)
+	}
+
+	// details_url is hoist's own report page, with every page.
+	if !strings.HasPrefix(cr.GetDetailsURL(), w.url+flow.SmokeReportPrefix) {
+		t.Fatalf("details_url %q", cr.GetDetailsURL())
+	}
+	resp, body := w.get(cr.GetDetailsURL())
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "/about/") || !strings.Contains(string(body), "/artifacts/") {
+		t.Fatalf("report page: %d\n%s", resp.StatusCode, body)
+	}
+
+	// The browser tested a loopback-only preview, closed once the run ended.
+	run, err := w.srv.Store().SmokeRunByCheck(context.Background(), "acme/site", cr.GetID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report struct {
+		BaseURL string `json:"base_url"`
+	}
+	if err := json.Unmarshal(run.Report, &report); err != nil || !strings.HasPrefix(report.BaseURL, "http://127.0.0.1:") {
+		t.Fatalf("tested at %q (%v), want a loopback preview", report.BaseURL, err)
+	}
+	if resp, err := http.Get(report.BaseURL + "/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the preview of a finished run still answers at %s", report.BaseURL)
+	}
+
+	// Nothing of the site itself is public, and preview links are off.
+	for _, p := range []string{"/", "/index.html", "/about/", "/public/index.html", "/preview/acme/site/" + sha + "/1/x/"} {
+		resp, body := w.get(w.url + p)
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "Spring sale") {
+			t.Errorf("GET %s on hoist's public address: %d %q", p, resp.StatusCode, body)
+		}
+	}
+	if _, err := w.svc.Preview(context.Background(), flow.SmokeRequest{Installation: w.inst, Owner: "acme", Repo: "site", SHA: sha}); err != flow.ErrPreviewDisabled {
+		t.Errorf("Preview with links off: %v", err)
+	}
+	// Only the artifact names are public.
+	for _, p := range []string{"/artifacts/", "/artifacts/" + strings.Repeat("0", 64) + ".png", "/artifacts/../data/hoist.db"} {
+		if resp, _ := w.get(w.url + p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
+	w := startSmoke(t, "", nil)
+	before := w.head("staging")
+	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
+<img src="/missing.png" alt="">
+<script>console.error("price feed is empty")</script>`, "Regenerate the site with broken data")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s past a failed smoke test", got)
+	}
+	runs := w.waitSmoke(sha, 1)
+	cr := runs[0]
+	if cr.GetConclusion() != "failure" {
+		t.Fatalf("conclusion %s, title %q", cr.GetConclusion(), cr.GetOutput().GetTitle())
+	}
+	title := cr.GetOutput().GetTitle()
+	if !strings.Contains(title, "1/2 pages OK") || !strings.Contains(title, "console error") || !strings.Contains(title, "failed request") {
+		t.Errorf("title %q", title)
+	}
+	state, _ := w.gh.CheckRunState(cr.GetID())
+	failing := false
+	for _, img := range state.Output.Images {
+		if strings.Contains(fmt.Sprint(img["alt"]), "/about/") {
+			failing = true
+			w.checkImage(img)
+			if !strings.Contains(fmt.Sprint(img["caption"]), "price feed is empty") {
+				t.Errorf("caption %q does not say what failed", img["caption"])
+			}
+		}
+	}
+	if !failing {
+		t.Fatalf("the failing page's screenshot is not in the check run: %+v", state.Output.Images)
+	}
+	if ids := actionIDs(state); strings.Join(ids, ",") != "rerun" {
+		t.Errorf("buttons %v, want only rerun (the gate refuses a promotion)", ids)
+	}
+
+	// Re-run through the button, as a user would click it.
+	resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+		strings.NewReader(`{"identifier":"rerun","user":"alice"}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("click Re-run: %v %v", resp, err)
+	}
+	runs = w.waitSmoke(sha, 2)
+	if len(runs) != 2 || runs[1].GetID() == cr.GetID() || runs[1].GetConclusion() != "failure" {
+		t.Fatalf("re-run: %+v", runs)
+	}
+	// GitHub's "Re-run" link sends check_run rerequested.
+	rreq, _ := http.NewRequest("POST", w.gh.URL()+fmt.Sprintf("/repos/acme/site/check-runs/%d/rerequest", runs[1].GetID()), nil)
+	if _, err := w.alice.Do(context.Background(), rreq, nil); err != nil {
+		t.Fatal(err)
+	}
+	runs = w.waitSmoke(sha, 3)
+	if len(runs) != 3 {
+		t.Fatalf("rerequest: %d runs", len(runs))
+	}
+	// "Re-run all checks" sends check_suite rerequested.
+	sreq, _ := http.NewRequest("POST", w.gh.URL()+fmt.Sprintf("/repos/acme/site/check-suites/%d/rerequest", runs[2].GetCheckSuite().GetID()), nil)
+	if _, err := w.alice.Do(context.Background(), sreq, nil); err != nil {
+		t.Fatal(err)
+	}
+	runs = w.waitSmoke(sha, 4)
+	if len(runs) != 4 {
+		t.Fatalf("suite rerequest: %d runs", len(runs))
+	}
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s", got)
+	}
+}
+
+func TestSmokePromoteButton(t *testing.T) {
+	w := startSmokeWith(t, strings.Replace(fmt.Sprintf(candidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
+	w.gh.CreateUser("bob")
+	if _, _, err := w.alice.Repositories.AddCollaborator(context.Background(), "acme", "site", "bob",
+		&github.RepositoryAddCollaboratorOptions{Permission: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	runs := w.waitSmoke(sha, 1)
+	cr := runs[0]
+	state, _ := w.gh.CheckRunState(cr.GetID())
+	if cr.GetConclusion() != "success" || strings.Join(actionIDs(state), ",") != "rerun,promote" {
+		t.Fatalf("conclusion %s, buttons %v", cr.GetConclusion(), actionIDs(state))
+	}
+	// auto: false: the gate passes but nobody promoted yet.
+	w.waitAudit("staging", sha, "ready")
+	// bob may write, but staging needs maintain: refused, and recorded.
+	resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+		strings.NewReader(`{"identifier":"promote","user":"bob"}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("bob clicks Promote: %v %v", resp, err)
+	}
+	w.waitAudit("staging", sha, "refused")
+	if got := w.head("staging"); got == sha {
+		t.Fatal("bob promoted staging without the maintain permission")
+	}
+	resp, err = http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+		strings.NewReader(`{"identifier":"promote","user":"alice"}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("click Promote: %v %v", resp, err)
+	}
+	w.waitAudit("staging", sha, "promoted")
+	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 20)
+	for _, e := range entries {
+		if e.Outcome == "promoted" && e.Actor != "alice" {
+			t.Errorf("promotion attributed to %q, want alice", e.Actor)
+		}
+	}
+}
+
+func TestPreviewLinkProxiesThePrivateSite(t *testing.T) {
+	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/bin/true", "HOIST_PREVIEW_LINKS": "true", "HOIST_PREVIEW_TTL": "2s"})
+	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Preview me</h1>`, "Candidate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	link, err := w.svc.Preview(context.Background(), flow.SmokeRequest{Installation: w.inst, Owner: "acme", Repo: "site", SHA: sha, Actor: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link.URL, w.url+"/preview/acme/site/"+sha+"/") || time.Until(link.Expires) > 3*time.Second {
+		t.Fatalf("link %+v", link)
+	}
+	resp, body := w.get(link.URL)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Preview me") || resp.Header.Get("Cache-Control") != "private, no-store" {
+		t.Fatalf("GET link: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := w.get(link.URL + "about/"); resp.StatusCode != 200 || !strings.Contains(string(body), "About the Shop") {
+		t.Fatalf("GET link/about/: %d %q", resp.StatusCode, body)
+	}
+	// Tampered: another commit under the same signature.
+	tampered := strings.Replace(link.URL, sha, strings.Repeat("a", 40), 1)
+	if resp, _ := w.get(tampered); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("tampered link: %d, want 403", resp.StatusCode)
+	}
+	time.Sleep(time.Until(link.Expires) + 1100*time.Millisecond)
+	if resp, body := w.get(link.URL); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "expired") {
+		t.Errorf("expired link: %d %q, want 403", resp.StatusCode, body)
+	}
+	// The push also queued a smoke test, whose browser (/bin/true) cannot
+	// start: after its last attempt the check run is completed as a
+	// failure with the reason, never left in progress.
+	runs := w.waitSmoke(sha, 1)
+	last := runs[len(runs)-1]
+	if last.GetConclusion() != "failure" || last.GetOutput().GetTitle() != "Smoke test could not run" ||
+		!strings.Contains(last.GetOutput().GetSummary(), "chromium") {
+		t.Fatalf("run with a broken browser: %s %q\n%s", last.GetConclusion(), last.GetOutput().GetTitle(), last.GetOutput().GetSummary())
+	}
+	if got := w.head("staging"); got == sha {
+		t.Fatal("staging promoted past a smoke test that could not run")
+	}
+}
+
+// Another app's check run named hoist/smoke does not pass the smoke gate:
+// only hoist's own app counts.
+func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
+	// No browser here: hoist cannot run its own smoke test, so only the
+	// impostor's run exists.
+	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/nonexistent/chromium"})
+	imp := w.gh.CreateApp("impostor", "")
+	inst := w.gh.Install(imp.ID, "acme/site")
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>Shop, unchecked</h1>", "Regenerate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	_, _, err := w.gh.InstallationClient(imp, inst).Checks.CreateCheckRun(context.Background(), "acme", "site", github.CreateCheckRunOptions{
+		Name: "hoist/smoke", HeadSHA: sha, Status: github.String("completed"), Conclusion: github.String("success"),
+		Output: &github.CheckRunOutput{Title: github.String("all good"), Summary: github.String("trust me")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until hoist evaluated the promotion after that check run.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no evaluation after the impostor's check run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s on another app's hoist/smoke run", got)
+	}
+}
+
+// An environment with the smoke gate promoted from another one: a push to
+// the source branch is smoke-tested and promoted once the test passes.
+func TestSmokeGateOnPromoteFrom(t *testing.T) {
+	w := startSmokeWith(t, `version: 1
+site: { root: public }
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, gates: { smoke: true } }
+smoke:
+  pages: [ { path: /, expect_text: "Shop" } ]
+`, nil)
+	sha := w.commit("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1><p>dev build</p>", "Change the home page")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.waitAudit("staging", sha, "promoted")
+	runs := w.waitSmoke(sha, 1)
+	if runs[0].GetConclusion() != "success" {
+		t.Fatalf("smoke: %s %q", runs[0].GetConclusion(), runs[0].GetOutput().GetTitle())
+	}
+}
+
+// A run that never gets to finish (here: it waits for a browser that stays
+// busy) is completed as failed at its deadline: no check run stays queued
+// or in progress forever, and the gate does not pass.
+func TestSmokeDeadlineFailsAStuckRun(t *testing.T) {
+	defer flow.SetSmokeDeadline(time.Second)()
+	w := startSmoke(t, "", nil)
+	release := w.svc.HoldBrowser()
+	defer release()
+	before := w.head("staging")
+	sha := w.commit("public/index.html", "<h1>Shop</h1>", "Regenerate")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	runs := w.waitSmoke(sha, 1)
+	out := runs[0].GetOutput()
+	if runs[0].GetConclusion() != "failure" || out.GetTitle() != "Smoke test could not run" || !strings.Contains(out.GetSummary(), "did not finish within 1s") {
+		t.Fatalf("stuck run: %s %q\n%s", runs[0].GetConclusion(), out.GetTitle(), out.GetSummary())
+	}
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s", got)
+	}
+}
