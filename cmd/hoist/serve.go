@@ -7,11 +7,9 @@ import (
 	"os"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/logging"
+	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
-	"github.com/hoist-dev/hoist/internal/web"
 )
 
 func init() {
@@ -38,7 +36,7 @@ func runServe(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1
 	}
-	srv, err := newServer(ctx, cfg, server.Options{Logger: &log})
+	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1
@@ -48,28 +46,4 @@ func runServe(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// newServer is `hoist serve` without the flags: the server with every
-// service attached (promotions, the generation trigger, the dashboard),
-// ready to Run.
-// opts.Logger must be set; tests pass their listener in opts.
-func newServer(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
-	promotions := flow.New()
-	promotions.Attach(&opts)
-	gen := generate.New(generate.Deps{Secret: cfg.GenerateSecret, Logger: *opts.Logger})
-	gen.Attach(&opts)
-	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger})
-	opts.Routes = dash.Routes(opts.Routes)
-	srv, err := server.New(ctx, cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	promotions.Start(srv)
-	if err := gen.Bind(srv.Store(), srv.ClientCreator()); err != nil {
-		srv.Store().Close()
-		return nil, err
-	}
-	dash.Bind(srv.Store(), srv.ClientCreator())
-	return srv, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -41,7 +42,7 @@ const (
 
 // served is the emulator with acme/site (generation configured),
 // acme/blog (hoist without generate.workflow), and `hoist serve` as
-// newServer builds it, in process, on a server configuration file that
+// serve.New builds it, in process, on a server configuration file that
 // carries both repositories' trigger secrets.
 type served struct {
 	t     *testing.T
@@ -107,7 +108,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, server.Options{Logger: &log, Listener: ln})
+	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
