@@ -1,4 +1,4 @@
-// Package testenv finds and starts the real tools that tests use
+// Package testenv finds and starts the real tools that tests (and the demo) use
 // (PostgreSQL, Chromium, versitygw, Varnish) and locates GitHub's published
 // reference material. A test skips only when a tool is truly absent; the
 // project's test script installs every one of them.

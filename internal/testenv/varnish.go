@@ -25,47 +25,89 @@ var vclBackend = regexp.MustCompile(`(?s)backend default \{.*?\n\}`)
 // Debian's varnish and varnish-modules).
 func Varnish(t testing.TB, vclPath, backendAddr string) string {
 	t.Helper()
-	bin := os.Getenv("HOIST_VARNISHD")
-	if bin == "" {
-		bin = VarnishBinary
-	}
-	if _, err := exec.LookPath(bin); err != nil {
+	if _, err := exec.LookPath(VarnishPath()); err != nil {
 		t.Skipf("varnishd not installed (apt-get install varnish varnish-modules, or set HOIST_VARNISHD): %v", err)
 	}
+	v, err := StartVarnish(vclPath, backendAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Stop)
+	return v.Addr
+}
+
+// VarnishPath is the varnishd binary: HOIST_VARNISHD, else Debian's.
+func VarnishPath() string {
+	if bin := os.Getenv("HOIST_VARNISHD"); bin != "" {
+		return bin
+	}
+	return VarnishBinary
+}
+
+// VarnishProcess is a varnishd started by StartVarnish.
+type VarnishProcess struct {
+	// Addr is where it serves HTTP (host:port on loopback).
+	Addr   string
+	cmd    *exec.Cmd
+	exited chan error
+	dir    string
+}
+
+// Stop ends varnishd and removes its working folder.
+func (v *VarnishProcess) Stop() {
+	v.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-v.exited:
+	case <-time.After(10 * time.Second):
+		v.cmd.Process.Kill()
+		<-v.exited
+	}
+	os.RemoveAll(v.dir)
+}
+
+// StartVarnish starts varnishd as Varnish does, for callers that are not
+// tests (the demo); the caller stops it.
+func StartVarnish(vclPath, backendAddr string) (*VarnishProcess, error) {
+	bin := VarnishPath()
 	host, port, err := net.SplitHostPort(backendAddr)
 	if err != nil {
-		t.Fatalf("varnish backend %q: %v", backendAddr, err)
+		return nil, fmt.Errorf("varnish backend %q: %w", backendAddr, err)
 	}
 	src, err := os.ReadFile(vclPath)
 	if err != nil {
-		t.Fatalf("read VCL: %v", err)
+		return nil, fmt.Errorf("read VCL: %w", err)
 	}
 	if !vclBackend.Match(src) {
-		t.Fatalf("%s has no `backend default { … }` to point at the test backend", vclPath)
+		return nil, fmt.Errorf("%s has no `backend default { … }` to point at the backend", vclPath)
 	}
 	vcl := vclBackend.ReplaceAll(src, []byte(fmt.Sprintf("backend default {\n    .host = %q;\n    .port = %q;\n}", host, port)))
-	// A private folder outside t.TempDir's tree: with -j none varnishd
-	// stays the user running the test, so no permissions change hands;
+	// A private folder outside any test's temporary tree: with -j none
+	// varnishd stays the user running it, so no permissions change hands;
 	// -n wants a short absolute path.
 	dir, err := os.MkdirTemp("", "hoist-varnish-")
 	if err != nil {
-		t.Fatalf("varnish dir: %v", err)
+		return nil, fmt.Errorf("varnish dir: %w", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	vclFile := filepath.Join(dir, "test.vcl")
+	vclFile := filepath.Join(dir, "hoist.vcl")
 	if err := os.WriteFile(vclFile, vcl, 0o644); err != nil {
-		t.Fatalf("write VCL: %v", err)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("write VCL: %w", err)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		addr, admin := freeAddr(t), freeAddr(t)
+		addr, admin, err := twoFreeAddrs()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 		var out versityOutput
 		cmd := exec.Command(bin, "-F", "-j", "none",
 			"-a", addr, "-T", admin, "-n", filepath.Join(dir, "work"),
 			"-f", vclFile, "-s", "malloc,64m")
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
-			t.Fatalf("start varnishd: %v", err)
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("start varnishd: %w", err)
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
@@ -78,28 +120,24 @@ func Varnish(t testing.TB, vclPath, backendAddr string) string {
 			}
 			continue
 		}
-		t.Cleanup(func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-			}
-		})
-		return addr
+		return &VarnishProcess{Addr: addr, cmd: cmd, exited: exited, dir: dir}, nil
 	}
-	t.Fatalf("varnishd did not start: %v", lastErr)
-	return ""
+	os.RemoveAll(dir)
+	return nil, fmt.Errorf("varnishd did not start: %v", lastErr)
 }
 
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a port: %v", err)
+// twoFreeAddrs picks two free loopback ports (HTTP and admin).
+func twoFreeAddrs() (string, string, error) {
+	var out [2]string
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", fmt.Errorf("pick a port: %w", err)
+		}
+		out[i] = l.Addr().String()
+		l.Close()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out[0], out[1], nil
 }
 
 // waitHTTP waits until addr accepts connections (varnishd listens once the
