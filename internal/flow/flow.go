@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
@@ -65,8 +66,14 @@ func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 // InsertOpts makes evaluations unique by their arguments among jobs not yet
 // running, which is what coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waitingStates}}
 }
+
+// waitingStates are the states in which an evaluation absorbs an equal one.
+// River's default also counts completed jobs, which would swallow every
+// later evaluation with the same arguments until the job is pruned.
+var waitingStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
 // RepoEvent is what every repository event carries that an evaluation needs.
 type RepoEvent struct {
