@@ -283,6 +283,13 @@ func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Enviro
 			f.Blocking = toCommits(back.Commits)
 		}
 	}
+	if s.store != nil {
+		holds, err := s.store.EnvHolds(ctx, repo.FullName(), env.Name, f.Now)
+		if err != nil {
+			return f, err
+		}
+		f.Holds = pipelineHolds(holds)
+	}
 	checks, err := repo.Checks(ctx, f.SourceHead)
 	if err != nil {
 		return f, err

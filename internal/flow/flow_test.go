@@ -35,6 +35,7 @@ type world struct {
 	t     *testing.T
 	gh    *ghemu.Harness
 	srv   *server.Server
+	app   *ghemu.TestApp
 	alice *github.Client
 	work  string
 }
@@ -90,7 +91,7 @@ func start(t *testing.T) *world {
 
 	alice := github.NewClient(nil).WithAuthToken(aliceToken)
 	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
-	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
+	w := &world{t: t, gh: gh, srv: srv, app: app, alice: alice, work: filepath.Join(dir, "work")}
 	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
 	w.git(w.work, "config", "user.email", "alice@example.com")
 	w.git(w.work, "config", "user.name", "Alice")

@@ -18,6 +18,7 @@ func (s *Service) Attach(opts *server.Options) {
 	opts.BuiltinHandlers = func(d handlers.Deps) []githubapp.EventHandler {
 		s.clients = d.ClientCreator
 		d.Promotions = s
+		d.Commands = s
 		if builtin != nil {
 			return builtin(d)
 		}
@@ -27,6 +28,7 @@ func (s *Service) Attach(opts *server.Options) {
 	opts.Workers = func(e *jobs.Engine) error {
 		s.engine = e
 		river.AddWorker(e.Workers(), &evaluateWorker{s: s})
+		river.AddWorker(e.Workers(), &commandWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}

@@ -1,0 +1,821 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/command"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// The verbs whose features are built apart from the commands. Each stays
+// false while its seam (RequestSmoke, Purge, Preview) answers with its
+// "unavailable" error, so that /help does not offer what this server cannot
+// do; the change that implements a seam sets its switch. The verbs are
+// parsed and handed to their seams either way, whose error is the reply.
+var (
+	smokeWired   = false
+	purgeWired   = false
+	previewWired = false
+)
+
+// helpAvailable is what /help offers as runnable on this server.
+func helpAvailable() map[command.Verb]bool {
+	m := map[command.Verb]bool{}
+	for _, s := range command.Specs() {
+		m[s.Verb] = true
+	}
+	m[command.Smoke], m[command.Purge], m[command.Preview] = smokeWired, purgeWired, previewWired
+	return m
+}
+
+// CommandArgs is the durable job that runs the commands of one pull request
+// comment. It is unique by comment while it exists, and every command line
+// is recorded in the store (store.CommandRun), so a comment is acted on and
+// answered once whichever delivery brings it, and a crash resumes it.
+type CommandArgs struct {
+	Installation  int64  `json:"installation"`
+	Owner         string `json:"owner"`
+	Repo          string `json:"repo"`
+	DefaultBranch string `json:"default_branch"`
+	RepoURL       string `json:"repo_url,omitempty"`
+	Number        int    `json:"number"`
+	CommentID     int64  `json:"comment_id" river:"unique"`
+	CommentURL    string `json:"comment_url,omitempty"`
+	Body          string `json:"body"`
+	Author        string `json:"author"`
+	Delivery      string `json:"delivery,omitempty"`
+}
+
+// Kind names the job for River.
+func (CommandArgs) Kind() string { return "hoist_pr_command" }
+
+// InsertOpts: one job per comment.
+func (CommandArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 6, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// OnIssueComment hands the commands of a new pull request comment to a
+// durable job. Only `created` comments by people act: an edit never runs
+// anything, and bots (hoist included) are never obeyed.
+func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error {
+	log := zerolog.Ctx(ctx)
+	c := ev.GetComment()
+	author := c.GetUser()
+	isBot := author.GetType() == "Bot" || ev.GetSender().GetType() == "Bot" ||
+		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: ev.GetSender().GetLogin()}.IsBotAccount()
+	if !command.ShouldAct(ev.GetAction(), isBot) || !ev.GetIssue().IsPullRequest() {
+		return nil
+	}
+	// A cheap look before any API call: most comments hold no command.
+	if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
+		return nil
+	}
+	r := ev.GetRepo()
+	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
+		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
+		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID}
+	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).Msg("pull request command queued")
+	// Queued in the transaction that records the delivery handled: the job
+	// exists exactly when the delivery is done.
+	err := jobs.OnComplete(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := s.engine.InsertTx(ctx, tx, args, nil)
+		return err
+	})
+	if err != nil {
+		// Not inside a delivery job (a direct call): queue on its own.
+		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+			return fmt.Errorf("queue commands of comment %d: %w", args.CommentID, err)
+		}
+	}
+	return nil
+}
+
+// commandWorker runs CommandArgs jobs.
+type commandWorker struct {
+	river.WorkerDefaults[CommandArgs]
+	s *Service
+}
+
+// cmdRun is one comment being worked on.
+type cmdRun struct {
+	a     CommandArgs
+	repo  *gh.Repo
+	p     *pipeline.Pipeline
+	opts  command.Options // for parsing: every verb, so each reaches its seam
+	help  command.Options // for /help: what this server can really run
+	rules command.Rules
+}
+
+// line is one command line of the comment: a command or a parse error.
+type cmdLine struct {
+	number int
+	raw    string
+	cmd    *command.Command
+	perr   *command.ParseError
+}
+
+// result is what a command did, for its reply and reaction.
+type result struct {
+	outcome command.Outcome
+	detail  string
+	links   []command.Link
+	// body replaces the whole reply (help, parse errors).
+	body string
+}
+
+// Work parses the comment against the repository's configuration and runs
+// each command line that has not been answered yet.
+func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) error {
+	s, a := w.s, job.Args
+	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Int64("comment", a.CommentID).Str("delivery", a.Delivery).Logger()
+	ctx = log.WithContext(ctx)
+	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Author}
+	p, repo, err := s.pipelineFor(ctx, re)
+	if err != nil {
+		if jobs.IsPermanent(err) && repo == nil {
+			// A broken configuration: say so once, on the comment, rather than retry.
+			client, cerr := s.clients.NewInstallationClient(a.Installation)
+			if cerr != nil {
+				return cerr
+			}
+			run := &cmdRun{a: a, repo: gh.NewRepo(client, a.Owner, a.Repo)}
+			return s.answerLine(ctx, run, cmdLine{number: 0, raw: "(configuration)"}, func(context.Context, *store.CommandRun) result {
+				return result{outcome: command.Failed, body: fmt.Sprintf("😕 @%s I could not read this repository's hoist configuration, so I ran nothing:\n\n```\n%s\n```\n",
+					a.Author, strings.ReplaceAll(err.Error(), "```", "'''"))}
+			})
+		}
+		return err
+	}
+	if p == nil {
+		log.Debug().Msg("no hoist configuration; command ignored")
+		return nil
+	}
+	run := &cmdRun{a: a, repo: repo, p: p, rules: rulesOf(p)}
+	var envs []string
+	for _, e := range p.Environments {
+		envs = append(envs, e.Name)
+	}
+	run.opts = command.Options{Environments: envs, ShortForm: p.ShortForm, Rules: run.rules}
+	run.help = run.opts
+	run.help.Available = helpAvailable()
+
+	cmds, errs := command.Parse(a.Body, run.opts)
+	var lines []cmdLine
+	for i := range cmds {
+		lines = append(lines, cmdLine{number: cmds[i].Line, raw: cmds[i].Raw, cmd: &cmds[i]})
+	}
+	for _, e := range errs {
+		lines = append(lines, cmdLine{number: e.Line, raw: e.Raw, perr: e})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].number < lines[j].number })
+	for _, l := range lines {
+		l := l
+		err := s.answerLine(ctx, run, l, func(ctx context.Context, cr *store.CommandRun) result {
+			if l.perr != nil {
+				return result{outcome: command.Refused, body: l.perr.Markdown()}
+			}
+			return s.authorizeAndRun(ctx, run, *l.cmd, cr)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// marker is hidden in each reply so that a retry after a crash finds the
+// reply it posted instead of posting a second one.
+func marker(commentID int64, line int) string {
+	return fmt.Sprintf("<!-- hoist:command %d:%d -->", commentID, line)
+}
+
+// answerLine runs one command line at most once and answers it once. The
+// command run row is claimed first; the action's result is stored before
+// the reply is posted, and the row is marked done after. A rerun of a done
+// line does nothing; a rerun of a line with a stored result only makes sure
+// the reply and reaction exist; otherwise the action runs again, which each
+// verb makes safe (compare-and-swap moves, holds keyed by comment).
+func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act func(context.Context, *store.CommandRun) result) error {
+	a := run.a
+	cr, created, err := s.store.StartCommandRun(ctx, store.CommandRun{CommentID: a.CommentID, Line: l.number,
+		Repo: run.repo.FullName(), Number: a.Number, Actor: a.Author, Command: l.raw})
+	if err != nil {
+		return err
+	}
+	if cr.Status == store.CommandDone {
+		zerolog.Ctx(ctx).Debug().Int("line", l.number).Msg("command already answered")
+		return nil
+	}
+	if cr.Detail == nil {
+		cr.Detail = map[string]any{}
+	}
+	res, stored := storedResult(cr.Detail)
+	if !stored {
+		res = act(ctx, &cr)
+		cr.Detail["result"] = map[string]any{"outcome": int(res.outcome), "detail": res.detail, "body": res.body, "links": linksToAny(res.links)}
+		if err := s.store.UpdateCommandRun(ctx, cr); err != nil {
+			return err
+		}
+	}
+	body := res.body
+	if body == "" {
+		cmd := command.Command{Verb: command.Help}
+		if l.cmd != nil {
+			cmd = *l.cmd
+		}
+		body = command.Reply{Outcome: res.outcome, Command: cmd, Actor: a.Author, Detail: res.detail, Links: res.links}.Markdown()
+	}
+	mark := marker(a.CommentID, l.number)
+	var replyID int64
+	if !created {
+		if c, err := run.repo.FindComment(ctx, a.Number, "", mark); err != nil {
+			return err
+		} else if c != nil {
+			replyID = c.ID
+		}
+	}
+	if replyID == 0 {
+		if replyID, err = run.repo.Comment(ctx, a.Number, strings.TrimRight(body, "\n")+"\n\n"+mark+"\n"); err != nil {
+			return err
+		}
+	}
+	if res.outcome != command.Accepted {
+		if err := run.repo.React(ctx, a.CommentID, res.outcome.Reaction()); err != nil {
+			return err
+		}
+	}
+	cr.Status, cr.Outcome, cr.ReplyID = store.CommandDone, res.outcome.String(), replyID
+	return s.store.UpdateCommandRun(ctx, cr)
+}
+
+func storedResult(d map[string]any) (result, bool) {
+	m, ok := d["result"].(map[string]any)
+	if !ok {
+		return result{}, false
+	}
+	var r result
+	if f, ok := m["outcome"].(float64); ok {
+		r.outcome = command.Outcome(int(f))
+	}
+	r.detail, _ = m["detail"].(string)
+	r.body, _ = m["body"].(string)
+	if ls, ok := m["links"].([]any); ok {
+		for _, x := range ls {
+			if lm, ok := x.(map[string]any); ok {
+				t, _ := lm["text"].(string)
+				u, _ := lm["url"].(string)
+				r.links = append(r.links, command.Link{Text: t, URL: u})
+			}
+		}
+	}
+	return r, true
+}
+
+func linksToAny(ls []command.Link) []any {
+	out := make([]any, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, map[string]any{"text": l.Text, "url": l.URL})
+	}
+	return out
+}
+
+// rulesOf turns the environments' permission and teams into command rules.
+func rulesOf(p *pipeline.Pipeline) command.Rules {
+	r := command.Rules{DefaultPermission: command.PermissionWrite, PerEnv: map[string]command.EnvRule{}}
+	for _, e := range p.Environments {
+		perm, err := command.ParsePermission(e.Permission)
+		if err != nil || perm == command.PermissionNone {
+			perm = command.PermissionWrite
+		}
+		r.PerEnv[e.Name] = command.EnvRule{Permission: perm, Teams: e.Teams}
+	}
+	return r
+}
+
+// authorizeAndRun checks who asked against the rules, audits the decision
+// and, when allowed, reacts 👀 and runs the command.
+func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.Command, cr *store.CommandRun) result {
+	a := run.a
+	actor, err := s.actorOf(ctx, run, cmd)
+	if err != nil {
+		return failed(fmt.Errorf("check the permission of @%s: %w", a.Author, err))
+	}
+	d := command.Authorize(cmd, actor, run.rules)
+	outcome := "allowed"
+	if !d.Allowed {
+		outcome = "refused"
+	}
+	if _, done := cr.Detail["audited"]; !done {
+		err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: a.Author, Action: "command", Env: cmd.Env, SHA: cmd.SHA,
+			Outcome: outcome, Detail: map[string]any{"command": cmd.String(), "comment": a.CommentID, "comment_url": a.CommentURL,
+				"pull_request": a.Number, "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
+		if err != nil {
+			return failed(err)
+		}
+		cr.Detail["audited"] = outcome
+		if err := s.store.UpdateCommandRun(ctx, *cr); err != nil {
+			return failed(err)
+		}
+	}
+	if !d.Allowed {
+		return result{outcome: command.Refused, detail: d.Reason}
+	}
+	if err := run.repo.React(ctx, a.CommentID, command.ReactionEyes); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not add the 👀 reaction")
+	}
+	return s.runCommand(ctx, run, cmd, cr)
+}
+
+// actorOf reads the commenter's permission on the repository and, when the
+// command's environment is limited to teams, which of them they belong to.
+func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command) (command.Actor, error) {
+	login := run.a.Author
+	actor := command.Actor{Login: login}
+	if actor.IsBotAccount() {
+		return actor, nil
+	}
+	role, err := run.repo.Permission(ctx, login)
+	if err != nil {
+		return actor, err
+	}
+	if actor.Permission, err = command.ParsePermission(role); err != nil {
+		return actor, err
+	}
+	req := run.rules.Require(cmd.Verb, cmd.Env)
+	if len(req.Teams) > 0 && actor.Permission >= req.Permission && actor.Permission < command.PermissionAdmin {
+		for _, t := range req.Teams {
+			ok, err := run.repo.InTeam(ctx, t, login)
+			if err != nil {
+				return actor, err
+			}
+			if ok {
+				actor.Teams = append(actor.Teams, t)
+			}
+		}
+	}
+	return actor, nil
+}
+
+func failed(err error) result {
+	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error())}
+}
+
+// sentence ends s with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
+}
+
+// codeSpan shows user or git text literally in a reply.
+func codeSpan(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+// runCommand carries out an authorized command.
+func (s *Service) runCommand(ctx context.Context, run *cmdRun, cmd command.Command, cr *store.CommandRun) result {
+	switch cmd.Verb {
+	case command.Promote:
+		return s.cmdPromote(ctx, run, cmd)
+	case command.Hold:
+		return s.cmdHold(ctx, run, cmd)
+	case command.Unhold:
+		return s.cmdUnhold(ctx, run, cmd)
+	case command.Rollback:
+		return s.cmdRollback(ctx, run, cmd, cr)
+	case command.Deploy:
+		return s.cmdDeploy(ctx, run, cmd)
+	case command.Status:
+		return s.cmdStatus(ctx, run)
+	case command.Help:
+		return s.cmdHelp(run, cmd)
+	case command.Smoke:
+		return s.cmdSmoke(ctx, run, cmd)
+	case command.Purge:
+		return s.cmdPurge(ctx, run, cmd)
+	case command.Preview:
+		return s.cmdPreview(ctx, run, cmd)
+	}
+	return failed(fmt.Errorf("%s is not wired up on this server", cmd.Verb))
+}
+
+func (s *Service) cmdHelp(run *cmdRun, cmd command.Command) result {
+	if cmd.HelpTopic != "" {
+		text, err := command.VerbHelp(cmd.HelpTopic, run.help)
+		if err != nil {
+			return failed(err)
+		}
+		return result{outcome: command.Succeeded, body: text}
+	}
+	return result{outcome: command.Succeeded, body: command.HelpMarkdown(run.help)}
+}
+
+// evaluateArgs is the evaluation a command asks for.
+func (run *cmdRun) evaluateArgs(t pipeline.Target, trigger pipeline.Trigger, actor string) EvaluateArgs {
+	a := run.a
+	return EvaluateArgs{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch,
+		Env: t.Env, Route: string(t.Route), Source: t.Source, SHA: t.SHA, Trigger: string(trigger), Actor: actor}
+}
+
+func (run *cmdRun) envLinks(env pipeline.Environment, from, to string) []command.Link {
+	var links []command.Link
+	if env.URL != "" {
+		links = append(links, command.Link{Text: "View deployment", URL: env.URL})
+	}
+	if run.a.RepoURL != "" && from != "" && to != "" && from != to {
+		links = append(links, command.Link{Text: "Changes", URL: fmt.Sprintf("%s/compare/%s...%s", run.a.RepoURL, from, to)})
+	}
+	return links
+}
+
+// cmdPromote evaluates the promotion into the environment as a person's
+// request: every gate still applies (a person only replaces auto: true).
+func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	env, _ := run.p.Env(cmd.Env)
+	t, ok := run.p.RouteFor(env.Name)
+	if !ok {
+		return result{outcome: command.Refused, detail: fmt.Sprintf("Nothing is promoted into %s: it has no `promote_from` and no candidate branch.", codeSpan(env.Name))}
+	}
+	if cmd.SHA != "" {
+		full, err := run.repo.ResolveCommit(ctx, cmd.SHA)
+		if errors.Is(err, gh.ErrNotFound) {
+			return result{outcome: command.Refused, detail: fmt.Sprintf("There is no commit %s in this repository.", codeSpan(cmd.SHA))}
+		}
+		if err != nil {
+			return failed(err)
+		}
+		head, err := run.repo.BranchHead(ctx, t.Source)
+		if err != nil {
+			return failed(err)
+		}
+		if full != head {
+			cmp, err := run.repo.Compare(ctx, full, head)
+			if err != nil {
+				return failed(err)
+			}
+			if cmp.Status != "ahead" {
+				return result{outcome: command.Refused, detail: fmt.Sprintf("%s is not on %s, which %s is promoted from.",
+					codeSpan(shortSHA(full)), codeSpan(t.Source), codeSpan(env.Name))}
+			}
+		}
+		t.SHA = full
+	}
+	a := run.evaluateArgs(t, pipeline.TriggerCommand, run.a.Author)
+	facts, err := s.gather(ctx, run.repo, env, t, pipeline.TriggerCommand, run.a.Author)
+	if err != nil {
+		return failed(err)
+	}
+	d := run.p.Decide(t, facts)
+	if err := s.act(ctx, run.repo, run.p, env, a, d); err != nil {
+		if errors.Is(err, gh.ErrNotFastForward) {
+			return failed(fmt.Errorf("%s moved while I was promoting it, and nothing was overwritten; say `%s` again to promote from its new head", env.Branch, run.p.PromoteCommand(env.Name)))
+		}
+		return failed(err)
+	}
+	reasons := strings.Join(d.Reasons, "\n")
+	switch d.Outcome {
+	case pipeline.OutcomePromote:
+		n := len(facts.Commits)
+		what := fmt.Sprintf("Promoted %s to %s", codeSpan(env.Name), codeSpan(shortSHA(d.SHA)))
+		if d.From != "" {
+			what += fmt.Sprintf(" (from %s, %d commit%s)", codeSpan(shortSHA(d.From)), n, plural(n))
+		}
+		return result{outcome: command.Succeeded, detail: what + " by fast-forward of " + codeSpan(env.Branch) + ".", links: run.envLinks(env, d.From, d.SHA)}
+	case pipeline.OutcomeUpToDate:
+		return result{outcome: command.Succeeded, detail: "Nothing to do: " + reasons}
+	case pipeline.OutcomeWait:
+		detail := fmt.Sprintf("%s waits before %s can be promoted to %s:\n\n%s\n\nhoist promotes it as soon as they pass.",
+			codeSpan(env.Name), codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), bullets(d.Reasons))
+		return result{outcome: command.Accepted, detail: detail, links: s.gateLinks(ctx, run, d)}
+	default:
+		return result{outcome: command.Refused, detail: fmt.Sprintf("%s was not promoted to %s:\n\n%s",
+			codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), bullets(d.Reasons)), links: s.gateLinks(ctx, run, d)}
+	}
+}
+
+// gateLinks links the check runs of the gates that are pending or failed.
+func (s *Service) gateLinks(ctx context.Context, run *cmdRun, d pipeline.Decision) []command.Link {
+	if d.SHA == "" || len(d.Pending)+len(d.Failed) == 0 {
+		return nil
+	}
+	urls, err := run.repo.CheckURLs(ctx, d.SHA)
+	if err != nil {
+		zerolog.Ctx(ctx).Debug().Err(err).Msg("no check run links")
+		return nil
+	}
+	var links []command.Link
+	for _, g := range append(append([]pipeline.GateResult{}, d.Failed...), d.Pending...) {
+		name := g.Name
+		if g.Kind == pipeline.GateSmoke {
+			name = pipeline.SmokeCheckName
+		}
+		if u, ok := urls[name]; ok {
+			links = append(links, command.Link{Text: "Check " + name, URL: u})
+		}
+	}
+	return links
+}
+
+func bullets(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("- " + l + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// targetsInto are the promotions into env (not tags, which name a commit).
+func targetsInto(p *pipeline.Pipeline, env pipeline.Environment) []pipeline.Target {
+	var out []pipeline.Target
+	if src := p.SourceBranch(env.Name); src != "" {
+		out = append(out, pipeline.Target{Env: env.Name, Route: pipeline.RoutePromote, Source: src})
+	}
+	for _, c := range p.Candidates {
+		if c.Env == env.Name {
+			out = append(out, pipeline.Target{Env: env.Name, Route: pipeline.RouteCandidate, Source: c.Branch})
+		}
+	}
+	return out
+}
+
+// putHold stores a hold and, when it ends, the durable re-evaluations at
+// its end, in one transaction: a hold never exists without its timer.
+func (s *Service) putHold(ctx context.Context, run *cmdRun, env pipeline.Environment, h store.Hold) (store.Hold, error) {
+	var stored store.Hold
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		var created bool
+		var err error
+		stored, created, err = s.store.PutHold(ctx, tx, h)
+		if err != nil || !created || h.Until == nil {
+			return err
+		}
+		for _, t := range targetsInto(run.p, env) {
+			args := run.evaluateArgs(t, pipeline.TriggerEvent, "hoist")
+			if _, err := s.engine.InsertTx(ctx, tx, args, &river.InsertOpts{ScheduledAt: *h.Until, MaxAttempts: 8,
+				UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Second}}); err != nil {
+				return fmt.Errorf("schedule the end of the hold on %s: %w", env.Name, err)
+			}
+		}
+		return nil
+	})
+	return stored, err
+}
+
+func (s *Service) cmdHold(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	env, _ := run.p.Env(cmd.Env)
+	now := s.now().UTC()
+	h := store.Hold{Key: fmt.Sprintf("comment:%d:%d", run.a.CommentID, cmd.Line), Repo: run.repo.FullName(), Env: env.Name,
+		By: run.a.Author, Reason: cmd.Reason, Since: now}
+	if cmd.Duration > 0 {
+		until := now.Add(cmd.Duration)
+		h.Until = &until
+	}
+	stored, err := s.putHold(ctx, run, env, h)
+	if err != nil {
+		return failed(err)
+	}
+	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "hold", Env: env.Name, Outcome: "held",
+		Detail: map[string]any{"reason": stored.Reason, "until": stored.Until, "comment": run.a.CommentID}}); err != nil {
+		return failed(err)
+	}
+	detail := fmt.Sprintf("%s is held", codeSpan(env.Name))
+	if stored.Until != nil {
+		detail += fmt.Sprintf(" until %s (for %s)", stored.Until.Format("2006-01-02 15:04 UTC"), command.FormatDuration(cmd.Duration))
+	} else {
+		detail += " until someone says " + codeSpan(unholdCommand(run.p, env.Name))
+	}
+	if stored.Reason != "" {
+		detail += ": " + codeSpan(stored.Reason)
+	}
+	return result{outcome: command.Succeeded, detail: detail + ". Nothing is promoted into it meanwhile."}
+}
+
+func unholdCommand(p *pipeline.Pipeline, env string) string {
+	if p.ShortForm {
+		return "/unhold " + env
+	}
+	return "/hoist unhold " + env
+}
+
+func (s *Service) cmdUnhold(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	env, _ := run.p.Env(cmd.Env)
+	released, err := s.store.ReleaseHolds(ctx, run.repo.FullName(), env.Name, run.a.Author, s.now())
+	if err != nil {
+		return failed(err)
+	}
+	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "unhold", Env: env.Name,
+		Outcome: "released", Detail: map[string]any{"released": len(released), "comment": run.a.CommentID}}); err != nil {
+		return failed(err)
+	}
+	re := RepoEvent{Installation: run.a.Installation, Owner: run.a.Owner, Repo: run.a.Repo, DefaultBranch: run.a.DefaultBranch, Actor: run.a.Author}
+	if err := s.enqueue(ctx, re, targetsInto(run.p, env), pipeline.TriggerEvent); err != nil {
+		return failed(err)
+	}
+	if len(released) == 0 {
+		return result{outcome: command.Succeeded, detail: fmt.Sprintf("%s was not held; its promotions are evaluated again anyway.", codeSpan(env.Name))}
+	}
+	var by []string
+	for _, h := range released {
+		by = append(by, "@"+h.By)
+	}
+	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Released %d hold%s on %s (by %s); its promotions are evaluated again.",
+		len(released), plural(len(released)), codeSpan(env.Name), strings.Join(by, ", "))}
+}
+
+// cmdDeploy publishes the environment's current head again.
+func (s *Service) cmdDeploy(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	env, _ := run.p.Env(cmd.Env)
+	head, err := run.repo.BranchHead(ctx, env.Branch)
+	if errors.Is(err, gh.ErrNotFound) {
+		return result{outcome: command.Refused, detail: fmt.Sprintf("The branch %s of %s does not exist yet.", codeSpan(env.Branch), codeSpan(env.Name))}
+	}
+	if err != nil {
+		return failed(err)
+	}
+	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "deploy", Env: env.Name, SHA: head,
+		Outcome: "redeploy", Detail: map[string]any{"comment": run.a.CommentID}}); err != nil {
+		return failed(err)
+	}
+	if err := s.publish(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: head, Previous: head, Reason: "redeploy",
+		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch}); err != nil {
+		return failed(err)
+	}
+	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Deployed %s again at %s.", codeSpan(env.Name), codeSpan(shortSHA(head))), links: run.envLinks(env, "", "")}
+}
+
+// cmdStatus shows each environment's head, holds and what its promotion
+// waits for.
+func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
+	now := s.now()
+	var b strings.Builder
+	b.WriteString("| Environment | Branch | Head | Holds | Next promotion |\n| --- | --- | --- | --- | --- |\n")
+	for _, env := range run.p.Environments {
+		head, err := run.repo.BranchHead(ctx, env.Branch)
+		headText := codeSpan(shortSHA(head))
+		if errors.Is(err, gh.ErrNotFound) {
+			headText = "(no branch)"
+		} else if err != nil {
+			return failed(err)
+		}
+		holds, err := s.store.EnvHolds(ctx, run.repo.FullName(), env.Name, now)
+		if err != nil {
+			return failed(err)
+		}
+		var hs []string
+		for _, h := range holds {
+			t := "@" + h.By
+			if h.Until != nil {
+				t += " until " + h.Until.Format("2006-01-02 15:04 UTC")
+			}
+			if h.Reason != "" {
+				t += ": " + codeSpan(h.Reason)
+			}
+			hs = append(hs, t)
+		}
+		next := "—"
+		if t, ok := run.p.RouteFor(env.Name); ok {
+			facts, err := s.gather(ctx, run.repo, env, t, pipeline.TriggerEvent, "")
+			if err != nil {
+				next = "could not evaluate: " + codeSpan(err.Error())
+			} else {
+				d := run.p.Decide(t, facts)
+				next = fmt.Sprintf("%s from %s: %s", codeSpan(shortSHA(d.SHA)), codeSpan(t.Source), strings.ReplaceAll(string(d.Outcome), "_", " "))
+				if len(d.Reasons) > 0 && d.Outcome != pipeline.OutcomeUpToDate {
+					next += " — " + strings.Join(d.Reasons, " ")
+				}
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", codeSpan(env.Name), codeSpan(env.Branch), headText,
+			cell(strings.Join(hs, "; ")), cell(next))
+	}
+	return result{outcome: command.Succeeded, detail: b.String()}
+}
+
+func cell(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// pullHead is the head commit of the comment's pull request and the
+// environment its base branch is, if any.
+func (run *cmdRun) pullHead(ctx context.Context) (sha, env string, err error) {
+	pr, err := run.repo.Pull(ctx, run.a.Number)
+	if err != nil {
+		return "", "", err
+	}
+	sha, err = run.repo.ResolveCommit(ctx, "refs/heads/"+pr.Head)
+	if err != nil {
+		return "", "", err
+	}
+	if e, ok := run.p.EnvOfBranch(pr.Base); ok {
+		env = e.Name
+	}
+	return sha, env, nil
+}
+
+// smokeRequest names the commit of /smoke and /preview: the head of the
+// named environment, the named commit, or the pull request's head.
+func (s *Service) smokeRequest(ctx context.Context, run *cmdRun, cmd command.Command) (SmokeRequest, *result) {
+	req := SmokeRequest{Installation: run.a.Installation, Owner: run.a.Owner, Repo: run.a.Repo, DefaultBranch: run.a.DefaultBranch,
+		Env: cmd.Env, Actor: run.a.Author, Trigger: string(pipeline.TriggerCommand)}
+	var err error
+	switch {
+	case cmd.Env != "":
+		env, _ := run.p.Env(cmd.Env)
+		req.SHA, err = run.repo.BranchHead(ctx, env.Branch)
+	case cmd.SHA != "":
+		req.SHA, err = run.repo.ResolveCommit(ctx, cmd.SHA)
+		if errors.Is(err, gh.ErrNotFound) {
+			return req, &result{outcome: command.Refused, detail: fmt.Sprintf("There is no commit %s in this repository.", codeSpan(cmd.SHA))}
+		}
+	default:
+		req.SHA, req.Env, err = run.pullHead(ctx)
+	}
+	if err != nil {
+		r := failed(err)
+		return req, &r
+	}
+	return req, nil
+}
+
+func (s *Service) cmdSmoke(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	req, r := s.smokeRequest(ctx, run, cmd)
+	if r != nil {
+		return *r
+	}
+	if err := s.RequestSmoke(ctx, req); err != nil {
+		return failed(err)
+	}
+	return result{outcome: command.Succeeded, detail: fmt.Sprintf("A smoke test of %s is queued; its result will be the %s check run on that commit.",
+		codeSpan(shortSHA(req.SHA)), codeSpan(pipeline.SmokeCheckName))}
+}
+
+func (s *Service) cmdPreview(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	req, r := s.smokeRequest(ctx, run, cmd)
+	if r != nil {
+		return *r
+	}
+	link, err := s.Preview(ctx, req)
+	if err != nil {
+		return failed(err)
+	}
+	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "preview", Env: req.Env, SHA: req.SHA,
+		Outcome: "link", Detail: map[string]any{"expires": link.Expires, "comment": run.a.CommentID}}); err != nil {
+		return failed(err)
+	}
+	return result{outcome: command.Succeeded, detail: fmt.Sprintf("A temporary link to the site of %s, valid until %s.",
+		codeSpan(shortSHA(req.SHA)), link.Expires.UTC().Format("2006-01-02 15:04 UTC")), links: []command.Link{{Text: "Preview", URL: link.URL}}}
+}
+
+func (s *Service) cmdPurge(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	env, _ := run.p.Env(cmd.Env)
+	res, err := s.Purge(ctx, run.repo, run.p, env, PurgeRequest{Env: env.Name, Paths: cmd.Paths, All: cmd.All, Actor: run.a.Author})
+	if err != nil {
+		return failed(err)
+	}
+	detail := res.Summary
+	if detail == "" {
+		detail = fmt.Sprintf("Purged the CDN cache of %s.", codeSpan(env.Name))
+	}
+	return result{outcome: command.Succeeded, detail: detail}
+}
+
+// pipelineHolds turns stored holds into the core's facts.
+func pipelineHolds(hs []store.Hold) []pipeline.Hold {
+	out := make([]pipeline.Hold, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, pipeline.Hold{Env: h.Env, By: h.By, Reason: h.Reason, Since: h.Since, Until: h.Until})
+	}
+	return out
+}
