@@ -250,6 +250,14 @@ func TestEditedAndQuotedCommentsDoNothing(t *testing.T) {
 	q := w.say(w.bob, "> /promote production\n\nWhy did you write this?")
 	w.handled(q, "created")
 
+	// hoist's own account (any bot) is never obeyed.
+	insts, _, err := w.gh.Client(w.app.JWT()).Apps.ListInstallations(ctx, nil)
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("installations %v %v", insts, err)
+	}
+	b := w.say(w.gh.InstallationClient(w.app, insts[0].GetID()), "/promote staging")
+	w.handled(b, "created")
+
 	// A real command after them is answered, so hoist was listening.
 	s := w.say(w.bob, "/status")
 	reply := w.answered(s, 1)
@@ -257,10 +265,10 @@ func TestEditedAndQuotedCommentsDoNothing(t *testing.T) {
 	if got := w.head("staging"); got != before {
 		t.Fatalf("staging moved to %s", got)
 	}
-	if n := len(w.replies()); n != 1 {
-		t.Fatalf("%d replies, want only the one to /status", n)
+	if n := len(w.replies()); n != 2 { // the bot's own comment, and the reply to /status
+		t.Fatalf("%d comments by hoist, want the bot's comment and the reply to /status", n)
 	}
-	for _, id := range []int64{c, q} {
+	for _, id := range []int64{c, q, b} {
 		if runs, _ := w.srv.Store().CommandRuns(ctx, id); len(runs) != 0 {
 			t.Fatalf("comment %d ran %+v", id, runs)
 		}
@@ -283,6 +291,14 @@ func TestHoldBlocksPromotionUntilUnhold(t *testing.T) {
 	holds, err := w.srv.Store().ActiveHolds(context.Background(), "acme/site", time.Now())
 	if err != nil || len(holds) != 1 || holds[0].By != "alice" || holds[0].Until == nil {
 		t.Fatalf("active holds %+v %v", holds, err)
+	}
+
+	// The hold's end is a durable timer: an evaluation of production
+	// scheduled for then.
+	var timers int
+	if err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+		AND state = 'scheduled' AND json_extract(args, '$.env') = 'production'`).Scan(&timers); err != nil || timers != 1 {
+		t.Fatalf("%d scheduled evaluations of production (%v), want the hold's end", timers, err)
 	}
 
 	// Staging moves; production, which follows it automatically, does not.
