@@ -116,6 +116,8 @@ type cmdRun struct {
 	opts  command.Options // for parsing: every verb, so each reaches its seam
 	help  command.Options // for /help: what this server can really run
 	rules command.Rules
+	// lastAttempt is set on the job's last attempt: no more retries.
+	lastAttempt bool
 }
 
 // line is one command line of the comment: a command or a parse error.
@@ -133,7 +135,15 @@ type result struct {
 	links   []command.Link
 	// body replaces the whole reply (help, parse errors).
 	body string
+	// retry is a transient error met before anything changed: the job is
+	// retried rather than the command answered as failed, except on its
+	// last attempt.
+	retry error
 }
+
+// later asks for the job to be retried because of err, which happened
+// before the command changed anything.
+func later(err error) result { return result{outcome: command.Failed, retry: err} }
 
 // Work parses the comment against the repository's configuration and runs
 // each command line that has not been answered yet.
@@ -162,7 +172,7 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		log.Debug().Msg("no hoist configuration; command ignored")
 		return nil
 	}
-	run := &cmdRun{a: a, repo: repo, p: p, rules: rulesOf(p)}
+	run := &cmdRun{a: a, repo: repo, p: p, rules: rulesOf(p), lastAttempt: job.Attempt >= job.MaxAttempts}
 	var envs []string
 	for _, e := range p.Environments {
 		envs = append(envs, e.Name)
@@ -224,6 +234,12 @@ func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act fu
 	res, stored := storedResult(cr.Detail)
 	if !stored {
 		res = act(ctx, &cr)
+		if res.retry != nil {
+			if !run.lastAttempt {
+				return fmt.Errorf("command on line %d: %w", l.number, res.retry)
+			}
+			res = failed(res.retry)
+		}
 		cr.Detail["result"] = map[string]any{"outcome": int(res.outcome), "detail": res.detail, "body": res.body, "links": linksToAny(res.links)}
 		if err := s.store.UpdateCommandRun(ctx, cr); err != nil {
 			return err
@@ -310,7 +326,7 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 	a := run.a
 	actor, err := s.actorOf(ctx, run, cmd)
 	if err != nil {
-		return failed(fmt.Errorf("check the permission of @%s: %w", a.Author, err))
+		return later(fmt.Errorf("I could not check the permission of @%s: %w", a.Author, err))
 	}
 	d := command.Authorize(cmd, actor, run.rules)
 	outcome := "allowed"
@@ -464,16 +480,16 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 			return result{outcome: command.Refused, detail: fmt.Sprintf("There is no commit %s in this repository.", codeSpan(cmd.SHA))}
 		}
 		if err != nil {
-			return failed(err)
+			return later(err)
 		}
 		head, err := run.repo.BranchHead(ctx, t.Source)
 		if err != nil {
-			return failed(err)
+			return later(err)
 		}
 		if full != head {
 			cmp, err := run.repo.Compare(ctx, full, head)
 			if err != nil {
-				return failed(err)
+				return later(err)
 			}
 			if cmp.Status != "ahead" {
 				return result{outcome: command.Refused, detail: fmt.Sprintf("%s is not on %s, which %s is promoted from.",
@@ -485,7 +501,7 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 	a := run.evaluateArgs(t, pipeline.TriggerCommand, run.a.Author)
 	facts, err := s.gather(ctx, run.repo, env, t, pipeline.TriggerCommand, run.a.Author)
 	if err != nil {
-		return failed(err)
+		return later(err)
 	}
 	d := run.p.Decide(t, facts)
 	if err := s.act(ctx, run.repo, run.p, env, a, d); err != nil {
@@ -506,13 +522,47 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 	case pipeline.OutcomeUpToDate:
 		return result{outcome: command.Succeeded, detail: "Nothing to do: " + reasons}
 	case pipeline.OutcomeWait:
-		detail := fmt.Sprintf("%s waits before %s can be promoted to %s:\n\n%s\n\nhoist promotes it as soon as they pass.",
-			codeSpan(env.Name), codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), bullets(d.Reasons))
+		then := fmt.Sprintf("Once they pass, say %s again.", codeSpan(run.p.PromoteCommand(env.Name)))
+		if automatic(run.p, env, t) {
+			then = "hoist promotes it as soon as they pass."
+		} else if timed(d) {
+			then = fmt.Sprintf("hoist promotes it when the wait ends, at %s.", d.WaitUntil.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		detail := fmt.Sprintf("%s cannot be promoted to %s yet:\n\n%s\n\n%s",
+			codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), bullets(d.Reasons), then)
 		return result{outcome: command.Accepted, detail: detail, links: s.gateLinks(ctx, run, d)}
 	default:
 		return result{outcome: command.Refused, detail: fmt.Sprintf("%s was not promoted to %s:\n\n%s",
 			codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), bullets(d.Reasons)), links: s.gateLinks(ctx, run, d)}
 	}
+}
+
+// automatic reports whether the route promotes on its own once the gates
+// pass (the environment's or the candidate's auto).
+func automatic(p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target) bool {
+	if t.Route == pipeline.RouteCandidate {
+		for _, c := range p.Candidates {
+			if c.Env == env.Name && c.Branch == t.Source {
+				return c.Auto
+			}
+		}
+		return false
+	}
+	return env.Auto
+}
+
+// timed reports whether only time stands in the way (a soak): the timer
+// that act scheduled promotes, on behalf of the person who asked.
+func timed(d pipeline.Decision) bool {
+	if d.WaitUntil.IsZero() {
+		return false
+	}
+	for _, g := range d.Pending {
+		if g.WaitUntil.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // gateLinks links the check runs of the gates that are pending or failed.
@@ -569,10 +619,8 @@ func targetsInto(p *pipeline.Pipeline, env pipeline.Environment) []pipeline.Targ
 
 // putHold stores a hold and, when it ends, the durable re-evaluations at
 // its end, in one transaction: a hold never exists without its timer.
-func (s *Service) putHold(ctx context.Context, run *cmdRun, env pipeline.Environment, h store.Hold) (store.Hold, error) {
-	var stored store.Hold
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
-		var created bool
+func (s *Service) putHold(ctx context.Context, run *cmdRun, env pipeline.Environment, h store.Hold) (stored store.Hold, created bool, err error) {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
 		stored, created, err = s.store.PutHold(ctx, tx, h)
 		if err != nil || !created || h.Until == nil {
@@ -587,7 +635,7 @@ func (s *Service) putHold(ctx context.Context, run *cmdRun, env pipeline.Environ
 		}
 		return nil
 	})
-	return stored, err
+	return stored, created, err
 }
 
 func (s *Service) cmdHold(ctx context.Context, run *cmdRun, cmd command.Command) result {
@@ -599,13 +647,15 @@ func (s *Service) cmdHold(ctx context.Context, run *cmdRun, cmd command.Command)
 		until := now.Add(cmd.Duration)
 		h.Until = &until
 	}
-	stored, err := s.putHold(ctx, run, env, h)
+	stored, created, err := s.putHold(ctx, run, env, h)
 	if err != nil {
 		return failed(err)
 	}
-	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "hold", Env: env.Name, Outcome: "held",
-		Detail: map[string]any{"reason": stored.Reason, "until": stored.Until, "comment": run.a.CommentID}}); err != nil {
-		return failed(err)
+	if created { // a rerun of this command finds the hold and its audit in place
+		if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "hold", Env: env.Name, Outcome: "held",
+			Detail: map[string]any{"reason": stored.Reason, "until": stored.Until, "comment": run.a.CommentID}}); err != nil {
+			return failed(err)
+		}
 	}
 	detail := fmt.Sprintf("%s is held", codeSpan(env.Name))
 	if stored.Until != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -445,5 +447,74 @@ func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {
 	}
 	if got, _ := w.srv.Store().GetDelivery(ctx, first.GUID); got.Duplicates < 1 {
 		t.Fatalf("the redelivery was not seen as a duplicate: %+v", got)
+	}
+}
+
+func TestPromoteWithAPendingCheckSaysWhatItWaitsFor(t *testing.T) {
+	w := startCommands(t)
+	before := w.head("staging")
+	sha := w.commit("public/v2.html", "v2", "v2")
+	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.status(sha, "pending")
+	c := w.say(w.bob, "/hoist promote staging")
+	reply := w.answered(c, 1)
+	contains(t, "the reply", reply, "👀 @bob on it: `/promote staging`.", "cannot be promoted to `staging` yet",
+		`Waiting for check "ci / test"`, "Once they pass, say `/promote staging` again.")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s past a pending check", got)
+	}
+	if rs := strings.Join(w.reactions(c), ","); rs != "eyes" {
+		t.Fatalf("reactions %q, want eyes only while waiting", rs)
+	}
+	// A named commit that is not on dev is refused.
+	w.git(w.work, "checkout", "-q", "-b", "side")
+	side := w.commit("public/side.html", "side", "Side")
+	w.git(w.work, "push", "-q", "origin", "HEAD:side")
+	contains(t, "the refusal", w.answered(w.say(w.bob, "/promote staging "+side[:8]), 1), "is not on `dev`")
+}
+
+// A job that died after acting and replying, before it recorded the line
+// done, runs again: it must neither act twice nor reply twice.
+func TestARerunAfterACrashActsAndRepliesOnce(t *testing.T) {
+	w := startCommands(t)
+	ctx := context.Background()
+	st := w.srv.Store()
+	c := w.say(w.bob, "/hold staging for 1h flaky tests")
+	w.answered(c, 1)
+
+	var raw string
+	if err := st.QueryRow(ctx, `SELECT json(args) FROM river_job WHERE kind = 'hoist_pr_command'`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var args flow.CommandArgs
+	if err := json.Unmarshal([]byte(raw), &args); err != nil || args.CommentID != c {
+		t.Fatalf("job args %s: %v", raw, err)
+	}
+	// Back to the state of a crash: the line claimed, its result not stored.
+	run, err := st.CommandRun(ctx, c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(run.Detail, "result")
+	run.Status, run.ReplyID = store.CommandStarted, 0
+	if err := st.UpdateCommandRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Exec(ctx, `DELETE FROM river_job WHERE kind = 'hoist_pr_command'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.srv.Engine().Insert(ctx, args, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.answered(c, 1)
+	if n := len(w.replies()); n != 1 {
+		t.Fatalf("%d replies after the rerun, want 1", n)
+	}
+	if hs, _ := st.EnvHolds(ctx, "acme/site", "staging", time.Now()); len(hs) != 1 {
+		t.Fatalf("holds after the rerun: %+v", hs)
+	}
+	var timers int
+	if err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion' AND state = 'scheduled'`).Scan(&timers); err != nil || timers != 1 {
+		t.Fatalf("%d hold timers after the rerun (%v), want 1", timers, err)
 	}
 }

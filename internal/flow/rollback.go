@@ -68,7 +68,7 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 	// The hold comes first: the ref move sends a push, and the evaluation
 	// it starts must already see the environment held.
 	reason := fmt.Sprintf("rolled back from %s to %s", shortSHA(from), shortSHA(to))
-	if _, err := s.putHold(ctx, run, env, store.Hold{Key: fmt.Sprintf("rollback:%d:%d", run.a.CommentID, cmd.Line), Repo: run.repo.FullName(),
+	if _, _, err := s.putHold(ctx, run, env, store.Hold{Key: fmt.Sprintf("rollback:%d:%d", run.a.CommentID, cmd.Line), Repo: run.repo.FullName(),
 		Env: env.Name, By: run.a.Author, Reason: reason, Since: s.now().UTC()}); err != nil {
 		return failed(err)
 	}
