@@ -160,6 +160,24 @@ func (w *cmdWorld) handled(comment int64, action string) ghemu.Delivery {
 	return d
 }
 
+// commandJobsDone waits until no command job is left to run.
+func (w *cmdWorld) commandJobsDone() {
+	w.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		if err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_pr_command'
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
+			w.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%d command jobs still to run", n)
+		}
+	}
+}
+
 // greenOnDev pushes a new commit to dev with a passing check.
 func (w *cmdWorld) greenOnDev(name string) string {
 	w.t.Helper()
@@ -430,18 +448,7 @@ func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {
 	}
 	// Every command job has run (River skipped the replay's as a duplicate
 	// of the comment's, or it found the comment answered), then count.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		var n int
-		if err := w.srv.Store().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'hoist_pr_command' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d command jobs still to run", n)
-		}
-	}
+	w.commandJobsDone()
 	if n := len(w.replies()); n != 1 {
 		t.Fatalf("%d replies to one comment, want 1", n)
 	}
@@ -516,5 +523,22 @@ func TestARerunAfterACrashActsAndRepliesOnce(t *testing.T) {
 	var timers int
 	if err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion' AND state = 'scheduled'`).Scan(&timers); err != nil || timers != 1 {
 		t.Fatalf("%d hold timers after the rerun (%v), want 1", timers, err)
+	}
+}
+
+func TestShortFormCanBeTurnedOff(t *testing.T) {
+	w := startCommands(t)
+	w.commit(".github/hoist.yml", commandsYML+"commands: { short_form: false }\n", "Another bot owns /hold")
+	w.git(w.work, "push", "-q", "origin", "HEAD:main")
+	short := w.say(w.bob, "/hold staging")
+	w.handled(short, "created")
+	long := w.say(w.bob, "/hoist hold staging")
+	contains(t, "the reply", w.answered(long, 1), "`staging` is held", "`/hoist unhold staging`")
+	w.commandJobsDone()
+	if runs, _ := w.srv.Store().CommandRuns(context.Background(), short); len(runs) != 0 {
+		t.Fatalf("the short form ran with short_form: false: %+v", runs)
+	}
+	if n := len(w.replies()); n != 1 {
+		t.Fatalf("%d replies, want only the one to the long form", n)
 	}
 }
