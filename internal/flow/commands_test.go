@@ -331,6 +331,12 @@ func TestHoldBlocksPromotionUntilUnhold(t *testing.T) {
 	if got := w.head("prod"); got != prodBefore {
 		t.Fatalf("production moved to %s while held", got)
 	}
+	// A person's /promote does not pass a hold either.
+	held := w.answered(w.say(w.alice, "/promote production"), 1)
+	contains(t, "the refusal", held, "😕 @alice I did not run `/promote production`.", "production is held by alice: release freeze")
+	if got := w.head("prod"); got != prodBefore {
+		t.Fatalf("production moved to %s by /promote while held", got)
+	}
 	status := w.answered(w.say(w.bob, "/status"), 1)
 	contains(t, "the status", status, "@alice until", "production is held by alice")
 
@@ -540,5 +546,20 @@ func TestShortFormCanBeTurnedOff(t *testing.T) {
 	}
 	if n := len(w.replies()); n != 1 {
 		t.Fatalf("%d replies, want only the one to the long form", n)
+	}
+}
+
+func TestDeployPublishesTheHeadAgain(t *testing.T) {
+	w := startCommands(t)
+	ctx := context.Background()
+	head := w.head("staging")
+	c := w.say(w.bob, "/deploy staging")
+	contains(t, "the reply", w.answered(c, 1), "Deployed `staging` again at `"+head[:7]+"`", "https://staging.example.com/")
+	deps, _, err := w.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
+	if err != nil || len(deps) != 1 || deps[0].GetSHA() != head || !strings.Contains(deps[0].GetDescription(), "redeploy") {
+		t.Fatalf("deployments of staging %+v %v, want one redeploy of %s", deps, err, head)
+	}
+	if got := w.head("staging"); got != head {
+		t.Fatalf("staging moved to %s on /deploy", got)
 	}
 }
