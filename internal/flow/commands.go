@@ -324,11 +324,15 @@ func rulesOf(p *pipeline.Pipeline) command.Rules {
 // and, when allowed, reacts 👀 and runs the command.
 func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.Command, cr *store.CommandRun) result {
 	a := run.a
-	actor, err := s.actorOf(ctx, run, cmd)
+	actor, unreadable, err := s.actorOf(ctx, run, cmd)
 	if err != nil {
 		return later(fmt.Errorf("I could not check the permission of @%s: %w", a.Author, err))
 	}
 	d := command.Authorize(cmd, actor, run.rules)
+	if !d.Allowed && len(unreadable) > 0 {
+		d.Reason += fmt.Sprintf(" (I may not read the members of %s: this installation of hoist needs the organization permission \"Members: read\".)",
+			strings.Join(unreadable, ", "))
+	}
 	outcome := "allowed"
 	if !d.Allowed {
 		outcome = "refused"
@@ -355,33 +359,38 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 }
 
 // actorOf reads the commenter's permission on the repository and, when the
-// command's environment is limited to teams, which of them they belong to.
-func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command) (command.Actor, error) {
+// command's environment is limited to teams, which of them they belong to;
+// unreadable lists the teams GitHub would not show to hoist.
+func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command) (actor command.Actor, unreadable []string, err error) {
 	login := run.a.Author
-	actor := command.Actor{Login: login}
+	actor = command.Actor{Login: login}
 	if actor.IsBotAccount() {
-		return actor, nil
+		return actor, nil, nil
 	}
 	role, err := run.repo.Permission(ctx, login)
 	if err != nil {
-		return actor, err
+		return actor, nil, err
 	}
 	if actor.Permission, err = command.ParsePermission(role); err != nil {
-		return actor, err
+		return actor, nil, err
 	}
 	req := run.rules.Require(cmd.Verb, cmd.Env)
 	if len(req.Teams) > 0 && actor.Permission >= req.Permission && actor.Permission < command.PermissionAdmin {
 		for _, t := range req.Teams {
 			ok, err := run.repo.InTeam(ctx, t, login)
+			if errors.Is(err, gh.ErrNoAccess) {
+				unreadable = append(unreadable, codeSpan(t))
+				continue
+			}
 			if err != nil {
-				return actor, err
+				return actor, nil, err
 			}
 			if ok {
 				actor.Teams = append(actor.Teams, t)
 			}
 		}
 	}
-	return actor, nil
+	return actor, unreadable, nil
 }
 
 func failed(err error) result {

@@ -563,3 +563,27 @@ func TestDeployPublishesTheHeadAgain(t *testing.T) {
 		t.Fatalf("staging moved to %s on /deploy", got)
 	}
 }
+
+func TestTeamsLimitAnEnvironment(t *testing.T) {
+	w := startCommands(t)
+	w.commit(".github/hoist.yml", strings.Replace(commandsYML, "auto: true, permission: maintain,", "auto: false, permission: maintain, teams: [release],", 1), "Only the release team ships")
+	w.git(w.work, "push", "-q", "origin", "HEAD:main")
+	carol, dave := w.person("carol", "maintain"), w.person("dave", "maintain")
+	if err := w.gh.SetTeam("acme", "release", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	sha := w.greenOnDev("v2")
+	w.answered(w.say(w.bob, "/promote staging"), 1)
+	prod := w.head("prod")
+
+	refused := w.answered(w.say(dave, "/promote production"), 1)
+	contains(t, "dave's refusal", refused, "😕 @dave I did not run `/promote production`.", "is limited to members of the team `release`")
+	if got := w.head("prod"); got != prod {
+		t.Fatalf("production moved to %s for someone outside the team", got)
+	}
+	done := w.answered(w.say(carol, "/promote production"), 1)
+	contains(t, "carol's reply", done, "🚀 @carol `/promote production` is done.", "Promoted `production` to `"+sha[:7]+"`")
+	if got := w.head("prod"); got != sha {
+		t.Fatalf("production = %s after the team member's /promote, want %s", got, sha)
+	}
+}

@@ -2,6 +2,7 @@ package gh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,9 +23,13 @@ func (r *Repo) ResolveCommit(ctx context.Context, ref string) (string, error) {
 	return c.GetSHA(), nil
 }
 
+// ErrNoAccess: GitHub refused the installation (403), which lacks a
+// permission for what was asked.
+var ErrNoAccess = errors.New("not accessible to the app")
+
 // InTeam reports whether user is an active member of team, written "slug"
 // (a team of the repository's owner) or "org/slug". A team that does not
-// exist, or that the installation may not see, has no members.
+// exist has no members; one the installation may not read is ErrNoAccess.
 func (r *Repo) InTeam(ctx context.Context, team, user string) (bool, error) {
 	org, slug := r.Owner, strings.TrimPrefix(strings.TrimSpace(team), "@")
 	if i := strings.IndexByte(slug, '/'); i >= 0 {
@@ -32,8 +37,11 @@ func (r *Repo) InTeam(ctx context.Context, team, user string) (bool, error) {
 	}
 	m, resp, err := r.Client.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
 	if err != nil {
-		if s := status(resp); s == http.StatusNotFound || s == http.StatusForbidden {
+		switch status(resp) {
+		case http.StatusNotFound:
 			return false, nil
+		case http.StatusForbidden:
+			return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, slug, ErrNoAccess)
 		}
 		return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, slug, err)
 	}
