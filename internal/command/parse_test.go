@@ -108,6 +108,8 @@ func TestParseInvalid(t *testing.T) {
 		{"/unhold", ErrBadArgument, Unhold, "which environment", nil},
 		{"/unhold dev now", ErrBadArgument, Unhold, "unexpected argument", nil},
 		{"/deploy devv", ErrBadArgument, Deploy, "no environment", []string{"/deploy dev"}},
+		{"/deploy", ErrBadArgument, Deploy, "which environment", nil},
+		{"/deploy dev again", ErrBadArgument, Deploy, "unexpected argument", nil},
 		{"/smoke nowhere", ErrBadArgument, Smoke, "neither an environment", nil},
 		{"/smoke stagign", ErrBadArgument, Smoke, "neither an environment", []string{"/smoke staging"}},
 		{"/smoke dev extra", ErrBadArgument, Smoke, "unexpected argument", nil},
