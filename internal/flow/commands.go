@@ -191,7 +191,6 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 	}
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].number < lines[j].number })
 	for _, l := range lines {
-		l := l
 		err := s.answerLine(ctx, run, l, func(ctx context.Context, cr *store.CommandRun) result {
 			if l.perr != nil {
 				return result{outcome: command.Refused, body: l.perr.Markdown()}
