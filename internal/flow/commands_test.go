@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,9 +43,9 @@ type cmdWorld struct {
 	rita *github.Client
 }
 
-func startCommands(t *testing.T) *cmdWorld {
+func startCommands(t *testing.T, setup ...func(*flow.Service)) *cmdWorld {
 	t.Helper()
-	w := start(t)
+	w := start(t, setup...)
 	w.commit(".github/hoist.yml", commandsYML, "Commands configuration")
 	w.git(w.work, "push", "-q", "origin", "HEAD:main")
 	// A pull request to comment on: one commit on a feature branch.
@@ -585,5 +586,35 @@ func TestTeamsLimitAnEnvironment(t *testing.T) {
 	contains(t, "carol's reply", done, "🚀 @carol `/promote production` is done.", "Promoted `production` to `"+sha[:7]+"`")
 	if got := w.head("prod"); got != sha {
 		t.Fatalf("production = %s after the team member's /promote, want %s", got, sha)
+	}
+}
+
+// A timed hold ends by itself: its timer job re-evaluates the promotions it
+// held back once it expires.
+func TestATimedHoldEndsAndPromotionResumes(t *testing.T) {
+	// While the hold is put, hoist's clock runs an hour less fifteen
+	// seconds behind, so that "/hold production for 1h" ends fifteen
+	// seconds from now: time for staging to move and production to be
+	// refused while the hold lasts.
+	const left = 15 * time.Second
+	var behind atomic.Int64
+	behind.Store(int64(time.Hour - left))
+	w := startCommands(t, func(s *flow.Service) {
+		flow.SetClock(s, func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) })
+	})
+	prod := w.head("prod")
+	contains(t, "the hold", w.answered(w.say(w.alice, "/hold production for 1h"), 1), "`production` is held until")
+	behind.Store(0)
+
+	sha := w.greenOnDev("v2")
+	w.answered(w.say(w.bob, "/promote staging"), 1)
+	w.waitAudit("production", sha, "refuse") // evaluated while the hold lasted
+	if got := w.head("prod"); got != prod {
+		t.Fatalf("production moved to %s while held", got)
+	}
+	// Nothing else happens now: only the hold's timer evaluates production again.
+	w.waitAudit("production", sha, "promoted")
+	if got := w.head("prod"); got != sha {
+		t.Fatalf("production = %s after the hold ended, want %s", got, sha)
 	}
 }

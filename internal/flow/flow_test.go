@@ -40,7 +40,7 @@ type world struct {
 	work  string
 }
 
-func start(t *testing.T) *world {
+func start(t *testing.T, setup ...func(*flow.Service)) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -70,6 +70,9 @@ func start(t *testing.T) *world {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	opts := server.Options{Logger: &log, Listener: ln}
 	promotions := flow.New()
+	for _, f := range setup {
+		f(promotions)
+	}
 	promotions.Attach(&opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, opts)
