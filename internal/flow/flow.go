@@ -63,8 +63,9 @@ type EvaluateArgs struct {
 // Kind names the job for River.
 func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 
-// InsertOpts makes evaluations unique by their arguments among jobs not yet
-// running, which is what coalesces bursts.
+// InsertOpts makes evaluations unique by their arguments among jobs that
+// have not finished (River counts running ones too), which is what
+// coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waitingStates}}
 }
