@@ -28,6 +28,15 @@ type Deps struct {
 	// Promotions re-evaluates promotions when branches, tags and checks
 	// change; nil leaves those events logged only.
 	Promotions Promotions
+	// Commands runs the slash-commands of pull request comments; nil
+	// leaves comments logged only.
+	Commands Commands
+}
+
+// Commands is the part of the core that the issue_comment handler hands
+// comments to (internal/flow implements it).
+type Commands interface {
+	OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error
 }
 
 // Promotions is the part of the core that the push and check handlers hand

@@ -19,12 +19,17 @@ func NewIssueCommentHandler(d Deps) *IssueCommentHandler { return &IssueCommentH
 // Handles lists the event this handler receives.
 func (h *IssueCommentHandler) Handles() []string { return []string{"issue_comment"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands the comment to the commands core,
+// which decides whether it acts (only new comments by people on pull
+// requests do).
 func (h *IssueCommentHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.IssueCommentEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Int("number", ev.GetIssue().GetNumber()).Bool("pull_request", ev.GetIssue().IsPullRequest()).Str("sender", ev.GetSender().GetLogin()).Msg("issue_comment received")
+	if h.Deps.Commands != nil {
+		return h.Deps.Commands.OnIssueComment(ctx, ev, deliveryID)
+	}
 	return nil
 }

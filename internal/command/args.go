@@ -138,15 +138,28 @@ func ParseDuration(s string) (time.Duration, error) {
 func FormatDuration(d time.Duration) string {
 	day := 24 * time.Hour
 	days := d / day
-	rem := d % day
+	rem := shortDuration(d % day)
 	switch {
 	case days == 0:
-		return rem.String()
-	case rem == 0:
+		return rem
+	case d%day == 0:
 		return fmt.Sprintf("%dd", days)
 	default:
 		return fmt.Sprintf("%dd%s", days, rem)
 	}
+}
+
+// shortDuration is time.Duration's String without zero trailing units, as
+// people write it: 2h, 1h30m, 90s rather than 2h0m0s, 1h30m0s, 1m30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // ValidatePurgePath checks one `/purge` path: it starts with "/", has no ".."

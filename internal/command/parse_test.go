@@ -108,6 +108,8 @@ func TestParseInvalid(t *testing.T) {
 		{"/unhold", ErrBadArgument, Unhold, "which environment", nil},
 		{"/unhold dev now", ErrBadArgument, Unhold, "unexpected argument", nil},
 		{"/deploy devv", ErrBadArgument, Deploy, "no environment", []string{"/deploy dev"}},
+		{"/deploy", ErrBadArgument, Deploy, "which environment", nil},
+		{"/deploy dev again", ErrBadArgument, Deploy, "unexpected argument", nil},
 		{"/smoke nowhere", ErrBadArgument, Smoke, "neither an environment", nil},
 		{"/smoke stagign", ErrBadArgument, Smoke, "neither an environment", []string{"/smoke staging"}},
 		{"/smoke dev extra", ErrBadArgument, Smoke, "unexpected argument", nil},
@@ -230,7 +232,7 @@ func TestParseFindsCommandsAroundMarkdown(t *testing.T) {
 	for _, c := range cmds {
 		got = append(got, c.String()+"@"+string(rune('0'+c.Line/10))+string(rune('0'+c.Line%10)))
 	}
-	want := []string{"/promote staging@04", "/hold production for 1h0m0s waiting on design@08", "/unhold dev@10"}
+	want := []string{"/promote staging@04", "/hold production for 1h waiting on design@08", "/unhold dev@10"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
@@ -366,6 +368,17 @@ func TestCode(t *testing.T) {
 	} {
 		if got := code(in); got != want {
 			t.Errorf("code(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFormatDurationAsPeopleWriteIt(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Minute: "1m", 90 * time.Minute: "1h30m", 2 * time.Hour: "2h", 36 * time.Hour: "1d12h",
+		3 * 24 * time.Hour: "3d", time.Hour + 5*time.Second: "1h0m5s", 24*time.Hour + 30*time.Minute: "1d30m",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

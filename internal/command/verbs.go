@@ -86,9 +86,11 @@ func init() {
 			Verb:    Rollback,
 			Args:    "<env> [<sha>|previous]",
 			Summary: "Point `<env>` back to an earlier deployed commit.",
-			Details: "Deploys an earlier commit to `<env>`: the previously deployed one when no argument or " +
-				"`previous` is given, otherwise `<sha>`. Combine it with `/hold` so that automatic promotion " +
-				"does not undo the rollback.",
+			Details: "Moves the branch of `<env>` back to an earlier commit of its own history and deploys it: " +
+				"the previously deployed one when no argument or `previous` is given, otherwise `<sha>`, which must " +
+				"be an ancestor of the branch's head. This is the one move that is not a fast-forward, so it is checked " +
+				"and audited; `<env>` is also held so that automatic promotion does not undo the rollback " +
+				"(`/unhold <env>` resumes it).",
 			Access:   AccessEnvironment,
 			Examples: []string{"/rollback production", "/rollback staging 3f9c2e1"},
 			parse:    parseRollback,
@@ -96,9 +98,9 @@ func init() {
 		{
 			Verb:    Hold,
 			Args:    "<env> [for <duration>] [<reason>…]",
-			Summary: "Stop automatic promotions and deploys to `<env>`.",
-			Details: "Holds `<env>`: nothing is promoted or deployed to it until `/unhold` or until the hold " +
-				"expires. `<duration>` is a Go duration with an optional leading number of days, such as " +
+			Summary: "Stop promotions into `<env>`.",
+			Details: "Holds `<env>`: nothing is promoted into it, automatically or by `/promote`, until `/unhold` " +
+				"or until the hold expires; `/rollback` and `/deploy` still work. `<duration>` is a Go duration with an optional leading number of days, such as " +
 				"`30m`, `2h`, `3d` or `1d12h` (1 minute to 365 days). The reason is shown wherever the hold is.",
 			Access:   AccessEnvironment,
 			Examples: []string{"/hold production", "/hold production for 2h release freeze", "/hold staging for 3d"},

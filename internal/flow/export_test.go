@@ -16,3 +16,7 @@ func (s *Service) HoldBrowser() (release func()) {
 	s.smoke.browsers <- struct{}{}
 	return func() { <-s.smoke.browsers }
 }
+
+// SetClock replaces the clock of decisions and holds; call it before the
+// service is attached to a server.
+func SetClock(s *Service, now func() time.Time) { s.now = now }

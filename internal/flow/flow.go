@@ -72,8 +72,9 @@ type EvaluateArgs struct {
 // Kind names the job for River.
 func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 
-// InsertOpts makes evaluations unique by their arguments among jobs not yet
-// running, which is what coalesces bursts.
+// InsertOpts makes evaluations unique by their arguments among jobs that
+// have not finished (River counts running ones too), which is what
+// coalesces bursts.
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: evaluateUniqueStates}}
 }
@@ -318,6 +319,13 @@ func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Enviro
 			}
 			f.Blocking = toCommits(back.Commits)
 		}
+	}
+	if s.store != nil {
+		holds, err := s.store.EnvHolds(ctx, repo.FullName(), env.Name, f.Now)
+		if err != nil {
+			return f, err
+		}
+		f.Holds = pipelineHolds(holds)
 	}
 	checks, err := repo.Checks(ctx, f.SourceHead)
 	if err != nil {

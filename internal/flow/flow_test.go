@@ -35,11 +35,12 @@ type world struct {
 	t     *testing.T
 	gh    *ghemu.Harness
 	srv   *server.Server
+	app   *ghemu.TestApp
 	alice *github.Client
 	work  string
 }
 
-func start(t *testing.T) *world {
+func start(t *testing.T, setup ...func(*flow.Service)) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -69,6 +70,9 @@ func start(t *testing.T) *world {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	opts := server.Options{Logger: &log, Listener: ln}
 	promotions := flow.New()
+	for _, f := range setup {
+		f(promotions)
+	}
 	promotions.Attach(&opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, opts)
@@ -90,7 +94,7 @@ func start(t *testing.T) *world {
 
 	alice := github.NewClient(nil).WithAuthToken(aliceToken)
 	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
-	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
+	w := &world{t: t, gh: gh, srv: srv, app: app, alice: alice, work: filepath.Join(dir, "work")}
 	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
 	w.git(w.work, "config", "user.email", "alice@example.com")
 	w.git(w.work, "config", "user.name", "Alice")

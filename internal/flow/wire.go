@@ -20,6 +20,7 @@ func (s *Service) Attach(opts *server.Options) {
 	opts.BuiltinHandlers = func(d handlers.Deps) []githubapp.EventHandler {
 		s.clients = d.ClientCreator
 		d.Promotions = s
+		d.Commands = s
 		if builtin != nil {
 			return builtin(d)
 		}
@@ -33,6 +34,7 @@ func (s *Service) Attach(opts *server.Options) {
 		river.AddWorker(e.Workers(), &publishWorker{s: s})
 		river.AddWorker(e.Workers(), &smokeWorker{s: s})
 		river.AddWorker(e.Workers(), &smokeDeadlineWorker{s: s})
+		river.AddWorker(e.Workers(), &commandWorker{s: s})
 		if workers != nil {
 			return workers(e)
 		}

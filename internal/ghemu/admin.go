@@ -109,6 +109,19 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodPut && strings.HasPrefix(p, "/teams/") && strings.Count(p, "/") == 3:
+		org, slug, _ := strings.Cut(strings.TrimPrefix(p, "/teams/"), "/")
+		var in struct {
+			Members []string `json:"members"`
+		}
+		if !decode(&in) {
+			return
+		}
+		if err := s.SetTeam(org, slug, in.Members...); err != nil {
+			adminError(w, http.StatusUnprocessableEntity, "%v", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodGet && p == "/workflow-dispatches":
 		adminJSON(w, http.StatusOK, s.WorkflowDispatches())
 	case r.Method == http.MethodPut && p == "/faults":
@@ -196,6 +209,7 @@ type AppSpec struct {
 var DefaultAppPermissions = map[string]string{
 	"metadata": "read", "contents": "write", "pull_requests": "write", "issues": "write",
 	"checks": "write", "statuses": "write", "deployments": "write", "actions": "write",
+	"members": "read",
 }
 
 // CreateApp registers a GitHub App and its bot account "<slug>[bot]".

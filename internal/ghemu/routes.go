@@ -134,6 +134,9 @@ func (s *Server) routeTable() []*route {
 		other("GET", "/app/hook/deliveries/{delivery_id}", authApp, getDelivery),
 		other("POST", "/app/hook/deliveries/{delivery_id}/attempts", authApp, redeliver),
 		other("GET", "/rate_limit", authAny, rateLimit),
+
+		// teams
+		other("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authAny, getTeamMembership),
 	}
 }
 

@@ -25,6 +25,7 @@ type state struct {
 	Deliveries         []*Delivery                `json:"deliveries"`
 	WorkflowDispatches []*WorkflowDispatch        `json:"workflow_dispatches"`
 	Faults             Faults                     `json:"faults"`
+	Teams              map[string]*Team           `json:"teams,omitempty"` // by lower-case "org/slug"
 	Extra              map[string]json.RawMessage `json:"extra,omitempty"`
 }
 

@@ -6,11 +6,13 @@ package serve
 
 import (
 	"context"
+	"time"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
 )
 
@@ -21,17 +23,39 @@ func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.
 	promotions.Attach(&opts)
 	gen := generate.New(generate.Deps{Secret: cfg.GenerateSecret, Logger: *opts.Logger})
 	gen.Attach(&opts)
-	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger})
+	holds := &storeHolds{}
+	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger, Holds: holds})
 	opts.Routes = dash.Routes(opts.Routes)
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	promotions.Start(srv)
+	holds.st = srv.Store()
 	if err := gen.Bind(srv.Store(), srv.ClientCreator()); err != nil {
 		srv.Store().Close()
 		return nil, err
 	}
 	dash.Bind(srv.Store(), srv.ClientCreator())
 	return srv, nil
+}
+
+// storeHolds shows the store's holds on the dashboard; st is set once the
+// server has opened its store, before it serves.
+type storeHolds struct{ st *store.Store }
+
+func (h *storeHolds) ActiveHolds(ctx context.Context, repo string, now time.Time) ([]web.Hold, error) {
+	hs, err := h.st.ActiveHolds(ctx, repo, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Hold, 0, len(hs))
+	for _, x := range hs {
+		w := web.Hold{Env: x.Env, Actor: x.By, Reason: x.Reason, Since: x.Since}
+		if x.Until != nil {
+			w.Until = *x.Until
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }
