@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, args []string) int {
 			if !s.OK {
 				mark = "FAIL"
 			}
-			fmt.Printf("%s %d. %-36s %6d ms  %s\n", mark, n, s.Name, s.Millis, s.Detail)
+			fmt.Printf("%s %2d. %-42s %6d ms  %s\n", mark, n, s.Name, s.Millis, s.Detail)
 			if s.ErrorMsg != "" {
 				fmt.Printf("        error: %s\n", s.ErrorMsg)
 			}

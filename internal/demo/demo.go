@@ -1,11 +1,13 @@
-// Package demo plays hoist's flow once on embedded defaults, with no
-// credentials: the GitHub emulator, a hoist server on SQLite in a scratch
-// folder installed on a sample repository, a promotion dev → staging once
-// CI passes, a generated
-// sample site served on a private loopback listener, a smoke test of it in
-// headless Chromium with screenshots published as artifacts, and a signed
-// webhook delivered, persisted and handled exactly once. Each step is timed
-// and reported; the demo succeeds only if every step did.
+// Package demo plays hoist's whole flow once on embedded defaults, with no
+// credentials: the GitHub emulator, hoist on SQLite with a local folder as
+// the deploy target (served through Varnish when it is installed), and a
+// sample shop whose site is generated from its catalogue. A content change
+// asks for a build; the build pushes pre-staging; hoist smoke-tests the
+// candidate in headless Chromium and posts the check run with screenshots;
+// staging is fast-forwarded, deployed by diff and purged, and a GitHub
+// deployment records it; data that breaks a page is stopped before staging.
+// Each step is timed and reported; the demo succeeds only if every step
+// did.
 package demo
 
 import (
@@ -22,13 +24,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -39,11 +44,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/internal/flow"
+	"github.com/hoist-dev/hoist/deploy/varnish"
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
-	"github.com/hoist-dev/hoist/internal/site"
-	"github.com/hoist-dev/hoist/internal/smoke"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 //go:embed sample
@@ -51,13 +59,17 @@ var sample embed.FS
 
 // Options configure one demo run.
 type Options struct {
-	// DataDir holds the database, artifacts and the sample site; empty means
-	// a fresh temporary folder, removed afterwards unless Keep.
+	// DataDir holds the emulator's repositories, hoist's database, the
+	// deployed sites and the artifacts; empty means a fresh temporary
+	// folder, removed afterwards unless Keep.
 	DataDir string
 	// Addr is where hoist listens (loopback by default, on a free port).
 	Addr string
 	// ChromiumPath overrides the browser found on the machine.
 	ChromiumPath string
+	// NoEdge serves the deployed folder directly even when Varnish is
+	// installed.
+	NoEdge bool
 	// Keep serves until ctx is cancelled after the flow has run.
 	Keep bool
 	// Log receives hoist's own logs; the demo's steps go to the report.
@@ -88,15 +100,24 @@ func (s Step) LinkNames() []string {
 
 // Report is the whole run, printed as text or JSON.
 type Report struct {
-	OK        bool   `json:"ok"`
-	HoistURL  string `json:"hoist_url"`
-	DataDir   string `json:"data_dir"`
-	Steps     []Step `json:"steps"`
-	TotalMS   int64  `json:"total_ms"`
-	StartedAt string `json:"started_at"`
+	OK           bool   `json:"ok"`
+	HoistURL     string `json:"hoist_url"`
+	DashboardURL string `json:"dashboard_url"`
+	GitHubURL    string `json:"github_url"`
+	SiteURL      string `json:"site_url"`
+	DataDir      string `json:"data_dir"`
+	Steps        []Step `json:"steps"`
+	TotalMS      int64  `json:"total_ms"`
+	StartedAt    string `json:"started_at"`
 }
 
-const webhookSecret = "demo-webhook-secret"
+const (
+	webhookSecret = "demo-webhook-secret"
+	// triggerSecret signs the shop's "content changed" requests to hoist.
+	triggerSecret = "demo-trigger-secret"
+	// stepLimit bounds every wait of the demo.
+	stepLimit = 60 * time.Second
+)
 
 // Run plays the flow and returns its report. The error is for setup
 // failures that prevent a report; a failed step is reported in Report.OK.
@@ -115,20 +136,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.DataDir = dataDir
-	r := &runner{opts: o, rep: rep, dataDir: dataDir}
+	r := &runner{opts: o, rep: rep, dataDir: dataDir, ctx: ctx}
 	defer r.close()
 
 	ok := r.step("start the GitHub emulator", r.startEmulator) &&
+		r.step("start the edge in front of the site folder", r.startEdge) &&
 		r.step("start hoist on SQLite", r.startServer) &&
 		r.step("create acme/site and install hoist", r.createRepo) &&
-		r.step("generate the sample site", r.generateSite) &&
-		r.step("serve the candidate privately", r.servePreview) &&
-		r.step("smoke-test in headless Chromium", func(s *Step) error { return r.smokeTest(ctx, s) }) &&
+		r.step("a content change asks for a build", r.contentChanged) &&
+		r.step("the build pushes pre-staging", func(s *Step) error { return r.build(s, catalogue, "Build: spring prices") }) &&
+		r.step("smoke-test in headless Chromium", r.smokePasses) &&
+		r.step("staging fast-forwarded to the candidate", r.stagingPromoted) &&
+		r.step("deployed by diff, edge purged", r.deployedAndPurged) &&
+		r.step("production waits on its pull request", r.productionPR) &&
+		r.step("injected data fails the smoke test", r.injectedData) &&
 		r.step("deliver a signed push webhook", r.deliverPush) &&
 		r.step("redeliver it: handled once", r.redeliver) &&
 		r.step("refuse a forged webhook", r.refuseForged) &&
-		r.step("push a change to dev", r.pushDev) &&
-		r.step("CI passes: staging promoted", r.promoteStaging)
+		r.step("the dashboard shows the environments", r.dashboard)
 	rep.OK = ok
 	rep.TotalMS = time.Since(start).Milliseconds()
 	if ok && o.Keep {
@@ -141,16 +166,12 @@ type runner struct {
 	opts    Options
 	rep     *Report
 	dataDir string
+	ctx     context.Context
 
-	srv      *server.Server
-	cancel   context.CancelFunc
-	done     chan error
-	url      string
-	siteDir  string
-	preview  *site.Preview
-	artifact *smoke.DirStore
-	delivery string
-	payload  []byte
+	srv    *server.Server
+	cancel context.CancelFunc
+	done   chan error
+	url    string
 
 	ln       net.Listener
 	emu      *ghemu.Server
@@ -159,9 +180,20 @@ type runner struct {
 	alice    *github.Client
 	aliceTok string
 	work     string
-	devSHA   string
+
+	// sitesDir is the local deploy target; origin serves its staging
+	// edition, edge (Varnish) caches the origin when installed.
+	sitesDir string
+	origin   *http.Server
+	edge     *testenv.VarnishProcess
+	siteURL  string
 
 	installation int64
+	initial      string // the commit every branch starts at
+	candidate    string // the newest build
+	promoted     string // the build staging was promoted to
+	delivery     string
+	payload      []byte
 }
 
 func (r *runner) step(name string, fn func(*Step) error) bool {
@@ -185,10 +217,13 @@ func (r *runner) close() {
 		if r.emu != nil {
 			_ = r.emu.Close()
 		}
+		if r.edge != nil {
+			r.edge.Stop()
+		}
+		if r.origin != nil {
+			_ = r.origin.Close()
+		}
 	}()
-	if r.preview != nil {
-		_ = r.preview.Close()
-	}
 	if r.cancel != nil {
 		r.cancel()
 		select {
@@ -196,60 +231,6 @@ func (r *runner) close() {
 		case <-time.After(30 * time.Second):
 		}
 	}
-}
-
-func (r *runner) startServer(s *Step) error {
-	ln := r.ln
-	env := map[string]string{
-		"HOIST_ADDR":           ln.Addr().String(),
-		"HOIST_PUBLIC_URL":     r.url,
-		"HOIST_DATA_DIR":       filepath.Join(r.dataDir, "hoist"),
-		"HOIST_APP_ID":         strconv.FormatInt(r.app.ID, 10),
-		"HOIST_PRIVATE_KEY":    string(r.appKey),
-		"HOIST_WEBHOOK_SECRET": webhookSecret,
-		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
-	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	cfg.Jobs.PollInterval = 100 * time.Millisecond
-	artifacts, err := smoke.NewDirStore(filepath.Join(r.dataDir, "hoist", "artifacts"))
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	r.artifact = artifacts
-	log := r.opts.Log
-	ctx, cancel := context.WithCancel(context.Background())
-	// The flow serves GET /artifacts/ from <data_dir>/artifacts, the folder
-	// above.
-	opts := server.Options{Logger: &log, Listener: ln}
-	promotions := flow.New()
-	promotions.Attach(&opts)
-	srv, err := server.New(ctx, cfg, opts)
-	if err != nil {
-		cancel()
-		ln.Close()
-		return err
-	}
-	promotions.Start(srv)
-	r.srv, r.cancel, r.done = srv, cancel, make(chan error, 1)
-	go func() { r.done <- srv.Run(ctx) }()
-	if err := waitFor(20*time.Second, func() bool {
-		res, err := http.Get(r.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}); err != nil {
-		return fmt.Errorf("hoist did not become ready: %w", err)
-	}
-	s.Detail = "listening on " + r.url + ", database " + filepath.Join(r.dataDir, "hoist", "hoist.db")
-	s.Links = map[string]string{"health": r.url + "/readyz", "metrics": r.url + "/metrics"}
-	return nil
 }
 
 // startEmulator runs the GitHub emulator and registers hoist as an App whose
@@ -266,6 +247,7 @@ func (r *runner) startEmulator(s *Step) error {
 	r.ln = ln
 	r.url = "http://" + ln.Addr().String()
 	r.rep.HoistURL = r.url
+	r.rep.DashboardURL = r.url + "/"
 	emu, err := ghemu.New(ghemu.Options{DataDir: filepath.Join(r.dataDir, "github")})
 	if err != nil {
 		return err
@@ -274,6 +256,7 @@ func (r *runner) startEmulator(s *Step) error {
 		return err
 	}
 	r.emu = emu
+	r.rep.GitHubURL = emu.URL()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
@@ -292,13 +275,222 @@ func (r *runner) startEmulator(s *Step) error {
 	return nil
 }
 
-const demoConfig = `version: 1
-environments:
-  dev:     { branch: dev }
-  staging: { branch: staging, promote_from: dev, auto: true,
-             gates: { checks: ["ci / test"] } }
+// startEdge serves the staging edition of the local deploy folder as a
+// web server in front of a bucket would, and puts Varnish with the shipped
+// xkey VCL in front of it when varnishd is installed, so that the purge
+// after a deploy is real. Without Varnish the folder is served directly.
+func (r *runner) startEdge(s *Step) error {
+	r.sitesDir = filepath.Join(r.dataDir, "hoist", "sites")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.origin = &http.Server{Handler: originHandler(r.sitesDir, "staging"), ReadHeaderTimeout: 10 * time.Second}
+	go r.origin.Serve(l)
+	originAddr := l.Addr().String()
+	r.siteURL = "http://" + originAddr + "/"
+	_, lookErr := exec.LookPath(testenv.VarnishPath())
+	switch {
+	case r.opts.NoEdge:
+		s.Detail = "edge off: the staging folder is served directly at " + r.siteURL
+	case lookErr != nil:
+		s.Detail = "Varnish is not installed (apt-get install varnish varnish-modules): the staging folder is served directly at " + r.siteURL
+	default:
+		vcl := filepath.Join(r.dataDir, "hoist.vcl")
+		if err := os.WriteFile(vcl, varnish.VCL, 0o644); err != nil {
+			return err
+		}
+		v, err := testenv.StartVarnish(vcl, originAddr)
+		if err != nil {
+			return fmt.Errorf("start Varnish: %w", err)
+		}
+		r.edge = v
+		r.siteURL = "http://" + v.Addr + "/"
+		s.Detail = "Varnish with xkey at " + r.siteURL + ", caching the staging folder for an hour; only purges refresh it"
+	}
+	r.rep.SiteURL = r.siteURL
+	return nil
+}
+
+// originHandler serves one edition of the deploy folder: dir/ is
+// dir/index.html, and every answer carries the edition's and the path's
+// surrogate keys, which the VCL indexes with xkey. hoist's own manifest is
+// not served.
+func originHandler(root, edition string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		clean := path.Clean("/" + req.URL.Path)
+		if strings.HasSuffix(req.URL.Path, "/") && clean != "/" {
+			clean += "/"
+		}
+		p := purge.SitePath(clean)
+		if strings.HasPrefix(p, ".hoist/") {
+			http.NotFound(w, req)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(root, edition, filepath.FromSlash(p)))
+		if err != nil {
+			http.NotFound(w, req)
+			return
+		}
+		ct := mime.TypeByExtension(path.Ext(p))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("x-amz-meta-"+deploy.MetaSurrogateKey, deploy.EditionKey(edition)+" "+deploy.PathKey(edition, p))
+		w.Write(b)
+	})
+}
+
+func (r *runner) startServer(s *Step) error {
+	ln := r.ln
+	file := filepath.Join(r.dataDir, "hoist-server.yml")
+	cfgText := fmt.Sprintf("generate:\n  repositories:\n    acme/site: { secret: %q }\n", triggerSecret)
+	if r.edge != nil {
+		cfgText += fmt.Sprintf("cdns:\n  edge: { type: varnish, nodes: [ %q ] }\n", "http://"+r.edge.Addr)
+	}
+	if err := os.WriteFile(file, []byte(cfgText), 0o600); err != nil {
+		return err
+	}
+	env := map[string]string{
+		"HOIST_ADDR":           ln.Addr().String(),
+		"HOIST_PUBLIC_URL":     r.url,
+		"HOIST_DATA_DIR":       filepath.Join(r.dataDir, "hoist"),
+		"HOIST_APP_ID":         strconv.FormatInt(r.app.ID, 10),
+		"HOIST_PRIVATE_KEY":    string(r.appKey),
+		"HOIST_WEBHOOK_SECRET": webhookSecret,
+		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
+	}
+	if r.opts.ChromiumPath != "" {
+		env["HOIST_CHROMIUM"] = r.opts.ChromiumPath
+	}
+	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	log := r.opts.Log
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})
+	if err != nil {
+		cancel()
+		ln.Close()
+		return err
+	}
+	r.srv, r.cancel, r.done = srv, cancel, make(chan error, 1)
+	go func() { r.done <- srv.Run(ctx) }()
+	if err := waitFor(20*time.Second, func() bool {
+		res, err := http.Get(r.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}); err != nil {
+		return fmt.Errorf("hoist did not become ready: %w", err)
+	}
+	s.Detail = "listening on " + r.url + ", database " + filepath.Join(r.dataDir, "hoist", "hoist.db") + ", deploying to " + r.sitesDir
+	s.Links = map[string]string{"dashboard": r.url + "/", "health": r.url + "/readyz", "metrics": r.url + "/metrics"}
+	return nil
+}
+
+// product is one row of the shop's catalogue, the "database" the site is
+// generated from. Descriptions are rich text written in the shop's back
+// office, so the generator inserts them as HTML: that is how data can
+// break a page, and what the smoke test is there to catch.
+type product struct {
+	Name        string
+	Price       string
+	Description template.HTML
+}
+
+var catalogue = []product{
+	{"Anvil", "€110", "Forged steel, <em>guaranteed</em> to fall straight."},
+	{"Rocket skates", "€70", "Twin boosters; brakes sold separately."},
+	{"Giant magnet", "€40", "Attracts anything made of iron, and anvils."},
+}
+
+// injected is the catalogue after someone pasted a script into a
+// description: it removes the product list and throws.
+var injected = append(append([]product(nil), catalogue...), product{"Bird seed", "€5",
+	`Irresistible.<script>document.querySelector("main").remove(); throw new Error("catalogue script")</script>`})
+
+var pageTemplates = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Acme Shop</title><link rel="stylesheet" href="/css/site.css"><link rel="icon" href="data:,"></head>
+<body><header><h1>Acme Shop</h1><nav><a href="/">Home</a> <a href="/products/">Products</a> <a href="/about/">About</a></nav></header>
+<main><p>Welcome to the Acme Shop: {{len .}} products, generated from the catalogue and promoted by hoist.</p></main></body></html>
+`))
+
+var productsTemplate = template.Must(template.New("products").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Products · Acme Shop</title><link rel="stylesheet" href="/css/site.css"><link rel="icon" href="data:,"></head>
+<body><header><h1>Products</h1><nav><a href="/">Home</a> <a href="/about/">About</a></nav></header>
+<main><ul>
+{{range .}}<li class="product"><strong>{{.Name}}</strong> <span class="price">{{.Price}}</span><br>{{.Description}}</li>
+{{end}}</ul></main></body></html>
+`))
+
+const comingSoon = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title><link rel="icon" href="data:,"></head>
+<body><h1>Acme Shop</h1><p>Coming soon.</p></body></html>
 `
 
+// buildWorkflow is what the repository's build-site.yml would do on
+// GitHub Actions; the demo plays it itself, since the emulator records
+// workflow dispatches without running them.
+const buildWorkflow = `name: build site
+on:
+  workflow_dispatch:
+    inputs:
+      environment: { required: true }
+      reason: { required: false }
+      requested_at: { required: false }
+concurrency: { group: "build-${{ inputs.environment }}", cancel-in-progress: false }
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with: { ref: "${{ inputs.environment }}" }
+      - run: ./generate-site --out public
+      - run: |
+          git add public && git commit -m "Build: ${{ inputs.reason }}"
+          git push origin HEAD:pre-${{ inputs.environment }}
+`
+
+func (r *runner) demoConfig() string {
+	purgeLine := ""
+	if r.edge != nil {
+		purgeLine = ",\n               purge: [ { cdn: edge } ]"
+	}
+	return fmt.Sprintf(`version: 1
+site: { root: public }
+environments:
+  staging:    { branch: staging, auto: true, gates: { smoke: true },
+                deploy: { target: local, url: %q }%s }
+  production: { branch: main, promote_from: staging, auto: false, permission: maintain,
+                gates: { smoke: true }, deploy: { target: local } }
+candidates:
+  - { from: pre-staging, to: staging }
+smoke:
+  viewports: [ { name: desktop, width: 1280, height: 800 }, { name: mobile, width: 390, height: 844 } ]
+  pages:
+    - { path: /, expect_text: "Acme Shop" }
+    - { path: /products/, expect_selector: ".product" }
+    - { path: /about/, expect_text: "About" }
+  crawl: { max_pages: 10 }
+generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 1s }
+`, r.siteURL, purgeLine)
+}
+
+// createRepo makes acme/site with hoist installed: main (production) and
+// staging start at a "coming soon" page, with .github/hoist.yml and the
+// build workflow. Pushing the branches publishes them; the demo waits for
+// staging's deployment and reads the page once through the edge, so the
+// edge holds the old page until a purge.
 func (r *runner) createRepo(s *Step) error {
 	_, tok, err := r.emu.CreateUser("alice")
 	if err != nil {
@@ -329,68 +521,354 @@ func (r *runner) createRepo(s *Step) error {
 			return err
 		}
 	}
-	if err := writeFile(filepath.Join(r.work, ".github", "hoist.yml"), demoConfig); err != nil {
+	files := map[string]string{
+		".github/hoist.yml":                r.demoConfig(),
+		".github/workflows/build-site.yml": buildWorkflow,
+		"public/index.html":                comingSoon,
+	}
+	for name, content := range files {
+		if err := writeFile(filepath.Join(r.work, filepath.FromSlash(name)), content); err != nil {
+			return err
+		}
+	}
+	if err := commitAll(r.work, "Configure hoist: pre-staging is smoke-tested, then promoted to staging"); err != nil {
 		return err
 	}
-	if err := commitAll(r.work, "Configure hoist: dev → staging once CI passes"); err != nil {
+	if r.initial, err = gitOut(r.work, "rev-parse", "HEAD"); err != nil {
 		return err
 	}
-	for _, b := range []string{"main", "dev", "staging"} {
+	for _, b := range []string{"main", "staging"} {
 		if err := git(r.work, "push", "-q", "origin", "HEAD:"+b); err != nil {
 			return err
 		}
 	}
-	s.Detail = "branches main, dev, staging with .github/hoist.yml (staging promoted from dev when \"ci / test\" passes)"
+	if _, err := r.waitDeployment("staging", r.initial); err != nil {
+		return err
+	}
+	code, body, err := get(r.siteURL)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "Coming soon") {
+		return fmt.Errorf("the edge serves %d %q (%v), want the coming-soon page", code, clip(body), err)
+	}
+	s.Detail = fmt.Sprintf("branches main (production) and staging at %.7s with .github/hoist.yml; staging deployed and cached at the edge", r.initial)
+	s.Links = map[string]string{"repository": r.emu.URL() + "/acme/site", "hoist.yml": r.emu.URL() + "/repos/acme/site/contents/.github/hoist.yml"}
 	return nil
 }
 
-func (r *runner) pushDev(s *Step) error {
-	if err := writeFile(filepath.Join(r.work, "public", "index.html"), "<h1>Acme Shop</h1><p>Spring catalogue</p>\n"); err != nil {
+// contentChanged is the shop's database telling hoist that the catalogue
+// changed: a signed POST, coalesced for the debounce window, then one
+// workflow dispatch of the build.
+func (r *runner) contentChanged(s *Step) error {
+	body := []byte(`{"environment":"staging","reason":"spring prices"}`)
+	// Three changes in a burst, as a bulk price update sends them.
+	var answers []string
+	for i := 0; i < 3; i++ {
+		req, err := http.NewRequest(http.MethodPost, r.url+"/api/generate/acme/site", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(generate.SignatureHeader, sign(triggerSecret, body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var ans generate.Response
+		err = json.NewDecoder(res.Body).Decode(&ans)
+		res.Body.Close()
+		if err != nil || res.StatusCode/100 != 2 {
+			return fmt.Errorf("trigger answered %d %+v (%v)", res.StatusCode, ans, err)
+		}
+		answers = append(answers, ans.Status)
+	}
+	var ds []ghemu.WorkflowDispatch
+	if err := waitFor(stepLimit, func() bool { ds = r.emu.WorkflowDispatches(); return len(ds) > 0 }); err != nil {
+		return fmt.Errorf("no workflow dispatched: %w", err)
+	}
+	// Nothing more arrives after the window.
+	time.Sleep(300 * time.Millisecond)
+	if ds = r.emu.WorkflowDispatches(); len(ds) != 1 {
+		return fmt.Errorf("%d workflow dispatches for one burst, want 1", len(ds))
+	}
+	d := ds[0]
+	s.Detail = fmt.Sprintf("3 signed changes (%s) → one dispatch of %s on %s with environment=%v", strings.Join(answers, ", "), d.Workflow, d.Ref, d.Inputs["environment"])
+	return nil
+}
+
+// build plays the dispatched workflow: the site generated from the
+// catalogue, committed on top of staging and pushed to pre-staging.
+func (r *runner) build(s *Step, products []product, msg string) error {
+	if err := git(r.work, "fetch", "-q", "origin"); err != nil {
 		return err
 	}
-	if err := commitAll(r.work, "Spring catalogue"); err != nil {
+	if err := git(r.work, "checkout", "-q", "-B", "pre-staging", "origin/staging"); err != nil {
 		return err
 	}
-	if err := git(r.work, "push", "-q", "origin", "HEAD:dev"); err != nil {
+	out := filepath.Join(r.work, "public")
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	n, err := generateSite(out, products)
+	if err != nil {
+		return err
+	}
+	if err := commitAll(r.work, msg); err != nil {
 		return err
 	}
 	sha, err := gitOut(r.work, "rev-parse", "HEAD")
 	if err != nil {
 		return err
 	}
-	r.devSHA = sha
-	s.Detail = "dev is at " + sha[:7] + "; hoist waits for its check"
+	if err := git(r.work, "push", "-q", "origin", "HEAD:pre-staging"); err != nil {
+		return err
+	}
+	r.candidate = sha
+	s.Detail = fmt.Sprintf("%d files generated from %d products, pushed to pre-staging as %.7s", n, len(products), sha)
 	return nil
 }
 
-func (r *runner) promoteStaging(s *Step) error {
-	ctx := context.Background()
-	_, _, err := r.alice.Repositories.CreateStatus(ctx, "acme", "site", r.devSHA,
-		&github.RepoStatus{State: github.String("success"), Context: github.String("ci / test")})
+// generateSite writes the site: static files from the sample, the home
+// and product pages from the catalogue.
+func generateSite(dir string, products []product) (int, error) {
+	n := 0
+	err := fs.WalkDir(sample, "sample", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, strings.TrimPrefix(p, "sample"))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := sample.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		n++
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("write the static files: %w", err)
+	}
+	for name, t := range map[string]*template.Template{"index.html": pageTemplates, "products/index.html": productsTemplate} {
+		var b bytes.Buffer
+		if err := t.Execute(&b, products); err != nil {
+			return 0, fmt.Errorf("render %s: %w", name, err)
+		}
+		if err := writeFile(filepath.Join(dir, filepath.FromSlash(name)), b.String()); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// smokeRun waits for the hoist/smoke check run on sha to complete.
+func (r *runner) smokeRun(sha string) (*github.CheckRun, error) {
+	var run *github.CheckRun
+	err := waitFor(stepLimit, func() bool {
+		res, _, err := r.alice.Checks.ListCheckRunsForRef(r.ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String("hoist/smoke")})
+		if err != nil || len(res.CheckRuns) == 0 {
+			return false
+		}
+		run = res.CheckRuns[0]
+		return run.GetStatus() == "completed"
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hoist/smoke on %.7s did not complete: %w", sha, err)
+	}
+	return run, nil
+}
+
+// smokeLinks lists the check run's screenshots (the images GitHub shows
+// in it, served publicly by hoist) and its report page.
+func (r *runner) smokeLinks(run *github.CheckRun) map[string]string {
+	links := map[string]string{"check run": run.GetHTMLURL(), "report": run.GetDetailsURL()}
+	if st, ok := r.emu.CheckRunState(run.GetID()); ok {
+		for i, img := range st.Output.Images {
+			u, _ := img["image_url"].(string)
+			alt, _ := img["alt"].(string)
+			if alt == "" {
+				alt = strconv.Itoa(i + 1)
+			}
+			links["screenshot "+alt] = u
+		}
+	}
+	return links
+}
+
+func (r *runner) smokePasses(s *Step) error {
+	run, err := r.smokeRun(r.candidate)
 	if err != nil {
 		return err
 	}
+	s.Links = r.smokeLinks(run)
+	s.Detail = fmt.Sprintf("hoist/smoke on %.7s: %s (%s), the site served on a private loopback listener", r.candidate, run.GetOutput().GetTitle(), run.GetConclusion())
+	if run.GetConclusion() != "success" {
+		return fmt.Errorf("smoke test concluded %s: %s", run.GetConclusion(), run.GetOutput().GetTitle())
+	}
+	if len(s.Links) < 3 {
+		return errors.New("the check run shows no screenshot")
+	}
+	return nil
+}
+
+func (r *runner) stagingPromoted(s *Step) error {
 	var head string
-	if err := waitFor(30*time.Second, func() bool {
-		ref, _, err := r.alice.Git.GetRef(ctx, "acme", "site", "heads/staging")
+	if err := waitFor(stepLimit, func() bool {
+		ref, _, err := r.alice.Git.GetRef(r.ctx, "acme", "site", "heads/staging")
 		if err == nil {
 			head = ref.GetObject().GetSHA()
 		}
-		return head == r.devSHA
+		return head == r.candidate
 	}); err != nil {
-		return fmt.Errorf("staging is at %.7s, not %.7s: %w", head, r.devSHA, err)
+		return fmt.Errorf("staging is at %.7s, not %.7s: %w", head, r.candidate, err)
 	}
-	// The deployment is recorded right after the ref moves.
-	var deps []*github.Deployment
-	if err := waitFor(10*time.Second, func() bool {
-		deps, _, err = r.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
-		return err == nil && len(deps) > 0
-	}); err != nil {
-		return fmt.Errorf("no GitHub deployment recorded for staging: %w", err)
-	}
-	s.Detail = fmt.Sprintf("staging fast-forwarded to %.7s (compare-and-swap) and deployment %d recorded", r.devSHA, deps[0].GetID())
-	s.Links = map[string]string{"staging ref": r.emu.URL() + "/repos/acme/site/git/ref/heads/staging"}
+	r.promoted = r.candidate
+	s.Detail = fmt.Sprintf("staging fast-forwarded %.7s → %.7s once the smoke gate passed (compare-and-swap, never forced)", r.initial, r.candidate)
+	s.Links = map[string]string{"staging": r.emu.URL() + "/repos/acme/site/git/ref/heads/staging"}
 	return nil
+}
+
+// waitDeployment waits for the deployment of sha to env to end, and
+// returns its final status; a failure is an error.
+func (r *runner) waitDeployment(env, sha string) (*github.DeploymentStatus, error) {
+	var last *github.DeploymentStatus
+	err := waitFor(stepLimit, func() bool {
+		deps, _, err := r.alice.Repositories.ListDeployments(r.ctx, "acme", "site", &github.DeploymentsListOptions{Environment: env, SHA: sha})
+		if err != nil || len(deps) == 0 {
+			return false
+		}
+		sts, _, err := r.alice.Repositories.ListDeploymentStatuses(r.ctx, "acme", "site", deps[0].GetID(), nil)
+		if err != nil || len(sts) == 0 {
+			return false
+		}
+		last = sts[0]
+		switch last.GetState() {
+		case "success", "failure", "error":
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the deployment of %.7s to %s did not finish: %w", sha, env, err)
+	}
+	if last.GetState() != "success" {
+		return last, fmt.Errorf("the deployment of %.7s to %s ended %s: %s", sha, env, last.GetState(), last.GetDescription())
+	}
+	return last, nil
+}
+
+func (r *runner) deployedAndPurged(s *Step) error {
+	st, err := r.waitDeployment("staging", r.candidate)
+	if err != nil {
+		return err
+	}
+	summary := ""
+	res, _, err := r.alice.Checks.ListCheckRunsForRef(r.ctx, "acme", "site", r.candidate, &github.ListCheckRunsOptions{CheckName: github.String("hoist/deploy")})
+	if err == nil && len(res.CheckRuns) > 0 {
+		summary = res.CheckRuns[0].GetOutput().GetTitle()
+	}
+	code, body, err := get(r.siteURL + "products/")
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "Rocket skates") {
+		return fmt.Errorf("the site serves %d %q (%v), want the generated products page", code, clip(body), err)
+	}
+	code, body, err = get(r.siteURL)
+	if err != nil || code != http.StatusOK || strings.Contains(body, "Coming soon") {
+		return fmt.Errorf("the site still serves %d %q (%v): the home page was not purged", code, clip(body), err)
+	}
+	edge := "served from the folder"
+	if r.edge != nil {
+		edge = "Varnish purged by surrogate key and serves the new pages"
+	}
+	s.Detail = fmt.Sprintf("deployment %s: %s; hoist/deploy: %s; %s", st.GetState(), st.GetDescription(), summary, edge)
+	s.Links = map[string]string{"site": st.GetEnvironmentURL(), "deployments": r.emu.URL() + "/repos/acme/site/deployments?environment=staging"}
+	return nil
+}
+
+// productionPR: production takes no automatic promotion; hoist keeps a
+// pull request staging → main for a person to merge or /promote.
+func (r *runner) productionPR(s *Step) error {
+	var pr *github.PullRequest
+	if err := waitFor(stepLimit, func() bool {
+		prs, _, err := r.alice.PullRequests.List(r.ctx, "acme", "site", &github.PullRequestListOptions{State: "open"})
+		if err != nil {
+			return false
+		}
+		for _, p := range prs {
+			if p.GetBase().GetRef() == "main" && p.GetHead().GetRef() == "staging" {
+				pr = p
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("no promotion pull request staging → main: %w", err)
+	}
+	s.Detail = fmt.Sprintf("#%d %q keeps the commits and the gates; merging it or commenting /promote production deploys main", pr.GetNumber(), pr.GetTitle())
+	s.Links = map[string]string{"pull request": pr.GetHTMLURL()}
+	return nil
+}
+
+// injectedData: a script pasted into a product description breaks the
+// products page. The smoke test fails, staging is left alone, and the
+// check run shows the broken page.
+func (r *runner) injectedData(s *Step) error {
+	good := r.promoted
+	var b Step
+	if err := r.build(&b, injected, "Build: new product"); err != nil {
+		return err
+	}
+	run, err := r.smokeRun(r.candidate)
+	if err != nil {
+		return err
+	}
+	if run.GetConclusion() != "failure" {
+		return fmt.Errorf("smoke test of the injected catalogue concluded %s (%s), want failure", run.GetConclusion(), run.GetOutput().GetTitle())
+	}
+	// The gate is evaluated when the check run completes; give it the
+	// time it takes to promote, which it must not.
+	time.Sleep(time.Second)
+	ref, _, err := r.alice.Git.GetRef(r.ctx, "acme", "site", "heads/staging")
+	if err != nil {
+		return err
+	}
+	if head := ref.GetObject().GetSHA(); head != good {
+		return fmt.Errorf("staging moved to %.7s after a failed smoke test", head)
+	}
+	s.Links = r.smokeLinks(run)
+	s.Detail = fmt.Sprintf("%.7s: %s; staging stays at %.7s", r.candidate, run.GetOutput().GetTitle(), good)
+	return nil
+}
+
+// dashboard reads hoist's dashboard, which shows the environments as
+// GitHub has them.
+func (r *runner) dashboard(s *Step) error {
+	code, body, err := get(r.url + "/repos/acme/site")
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("dashboard answered %d (%v)", code, err)
+	}
+	if !strings.Contains(body, r.promoted[:7]) {
+		return fmt.Errorf("the dashboard does not show staging at %.7s", r.promoted)
+	}
+	s.Detail = "environments with their commit, deployment and smoke test, and the audit log"
+	s.Links = map[string]string{"dashboard": r.url + "/", "acme/site": r.url + "/repos/acme/site"}
+	return nil
+}
+
+func get(u string) (int, string, error) {
+	res, err := http.Get(u)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, string(b), err
+}
+
+func clip(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
 }
 
 func git(dir string, args ...string) error {
@@ -421,80 +899,6 @@ func writeFile(path, content string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(content), 0o644)
-}
-
-func (r *runner) generateSite(s *Step) error {
-	r.siteDir = filepath.Join(r.dataDir, "site")
-	n := 0
-	err := fs.WalkDir(sample, "sample", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(r.siteDir, strings.TrimPrefix(p, "sample"))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := sample.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		n++
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		return fmt.Errorf("write sample site: %w", err)
-	}
-	s.Detail = fmt.Sprintf("%d files in %s", n, r.siteDir)
-	return nil
-}
-
-func (r *runner) servePreview(s *Step) error {
-	tree, err := site.NewDirTree(r.siteDir)
-	if err != nil {
-		return err
-	}
-	p, err := site.ServePreview(context.Background(), tree)
-	if err != nil {
-		return err
-	}
-	r.preview = p
-	s.Detail = fmt.Sprintf("%d files on a loopback listener only the browser uses (%s)", len(tree.Entries()), p.URL())
-	return nil
-}
-
-func (r *runner) smokeTest(ctx context.Context, s *Step) error {
-	rep, err := smoke.Run(ctx, smoke.Options{
-		BaseURL: r.preview.URL(),
-		Pages: []smoke.Page{
-			{Path: "/", ExpectText: "Shop"},
-			{Path: "/products/", ExpectSelector: ".product"},
-			{Path: "/about/", ExpectText: "About"},
-		},
-		Viewports:    []smoke.Viewport{smoke.DesktopViewport, {Name: "mobile", Width: 390, Height: 844}},
-		Crawl:        smoke.Crawl{MaxPages: 10},
-		ChromiumPath: r.opts.ChromiumPath,
-	})
-	if err != nil {
-		return err
-	}
-	s.Links = map[string]string{}
-	for _, p := range rep.Pages {
-		if p.Screenshot == nil {
-			continue
-		}
-		// Screenshots are public artifacts (GitHub's image proxy fetches them);
-		// the site itself stays on the private listener.
-		sha, err := r.artifact.Put(ctx, p.Screenshot.PNG)
-		if err != nil {
-			return fmt.Errorf("store screenshot of %s: %w", p.Key(), err)
-		}
-		s.Links["screenshot "+p.Key()] = r.url + "/artifacts/" + sha + ".png"
-	}
-	s.Detail = fmt.Sprintf("%s in %d ms (%s)", rep.Title, rep.DurationMS, rep.Conclusion)
-	if rep.Conclusion != smoke.Success {
-		return fmt.Errorf("smoke test concluded %s: %s", rep.Conclusion, rep.Title)
-	}
-	return nil
 }
 
 func (r *runner) deliverPush(s *Step) error {
@@ -624,7 +1028,7 @@ func (rep *Report) Text() string {
 		if !s.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "%s %d. %-36s %6d ms  %s\n", mark, i+1, s.Name, s.Millis, s.Detail)
+		fmt.Fprintf(&b, "%s %2d. %-42s %6d ms  %s\n", mark, i+1, s.Name, s.Millis, s.Detail)
 		if s.ErrorMsg != "" {
 			fmt.Fprintf(&b, "        error: %s\n", s.ErrorMsg)
 		}

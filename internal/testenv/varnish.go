@@ -158,3 +158,9 @@ func waitHTTP(addr string, exited <-chan error, limit time.Duration) error {
 	}
 	return fmt.Errorf("not listening on %s after %s", addr, limit)
 }
+
+// HaveVarnish reports whether varnishd is installed.
+func HaveVarnish() bool {
+	_, err := exec.LookPath(VarnishPath())
+	return err == nil
+}
