@@ -258,6 +258,18 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 		t.Fatal("main moved without a person: production is auto: false")
 	}
 
+	// A person's edit of the description is overwritten with the state.
+	if _, _, err := r.alice.PullRequests.Edit(ctx, "acme", "site", pr.GetNumber(), &github.PullRequest{Body: github.String("ship it!")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		got, _, err := r.alice.PullRequests.Get(ctx, "acme", "site", pr.GetNumber())
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(got.GetBody(), "**Ready**"), "description not restored:\n" + got.GetBody()
+	})
+
 	// A person merges it: that is the promotion.
 	res, _, err := r.alice.PullRequests.Merge(ctx, "acme", "site", pr.GetNumber(), "", &github.PullRequestOptions{MergeMethod: "merge"})
 	if err != nil || !res.GetMerged() {
