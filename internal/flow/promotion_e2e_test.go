@@ -70,9 +70,9 @@ func startRig(t *testing.T, hoistYML string) *rig {
 	r.git(r.work, "config", "user.email", "alice@example.com")
 	r.git(r.work, "config", "user.name", "Alice")
 	r.commit(".github/hoist.yml", hoistYML, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging"} {
-		r.git(r.work, "push", "-q", "origin", "HEAD:"+b)
-	}
+	// One push for the three branches: with a gateless staging, a push of
+	// dev alone would have hoist create staging before the test does.
+	r.git(r.work, "push", "-q", "--atomic", "origin", "HEAD:main", "HEAD:dev", "HEAD:staging")
 	return r
 }
 
