@@ -366,6 +366,12 @@ environments:
 		t.Fatalf("%d staging updates seen, ending at %s, want the newest %s", moves, prev[:7], newest[:7])
 	}
 	t.Logf("20 pushes, %d promotions of staging", moves)
+	// The pushes to dev were people's: dev's newest head is published once.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		deps := r.deployments("dev", newest)
+		return len(deps) == 1 && r.auditCount("dev", newest, "push") == 1,
+			fmt.Sprintf("%d deployments of dev at the newest push, want 1", len(deps))
+	})
 	// No pushed commit is missing from staging's first-parent history.
 	r.git(r.work, "fetch", "-q", "origin")
 	history := r.git(r.work, "rev-list", "--first-parent", "origin/staging")
@@ -413,6 +419,10 @@ environments:
   staging: { branch: staging, promote_from: dev, auto: true, gates: { soak: 2s } }
 `)
 	before := r.head("staging")
+	// Commit just after a second starts: commit times have whole seconds,
+	// so this leaves hoist nearly the whole soak to be stopped in.
+	now := time.Now()
+	time.Sleep(time.Until(now.Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
 	sha := r.commit("public/index.html", "<h1>soaked</h1>", "Let it soak")
 	r.push("dev")
 	committed, err := strconv.ParseInt(r.git(r.work, "log", "-1", "--format=%ct"), 10, 64)
