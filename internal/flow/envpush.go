@@ -28,8 +28,13 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.PushEvent) error {
 	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
 	after := ev.GetAfter()
-	if branch == re.DefaultBranch && touchesConfig(ev) {
+	// Other branches (those of pull requests) get the check too when their
+	// commits change the file, so a mistake shows before the merge.
+	if onDefault := branch == re.DefaultBranch; onDefault && touchesConfig(ev) || !onDefault && changesConfig(ev) {
 		args := ConfigCheckArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, SHA: after}
+		if !onDefault {
+			args.DefaultBranch = re.DefaultBranch
+		}
 		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
 			return fmt.Errorf("queue %s check of %s: %w", ConfigCheckName, shortSHA(after), err)
 		}

@@ -509,6 +509,17 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 	}
 	want := errs[0]
 
+	// On another branch (a pull request's), the mistake is reported before
+	// the merge, and nothing changes in force.
+	r.git(r.work, "checkout", "-q", "-b", "try")
+	trial := r.commit(".github/hoist.yml", brokenYML+"# trial\n", "Try a change")
+	r.push("try")
+	r.git(r.work, "checkout", "-q", "-")
+	if run := r.configRun(trial); run.GetConclusion() != "failure" || !strings.Contains(run.GetOutput().GetSummary(), "default branch") ||
+		!strings.Contains(run.GetOutput().GetSummary(), fmt.Sprintf(":%d:%d", want.Line, want.Column)) {
+		t.Errorf("hoist/config on a branch: %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
+	}
+
 	broken := r.commit(".github/hoist.yml", brokenYML, "Make staging sometimes automatic")
 	r.push("main")
 	run := r.configRun(broken)
