@@ -68,11 +68,12 @@ type EvaluateArgs struct {
 // Kind names the job for River.
 func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 
-// InsertOpts makes evaluations unique by their arguments among jobs not yet
-// running, which is what coalesces bursts.
+// InsertOpts makes evaluations unique by their arguments among jobs queued
+// or running, which is what coalesces bursts (insertEvaluation queues one
+// follow-up behind a running one).
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	// Not completed (nor retryable) ones: River's default would drop every
-	// later event with the same arguments for a day.
+	// Not among completed (nor retryable) ones: River's default would drop
+	// every later event with the same arguments for a day.
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
