@@ -563,3 +563,33 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 		t.Fatalf("hoist/config on the fixed file: %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
 	}
 }
+
+// Two required checks finishing one after the other: the second event's
+// evaluation has the same arguments as the first, already completed one,
+// and must run all the same.
+func TestSecondCheckOfTheSameCommitStillPromotes(t *testing.T) {
+	r := startRig(t, `version: 1
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test", "ci / lint"] } }
+`)
+	sha := r.commit("public/index.html", "<h1>two checks</h1>", "Needs two checks")
+	r.push("dev")
+	post := func(name string) {
+		_, _, err := r.alice.Repositories.CreateStatus(context.Background(), "acme", "site", sha,
+			&github.RepoStatus{State: github.String("success"), Context: github.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	post("ci / test")
+	// Wait until the evaluation of the first status has finished.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		var n int
+		err := r.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event' AND json_extract(args, '$.actor') = 'alice'`).Scan(&n)
+		return err == nil && n > 0, fmt.Sprintf("no completed evaluation of the first status (%v)", err)
+	})
+	post("ci / lint")
+	r.waitAudit("staging", sha, "promoted")
+}
