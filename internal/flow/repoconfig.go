@@ -202,8 +202,16 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 		return w.s.reportConfig(ctx, repo, a.SHA, "failure", configFailure(perr, lead))
 	}
 	if perr == nil {
-		if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+		// Checks of quick pushes may finish out of order: store the file
+		// only while it is still the default branch's.
+		cur, err := repo.File(ctx, config.RepoConfigPath, "")
+		if err != nil && !errors.Is(err, gh.ErrNotFound) {
 			return err
+		}
+		if bytes.Equal(cur, data) {
+			if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+				return err
+			}
 		}
 		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: "```\n" + cfg.Summary() + "```\n"}
 		return w.s.reportConfig(ctx, repo, a.SHA, "success", out)
