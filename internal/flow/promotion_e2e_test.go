@@ -21,6 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // rig is the world of flow_test.go with a configuration of the test's
@@ -34,6 +35,13 @@ type rig struct {
 }
 
 func startRig(t *testing.T, hoistYML string) *rig {
+	t.Helper()
+	return startRigOn(t, hoistYML, "")
+}
+
+// startRigOn is startRig with hoist's database at databaseURL (empty:
+// SQLite in the data folder).
+func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -55,6 +63,9 @@ func startRig(t *testing.T, hoistYML string) *rig {
 		"HOIST_ADDR": addr, "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
 		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	if databaseURL != "" {
+		env["HOIST_DATABASE_URL"] = databaseURL
 	}
 	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -382,12 +393,20 @@ environments:
 	}
 }
 
-func TestWebhooksDeliveredTwicePromoteOnce(t *testing.T) {
-	r := startRig(t, `version: 1
+func TestWebhooksDeliveredTwicePromoteOnce(t *testing.T) { webhooksTwice(t, "") }
+
+// On PostgreSQL the evaluations of one environment take turns through an
+// advisory lock, as replicas would.
+func TestWebhooksDeliveredTwicePromoteOncePostgres(t *testing.T) {
+	webhooksTwice(t, testenv.Postgres(t))
+}
+
+func webhooksTwice(t *testing.T, databaseURL string) {
+	r := startRigOn(t, `version: 1
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }
-`)
+`, databaseURL)
 	r.gh.SetFaults(ghemu.Faults{WebhookDuplicateRate: 1})
 	sha := r.commit("public/index.html", "<h1>twice</h1>", "Once only")
 	r.push("dev")
