@@ -28,13 +28,30 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.PushEvent) error {
 	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
 	after := ev.GetAfter()
-	if branch == re.DefaultBranch && touchesConfig(ev) {
+	p, repo, err := s.pipelineFor(ctx, re)
+	if err != nil && !jobs.IsPermanent(err) {
+		return err
+	}
+	// Other branches (those of pull requests) get the check too when their
+	// commits change the file, so a mistake shows before the merge; not a
+	// commit the default branch already has (a new branch made from it).
+	if onDefault := branch == re.DefaultBranch; onDefault && touchesConfig(ev) || !onDefault && changesConfig(ev) && repo != nil {
 		args := ConfigCheckArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, SHA: after}
-		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
-			return fmt.Errorf("queue %s check of %s: %w", ConfigCheckName, shortSHA(after), err)
+		check := true
+		if !onDefault {
+			args.DefaultBranch = re.DefaultBranch
+			cmp, cerr := repo.Compare(ctx, re.DefaultBranch, after)
+			if cerr != nil {
+				return cerr
+			}
+			check = cmp.Status == "ahead" || cmp.Status == "diverged"
+		}
+		if check {
+			if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+				return fmt.Errorf("queue %s check of %s: %w", ConfigCheckName, shortSHA(after), err)
+			}
 		}
 	}
-	p, _, err := s.pipelineFor(ctx, re)
 	if err != nil || p == nil {
 		return err
 	}

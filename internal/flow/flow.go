@@ -72,17 +72,15 @@ type EvaluateArgs struct {
 // Kind names the job for River.
 func (EvaluateArgs) Kind() string { return "hoist_evaluate_promotion" }
 
-// InsertOpts makes evaluations unique by their arguments among jobs that
-// have not finished (River counts running ones too), which is what
-// coalesces bursts.
+// InsertOpts makes evaluations unique by their arguments among jobs queued
+// or running, which is what coalesces bursts (insertEvaluation queues one
+// follow-up behind a running one).
 func (EvaluateArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: evaluateUniqueStates}}
+	// Not among completed (nor retryable) ones: River's default would drop
+	// every later event with the same arguments for a day.
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 }
-
-// evaluateUniqueStates leaves out completed (River's default keeps it, so
-// the same evaluation could not run again until the job cleaner ran).
-var evaluateUniqueStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
 
 // RepoEvent is what every repository event carries that an evaluation needs.
 type RepoEvent struct {

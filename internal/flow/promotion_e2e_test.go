@@ -21,6 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // rig is the world of flow_test.go with a configuration of the test's
@@ -34,6 +35,13 @@ type rig struct {
 }
 
 func startRig(t *testing.T, hoistYML string) *rig {
+	t.Helper()
+	return startRigOn(t, hoistYML, "")
+}
+
+// startRigOn is startRig with hoist's database at databaseURL (empty:
+// SQLite in the data folder).
+func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -56,6 +64,9 @@ func startRig(t *testing.T, hoistYML string) *rig {
 		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
 	}
+	if databaseURL != "" {
+		env["HOIST_DATABASE_URL"] = databaseURL
+	}
 	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +81,9 @@ func startRig(t *testing.T, hoistYML string) *rig {
 	r.git(r.work, "config", "user.email", "alice@example.com")
 	r.git(r.work, "config", "user.name", "Alice")
 	r.commit(".github/hoist.yml", hoistYML, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging"} {
-		r.git(r.work, "push", "-q", "origin", "HEAD:"+b)
-	}
+	// One push for the three branches: with a gateless staging, a push of
+	// dev alone would have hoist create staging before the test does.
+	r.git(r.work, "push", "-q", "--atomic", "origin", "HEAD:main", "HEAD:dev", "HEAD:staging")
 	return r
 }
 
@@ -258,6 +269,18 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 		t.Fatal("main moved without a person: production is auto: false")
 	}
 
+	// A person's edit of the description is overwritten with the state.
+	if _, _, err := r.alice.PullRequests.Edit(ctx, "acme", "site", pr.GetNumber(), &github.PullRequest{Body: github.String("ship it!")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		got, _, err := r.alice.PullRequests.Get(ctx, "acme", "site", pr.GetNumber())
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(got.GetBody(), "**Ready**"), "description not restored:\n" + got.GetBody()
+	})
+
 	// A person merges it: that is the promotion.
 	res, _, err := r.alice.PullRequests.Merge(ctx, "acme", "site", pr.GetNumber(), "", &github.PullRequestOptions{MergeMethod: "merge"})
 	if err != nil || !res.GetMerged() {
@@ -354,6 +377,12 @@ environments:
 		t.Fatalf("%d staging updates seen, ending at %s, want the newest %s", moves, prev[:7], newest[:7])
 	}
 	t.Logf("20 pushes, %d promotions of staging", moves)
+	// The pushes to dev were people's: dev's newest head is published once.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		deps := r.deployments("dev", newest)
+		return len(deps) == 1 && r.auditCount("dev", newest, "push") == 1,
+			fmt.Sprintf("%d deployments of dev at the newest push, want 1", len(deps))
+	})
 	// No pushed commit is missing from staging's first-parent history.
 	r.git(r.work, "fetch", "-q", "origin")
 	history := r.git(r.work, "rev-list", "--first-parent", "origin/staging")
@@ -364,12 +393,20 @@ environments:
 	}
 }
 
-func TestWebhooksDeliveredTwicePromoteOnce(t *testing.T) {
-	r := startRig(t, `version: 1
+func TestWebhooksDeliveredTwicePromoteOnce(t *testing.T) { webhooksTwice(t, "") }
+
+// On PostgreSQL the evaluations of one environment take turns through an
+// advisory lock, as replicas would.
+func TestWebhooksDeliveredTwicePromoteOncePostgres(t *testing.T) {
+	webhooksTwice(t, testenv.Postgres(t))
+}
+
+func webhooksTwice(t *testing.T, databaseURL string) {
+	r := startRigOn(t, `version: 1
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }
-`)
+`, databaseURL)
 	r.gh.SetFaults(ghemu.Faults{WebhookDuplicateRate: 1})
 	sha := r.commit("public/index.html", "<h1>twice</h1>", "Once only")
 	r.push("dev")
@@ -401,6 +438,10 @@ environments:
   staging: { branch: staging, promote_from: dev, auto: true, gates: { soak: 2s } }
 `)
 	before := r.head("staging")
+	// Commit just after a second starts: commit times have whole seconds,
+	// so this leaves hoist nearly the whole soak to be stopped in.
+	now := time.Now()
+	time.Sleep(time.Until(now.Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
 	sha := r.commit("public/index.html", "<h1>soaked</h1>", "Let it soak")
 	r.push("dev")
 	committed, err := strconv.ParseInt(r.git(r.work, "log", "-1", "--format=%ct"), 10, 64)
@@ -487,6 +528,17 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 	}
 	want := errs[0]
 
+	// On another branch (a pull request's), the mistake is reported before
+	// the merge, and nothing changes in force.
+	r.git(r.work, "checkout", "-q", "-b", "try")
+	trial := r.commit(".github/hoist.yml", brokenYML+"# trial\n", "Try a change")
+	r.push("try")
+	r.git(r.work, "checkout", "-q", "-")
+	if run := r.configRun(trial); run.GetConclusion() != "failure" || !strings.Contains(run.GetOutput().GetSummary(), "default branch") ||
+		!strings.Contains(run.GetOutput().GetSummary(), fmt.Sprintf(":%d:%d", want.Line, want.Column)) {
+		t.Errorf("hoist/config on a branch: %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
+	}
+
 	broken := r.commit(".github/hoist.yml", brokenYML, "Make staging sometimes automatic")
 	r.push("main")
 	run := r.configRun(broken)
@@ -529,4 +581,34 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 	if run := r.configRun(fixed); run.GetConclusion() != "success" {
 		t.Fatalf("hoist/config on the fixed file: %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
 	}
+}
+
+// Two required checks finishing one after the other: the second event's
+// evaluation has the same arguments as the first, already completed one,
+// and must run all the same.
+func TestSecondCheckOfTheSameCommitStillPromotes(t *testing.T) {
+	r := startRig(t, `version: 1
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test", "ci / lint"] } }
+`)
+	sha := r.commit("public/index.html", "<h1>two checks</h1>", "Needs two checks")
+	r.push("dev")
+	post := func(name string) {
+		_, _, err := r.alice.Repositories.CreateStatus(context.Background(), "acme", "site", sha,
+			&github.RepoStatus{State: github.String("success"), Context: github.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	post("ci / test")
+	// Wait until the evaluation of the first status has finished.
+	eventually(t, 10*time.Second, func() (bool, string) {
+		var n int
+		err := r.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event' AND json_extract(args, '$.actor') = 'alice'`).Scan(&n)
+		return err == nil && n > 0, fmt.Sprintf("no completed evaluation of the first status (%v)", err)
+	})
+	post("ci / lint")
+	r.waitAudit("staging", sha, "promoted")
 }

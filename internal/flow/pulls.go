@@ -94,12 +94,13 @@ func (s *Service) syncPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pipel
 	return nil
 }
 
-// ourPull reports whether pr is hoist's promotion pull request for t: its
-// author is hoist's bot and its body carries the marker of t. The marker
-// alone is not enough, since anyone can write it into a pull request.
+// ourPull reports whether pr (between t's branches) is hoist's promotion
+// pull request for t: its author is hoist's bot, and its body carries the
+// marker of t or none (a person may have replaced the description; hoist
+// writes it again). The marker alone is not enough, since anyone can write
+// it into a pull request.
 func (s *Service) ourPull(ctx context.Context, pr *gh.PullRequest, t pipeline.Target) (bool, error) {
-	env, source, ok := pipeline.ParsePromotionMarker(pr.Body)
-	if !ok || env != t.Env || source != t.Source {
+	if env, source, ok := pipeline.ParsePromotionMarker(pr.Body); ok && (env != t.Env || source != t.Source) {
 		return false, nil
 	}
 	bot, err := s.botLogin(ctx)
@@ -112,8 +113,8 @@ func (s *Service) ourPull(ctx context.Context, pr *gh.PullRequest, t pipeline.Ta
 // promotionOf returns the promotion a pull request event is about: hoist's
 // own pull request whose marker names an environment of the current
 // configuration with these branches.
-func (s *Service) promotionOf(ctx context.Context, re RepoEvent, pr *github.PullRequest) (*pipeline.Pipeline, *gh.Repo, pipeline.Target, bool, error) {
-	envName, source, ok := pipeline.ParsePromotionMarker(pr.GetBody())
+func (s *Service) promotionOf(ctx context.Context, re RepoEvent, pr *github.PullRequest, body string) (*pipeline.Pipeline, *gh.Repo, pipeline.Target, bool, error) {
+	envName, source, ok := pipeline.ParsePromotionMarker(body)
 	if !ok {
 		return nil, nil, pipeline.Target{}, false, nil
 	}
@@ -132,7 +133,7 @@ func (s *Service) promotionOf(ctx context.Context, re RepoEvent, pr *github.Pull
 	if !p.WantsPullRequest(t) {
 		return nil, nil, pipeline.Target{}, false, nil
 	}
-	mine, err := s.ourPull(ctx, &gh.PullRequest{Body: pr.GetBody(), Author: pr.GetUser().GetLogin()}, t)
+	mine, err := s.ourPull(ctx, &gh.PullRequest{Body: body, Author: pr.GetUser().GetLogin()}, t)
 	if err != nil || !mine {
 		return nil, nil, pipeline.Target{}, false, err
 	}
@@ -150,7 +151,21 @@ func (s *Service) OnPullRequest(ctx context.Context, ev *github.PullRequestEvent
 		return nil
 	}
 	re := repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender())
-	_, repo, t, ok, err := s.promotionOf(ctx, re, ev.GetPullRequest())
+	if ev.GetAction() == "edited" {
+		// hoist's own rewrite of the body changes no fact; re-evaluating
+		// it would only rewrite it again (a soak's minutes tick).
+		bot, err := s.botLogin(ctx)
+		if err != nil || strings.EqualFold(re.Actor, bot) {
+			return err
+		}
+	}
+	// A person who edited the description may have removed the marker;
+	// the body before the edit still names the promotion.
+	body := ev.GetPullRequest().GetBody()
+	if ev.GetAction() == "edited" && ev.GetChanges().GetBody().GetFrom() != "" {
+		body = ev.GetChanges().GetBody().GetFrom()
+	}
+	_, repo, t, ok, err := s.promotionOf(ctx, re, ev.GetPullRequest(), body)
 	if err != nil || !ok {
 		return err
 	}
@@ -176,7 +191,7 @@ func (s *Service) OnPullRequest(ctx context.Context, ev *github.PullRequestEvent
 // reviewed (or a review is dismissed): the approvals gate reads them.
 func (s *Service) OnPullRequestReview(ctx context.Context, ev *github.PullRequestReviewEvent) error {
 	re := repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender())
-	_, _, t, ok, err := s.promotionOf(ctx, re, ev.GetPullRequest())
+	_, _, t, ok, err := s.promotionOf(ctx, re, ev.GetPullRequest(), ev.GetPullRequest().GetBody())
 	if err != nil || !ok {
 		return err
 	}

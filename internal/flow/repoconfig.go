@@ -122,6 +122,12 @@ func touchesConfig(ev *github.PushEvent) bool {
 	if ev.GetCreated() || ev.GetForced() || len(ev.Commits) == 0 || len(ev.Commits) >= 20 {
 		return true
 	}
+	return changesConfig(ev)
+}
+
+// changesConfig reports whether a commit listed in the push added, changed
+// or removed .github/hoist.yml.
+func changesConfig(ev *github.PushEvent) bool {
 	for _, c := range ev.Commits {
 		for _, files := range [][]string{c.Added, c.Modified, c.Removed} {
 			for _, f := range files {
@@ -134,14 +140,17 @@ func touchesConfig(ev *github.PushEvent) bool {
 	return false
 }
 
-// ConfigCheckArgs asks for the hoist/config check run of one commit of the
-// default branch. Unique by its arguments, so a redelivered push reports
-// once.
+// ConfigCheckArgs asks for the hoist/config check run of one commit.
+// Unique by its arguments, so a redelivered push reports once.
 type ConfigCheckArgs struct {
 	Installation int64  `json:"installation"`
 	Owner        string `json:"owner"`
 	Repo         string `json:"repo"`
 	SHA          string `json:"sha"`
+	// DefaultBranch is set when the commit is on another branch (a pull
+	// request's, say): its file is reported but not in force, and never
+	// stored as the last good one.
+	DefaultBranch string `json:"default_branch,omitempty"`
 }
 
 // Kind names the job for River.
@@ -170,6 +179,9 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	repo := gh.NewRepo(client, a.Owner, a.Repo)
 	ctx = zerolog.Ctx(ctx).With().Str("repo", repo.FullName()).Str("sha", a.SHA).Logger().WithContext(ctx)
 	data, err := repo.File(ctx, config.RepoConfigPath, a.SHA)
+	if errors.Is(err, gh.ErrNotFound) && a.DefaultBranch != "" {
+		return nil
+	}
 	if errors.Is(err, gh.ErrNotFound) {
 		// The file was removed: the repository no longer wants hoist.
 		w.s.forgetGood(repo.FullName())
@@ -179,9 +191,27 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 		return err
 	}
 	cfg, perr := config.LoadRepoConfig(config.RepoConfigPath, data)
+	if perr == nil && a.DefaultBranch != "" {
+		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: fmt.Sprintf(
+			"It takes effect once it is on the default branch %s.\n\n```\n%s```\n", checks.CodeCell(a.DefaultBranch), cfg.Summary())}
+		return w.s.reportConfig(ctx, repo, a.SHA, "success", out)
+	}
+	if perr != nil && a.DefaultBranch != "" {
+		lead := fmt.Sprintf("hoist reads the configuration from the default branch %s: there this file would be refused, "+
+			"and the configuration in force would stay.", checks.CodeCell(a.DefaultBranch))
+		return w.s.reportConfig(ctx, repo, a.SHA, "failure", configFailure(perr, lead))
+	}
 	if perr == nil {
-		if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+		// Checks of quick pushes may finish out of order: store the file
+		// only while it is still the default branch's.
+		cur, err := repo.File(ctx, config.RepoConfigPath, "")
+		if err != nil && !errors.Is(err, gh.ErrNotFound) {
 			return err
+		}
+		if bytes.Equal(cur, data) {
+			if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+				return err
+			}
 		}
 		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: "```\n" + cfg.Summary() + "```\n"}
 		return w.s.reportConfig(ctx, repo, a.SHA, "success", out)
@@ -215,6 +245,19 @@ func (s *Service) reportConfig(ctx context.Context, repo *gh.Repo, sha, conclusi
 // and which configuration is in force meanwhile (the last good one, from
 // commit lastGoodSHA when known, or none).
 func ConfigFailureOutput(perr error, inForce config.RepoConfigSource, lastGoodSHA string) checks.Output {
+	lead := "**hoist does nothing in this repository** until these mistakes are fixed: there is no earlier valid configuration."
+	if inForce == config.RepoConfigLastGood {
+		lead = "**The last good configuration stays in force"
+		if lastGoodSHA != "" {
+			lead += fmt.Sprintf(" (from commit `%s`)", shortSHA(lastGoodSHA))
+		}
+		lead += "** until these mistakes are fixed: promotions go on under its rules."
+	}
+	return configFailure(perr, lead)
+}
+
+// configFailure is the failing output: lead (markdown), then every mistake.
+func configFailure(perr error, lead string) checks.Output {
 	var errs config.RepoConfigErrors
 	if !errors.As(perr, &errs) {
 		errs = config.RepoConfigErrors{{File: config.RepoConfigPath, Line: 1, Column: 1, Message: perr.Error()}}
@@ -226,16 +269,7 @@ func ConfigFailureOutput(perr error, inForce config.RepoConfigSource, lastGoodSH
 	}
 	out := checks.Output{Title: fmt.Sprintf("%d mistake%s in %s", n, plural, config.RepoConfigPath)}
 	var b strings.Builder
-	switch inForce {
-	case config.RepoConfigLastGood:
-		b.WriteString("**The last good configuration stays in force")
-		if lastGoodSHA != "" {
-			fmt.Fprintf(&b, " (from commit `%s`)", shortSHA(lastGoodSHA))
-		}
-		b.WriteString("** until these mistakes are fixed: promotions go on under its rules.\n\n")
-	default:
-		b.WriteString("**hoist does nothing in this repository** until these mistakes are fixed: there is no earlier valid configuration.\n\n")
-	}
+	b.WriteString(lead + "\n\n")
 	for _, e := range errs {
 		fmt.Fprintf(&b, "- %s: %s\n", checks.CodeCell(fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)), checks.Escape(e.Message))
 		line := max(e.Line, 1)

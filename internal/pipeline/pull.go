@@ -3,8 +3,9 @@ package pipeline
 // WantsPullRequest reports whether the promotion t is carried by a
 // promotion pull request: when a person promotes it (the route is not
 // automatic), the pull request is where they see the commits, the gates and
-// the holds, review (for the approvals gate) and merge. Tags name their own
-// commit and are never automatic-by-person, so they have none.
+// the holds, review and merge; and when the environment's approvals gate
+// needs reviews, which are given on it. Tags name their own commit and
+// have none.
 func (p *Pipeline) WantsPullRequest(t Target) bool {
 	if t.Route == RouteTag {
 		return false
@@ -13,7 +14,7 @@ func (p *Pipeline) WantsPullRequest(t Target) bool {
 	if !ok || env.Branch == t.Source || t.Source == "" {
 		return false
 	}
-	return !p.automatic(env, t)
+	return !p.automatic(env, t) || env.Gates.Approvals > 0
 }
 
 // KeepPullRequest reports whether the promotion pull request of a decision

@@ -11,6 +11,7 @@ func TestWantsPullRequest(t *testing.T) {
 environments:
   dev: { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true }
+  qa: { branch: qa, promote_from: staging, auto: true, gates: { approvals: 1 } }
   production: { branch: main, promote_from: staging }
 candidates:
   - { from: pre-staging, to: staging }
@@ -27,6 +28,7 @@ tags: [ { pattern: "web-*", promote: production } ]
 	}{
 		{Target{Env: "staging", Route: RoutePromote, Source: "dev"}, false},
 		{Target{Env: "production", Route: RoutePromote, Source: "staging"}, true},
+		{Target{Env: "qa", Route: RoutePromote, Source: "staging"}, true},
 		{Target{Env: "staging", Route: RouteCandidate, Source: "pre-staging"}, false},
 		{Target{Env: "production", Route: RouteCandidate, Source: "pre-production"}, true},
 		{Target{Env: "production", Route: RouteTag, Source: "web-1"}, false},

@@ -132,9 +132,10 @@ func exercise(t *testing.T, s *store.Store) {
 		}
 	})
 	t.Run("migrations are idempotent", func(t *testing.T) {
+		// One row per migration file, however many there are.
 		files, err := filepath.Glob(filepath.Join("migrations", string(s.Dialect()), "*.sql"))
 		if err != nil || len(files) == 0 {
-			t.Fatalf("migration files %v %v", files, err)
+			t.Fatalf("migration files: %v %v", files, err)
 		}
 		var n int
 		if err := s.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
