@@ -158,7 +158,7 @@ func (s *Service) queueManualPromotion(ctx context.Context, re RepoEvent, repo *
 	}
 	args := EvaluateArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
 		Env: t.Env, Route: string(t.Route), Source: t.Source, SHA: t.SHA, Trigger: string(pipeline.TriggerManual), Actor: re.Actor}
-	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+	if err := s.insertEvaluation(ctx, args); err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("env", env.Name).Str("sha", sha).
