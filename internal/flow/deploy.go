@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -154,11 +155,12 @@ func (s *Service) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.
 	}
 	args := PublishArgs{Installation: installation, Owner: repo.Owner, Repo: repo.Name, DefaultBranch: pub.DefaultBranch,
 		Env: env.Name, Deployment: created.ID, SHA: pub.SHA, Previous: pub.Previous, Reason: pub.Reason, Actor: pub.Actor}
-	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
-		return fail(err)
-	}
+	// Queued before the job exists, so that its in_progress always follows.
 	if err := repo.SetDeploymentStatus(ctx, created.ID, "queued", "", "", fmt.Sprintf("%s of %s to %s is queued", pub.Reason, shortSHA(pub.SHA), env.Name)); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("publish: could not mark the deployment queued")
+	}
+	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		return fail(err)
 	}
 	return nil
 }
@@ -327,10 +329,9 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		}
 		return sum, err
 	}
-	if res.Changed() && len(cdns) > 0 {
-		sum.purger = &purge.DeployPurger{CDNs: cdns, Extra: extra, Options: s.purgeOptions}
-		if err := sum.purger.Purge(ctx, res); err != nil {
-			return sum, fmt.Errorf("deployed, but the purge failed: %w", err)
+	if len(cdns) > 0 {
+		if err := s.purgeAfterDeploy(ctx, a, res, cdns, extra, sum); err != nil {
+			return sum, err
 		}
 	}
 	sum.duration = time.Since(start)
@@ -499,3 +500,37 @@ func truncateBytes(s string, n int) string {
 // SetPurgeOptions sets options given to every CDN adapter (an HTTP client,
 // a retry policy); call it before the server runs.
 func (s *Service) SetPurgeOptions(opts ...purge.Option) { s.purgeOptions = opts }
+
+// purgeAfterDeploy purges what the deploy changed, together with any purge
+// of the environment that failed before: a retried publish finds the tree
+// already deployed, so the store keeps what it still has to purge.
+func (s *Service) purgeAfterDeploy(ctx context.Context, a PublishArgs, res *deploy.Result, cdns []purge.CDNConfig, extra purge.Extra, sum *publishSummary) error {
+	full := a.Owner + "/" + a.Repo
+	req := purge.RequestFor(res, extra)
+	pendingJSON, err := s.store.PendingPurge(ctx, full, a.Env)
+	if err != nil {
+		return err
+	}
+	if pendingJSON != "" {
+		var pending purge.Request
+		if err := json.Unmarshal([]byte(pendingJSON), &pending); err == nil {
+			req = req.Merge(pending)
+		}
+	}
+	if !req.All && len(req.Changes) == 0 {
+		return nil
+	}
+	sum.purger = &purge.DeployPurger{CDNs: cdns, Options: s.purgeOptions}
+	if perr := sum.purger.Run(ctx, req); perr != nil {
+		if b, err := json.Marshal(req); err == nil {
+			if err := s.store.SetPendingPurge(ctx, full, a.Env, string(b)); err != nil {
+				return errors.Join(perr, err)
+			}
+		}
+		return fmt.Errorf("deployed, but the purge failed: %w", perr)
+	}
+	if pendingJSON != "" {
+		return s.store.SetPendingPurge(ctx, full, a.Env, "")
+	}
+	return nil
+}

@@ -46,6 +46,23 @@ func RequestFor(r *deploy.Result, extra Extra) Request {
 	return req
 }
 
+// Merge adds the changes of other that req does not have yet (a purge that
+// failed before, sent again with the next one).
+func (req Request) Merge(other Request) Request {
+	seen := map[string]bool{}
+	for _, c := range req.Changes {
+		seen[c.Path] = true
+	}
+	for _, c := range other.Changes {
+		if !seen[c.Path] {
+			seen[c.Path] = true
+			req.Changes = append(req.Changes, c)
+		}
+	}
+	req.All = req.All || other.All
+	return req
+}
+
 // SitePath turns a URL path of the site ("/", "/docs/", "/a.html") into
 // the path of the file that serves it ("index.html", "docs/index.html",
 // "a.html").
@@ -77,7 +94,11 @@ type DeployPurger struct {
 // Purge purges every CDN, each even when another failed, and reports the
 // failures together.
 func (p *DeployPurger) Purge(ctx context.Context, r *deploy.Result) error {
-	req := RequestFor(r, p.Extra)
+	return p.Run(ctx, RequestFor(r, p.Extra))
+}
+
+// Run purges req on every CDN, each even when another failed.
+func (p *DeployPurger) Run(ctx context.Context, req Request) error {
 	p.Outcomes = p.Outcomes[:0]
 	var errs []error
 	for _, cfg := range p.CDNs {
