@@ -499,6 +499,59 @@ cdns:
 			t.Fatalf("after the retried purge %s serves %q", n, body)
 		}
 	}
+
+	// Fifth: two more promotions while a publish runs (held at its purge).
+	// They wait for it; the older of the two is superseded and never
+	// deployed, the newest is.
+	gate.close()
+	running := w.commit("public/about.html", "<h1>about v3</h1>", "About v3")
+	w.promote()
+	select {
+	case <-gate.waiting:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no purge was sent")
+	}
+	older := w.commit("public/index.html", "<h1>home v3</h1>", "Home v3")
+	w.promote()
+	newest := w.commit("public/index.html", "<h1>home v4</h1>", "Home v4")
+	w.promote()
+	time.Sleep(300 * time.Millisecond)
+	if _, body := fetch(t, nodeA, "/"); body != "<h1>home v2</h1>" {
+		t.Fatalf("a publish ran beside the running one: the edge serves %q", body)
+	}
+	gate.release()
+	w.waitState("staging", newest, "success")
+	w.waitState("staging", running, "inactive")
+	// Its job wakes from waiting for the lease and ends it as superseded.
+	var states []string
+	superseded := false
+	for deadline := time.Now().Add(20 * time.Second); !superseded && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		dep, _ := w.waitDeployment("staging", older)
+		sts, _, err := w.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", dep.GetID(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = states[:0]
+		for _, st := range sts {
+			states = append(states, st.GetState()+" "+st.GetDescription())
+			superseded = superseded || strings.Contains(st.GetDescription(), "superseded")
+			if st.GetState() == "in_progress" {
+				t.Fatalf("the superseded deployment ran: %v", states)
+			}
+		}
+	}
+	if !superseded {
+		t.Fatalf("older deployment statuses %v, want superseded", states)
+	}
+	for _, n := range nodes {
+		if _, body := fetch(t, n, "/"); body != "<h1>home v4</h1>" {
+			t.Fatalf("%s serves %q, want v4", n, body)
+		}
+	}
+	runs, _, err := w.alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", older, &github.ListCheckRunsOptions{CheckName: github.String(flow.DeployCheckName)})
+	if err != nil || runs.GetTotal() != 0 {
+		t.Fatalf("the superseded commit was deployed: %d runs, %v", runs.GetTotal(), err)
+	}
 }
 
 // TestDeployFailureFailsTheDeployment: an environment naming a target the
