@@ -185,8 +185,8 @@ type publishWorker struct {
 	s *Service
 }
 
-// Timeout: a deploy of a large site may take longer than an evaluation;
-// the job engine's timeout applies.
+// Work waits for the environment's lease, ends a superseded deployment,
+// and otherwise publishes; every failure is reported on the deployment.
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {
 	a := job.Args
 	s := w.s
@@ -267,7 +267,6 @@ func reason(what string, err error) string {
 
 // publishSummary is what the hoist/deploy check run reports.
 type publishSummary struct {
-	target   string
 	result   *deploy.Result
 	purger   *purge.DeployPurger
 	duration time.Duration
@@ -295,7 +294,10 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		return &publishSummary{}, permanent("environment %s is no longer in %s", a.Env, config.RepoConfigPath)
 	}
 	dep, _ := p.Deployment(env.Name, a.DefaultBranch)
-	sum := &publishSummary{target: env.Deploy.Target}
+	sum := &publishSummary{}
+	if env.Deploy.Target == "" {
+		return sum, permanent("environment %s no longer names a deploy target in %s", env.Name, config.RepoConfigPath)
+	}
 	if err := repo.SetDeploymentStatus(ctx, a.Deployment, "in_progress", "", "", fmt.Sprintf("deploying %s to %s", shortSHA(a.SHA), env.Name)); err != nil {
 		return nil, err
 	}
@@ -325,7 +327,8 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 	if err != nil {
 		var hostile *deploy.UnsafeEntryError
 		if errors.As(err, &hostile) {
-			return sum, permanentDeployError{err}
+			// The list of entries is the reason; the target is known.
+			return sum, permanentDeployError{hostile}
 		}
 		return sum, err
 	}

@@ -671,3 +671,34 @@ func outputOf(t *testing.T, w *world, sha, title string) string {
 	}
 	return ""
 }
+
+// TestHostileTreeFailsTheDeploymentAndWritesNothing: a site with a
+// symlink to /etc/passwd is refused before anything reaches the target (the
+// embedded local folder), and the deployment fails saying why.
+func TestHostileTreeFailsTheDeploymentAndWritesNothing(t *testing.T) {
+	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(deployRepoYML)
+	w := startWith(t, "", repoYML, nil, nil)
+	w.commit("public/index.html", "<h1>home</h1>", "Home")
+	if err := os.Symlink("/etc/passwd", filepath.Join(w.work, "public", "passwd.html")); err != nil {
+		t.Fatal(err)
+	}
+	w.git(w.work, "add", "-A")
+	w.git(w.work, "commit", "-q", "-m", "Link")
+	sha := w.git(w.work, "rev-parse", "HEAD")
+	w.promote()
+	_, sts := w.waitDeployment("staging", sha)
+	if sts[0].GetState() != "failure" || !strings.Contains(sts[0].GetDescription(), `"passwd.html" is a symbolic link`) {
+		t.Fatalf("deployment: %s %q", sts[0].GetState(), sts[0].GetDescription())
+	}
+	sites := filepath.Join(w.srv.Config().DataDir, "sites")
+	var files []string
+	filepath.WalkDir(sites, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Fatalf("a refused tree wrote %v", files)
+	}
+}
