@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +33,13 @@ import (
 
 const accessKey, secretKey = "bench", "bench-secret-key"
 
+// profile is the -cpuprofile file; profiling is set while the 1 % changed
+// scenario runs.
+var (
+	profile   string
+	profiling bool
+)
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "sync-child" {
 		syncChild(os.Args[2:])
@@ -42,7 +50,10 @@ func main() {
 	versity := flag.String("versitygw", "versitygw", "versitygw binary")
 	s3deployBin := flag.String("s3deploy", "", "s3deploy binary (skipped when empty)")
 	withAWS := flag.Bool("aws", true, "also run aws s3 sync")
+	only := flag.String("only", "", "run only the tools whose name contains this (e.g. \"git mirror\")")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the in-process deploy with 1 % changed to this file")
 	flag.Parse()
+	profile = *cpuProfile
 
 	work, err := os.MkdirTemp("", "deploybench-")
 	check(err)
@@ -74,6 +85,15 @@ func main() {
 		}})
 	}
 
+	if *only != "" {
+		var kept []tool
+		for _, tl := range tools {
+			if strings.Contains(tl.name, *only) {
+				kept = append(kept, tl)
+			}
+		}
+		tools = kept
+	}
 	fmt.Printf("%d files of %d bytes; versitygw posix backend on loopback; requests counted at a proxy\n\n", *files, *size)
 	fmt.Println("| tool | scenario | requests | time | peak RSS |")
 	fmt.Println("|---|---|---:|---:|---:|")
@@ -82,7 +102,7 @@ func main() {
 		createBucket(endpoint, bucket)
 		dir := filepath.Join(work, fmt.Sprintf("site-%d", i))
 		generate(dir, *files, *size)
-		for _, sc := range []struct {
+		for n, sc := range []struct {
 			name   string
 			mutate func()
 		}{
@@ -91,6 +111,7 @@ func main() {
 			{"nothing changed", func() {}},
 		} {
 			sc.mutate()
+			profiling = n == 1
 			requests.Store(0)
 			start := time.Now()
 			rss, err := tl.run(dir, bucket)
@@ -136,16 +157,19 @@ func deployFromGit(work, dir, bucket, endpoint string) (int64, error) {
 	target, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint,
 		PathStyle: true, AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil)
 	check(err)
-	start := time.Now()
-	treeSHA, err := m.TreeSHA(ctx, commit, "")
-	if err != nil {
-		return 0, err
+	if profiling && profile != "" {
+		f, err := os.OpenFile(profile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		check(err)
+		defer f.Close()
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
 	}
+	start := time.Now()
 	tree, err := m.Tree(ctx, commit, "")
 	if err != nil {
 		return 0, err
 	}
-	_, err = deploy.Deploy(ctx, target, deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: "site/", Edition: "site"})
+	_, err = deploy.Deploy(ctx, target, deploy.Request{Tree: tree, TreeSHA: site.TreeSHAOf(tree), Prefix: "site/", Edition: "site"})
 	return -int64(time.Since(start)), err
 }
 

@@ -179,8 +179,8 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 	}
 	for _, e := range entries {
 		ctype, cache := req.Rules.Headers(e.Path)
-		next.Files[e.Path] = ManifestFile{Blob: e.BlobSHA, Size: e.Size, ContentType: ctype, CacheControl: cache,
-			Keys: []string{res.EditionKey, PathKey(req.Edition, e.Path)}}
+		// Keys nil: the default pair, computed where an object is written.
+		next.Files[e.Path] = ManifestFile{Blob: e.BlobSHA, Size: e.Size, ContentType: ctype, CacheControl: cache}
 	}
 
 	if req.DryRun {
@@ -218,7 +218,7 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		}
 		f := next.Files[c.Path]
 		opts := PutOptions{Size: f.Size, ContentType: f.ContentType, CacheControl: f.CacheControl,
-			Metadata: map[string]string{MetaGitBlob: f.Blob, MetaSurrogateKey: strings.Join(f.Keys, " ")}}
+			Metadata: map[string]string{MetaGitBlob: f.Blob, MetaSurrogateKey: strings.Join(f.KeysOf(req.Edition, c.Path), " ")}}
 		if source != nil && source.Files[c.Path].Blob == f.Blob {
 			if err := ct.Copy(ctx, req.CopyFrom+c.Path, prefix+c.Path, opts); err == nil {
 				copied.Add(1)

@@ -411,11 +411,11 @@ func (s *Service) siteTree(ctx context.Context, repo *gh.Repo, installation int6
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := m.TreeSHA(ctx, sha, root); err != nil {
+	if !m.HasCommit(ctx, sha) {
 		if err := m.Fetch(ctx, r.GetCloneURL(), token, branch); err != nil {
 			return fail(err)
 		}
-		if _, err := m.TreeSHA(ctx, sha, root); err != nil {
+		if !m.HasCommit(ctx, sha) {
 			// The branch moved past the commit (a rollback, a force push):
 			// fetch the commit itself.
 			if ferr := m.Fetch(ctx, r.GetCloneURL(), token, sha); ferr != nil {
@@ -423,15 +423,15 @@ func (s *Service) siteTree(ctx context.Context, repo *gh.Repo, installation int6
 			}
 		}
 	}
-	treeSHA, err := m.TreeSHA(ctx, sha, root)
-	if err != nil {
-		return fail(permanentDeployError{fmt.Errorf("site root %q: %w", root, err)})
-	}
 	tree, err := m.Tree(ctx, sha, root)
 	if err != nil {
+		if m.HasCommit(ctx, sha) {
+			// The commit is there: the site root is what is missing.
+			return fail(permanentDeployError{fmt.Errorf("site root %q: %w", root, err)})
+		}
 		return fail(err)
 	}
-	return tree, treeSHA, func() { m.Close() }, nil
+	return tree, site.TreeSHAOf(tree), func() { m.Close() }, nil
 }
 
 // readToken is an installation token that can only read contents, for git.
