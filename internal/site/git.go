@@ -301,12 +301,12 @@ type gitTree struct {
 	index   map[string]int
 }
 
-func (t *gitTree) Commit() string { return t.commit }
+func (t *gitTree) Commit() string   { return t.commit }
+func (t *gitTree) Entries() []Entry { return t.entries }
 
 // TreeSHA is the id of the tree at the site root, as Mirror.TreeSHA
 // returns it (read once when the tree was listed).
-func (t *gitTree) TreeSHA() string  { return t.tree }
-func (t *gitTree) Entries() []Entry { return t.entries }
+func (t *gitTree) TreeSHA() string { return t.tree }
 
 // Open streams a file's blob. Small blobs come from the mirror's shared
 // batch process; large ones stream from their own `git cat-file blob`.
