@@ -338,7 +338,15 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		}
 	}
 	sum.duration = time.Since(start)
-	logURL, err := s.postDeployCheck(ctx, repo, a, sum)
+	var logURL string
+	if res.SameTree && res.PreviousCommit == a.SHA {
+		// This very commit was deployed before (a repeated publish): its
+		// check run already tells what was written; a second one saying
+		// "nothing changed" would hide it.
+		logURL, err = s.existingDeployCheck(ctx, repo, a.SHA)
+	} else {
+		logURL, err = s.postDeployCheck(ctx, repo, a, sum)
+	}
 	if err != nil {
 		// The site is out and purged; the report is what failed.
 		log.Warn().Err(err).Msg("publish: could not post the check run")
@@ -486,6 +494,20 @@ func (s *Service) postDeployCheck(ctx context.Context, repo *gh.Repo, a PublishA
 		return "", fmt.Errorf("check run %s: %w", DeployCheckName, err)
 	}
 	return run.GetHTMLURL(), nil
+}
+
+// existingDeployCheck returns the page of the newest hoist/deploy check
+// run on sha.
+func (s *Service) existingDeployCheck(ctx context.Context, repo *gh.Repo, sha string) (string, error) {
+	runs, _, err := repo.Client.Checks.ListCheckRunsForRef(ctx, repo.Owner, repo.Name, sha,
+		&github.ListCheckRunsOptions{CheckName: github.String(DeployCheckName)})
+	if err != nil {
+		return "", fmt.Errorf("check runs of %s: %w", shortSHA(sha), err)
+	}
+	if len(runs.CheckRuns) == 0 {
+		return "", nil
+	}
+	return runs.CheckRuns[0].GetHTMLURL(), nil
 }
 
 // truncateBytes cuts s to at most n bytes on a UTF-8 boundary (the Checks
