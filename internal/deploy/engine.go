@@ -60,6 +60,9 @@ type Result struct {
 	EditionKey string `json:"edition_key"`
 	Commit     string `json:"commit,omitempty"`
 	Tree       string `json:"tree,omitempty"`
+	// DeployID names the manifest this deploy wrote (empty when nothing
+	// changed): purges use it to be idempotent per deploy.
+	DeployID string `json:"deploy_id,omitempty"`
 	// PreviousCommit is the commit the manifest recorded before.
 	PreviousCommit string `json:"previous_commit,omitempty"`
 	// SameTree: the edition already held this tree; nothing was written.
@@ -177,6 +180,7 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		Version: ManifestVersion, Edition: req.Edition, Commit: res.Commit, Tree: req.TreeSHA,
 		DeployID: newDeployID(), Files: make(map[string]ManifestFile, len(entries)),
 	}
+	res.DeployID = next.DeployID
 	for _, e := range entries {
 		ctype, cache := req.Rules.Headers(e.Path)
 		// Keys nil: the default pair, computed where an object is written.

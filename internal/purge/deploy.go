@@ -21,7 +21,12 @@ type Extra struct {
 // the path key), plus the extra paths and keys. A deploy that changed
 // nothing asks for nothing, extras included.
 func RequestFor(r *deploy.Result, extra Extra) Request {
-	req := Request{ID: r.Edition + "@" + r.Commit, Edition: r.Edition, EditionKey: r.EditionKey}
+	req := Request{Edition: r.Edition, EditionKey: r.EditionKey}
+	if r.DeployID != "" {
+		// Per deploy, not per commit: a rollback to a commit deployed
+		// before must invalidate again, a retried purge of one deploy not.
+		req.ID = r.Edition + "@" + r.Commit + "@" + r.DeployID
+	}
 	if !r.Changed() {
 		return req
 	}
