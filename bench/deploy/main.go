@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +34,13 @@ import (
 
 const accessKey, secretKey = "bench", "bench-secret-key"
 
+// profile is the -cpuprofile file; profiling is set while the first
+// 1 % changed deploy runs.
+var (
+	profile   string
+	profiling bool
+)
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "sync-child" {
 		syncChild(os.Args[2:])
@@ -42,7 +51,11 @@ func main() {
 	versity := flag.String("versitygw", "versitygw", "versitygw binary")
 	s3deployBin := flag.String("s3deploy", "", "s3deploy binary (skipped when empty)")
 	withAWS := flag.Bool("aws", true, "also run aws s3 sync")
+	only := flag.String("only", "", "run only the tools whose name contains one of these, comma-separated (e.g. \"git mirror,s3deploy\")")
+	repeat := flag.Int("repeat", 1, "runs of 1 % changed and of nothing changed per tool (the median is reported)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the in-process deploy with 1 % changed to this file")
 	flag.Parse()
+	profile = *cpuProfile
 
 	work, err := os.MkdirTemp("", "deploybench-")
 	check(err)
@@ -74,37 +87,72 @@ func main() {
 		}})
 	}
 
-	fmt.Printf("%d files of %d bytes; versitygw posix backend on loopback; requests counted at a proxy\n\n", *files, *size)
-	fmt.Println("| tool | scenario | requests | time | peak RSS |")
-	fmt.Println("|---|---|---:|---:|---:|")
+	if *only != "" {
+		var kept []tool
+		for _, tl := range tools {
+			for _, w := range strings.Split(*only, ",") {
+				if w != "" && strings.Contains(tl.name, w) {
+					kept = append(kept, tl)
+					break
+				}
+			}
+		}
+		tools = kept
+	}
+	fmt.Printf("%d files of %d bytes; versitygw posix backend on loopback; requests counted at a proxy", *files, *size)
+	if *repeat > 1 {
+		fmt.Printf("; 1 %% changed and nothing changed: median of %d runs, the tools taking turns", *repeat)
+	}
+	fmt.Print("\n\n| tool | scenario | requests | time | peak RSS |\n|---|---|---:|---:|---:|\n")
+	type measure struct {
+		requests int64
+		elapsed  time.Duration
+		rss      int64 // KiB; -1 in process
+	}
+	runOnce := func(i int, tl tool, name string) measure {
+		requests.Store(0)
+		start := time.Now()
+		rss, err := tl.run(filepath.Join(work, fmt.Sprintf("site-%d", i)), fmt.Sprintf("bench-%d", i))
+		m := measure{requests: requests.Load(), elapsed: time.Since(start), rss: rss}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s %s: %v\n", tl.name, name, err)
+			os.Exit(1)
+		}
+		if rss < 0 { // in-process: the elapsed time is the deploy's own
+			m.elapsed, m.rss = time.Duration(-rss), -1
+		}
+		return m
+	}
+	results := map[string][]measure{}
+	key := func(i int, sc string) string { return fmt.Sprintf("%d/%s", i, sc) }
+	for i := range tools {
+		createBucket(endpoint, fmt.Sprintf("bench-%d", i))
+		generate(filepath.Join(work, fmt.Sprintf("site-%d", i)), *files, *size)
+		results[key(i, "first deploy")] = append(results[key(i, "first deploy")], runOnce(i, tools[i], "first deploy"))
+	}
+	for r := 0; r < *repeat; r++ {
+		for i, tl := range tools {
+			mutate(filepath.Join(work, fmt.Sprintf("site-%d", i)), *files, *size, *files/100)
+			profiling = r == 0
+			results[key(i, "1 % changed")] = append(results[key(i, "1 % changed")], runOnce(i, tl, "1 % changed"))
+			profiling = false
+		}
+	}
+	for r := 0; r < *repeat; r++ {
+		for i, tl := range tools {
+			results[key(i, "nothing changed")] = append(results[key(i, "nothing changed")], runOnce(i, tl, "nothing changed"))
+		}
+	}
 	for i, tl := range tools {
-		bucket := fmt.Sprintf("bench-%d", i)
-		createBucket(endpoint, bucket)
-		dir := filepath.Join(work, fmt.Sprintf("site-%d", i))
-		generate(dir, *files, *size)
-		for _, sc := range []struct {
-			name   string
-			mutate func()
-		}{
-			{"first deploy", func() {}},
-			{"1 % changed", func() { mutate(dir, *files, *size, *files/100) }},
-			{"nothing changed", func() {}},
-		} {
-			sc.mutate()
-			requests.Store(0)
-			start := time.Now()
-			rss, err := tl.run(dir, bucket)
-			elapsed := time.Since(start)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v\n", tl.name, sc.name, err)
-				os.Exit(1)
+		for _, sc := range []string{"first deploy", "1 % changed", "nothing changed"} {
+			ms := results[key(i, sc)]
+			sort.Slice(ms, func(a, b int) bool { return ms[a].elapsed < ms[b].elapsed })
+			m := ms[len(ms)/2]
+			mem := "in process"
+			if m.rss >= 0 {
+				mem = fmt.Sprintf("%d MiB", m.rss>>10)
 			}
-			if rss < 0 { // in-process: the elapsed time is the deploy's own
-				elapsed = time.Duration(-rss)
-				fmt.Printf("| %s | %s | %d | %.2f s | in process |\n", tl.name, sc.name, requests.Load(), elapsed.Seconds())
-				continue
-			}
-			fmt.Printf("| %s | %s | %d | %.2f s | %d MiB |\n", tl.name, sc.name, requests.Load(), elapsed.Seconds(), rss>>10)
+			fmt.Printf("| %s | %s | %d | %.2f s | %s |\n", tl.name, sc, m.requests, m.elapsed.Seconds(), mem)
 		}
 	}
 }
@@ -136,16 +184,19 @@ func deployFromGit(work, dir, bucket, endpoint string) (int64, error) {
 	target, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint,
 		PathStyle: true, AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil)
 	check(err)
-	start := time.Now()
-	treeSHA, err := m.TreeSHA(ctx, commit, "")
-	if err != nil {
-		return 0, err
+	if profiling && profile != "" {
+		f, err := os.OpenFile(profile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		check(err)
+		defer f.Close()
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
 	}
+	start := time.Now()
 	tree, err := m.Tree(ctx, commit, "")
 	if err != nil {
 		return 0, err
 	}
-	_, err = deploy.Deploy(ctx, target, deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: "site/", Edition: "site"})
+	_, err = deploy.Deploy(ctx, target, deploy.Request{Tree: tree, TreeSHA: site.TreeSHAOf(tree), Prefix: "site/", Edition: "site"})
 	return -int64(time.Since(start)), err
 }
 

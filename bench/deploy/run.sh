@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploy benchmark: hoist sync vs aws s3 sync vs s3deploy on versitygw.
-# Usage: bench/deploy/run.sh [files] [bytes-per-file]
+# Usage: bench/deploy/run.sh [files] [bytes-per-file] [deploybench flags…]
+#   e.g. bench/deploy/run.sh 10000 20000 -aws=false -only "git mirror,s3deploy" -repeat 5
 # Needs versitygw (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)
 # and the aws CLI; s3deploy v2.16.0 is built in a scratch module (not committed).
 set -euo pipefail
@@ -21,4 +22,4 @@ else
   echo "s3deploy could not be built; comparing with aws s3 sync only" >&2
 fi
 go build -o "$scratch/deploybench" ./bench/deploy
-"$scratch/deploybench" -files "$files" -size "$size" -versitygw "$versity" -s3deploy "$s3deploy"
+"$scratch/deploybench" -files "$files" -size "$size" -versitygw "$versity" -s3deploy "$s3deploy" "${@:3}"

@@ -60,6 +60,9 @@ type Result struct {
 	EditionKey string `json:"edition_key"`
 	Commit     string `json:"commit,omitempty"`
 	Tree       string `json:"tree,omitempty"`
+	// DeployID names the manifest this deploy wrote (empty when nothing
+	// changed): purges use it to be idempotent per deploy.
+	DeployID string `json:"deploy_id,omitempty"`
 	// PreviousCommit is the commit the manifest recorded before.
 	PreviousCommit string `json:"previous_commit,omitempty"`
 	// SameTree: the edition already held this tree; nothing was written.
@@ -177,10 +180,11 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		Version: ManifestVersion, Edition: req.Edition, Commit: res.Commit, Tree: req.TreeSHA,
 		DeployID: newDeployID(), Files: make(map[string]ManifestFile, len(entries)),
 	}
+	res.DeployID = next.DeployID
 	for _, e := range entries {
 		ctype, cache := req.Rules.Headers(e.Path)
-		next.Files[e.Path] = ManifestFile{Blob: e.BlobSHA, Size: e.Size, ContentType: ctype, CacheControl: cache,
-			Keys: []string{res.EditionKey, PathKey(req.Edition, e.Path)}}
+		// Keys nil: the default pair, computed where an object is written.
+		next.Files[e.Path] = ManifestFile{Blob: e.BlobSHA, Size: e.Size, ContentType: ctype, CacheControl: cache}
 	}
 
 	if req.DryRun {
@@ -218,7 +222,7 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		}
 		f := next.Files[c.Path]
 		opts := PutOptions{Size: f.Size, ContentType: f.ContentType, CacheControl: f.CacheControl,
-			Metadata: map[string]string{MetaGitBlob: f.Blob, MetaSurrogateKey: strings.Join(f.Keys, " ")}}
+			Metadata: map[string]string{MetaGitBlob: f.Blob, MetaSurrogateKey: strings.Join(f.KeysOf(req.Edition, c.Path), " ")}}
 		if source != nil && source.Files[c.Path].Blob == f.Blob {
 			if err := ct.Copy(ctx, req.CopyFrom+c.Path, prefix+c.Path, opts); err == nil {
 				copied.Add(1)

@@ -11,8 +11,9 @@ import (
 	"github.com/hoist-dev/hoist/internal/site"
 )
 
-// ManifestVersion is the format written by this version of hoist.
-const ManifestVersion = 1
+// ManifestVersion is the format written by this version of hoist; it reads
+// version 1 too (see manifest_codec.go).
+const ManifestVersion = 2
 
 // Keys of hoist's own objects under an edition prefix.
 const (
@@ -36,11 +37,22 @@ type Manifest struct {
 
 // ManifestFile is one deployed object.
 type ManifestFile struct {
-	Blob         string   `json:"blob"`
-	Size         int64    `json:"size"`
-	ContentType  string   `json:"type"`
-	CacheControl string   `json:"cache"`
-	Keys         []string `json:"keys"`
+	Blob         string `json:"blob"`
+	Size         int64  `json:"size"`
+	ContentType  string `json:"type"`
+	CacheControl string `json:"cache"`
+	// Keys are the object's surrogate keys; nil means the default pair,
+	// the edition key and the path key (see KeysOf).
+	Keys []string `json:"keys"`
+}
+
+// KeysOf returns the file's surrogate keys, the default pair when Keys is
+// nil.
+func (f ManifestFile) KeysOf(edition, path string) []string {
+	if f.Keys != nil {
+		return f.Keys
+	}
+	return []string{EditionKey(edition), PathKey(edition, path)}
 }
 
 type pendingFile struct {
@@ -132,12 +144,14 @@ func Diff(m *Manifest, entries []site.Entry) ChangeSet {
 // is none.
 func ReadManifest(ctx context.Context, t Target, prefix string) (*Manifest, error) {
 	var m Manifest
-	ok, err := readJSON(ctx, t, prefix+ManifestName, &m)
+	// decodeManifest directly: through json.Unmarshal and UnmarshalJSON
+	// the whole file would be validated twice.
+	ok, err := readDecoded(ctx, t, prefix+ManifestName, func(data []byte) error { return decodeManifest(data, &m) })
 	if err != nil || !ok {
 		return nil, err
 	}
-	if m.Version != ManifestVersion {
-		return nil, fmt.Errorf("manifest %s%s: version %d, this hoist reads version %d", prefix, ManifestName, m.Version, ManifestVersion)
+	if m.Version != 1 && m.Version != ManifestVersion {
+		return nil, fmt.Errorf("manifest %s%s: version %d, this hoist reads versions 1 and %d", prefix, ManifestName, m.Version, ManifestVersion)
 	}
 	if m.Files == nil {
 		m.Files = map[string]ManifestFile{}
@@ -146,6 +160,10 @@ func ReadManifest(ctx context.Context, t Target, prefix string) (*Manifest, erro
 }
 
 func readJSON(ctx context.Context, t Target, key string, v any) (bool, error) {
+	return readDecoded(ctx, t, key, func(data []byte) error { return json.Unmarshal(data, v) })
+}
+
+func readDecoded(ctx context.Context, t Target, key string, decode func([]byte) error) (bool, error) {
 	r, err := t.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -158,7 +176,7 @@ func readJSON(ctx context.Context, t Target, key string, v any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := decode(data); err != nil {
 		return false, fmt.Errorf("read %s: not valid JSON: %w", key, err)
 	}
 	return true, nil

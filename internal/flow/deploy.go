@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -154,11 +155,12 @@ func (s *Service) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.
 	}
 	args := PublishArgs{Installation: installation, Owner: repo.Owner, Repo: repo.Name, DefaultBranch: pub.DefaultBranch,
 		Env: env.Name, Deployment: created.ID, SHA: pub.SHA, Previous: pub.Previous, Reason: pub.Reason, Actor: pub.Actor}
-	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
-		return fail(err)
-	}
+	// Queued before the job exists, so that its in_progress always follows.
 	if err := repo.SetDeploymentStatus(ctx, created.ID, "queued", "", "", fmt.Sprintf("%s of %s to %s is queued", pub.Reason, shortSHA(pub.SHA), env.Name)); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("publish: could not mark the deployment queued")
+	}
+	if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		return fail(err)
 	}
 	return nil
 }
@@ -183,8 +185,8 @@ type publishWorker struct {
 	s *Service
 }
 
-// Timeout: a deploy of a large site may take longer than an evaluation;
-// the job engine's timeout applies.
+// Work waits for the environment's lease, ends a superseded deployment,
+// and otherwise publishes; every failure is reported on the deployment.
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {
 	a := job.Args
 	s := w.s
@@ -265,7 +267,6 @@ func reason(what string, err error) string {
 
 // publishSummary is what the hoist/deploy check run reports.
 type publishSummary struct {
-	target   string
 	result   *deploy.Result
 	purger   *purge.DeployPurger
 	duration time.Duration
@@ -293,7 +294,10 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		return &publishSummary{}, permanent("environment %s is no longer in %s", a.Env, config.RepoConfigPath)
 	}
 	dep, _ := p.Deployment(env.Name, a.DefaultBranch)
-	sum := &publishSummary{target: env.Deploy.Target}
+	sum := &publishSummary{}
+	if env.Deploy.Target == "" {
+		return sum, permanent("environment %s no longer names a deploy target in %s", env.Name, config.RepoConfigPath)
+	}
 	if err := repo.SetDeploymentStatus(ctx, a.Deployment, "in_progress", "", "", fmt.Sprintf("deploying %s to %s", shortSHA(a.SHA), env.Name)); err != nil {
 		return nil, err
 	}
@@ -323,18 +327,26 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 	if err != nil {
 		var hostile *deploy.UnsafeEntryError
 		if errors.As(err, &hostile) {
-			return sum, permanentDeployError{err}
+			// The list of entries is the reason; the target is known.
+			return sum, permanentDeployError{hostile}
 		}
 		return sum, err
 	}
-	if res.Changed() && len(cdns) > 0 {
-		sum.purger = &purge.DeployPurger{CDNs: cdns, Extra: extra, Options: s.purgeOptions}
-		if err := sum.purger.Purge(ctx, res); err != nil {
-			return sum, fmt.Errorf("deployed, but the purge failed: %w", err)
+	if len(cdns) > 0 {
+		if err := s.purgeAfterDeploy(ctx, a, res, cdns, extra, sum); err != nil {
+			return sum, err
 		}
 	}
 	sum.duration = time.Since(start)
-	logURL, err := s.postDeployCheck(ctx, repo, a, sum)
+	var logURL string
+	if res.SameTree && res.PreviousCommit == a.SHA {
+		// This very commit was deployed before (a repeated publish): its
+		// check run already tells what was written; a second one saying
+		// "nothing changed" would hide it.
+		logURL, err = s.existingDeployCheck(ctx, repo, a.SHA)
+	} else {
+		logURL, err = s.postDeployCheck(ctx, repo, a, sum)
+	}
 	if err != nil {
 		// The site is out and purged; the report is what failed.
 		log.Warn().Err(err).Msg("publish: could not post the check run")
@@ -407,11 +419,11 @@ func (s *Service) siteTree(ctx context.Context, repo *gh.Repo, installation int6
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := m.TreeSHA(ctx, sha, root); err != nil {
+	if !m.HasCommit(ctx, sha) {
 		if err := m.Fetch(ctx, r.GetCloneURL(), token, branch); err != nil {
 			return fail(err)
 		}
-		if _, err := m.TreeSHA(ctx, sha, root); err != nil {
+		if !m.HasCommit(ctx, sha) {
 			// The branch moved past the commit (a rollback, a force push):
 			// fetch the commit itself.
 			if ferr := m.Fetch(ctx, r.GetCloneURL(), token, sha); ferr != nil {
@@ -419,15 +431,15 @@ func (s *Service) siteTree(ctx context.Context, repo *gh.Repo, installation int6
 			}
 		}
 	}
-	treeSHA, err := m.TreeSHA(ctx, sha, root)
-	if err != nil {
-		return fail(permanentDeployError{fmt.Errorf("site root %q: %w", root, err)})
-	}
 	tree, err := m.Tree(ctx, sha, root)
 	if err != nil {
+		if m.HasCommit(ctx, sha) {
+			// The commit is there: the site root is what is missing.
+			return fail(permanentDeployError{fmt.Errorf("site root %q: %w", root, err)})
+		}
 		return fail(err)
 	}
-	return tree, treeSHA, func() { m.Close() }, nil
+	return tree, site.TreeSHAOf(tree), func() { m.Close() }, nil
 }
 
 // readToken is an installation token that can only read contents, for git.
@@ -484,6 +496,20 @@ func (s *Service) postDeployCheck(ctx context.Context, repo *gh.Repo, a PublishA
 	return run.GetHTMLURL(), nil
 }
 
+// existingDeployCheck returns the page of the newest hoist/deploy check
+// run on sha.
+func (s *Service) existingDeployCheck(ctx context.Context, repo *gh.Repo, sha string) (string, error) {
+	runs, _, err := repo.Client.Checks.ListCheckRunsForRef(ctx, repo.Owner, repo.Name, sha,
+		&github.ListCheckRunsOptions{CheckName: github.String(DeployCheckName)})
+	if err != nil {
+		return "", fmt.Errorf("check runs of %s: %w", shortSHA(sha), err)
+	}
+	if len(runs.CheckRuns) == 0 {
+		return "", nil
+	}
+	return runs.CheckRuns[0].GetHTMLURL(), nil
+}
+
 // truncateBytes cuts s to at most n bytes on a UTF-8 boundary (the Checks
 // API counts bytes).
 func truncateBytes(s string, n int) string {
@@ -499,3 +525,37 @@ func truncateBytes(s string, n int) string {
 // SetPurgeOptions sets options given to every CDN adapter (an HTTP client,
 // a retry policy); call it before the server runs.
 func (s *Service) SetPurgeOptions(opts ...purge.Option) { s.purgeOptions = opts }
+
+// purgeAfterDeploy purges what the deploy changed, together with any purge
+// of the environment that failed before: a retried publish finds the tree
+// already deployed, so the store keeps what it still has to purge.
+func (s *Service) purgeAfterDeploy(ctx context.Context, a PublishArgs, res *deploy.Result, cdns []purge.CDNConfig, extra purge.Extra, sum *publishSummary) error {
+	full := a.Owner + "/" + a.Repo
+	req := purge.RequestFor(res, extra)
+	pendingJSON, err := s.store.PendingPurge(ctx, full, a.Env)
+	if err != nil {
+		return err
+	}
+	if pendingJSON != "" {
+		var pending purge.Request
+		if err := json.Unmarshal([]byte(pendingJSON), &pending); err == nil {
+			req = req.Merge(pending)
+		}
+	}
+	if !req.All && len(req.Changes) == 0 {
+		return nil
+	}
+	sum.purger = &purge.DeployPurger{CDNs: cdns, Options: s.purgeOptions}
+	if perr := sum.purger.Run(ctx, req); perr != nil {
+		if b, err := json.Marshal(req); err == nil {
+			if err := s.store.SetPendingPurge(ctx, full, a.Env, string(b)); err != nil {
+				return errors.Join(perr, err)
+			}
+		}
+		return fmt.Errorf("deployed, but the purge failed: %w", perr)
+	}
+	if pendingJSON != "" {
+		return s.store.SetPendingPurge(ctx, full, a.Env, "")
+	}
+	return nil
+}

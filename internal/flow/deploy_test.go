@@ -181,6 +181,7 @@ func edgeOrigin(t *testing.T, client *s3.Client, bucket, prefix string) string {
 // purgeGate holds purge requests until it is opened, so a test can look at
 // the edge between the deploy and the purge; it counts them.
 type purgeGate struct {
+	fail     atomic.Bool // answer every purge with a network error
 	mu       sync.Mutex
 	closed   bool
 	open     chan struct{}
@@ -209,6 +210,9 @@ func (g *purgeGate) release() {
 
 func (g *purgeGate) RoundTrip(r *http.Request) (*http.Response, error) {
 	g.requests.Add(1)
+	if g.fail.Load() {
+		return nil, fmt.Errorf("connection refused (test)")
+	}
 	g.mu.Lock()
 	closed, open := g.closed, g.open
 	g.mu.Unlock()
@@ -237,6 +241,35 @@ func fetch(t *testing.T, addr, p string) (int, string) {
 func shippedVCL() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "varnish", "hoist.vcl")
+}
+
+// waitState waits until the newest deployment of env for sha has the
+// status state, and returns its description.
+func (w *world) waitState(env, sha, state string) string {
+	w.t.Helper()
+	ctx := context.Background()
+	var last string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		deps, _, err := w.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: env, SHA: sha})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(deps) == 0 {
+			continue
+		}
+		sts, _, err := w.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", deps[0].GetID(), nil)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if len(sts) > 0 {
+			last = sts[0].GetState() + " " + sts[0].GetDescription()
+			if sts[0].GetState() == state {
+				return sts[0].GetDescription()
+			}
+		}
+	}
+	w.t.Fatalf("deployment of %s to %s never %s; last %q", sha, env, state, last)
+	return ""
 }
 
 // waitDeployment waits until the newest deployment of env for sha has a
@@ -414,11 +447,13 @@ cdns:
 	if got := gate.requests.Load() - purges0; got != 2 {
 		t.Fatalf("%d purge requests, want 2 (one per node)", got)
 	}
-	run := w.deployCheck(second)
-	summary := run.GetOutput().GetSummary()
-	if run.GetConclusion() != "success" || !strings.Contains(summary, "Files uploaded: 1 · copied: 0 · deleted: 1") ||
+	// (A promotion may be evaluated twice at once, from the push and from
+	// the status; the second deployment then finds the tree deployed, so
+	// the run that deployed is looked up by its title.)
+	summary := outputOf(t, w, second, "Deployed to staging")
+	if !strings.Contains(summary, "Files uploaded: 1 · copied: 0 · deleted: 1") ||
 		!strings.Contains(summary, "purge requests: 2") || !strings.Contains(summary, "edge: purged 2 keys in 2 requests on 2 nodes") {
-		t.Fatalf("check run %s: %s\n%s", run.GetConclusion(), run.GetOutput().GetTitle(), summary)
+		t.Fatalf("check run: %s", summary)
 	}
 	// Earlier deployments are inactive now.
 	firstDep, firstSts := w.waitDeployment("staging", first)
@@ -443,6 +478,79 @@ cdns:
 	}
 	if s := w.deployCheck(third).GetOutput().GetSummary(); !strings.Contains(s, "Files uploaded: 0 · copied: 0 · deleted: 0") || !strings.Contains(s, "purge requests: 0") {
 		t.Fatalf("same-tree summary: %s", s)
+	}
+
+	// Fourth: the CDN is unreachable after the deploy. The deployment fails
+	// visibly, the job is retried, and the retry (same tree by then) still
+	// purges what the first attempt changed.
+	gate.fail.Store(true)
+	fourth := w.commit("public/about.html", "<h1>about v2</h1>", "About v2")
+	w.promote()
+	if desc := w.waitState("staging", fourth, "failure"); !strings.Contains(desc, "attempt 1 of 5 failed, retrying") || !strings.Contains(desc, "purge failed") {
+		t.Fatalf("failed purge: %q", desc)
+	}
+	if _, body := fetch(t, nodeA, "/about.html"); body != "<h1>about v1</h1>" {
+		t.Fatalf("not purged yet, but the edge serves %q", body)
+	}
+	gate.fail.Store(false)
+	w.waitState("staging", fourth, "success")
+	for _, n := range nodes {
+		if _, body := fetch(t, n, "/about.html"); body != "<h1>about v2</h1>" {
+			t.Fatalf("after the retried purge %s serves %q", n, body)
+		}
+	}
+
+	// Fifth: two more promotions while a publish runs (held at its purge).
+	// They wait for it; the older of the two is superseded and never
+	// deployed, the newest is.
+	gate.close()
+	running := w.commit("public/about.html", "<h1>about v3</h1>", "About v3")
+	w.promote()
+	select {
+	case <-gate.waiting:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no purge was sent")
+	}
+	older := w.commit("public/index.html", "<h1>home v3</h1>", "Home v3")
+	w.promote()
+	newest := w.commit("public/index.html", "<h1>home v4</h1>", "Home v4")
+	w.promote()
+	time.Sleep(300 * time.Millisecond)
+	if _, body := fetch(t, nodeA, "/"); body != "<h1>home v2</h1>" {
+		t.Fatalf("a publish ran beside the running one: the edge serves %q", body)
+	}
+	gate.release()
+	w.waitState("staging", newest, "success")
+	w.waitState("staging", running, "inactive")
+	// Its job wakes from waiting for the lease and ends it as superseded.
+	var states []string
+	superseded := false
+	for deadline := time.Now().Add(20 * time.Second); !superseded && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		dep, _ := w.waitDeployment("staging", older)
+		sts, _, err := w.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", dep.GetID(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = states[:0]
+		for _, st := range sts {
+			states = append(states, st.GetState()+" "+st.GetDescription())
+			superseded = superseded || strings.Contains(st.GetDescription(), "superseded")
+			if st.GetState() == "in_progress" {
+				t.Fatalf("the superseded deployment ran: %v", states)
+			}
+		}
+	}
+	if !superseded {
+		t.Fatalf("older deployment statuses %v, want superseded", states)
+	}
+	for _, n := range nodes {
+		if _, body := fetch(t, n, "/"); body != "<h1>home v4</h1>" {
+			t.Fatalf("%s serves %q, want v4", n, body)
+		}
+	}
+	runs, _, err := w.alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", older, &github.ListCheckRunsOptions{CheckName: github.String(flow.DeployCheckName)})
+	if err != nil || runs.GetTotal() != 0 {
+		t.Fatalf("the superseded commit was deployed: %d runs, %v", runs.GetTotal(), err)
 	}
 }
 
@@ -562,4 +670,35 @@ func outputOf(t *testing.T, w *world, sha, title string) string {
 		}
 	}
 	return ""
+}
+
+// TestHostileTreeFailsTheDeploymentAndWritesNothing: a site with a
+// symlink to /etc/passwd is refused before anything reaches the target (the
+// embedded local folder), and the deployment fails saying why.
+func TestHostileTreeFailsTheDeploymentAndWritesNothing(t *testing.T) {
+	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(deployRepoYML)
+	w := startWith(t, "", repoYML, nil, nil)
+	w.commit("public/index.html", "<h1>home</h1>", "Home")
+	if err := os.Symlink("/etc/passwd", filepath.Join(w.work, "public", "passwd.html")); err != nil {
+		t.Fatal(err)
+	}
+	w.git(w.work, "add", "-A")
+	w.git(w.work, "commit", "-q", "-m", "Link")
+	sha := w.git(w.work, "rev-parse", "HEAD")
+	w.promote()
+	_, sts := w.waitDeployment("staging", sha)
+	if sts[0].GetState() != "failure" || !strings.Contains(sts[0].GetDescription(), `"passwd.html" is a symbolic link`) {
+		t.Fatalf("deployment: %s %q", sts[0].GetState(), sts[0].GetDescription())
+	}
+	sites := filepath.Join(w.srv.Config().DataDir, "sites")
+	var files []string
+	filepath.WalkDir(sites, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Fatalf("a refused tree wrote %v", files)
+	}
 }

@@ -21,7 +21,12 @@ type Extra struct {
 // the path key), plus the extra paths and keys. A deploy that changed
 // nothing asks for nothing, extras included.
 func RequestFor(r *deploy.Result, extra Extra) Request {
-	req := Request{ID: r.Edition + "@" + r.Commit, Edition: r.Edition, EditionKey: r.EditionKey}
+	req := Request{Edition: r.Edition, EditionKey: r.EditionKey}
+	if r.DeployID != "" {
+		// Per deploy, not per commit: a rollback to a commit deployed
+		// before must invalidate again, a retried purge of one deploy not.
+		req.ID = r.Edition + "@" + r.Commit + "@" + r.DeployID
+	}
 	if !r.Changed() {
 		return req
 	}
@@ -43,6 +48,23 @@ func RequestFor(r *deploy.Result, extra Extra) Request {
 		// based ones purge the path, which changed anyway.
 		req.Changes[0].Keys = append(append([]string(nil), req.Changes[0].Keys...), extra.Keys...)
 	}
+	return req
+}
+
+// Merge adds the changes of other that req does not have yet (a purge that
+// failed before, sent again with the next one).
+func (req Request) Merge(other Request) Request {
+	seen := map[string]bool{}
+	for _, c := range req.Changes {
+		seen[c.Path] = true
+	}
+	for _, c := range other.Changes {
+		if !seen[c.Path] {
+			seen[c.Path] = true
+			req.Changes = append(req.Changes, c)
+		}
+	}
+	req.All = req.All || other.All
 	return req
 }
 
@@ -77,7 +99,11 @@ type DeployPurger struct {
 // Purge purges every CDN, each even when another failed, and reports the
 // failures together.
 func (p *DeployPurger) Purge(ctx context.Context, r *deploy.Result) error {
-	req := RequestFor(r, p.Extra)
+	return p.Run(ctx, RequestFor(r, p.Extra))
+}
+
+// Run purges req on every CDN, each even when another failed.
+func (p *DeployPurger) Run(ctx context.Context, req Request) error {
 	p.Outcomes = p.Outcomes[:0]
 	var errs []error
 	for _, cfg := range p.CDNs {

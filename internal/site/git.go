@@ -202,6 +202,16 @@ func treeSpec(commit, root string) (string, error) {
 	return commit + ":" + root, nil
 }
 
+// HasCommit reports whether the mirror holds commit (so a deploy need not
+// fetch first).
+func (m *Mirror) HasCommit(ctx context.Context, commit string) bool {
+	if _, err := treeSpec(commit, ""); err != nil {
+		return false
+	}
+	_, err := m.git(ctx, nil, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
+	return err == nil
+}
+
 // Tree lists the files under root in commit with `git ls-tree -r -l -z`.
 // Symlinks and submodules are listed with their mode bits (see
 // ModeSubmodule) and never followed.
@@ -217,7 +227,8 @@ func (m *Mirror) Tree(ctx context.Context, commit, root string) (Tree, error) {
 		return nil, fmt.Errorf("commit %s: not in the mirror: %w", commit, err)
 	}
 	sha := strings.TrimSpace(string(out))
-	if _, err := m.TreeSHA(ctx, sha, root); err != nil {
+	treeSHA, err := m.TreeSHA(ctx, sha, root)
+	if err != nil {
 		return nil, err
 	}
 	spec, _ = treeSpec(sha, root)
@@ -229,7 +240,7 @@ func (m *Mirror) Tree(ctx context.Context, commit, root string) (Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tree %s: %w", spec, err)
 	}
-	t := &gitTree{m: m, commit: sha, entries: entries, index: make(map[string]int, len(entries))}
+	t := &gitTree{m: m, commit: sha, tree: treeSHA, entries: entries, index: make(map[string]int, len(entries))}
 	for i, e := range entries {
 		t.index[e.Path] = i
 	}
@@ -285,12 +296,17 @@ func parseLsTree(out []byte) ([]Entry, error) {
 type gitTree struct {
 	m       *Mirror
 	commit  string
+	tree    string
 	entries []Entry
 	index   map[string]int
 }
 
 func (t *gitTree) Commit() string   { return t.commit }
 func (t *gitTree) Entries() []Entry { return t.entries }
+
+// TreeSHA is the id of the tree at the site root, as Mirror.TreeSHA
+// returns it (read once when the tree was listed).
+func (t *gitTree) TreeSHA() string { return t.tree }
 
 // Open streams a file's blob. Small blobs come from the mirror's shared
 // batch process; large ones stream from their own `git cat-file blob`.

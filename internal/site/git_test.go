@@ -245,3 +245,47 @@ func TestMirrorFetchOverSmartHTTPWithToken(t *testing.T) {
 		}
 	}
 }
+
+func TestTreeKnowsItsTreeSHA(t *testing.T) {
+	ctx := context.Background()
+	work := t.TempDir()
+	run := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", work, "-c", "user.name=a", "-c", "user.email=a@example.com"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("init", "-q", "-b", "main")
+	os.MkdirAll(filepath.Join(work, "public"), 0o755)
+	os.WriteFile(filepath.Join(work, "public", "index.html"), []byte("hi"), 0o644)
+	run("add", "-A")
+	run("commit", "-q", "-m", "x")
+	head := run("rev-parse", "HEAD")
+	m, err := OpenMirror(t.TempDir(), "acme", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.HasCommit(ctx, head) {
+		t.Fatal("an empty mirror has the commit")
+	}
+	if err := m.Fetch(ctx, "file://"+work, "", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if !m.HasCommit(ctx, head) || m.HasCommit(ctx, strings.Repeat("0", 40)) {
+		t.Fatal("HasCommit")
+	}
+	tree, err := m.Tree(ctx, head, "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := m.TreeSHA(ctx, head, "public")
+	if got := TreeSHAOf(tree); got != want || got != run("rev-parse", "HEAD:public") {
+		t.Fatalf("TreeSHAOf = %q, want %q", got, want)
+	}
+	if TreeSHAOf(&DirTree{}) != "" {
+		t.Fatal("a folder has no tree id")
+	}
+}

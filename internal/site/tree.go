@@ -36,6 +36,15 @@ type Tree interface {
 	Open(path string) (io.ReadCloser, error)
 }
 
+// TreeSHAOf returns the git tree id of a Tree read from a mirror, or ""
+// (a local folder has none).
+func TreeSHAOf(t Tree) string {
+	if g, ok := t.(interface{ TreeSHA() string }); ok {
+		return g.TreeSHA()
+	}
+	return ""
+}
+
 // BlobSHA is git's object id for a blob with this content, so that a local
 // folder and a commit's tree name identical files identically.
 func BlobSHA(r io.Reader, size int64) (string, error) {

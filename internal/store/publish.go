@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RequestPublish records deployment as the newest one asked for of
@@ -42,6 +46,27 @@ func (s *Store) ReleasePublish(ctx context.Context, repo, env, holder string) er
 	_, err := s.Exec(ctx, `UPDATE publish_envs SET holder = '', lease_until = 0 WHERE repo = ? AND env = ? AND holder = ?`, repo, env, holder)
 	if err != nil {
 		return fmt.Errorf("store: release publish of %s %s: %w", repo, env, err)
+	}
+	return nil
+}
+
+// PendingPurge returns the purge that failed after the last deploy of
+// repo's env, as the caller stored it ("" when none).
+func (s *Store) PendingPurge(ctx context.Context, repo, env string) (string, error) {
+	var v string
+	err := s.QueryRow(ctx, `SELECT pending_purge FROM publish_envs WHERE repo = ? AND env = ?`, repo, env).Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("store: pending purge of %s %s: %w", repo, env, err)
+	}
+	return v, nil
+}
+
+// SetPendingPurge stores (or with "" clears) the purge to send again.
+func (s *Store) SetPendingPurge(ctx context.Context, repo, env, purge string) error {
+	_, err := s.Exec(ctx, `INSERT INTO publish_envs (repo, env, pending_purge) VALUES (?, ?, ?)
+ON CONFLICT (repo, env) DO UPDATE SET pending_purge = excluded.pending_purge`, repo, env, purge)
+	if err != nil {
+		return fmt.Errorf("store: pending purge of %s %s: %w", repo, env, err)
 	}
 	return nil
 }

@@ -53,3 +53,28 @@ func publishLease(t *testing.T, s *store.Store) {
 		t.Fatalf("an expired lease was not taken over: %v %v", ok, err)
 	}
 }
+
+func TestPendingPurgeSQLite(t *testing.T)   { pendingPurge(t, openSQLite(t)) }
+func TestPendingPurgePostgres(t *testing.T) { pendingPurge(t, openPostgres(t)) }
+
+func pendingPurge(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	if v, err := s.PendingPurge(ctx, "o/r", "staging"); err != nil || v != "" {
+		t.Fatalf("none yet: %q %v", v, err)
+	}
+	if err := s.SetPendingPurge(ctx, "o/r", "staging", `{"edition":"staging"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestPublish(ctx, "o/r", "staging", 9); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.PendingPurge(ctx, "o/r", "staging"); err != nil || v != `{"edition":"staging"}` {
+		t.Fatalf("stored: %q %v", v, err)
+	}
+	if err := s.SetPendingPurge(ctx, "o/r", "staging", ""); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.PendingPurge(ctx, "o/r", "staging"); v != "" {
+		t.Fatalf("cleared: %q", v)
+	}
+}

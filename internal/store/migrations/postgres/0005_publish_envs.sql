@@ -7,5 +7,8 @@ CREATE TABLE publish_envs (
     latest      BIGINT NOT NULL DEFAULT 0,  -- GitHub deployment id
     holder      TEXT NOT NULL DEFAULT '',   -- job holding the lease, '' when free
     lease_until BIGINT  NOT NULL DEFAULT 0, -- unix milliseconds
+    -- a purge that failed after its deploy, as JSON; the next publish of
+    -- the environment sends it again (a retry deploys the same tree).
+    pending_purge TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (repo, env)
 );
