@@ -154,26 +154,29 @@ func TestRepoReferenceInDocs(t *testing.T) {
 	}
 }
 
-// TestRepoExampleInDocs: the first yaml block of docs/config.md is the
-// repository's example file, so the documentation shows a file that loads.
+// TestRepoExampleInDocs: the first yaml block of docs/config.md and of the
+// README is the repository's example file, so the documentation shows a
+// file that loads.
 func TestRepoExampleInDocs(t *testing.T) {
-	data, err := os.ReadFile("../docs/config.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(data), "```yaml\n")
-	block, _, ok2 := strings.Cut(rest, "```\n")
-	if !ok || !ok2 {
-		t.Fatal("docs/config.md has no yaml block")
-	}
 	example, err := os.ReadFile("../.github/hoist.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if block != string(example) {
-		t.Error("the first yaml block of docs/config.md differs from .github/hoist.yml")
-	}
-	if _, err := LoadRepoConfig("docs/config.md", []byte(block)); err != nil {
-		t.Error(err)
+	for _, doc := range []string{"../docs/config.md", "../README.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := strings.Cut(string(data), "```yaml\n")
+		block, _, ok2 := strings.Cut(rest, "```\n")
+		if !ok || !ok2 {
+			t.Fatalf("%s has no yaml block", doc)
+		}
+		if block != string(example) {
+			t.Errorf("the first yaml block of %s differs from .github/hoist.yml", doc)
+		}
+		if _, err := LoadRepoConfig(doc, []byte(block)); err != nil {
+			t.Error(err)
+		}
 	}
 }
