@@ -67,7 +67,8 @@ func parseEvent[T any](eventType string, payload []byte) (*T, error) {
 	return ev, nil
 }
 
-// All returns one handler per event in app.yml.
+// All returns one handler per event in app.yml, and for the installation
+// events GitHub sends every App unasked.
 func All(d Deps) []githubapp.EventHandler {
 	return []githubapp.EventHandler{
 		NewPushHandler(d),
