@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,14 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
-	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/purge"
-	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -37,70 +31,8 @@ import (
 // repository config given, and options for the flow service.
 func startWith(t *testing.T, serverYAML, repoYML string, extraEnv map[string]string, setup func(*flow.Service)) *world {
 	t.Helper()
-	gh := ghemu.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hoistURL := "http://" + ln.Addr().String()
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	aliceToken := gh.CreateUser("alice")
-	gh.CreateRepo("acme", "site", aliceToken)
-	gh.Install(app.ID, "acme/site")
-
-	dir := t.TempDir()
-	file := filepath.Join(dir, "hoist-server.yml")
-	if err := os.WriteFile(file, []byte(serverYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	opts := server.Options{Logger: &log, Listener: ln}
-	promotions := flow.New()
-	if setup != nil {
-		setup(promotions)
-	}
-	promotions.Attach(&opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, opts)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	promotions.Start(srv)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("hoist did not stop")
-		}
-	})
-	alice := github.NewClient(nil).WithAuthToken(aliceToken)
-	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
-	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
-	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
-	w.git(w.work, "config", "user.email", "alice@example.com")
-	w.git(w.work, "config", "user.name", "Alice")
-	w.commit(".github/hoist.yml", repoYML, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging"} {
-		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
-	}
-	return w
+	return startWorld(t, worldSpec{ServerYAML: serverYAML, RepoYML: repoYML, Env: extraEnv,
+		Branches: []string{"main", "dev", "staging"}, Setup: []func(*flow.Service){setup}})
 }
 
 // writes counts the object writes that reach the S3 server, by key, through

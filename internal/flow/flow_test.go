@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,12 +39,46 @@ type world struct {
 	app   *ghemu.TestApp
 	alice *github.Client
 	work  string
+	// url is hoist's address, inst the installation on acme/site, svc the
+	// flow service the server runs.
+	url  string
+	inst int64
+	svc  *flow.Service
+}
+
+// worldSpec says what a world starts with. The zero value is acme/site
+// with hoistYML on main, dev, staging and prod.
+type worldSpec struct {
+	// ServerYAML is a server configuration file (targets:, cdns:, …).
+	ServerYAML string
+	// RepoYML is .github/hoist.yml (default hoistYML).
+	RepoYML string
+	// Env adds to or overrides the HOIST_* settings.
+	Env map[string]string
+	// Files are written into the first commit besides the config.
+	Files map[string]string
+	// Branches are pushed at that commit (default main, dev, staging, prod).
+	Branches []string
+	// Setup runs on the flow service before it is attached.
+	Setup []func(*flow.Service)
 }
 
 func start(t *testing.T, setup ...func(*flow.Service)) *world {
+	return startWorld(t, worldSpec{Setup: setup})
+}
+
+// startWorld starts the emulator and a hoist server on it, in process, and
+// pushes the first commit to the spec's branches.
+func startWorld(t *testing.T, spec worldSpec) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
+	}
+	if spec.RepoYML == "" {
+		spec.RepoYML = hoistYML
+	}
+	if spec.Branches == nil {
+		spec.Branches = []string{"main", "dev", "staging", "prod"}
 	}
 	gh := ghemu.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,7 +89,7 @@ func start(t *testing.T, setup ...func(*flow.Service)) *world {
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", aliceToken)
-	gh.Install(app.ID, "acme/site")
+	inst := gh.Install(app.ID, "acme/site")
 
 	dir := t.TempDir()
 	env := map[string]string{
@@ -62,25 +97,37 @@ func start(t *testing.T, setup ...func(*flow.Service)) *world {
 		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	file := ""
+	if spec.ServerYAML != "" {
+		file = filepath.Join(dir, "hoist-server.yml")
+		if err := os.WriteFile(file, []byte(spec.ServerYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	opts := server.Options{Logger: &log, Listener: ln}
-	promotions := flow.New()
-	for _, f := range setup {
-		f(promotions)
+	svc := flow.New()
+	for _, f := range spec.Setup {
+		if f != nil {
+			f(svc)
+		}
 	}
-	promotions.Attach(&opts)
+	svc.Attach(&opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	promotions.Start(srv)
+	svc.Start(srv)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
@@ -94,15 +141,27 @@ func start(t *testing.T, setup ...func(*flow.Service)) *world {
 
 	alice := github.NewClient(nil).WithAuthToken(aliceToken)
 	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
-	w := &world{t: t, gh: gh, srv: srv, app: app, alice: alice, work: filepath.Join(dir, "work")}
+	w := &world{t: t, gh: gh, srv: srv, app: app, alice: alice, work: filepath.Join(dir, "work"), url: hoistURL, inst: inst, svc: svc}
 	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
 	w.git(w.work, "config", "user.email", "alice@example.com")
 	w.git(w.work, "config", "user.name", "Alice")
-	w.commit(".github/hoist.yml", hoistYML, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging", "prod"} {
+	for _, name := range sortedKeys(spec.Files) {
+		w.write(name, spec.Files[name])
+	}
+	w.commit(".github/hoist.yml", spec.RepoYML, "Configure hoist")
+	for _, b := range spec.Branches {
 		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
 	}
 	return w
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (w *world) git(dir string, args ...string) string {

@@ -6,22 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -39,9 +34,6 @@ smoke:
 // staging through the smoke gate, with hoist testing in real Chromium.
 type smokeWorld struct {
 	*world
-	url  string
-	inst int64
-	svc  *flow.Service
 }
 
 func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) *smokeWorld {
@@ -50,71 +42,18 @@ func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) 
 
 func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smokeWorld {
 	t.Helper()
-	chromium := ""
-	if extraEnv["HOIST_CHROMIUM"] == "" {
-		chromium = testenv.Chromium(t)
-	}
-	gh := ghemu.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hoistURL := "http://" + ln.Addr().String()
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	aliceToken := gh.CreateUser("alice")
-	gh.CreateRepo("acme", "site", aliceToken)
-	inst := gh.Install(app.ID, "acme/site")
-
-	dir := t.TempDir()
-	env := map[string]string{
-		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-		"HOIST_CHROMIUM": chromium,
-	}
+	env := map[string]string{}
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
+	if env["HOIST_CHROMIUM"] == "" {
+		env["HOIST_CHROMIUM"] = testenv.Chromium(t)
 	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	opts := server.Options{Logger: &log, Listener: ln}
-	svc := flow.New()
-	svc.Attach(&opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, opts)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	svc.Start(srv)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("hoist did not stop")
-		}
-	})
-
-	alice := github.NewClient(nil).WithAuthToken(aliceToken)
-	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")
-	w := &world{t: t, gh: gh, srv: srv, alice: alice, work: filepath.Join(dir, "work")}
-	w.git("", "clone", "-q", gh.GitURL("acme/site", aliceToken), w.work)
-	w.git(w.work, "config", "user.email", "alice@example.com")
-	w.git(w.work, "config", "user.name", "Alice")
-	w.write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop, version one.</p><a href="about/">About</a>`)
-	w.write("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>`)
-	w.commit(".github/hoist.yml", yml, "Configure hoist")
-	for _, b := range []string{"main", "dev", "staging"} {
-		w.git(w.work, "push", "-q", "origin", "HEAD:"+b)
-	}
-	return &smokeWorld{world: w, url: hoistURL, inst: inst, svc: svc}
+	w := startWorld(t, worldSpec{RepoYML: yml, Env: env, Branches: []string{"main", "dev", "staging"}, Files: map[string]string{
+		"public/index.html":       `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop, version one.</p><a href="about/">About</a>`,
+		"public/about/index.html": `<!doctype html><title>About</title><h1>About the Shop</h1>`,
+	}})
+	return &smokeWorld{world: w}
 }
 
 func (w *world) write(path, content string) {
