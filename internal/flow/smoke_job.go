@@ -341,7 +341,8 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 	if hasEnv && s.manualPromotionAllowed(ctx, repo, p, env, a.SHA, conclusion, run.CheckRunID) {
 		actions = append(actions, checks.Action{Label: "Promote", Description: cutRunes("Promote to "+env.Name, checks.MaxActionDescription), Identifier: "promote"})
 	}
-	view := smokeView{Env: a.Env, SHA: a.SHA, ArtifactBase: s.smoke.publicURL, ReportURL: s.reportURL(run), Baseline: baseHead}
+	view := smokeView{Env: a.Env, SHA: a.SHA, ArtifactBase: s.smoke.publicURL, ReportURL: s.reportURL(run), Baseline: baseHead,
+		PreviewLinks: s.smoke.signer != nil}
 	if err := s.updateSmokeCheck(ctx, repo, run, conclusion, smokeOutput(rep, view), actions); err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ type smokeView struct {
 	ReportURL string
 	// Baseline is the environment head the screenshots were compared with.
 	Baseline string
+	// PreviewLinks says whether /preview hands out temporary links.
+	PreviewLinks bool
 }
 
 // maxSmokeImages keeps the check run readable: failing pages first, then
@@ -39,6 +41,14 @@ func smokeOutput(rep *smoke.Report, v smokeView) checks.Output {
 		fmt.Fprintf(&intro, "Screenshots compared with `%s`, the current head of %s.\n\n", shortSHA(v.Baseline), checks.Escape(v.Env))
 	}
 	fmt.Fprintf(&intro, "[Full report](%s) with every page and screenshot.\n\n", v.ReportURL)
+	if rep.Conclusion == smoke.Failure {
+		// What a person can do next, since the site itself stays private.
+		fmt.Fprintf(&intro, "**%s** is not promoted to this commit. Fix the cause and push again, or press **Re-run**", checks.Escape(orDash(v.Env)))
+		if v.PreviewLinks {
+			fmt.Fprintf(&intro, "; `/preview %s` in a pull request comment gets a temporary link to the site when the screenshots are not enough", shortSHA(v.SHA))
+		}
+		intro.WriteString(".\n\n")
+	}
 
 	pages := append([]smoke.PageResult(nil), rep.Pages...)
 	rank := func(p smoke.PageResult) int {

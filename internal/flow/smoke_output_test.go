@@ -105,3 +105,26 @@ func BenchmarkSmokeOutput5000Pages(b *testing.B) {
 		}
 	}
 }
+
+// A failed run says that the environment was not promoted and what to do,
+// offering /preview only where this server hands out links.
+func TestSmokeOutputOfAFailureSaysWhatNext(t *testing.T) {
+	rep := &smoke.Report{Title: "1/2 pages OK · 1 exception", Conclusion: smoke.Failure,
+		Pages: []smoke.PageResult{{Path: "/", Viewport: "desktop", Status: 200, Conclusion: smoke.Success},
+			{Path: "/products/", Viewport: "desktop", Status: 200, Conclusion: smoke.Failure}}}
+	v := smokeView{Env: "staging", SHA: strings.Repeat("cd", 20), ArtifactBase: "https://hoist.example", ReportURL: "https://hoist.example/smoke/runs/y"}
+	for _, links := range []bool{false, true} {
+		v.PreviewLinks = links
+		s := smokeOutput(rep, v).Summary
+		if !strings.Contains(s, "**staging** is not promoted to this commit") || !strings.Contains(s, "**Re-run**") {
+			t.Errorf("summary does not say what happened and what to do:\n%s", s)
+		}
+		if got := strings.Contains(s, "`/preview cdcdcdc`"); got != links {
+			t.Errorf("preview links %v: summary offers /preview: %v", links, got)
+		}
+	}
+	rep.Conclusion = smoke.Success
+	if s := smokeOutput(rep, v).Summary; strings.Contains(s, "not promoted") {
+		t.Errorf("a passing run says it was not promoted:\n%s", s)
+	}
+}
