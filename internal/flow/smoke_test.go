@@ -50,6 +50,13 @@ func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) 
 
 func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smokeWorld {
 	t.Helper()
+	return startSmokeServer(t, yml, "", extraEnv)
+}
+
+// startSmokeServer is startSmokeWith with a server config file as well
+// (empty: none).
+func startSmokeServer(t *testing.T, yml, serverYML string, extraEnv map[string]string) *smokeWorld {
+	t.Helper()
 	chromium := ""
 	if extraEnv["HOIST_CHROMIUM"] == "" {
 		chromium = testenv.Chromium(t)
@@ -75,7 +82,14 @@ func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smoke
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfgPath := ""
+	if serverYML != "" {
+		cfgPath = filepath.Join(dir, "hoist-server.yml")
+		if err := os.WriteFile(cfgPath, []byte(serverYML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadServer(cfgPath, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
