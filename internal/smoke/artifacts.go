@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // ArtifactStore keeps screenshots by the SHA256 of their bytes, so a page
@@ -112,6 +114,9 @@ func ArtifactHandler(store ArtifactStore) http.Handler {
 			return
 		}
 		if err != nil {
+			// A bucket that cannot be read is the operator's to fix; the
+			// reader only learns it is unavailable.
+			zerolog.Ctx(r.Context()).Warn().Err(err).Str("artifact", m[1]).Msg("artifact unavailable")
 			http.Error(w, "artifact unavailable", http.StatusServiceUnavailable)
 			return
 		}

@@ -162,6 +162,18 @@ func TestS3StoreMissingBucketIsAnError(t *testing.T) {
 	if _, err := wrong.Open(context.Background(), sha); err == nil || errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Open from a missing bucket: %v, want an error other than not found", err)
 	}
+	// The handler says unavailable, not 404, and tells nothing of the bucket.
+	ts := httptest.NewServer(ArtifactHandler(wrong))
+	t.Cleanup(ts.Close)
+	resp, err := http.Get(ts.URL + "/artifacts/" + sha + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(b), "no-such-bucket") {
+		t.Fatalf("GET from a missing bucket: %d %q", resp.StatusCode, b)
+	}
 }
 
 func TestArtifactHandlerOverS3(t *testing.T) {
