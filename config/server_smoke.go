@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,26 @@ import (
 //	  artifacts_dir: /var/lib/hoist/artifacts
 //	  preview_links: true
 //	  preview_ttl: 30m
+//
+// Screenshots go to a folder (artifacts_dir) or, with artifacts_target, to
+// an S3 deploy target from `targets:` under artifacts_prefix:
+//
+//	smoke:
+//	  artifacts_target: assets
+//	  artifacts_prefix: .hoist/artifacts/
 type Smoke struct {
 	// Chromium is the browser binary (HOIST_CHROMIUM); empty finds the
 	// installed headless shell.
 	Chromium string `yaml:"chromium"`
 	// ArtifactsDir holds screenshots by SHA256 (HOIST_ARTIFACTS_DIR);
-	// default <data_dir>/artifacts.
+	// default <data_dir>/artifacts unless ArtifactsTarget is set.
 	ArtifactsDir string `yaml:"artifacts_dir"`
+	// ArtifactsTarget names an s3 target of `targets:` that holds the
+	// screenshots instead (HOIST_ARTIFACTS_TARGET); hoist still serves them.
+	ArtifactsTarget string `yaml:"artifacts_target"`
+	// ArtifactsPrefix is the key prefix in that bucket
+	// (HOIST_ARTIFACTS_PREFIX); default DefaultArtifactsPrefix.
+	ArtifactsPrefix string `yaml:"artifacts_prefix"`
 	// PreviewLinks turns on signed, expiring links to a commit's site
 	// (HOIST_PREVIEW_LINKS). Off by default: the site under test is private.
 	PreviewLinks bool `yaml:"preview_links"`
@@ -33,10 +47,18 @@ type Smoke struct {
 // DefaultPreviewTTL is smoke.preview_ttl when unset.
 const DefaultPreviewTTL = 30 * time.Minute
 
+// DefaultArtifactsPrefix is smoke.artifacts_prefix when unset: a deploy
+// leaves keys under .hoist/ alone, so screenshots may share a bucket with a
+// site hoist deploys at its root.
+const DefaultArtifactsPrefix = ".hoist/artifacts/"
+
 func init() {
 	registerServerSection("smoke", func(cfg *Server) {
-		if cfg.Smoke.ArtifactsDir == "" {
+		if cfg.Smoke.ArtifactsDir == "" && cfg.Smoke.ArtifactsTarget == "" {
 			cfg.Smoke.ArtifactsDir = filepath.Join(cfg.DataDir, "artifacts")
+		}
+		if cfg.Smoke.ArtifactsTarget != "" && cfg.Smoke.ArtifactsPrefix == "" {
+			cfg.Smoke.ArtifactsPrefix = DefaultArtifactsPrefix
 		}
 		if cfg.Smoke.PreviewTTL == 0 {
 			cfg.Smoke.PreviewTTL = DefaultPreviewTTL
@@ -45,8 +67,40 @@ func init() {
 		if cfg.Smoke.PreviewTTL < time.Second || cfg.Smoke.PreviewTTL > 7*24*time.Hour {
 			return src.errorf("smoke.preview_ttl", "HOIST_PREVIEW_TTL", "must be between 1s and 168h, got %s", cfg.Smoke.PreviewTTL)
 		}
-		return nil
+		return validateArtifacts(cfg, src)
 	})
+}
+
+// validateArtifacts checks where screenshots go: a folder, or an s3 target
+// under a prefix that is a plain key prefix ending in "/".
+func validateArtifacts(cfg *Server, src serverSources) error {
+	sm := &cfg.Smoke
+	if sm.ArtifactsTarget == "" {
+		if sm.ArtifactsPrefix != "" {
+			return src.errorf("smoke.artifacts_prefix", "HOIST_ARTIFACTS_PREFIX", "needs smoke.artifacts_target (the s3 target the prefix is in)")
+		}
+		return nil
+	}
+	if sm.ArtifactsDir != "" {
+		return src.errorf("smoke.artifacts_target", "HOIST_ARTIFACTS_TARGET", "set either smoke.artifacts_dir (a folder) or smoke.artifacts_target (an s3 target), not both")
+	}
+	t, err := cfg.Target(sm.ArtifactsTarget)
+	if err != nil {
+		return src.errorf("smoke.artifacts_target", "HOIST_ARTIFACTS_TARGET", "%v", err)
+	}
+	if t.Type != "s3" {
+		return src.errorf("smoke.artifacts_target", "HOIST_ARTIFACTS_TARGET", "target %q is of type %s, not s3 (for a folder set smoke.artifacts_dir)", sm.ArtifactsTarget, t.Type)
+	}
+	p := sm.ArtifactsPrefix
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	if strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00\n\r") ||
+		slices.ContainsFunc(strings.Split(strings.TrimSuffix(p, "/"), "/"), func(s string) bool { return s == "." || s == ".." }) {
+		return src.errorf("smoke.artifacts_prefix", "HOIST_ARTIFACTS_PREFIX", "%q is not a key prefix like .hoist/artifacts/ (no leading '/', no empty, '.' or '..' parts)", sm.ArtifactsPrefix)
+	}
+	sm.ArtifactsPrefix = p
+	return nil
 }
 
 // applySmokeEnv reads the HOIST_* overrides of the smoke section.
@@ -58,6 +112,14 @@ func applySmokeEnv(cfg *Server, lookup func(string) (string, bool), seen map[str
 	if v, ok := lookup("HOIST_ARTIFACTS_DIR"); ok {
 		seen["HOIST_ARTIFACTS_DIR"] = true
 		cfg.Smoke.ArtifactsDir = v
+	}
+	if v, ok := lookup("HOIST_ARTIFACTS_TARGET"); ok {
+		seen["HOIST_ARTIFACTS_TARGET"] = true
+		cfg.Smoke.ArtifactsTarget = v
+	}
+	if v, ok := lookup("HOIST_ARTIFACTS_PREFIX"); ok {
+		seen["HOIST_ARTIFACTS_PREFIX"] = true
+		cfg.Smoke.ArtifactsPrefix = v
 	}
 	if v, ok := lookup("HOIST_PREVIEW_LINKS"); ok {
 		seen["HOIST_PREVIEW_LINKS"] = true

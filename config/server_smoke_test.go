@@ -69,3 +69,74 @@ func TestSmokeSectionErrors(t *testing.T) {
 		}
 	}
 }
+
+const assetsTarget = "targets:\n  assets: { type: s3, bucket: shots, endpoint: \"http://127.0.0.1:7070\", path_style: true }\n  www: { type: local, dir: /srv/www }\n"
+
+func TestSmokeArtifactsTarget(t *testing.T) {
+	env := validEnv(t)
+	path := writeYAML(t, assetsTarget+"smoke:\n  artifacts_target: assets\n")
+	cfg, err := LoadServer(path, envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Smoke; s.ArtifactsTarget != "assets" || s.ArtifactsPrefix != DefaultArtifactsPrefix || s.ArtifactsDir != "" {
+		t.Fatalf("target, default prefix: %+v", s)
+	}
+	// A prefix without its slash gets one.
+	path = writeYAML(t, assetsTarget+"smoke:\n  artifacts_target: assets\n  artifacts_prefix: hoist/shots\n")
+	if cfg, err = LoadServer(path, envOf(env)); err != nil || cfg.Smoke.ArtifactsPrefix != "hoist/shots/" {
+		t.Fatalf("prefix: %+v %v", cfg, err)
+	}
+	// The environment alone can choose the bucket.
+	env["HOIST_ARTIFACTS_TARGET"] = "assets"
+	env["HOIST_ARTIFACTS_PREFIX"] = "a/"
+	path = writeYAML(t, assetsTarget)
+	if cfg, err = LoadServer(path, envOf(env)); err != nil || cfg.Smoke.ArtifactsTarget != "assets" || cfg.Smoke.ArtifactsPrefix != "a/" || cfg.Smoke.ArtifactsDir != "" {
+		t.Fatalf("environment: %+v %v", cfg.Smoke, err)
+	}
+}
+
+func TestSmokeArtifactsErrors(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		yaml string
+		want string
+	}{
+		{yaml: "smoke:\n  artifacts_target: assets\n",
+			want: `:2: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): no deploy target named "assets" in the server config (have: local)`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: nope\n",
+			want: `:5: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): no deploy target named "nope" in the server config (have: assets, local, www)`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: www\n",
+			want: `:5: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): target "www" is of type local, not s3 (for a folder set smoke.artifacts_dir)`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_dir: /srv/shots\n  artifacts_target: assets\n",
+			want: `:6: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): set either smoke.artifacts_dir (a folder) or smoke.artifacts_target (an s3 target), not both`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: assets\n", env: map[string]string{"HOIST_ARTIFACTS_DIR": "/tmp/a"},
+			want: `smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): set either smoke.artifacts_dir`},
+		{yaml: "smoke:\n  artifacts_prefix: shots/\n",
+			want: `:2: smoke.artifacts_prefix (HOIST_ARTIFACTS_PREFIX): needs smoke.artifacts_target`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: assets\n  artifacts_prefix: /shots/\n",
+			want: `:6: smoke.artifacts_prefix (HOIST_ARTIFACTS_PREFIX): "/shots/" is not a key prefix`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: assets\n  artifacts_prefix: a//b/\n",
+			want: `smoke.artifacts_prefix (HOIST_ARTIFACTS_PREFIX): "a//b/" is not a key prefix`},
+		{yaml: assetsTarget + "smoke:\n  artifacts_target: assets\n", env: map[string]string{"HOIST_ARTIFACTS_PREFIX": "../up"},
+			want: `environment: smoke.artifacts_prefix (HOIST_ARTIFACTS_PREFIX): "../up" is not a key prefix`},
+		{env: map[string]string{"HOIST_ARTIFACTS_TARGET": "gone"},
+			want: `environment: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): no deploy target named "gone" in the server config`},
+	} {
+		env := validEnv(t)
+		for k, v := range c.env {
+			env[k] = v
+		}
+		path := ""
+		if c.yaml != "" {
+			path = writeYAML(t, c.yaml)
+		}
+		_, err := LoadServer(path, envOf(env))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %q: error %v, want %q", c.env, c.yaml, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("error of more than one line: %q", err)
+		}
+	}
+}

@@ -57,7 +57,7 @@ type smokeState struct {
 	// on the same network, the emulator), so screenshot URLs are too.
 	privateImages bool
 	chromium      string
-	artifacts     *smoke.DirStore
+	artifacts     smoke.ArtifactStore
 	signer        *site.AccessSigner
 	appSlug       string
 	mirrors       map[string]*site.Mirror
@@ -99,7 +99,7 @@ func (s *Service) startSmoke(srv *server.Server) {
 			}
 		}
 	}
-	a, err := smoke.NewDirStore(cfg.Smoke.ArtifactsDir)
+	a, err := s.artifactStore(cfg)
 	if err != nil {
 		st.err = fmt.Errorf("%w: %v", ErrSmokeUnavailable, err)
 		log.Warn().Err(err).Msg("smoke tests disabled")

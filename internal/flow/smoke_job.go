@@ -375,9 +375,17 @@ func (s *Service) smokeTree(ctx context.Context, tree site.Tree, opts smoke.Opti
 }
 
 func (s *Service) storeShots(ctx context.Context, rep *smoke.Report) error {
-	for _, p := range rep.Pages {
+	for i := range rep.Pages {
+		p := &rep.Pages[i]
 		if p.Screenshot != nil && p.Screenshot.PNG != nil {
 			if _, err := s.smoke.artifacts.Put(ctx, p.Screenshot.PNG); err != nil {
+				if errors.Is(err, smoke.ErrArtifactTooLarge) {
+					// GitHub would not show it anyway; the run goes on
+					// without this page's picture rather than retrying.
+					zerolog.Ctx(ctx).Warn().Err(err).Str("page", p.Path).Msg("screenshot not kept")
+					p.Screenshot = nil
+					continue
+				}
 				return err
 			}
 		}

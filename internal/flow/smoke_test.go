@@ -42,6 +42,13 @@ func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) 
 
 func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smokeWorld {
 	t.Helper()
+	return startSmokeServer(t, yml, "", extraEnv)
+}
+
+// startSmokeServer is startSmokeWith with a server config file as well
+// (empty: none).
+func startSmokeServer(t *testing.T, yml, serverYML string, extraEnv map[string]string) *smokeWorld {
+	t.Helper()
 	env := map[string]string{}
 	for k, v := range extraEnv {
 		env[k] = v
@@ -49,7 +56,7 @@ func startSmokeWith(t *testing.T, yml string, extraEnv map[string]string) *smoke
 	if env["HOIST_CHROMIUM"] == "" {
 		env["HOIST_CHROMIUM"] = testenv.Chromium(t)
 	}
-	w := startWorld(t, worldSpec{RepoYML: yml, Env: env, Branches: []string{"main", "dev", "staging"}, Files: map[string]string{
+	w := startWorld(t, worldSpec{ServerYAML: serverYML, RepoYML: yml, Env: env, Branches: []string{"main", "dev", "staging"}, Files: map[string]string{
 		"public/index.html":       `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop, version one.</p><a href="about/">About</a>`,
 		"public/about/index.html": `<!doctype html><title>About</title><h1>About the Shop</h1>`,
 	}})

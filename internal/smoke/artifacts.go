@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // ArtifactStore keeps screenshots by the SHA256 of their bytes, so a page
@@ -112,13 +114,16 @@ func ArtifactHandler(store ArtifactStore) http.Handler {
 			return
 		}
 		if err != nil {
+			// A bucket that cannot be read is the operator's to fix; the
+			// reader only learns it is unavailable.
+			zerolog.Ctx(r.Context()).Warn().Err(err).Str("artifact", m[1]).Msg("artifact unavailable")
 			http.Error(w, "artifact unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		defer rc.Close()
 		h := w.Header()
 		h.Set("Content-Type", "image/png")
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Cache-Control", ArtifactCacheControl)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("ETag", `"`+m[1]+`"`)
 		if rs, ok := rc.(io.ReadSeeker); ok {
@@ -134,6 +139,9 @@ func ArtifactHandler(store ArtifactStore) http.Handler {
 			if fi, err := st.Stat(); err == nil {
 				h.Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
 			}
+		} else if sz, ok := rc.(interface{ Size() int64 }); ok && sz.Size() > 0 {
+			// A stream from S3 knows its length.
+			h.Set("Content-Length", strconv.FormatInt(sz.Size(), 10))
 		}
 		if r.Method == http.MethodHead {
 			return
