@@ -47,7 +47,7 @@ const (
 	bucket        = "site"
 	// debounce is acme/site's generate.debounce: long enough for a burst
 	// of 50 signed requests to land in one window on a busy machine.
-	debounce = 3 * time.Second
+	debounce  = 3 * time.Second
 	waitLimit = 90 * time.Second
 )
 
@@ -532,7 +532,7 @@ const (
 <link rel="stylesheet" href="/css/site.css"><link rel="icon" href="data:,"></head>
 <body><h1>About Acme Shop</h1><p>Fine goods since 1949.</p></body></html>
 `
-	siteCSS = "body { font-family: sans-serif; margin: 2rem; }\n.product { padding: .5rem 0; }\n"
+	siteCSS  = "body { font-family: sans-serif; margin: 2rem; }\n.product { padding: .5rem 0; }\n"
 	homePage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title>
 <link rel="stylesheet" href="/css/site.css"><link rel="icon" href="data:,"></head>
 <body><h1>Acme Shop</h1><nav><a href="/products/">Products</a> <a href="/about/">About</a></nav>
