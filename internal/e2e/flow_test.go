@@ -192,6 +192,19 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		return
 	}
 
+	ok = t.Run("the dashboard shows staging deployed with its smoke screenshots", func(t *testing.T) {
+		w.t = t
+		row := w.dashboardRow("/repos/acme/site", "staging")
+		for _, want := range []string{good[:7], ">success<", `href="http://` + w.nodes[0] + `/"`, `<img src="` + w.url + `/artifacts/`} {
+			if !strings.Contains(row, want) {
+				t.Errorf("staging row lacks %q:\n%s", want, row)
+			}
+		}
+	})
+	if !ok {
+		return
+	}
+
 	t.Run("a build with a broken page stops at the smoke test", func(t *testing.T) {
 		w.t = t
 		bucket0 := w.bucketState()
@@ -256,6 +269,24 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dashboardRow is the dashboard's row of acme/site's env on page.
+func (w *world) dashboardRow(page, env string) string {
+	w.t.Helper()
+	code, body := fetch(w.t, w.url+page)
+	if code != http.StatusOK {
+		w.t.Fatalf("GET %s = %d", page, code)
+	}
+	i := strings.Index(body, `id="acme/site/`+env+`"`)
+	if i < 0 {
+		w.t.Fatalf("the dashboard %s has no row for acme/site %s:\n%s", page, env, body)
+	}
+	row := body[i:]
+	if j := strings.Index(row, "</tr>"); j >= 0 {
+		row = row[:j]
+	}
+	return row
 }
 
 // waitAudit waits for the promotion decision hoist records on sha in
