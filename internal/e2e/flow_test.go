@@ -85,6 +85,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		}
 		wg.Wait()
 		burst := time.Since(t0)
+		t.Logf("50 triggers sent in %s (window %s)", burst, debounce)
 		if len(failures) > 0 {
 			t.Fatalf("%d of 50 triggers failed: %v", len(failures), failures)
 		}
@@ -290,8 +291,7 @@ func (w *world) dashboardRow(page, env string) string {
 }
 
 // waitAudit waits for the promotion decision hoist records on sha in
-// staging (it refuses a candidate whose smoke test failed), and fails the
-// test if that decision was a promotion.
+// staging, which must be a refusal for the failed smoke gate.
 func (w *world) waitAudit(sha string) {
 	w.t.Helper()
 	deadline := time.Now().Add(waitLimit)
@@ -302,8 +302,8 @@ func (w *world) waitAudit(sha string) {
 		}
 		for _, e := range entries {
 			if e.Action == "promote" && e.Env == "staging" && e.SHA == sha {
-				if e.Outcome == "promoted" {
-					w.t.Fatalf("staging was promoted to %.7s", sha)
+				if e.Outcome != "refuse" || !strings.Contains(fmt.Sprint(e.Detail["reasons"]), "smoke failed") {
+					w.t.Fatalf("hoist's decision on %.7s: %s %v, want refuse because the smoke gate failed", sha, e.Outcome, e.Detail["reasons"])
 				}
 				return
 			}

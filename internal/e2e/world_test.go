@@ -45,9 +45,9 @@ const (
 	// triggerSecret signs acme/site's POST /api/generate requests.
 	triggerSecret = "acme-site-trigger-secret"
 	bucket        = "site"
-	// debounce is acme/site's generate.debounce: long enough for a burst
-	// of 50 signed requests to land in one window on a busy machine.
-	debounce  = 3 * time.Second
+	// debounce is acme/site's generate.debounce: a burst of 50 signed
+	// requests takes some tens of milliseconds, far inside it.
+	debounce  = time.Second
 	waitLimit = 90 * time.Second
 )
 
