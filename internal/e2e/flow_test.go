@@ -263,7 +263,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 
 	// The dashboard is read once, at the end: it reuses what it read from
 	// GitHub for 15 s.
-	t.Run("the dashboard shows staging deployed and the failed candidate with screenshots", func(t *testing.T) {
+	ok = t.Run("the dashboard shows staging deployed and the failed candidate with screenshots", func(t *testing.T) {
 		w.t = t
 		page := w.dashboard("/repos/acme/site")
 		row := dashboardRow(t, page, `id="acme/site/staging"`)
@@ -276,6 +276,59 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		for _, want := range []string{"pre-staging", broken[:7], "not promoted yet", ">failure<", `<img src="` + shot + `"`} {
 			if !strings.Contains(cand, want) {
 				t.Errorf("pre-staging row lacks %q:\n%s", want, cand)
+			}
+		}
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("a failed deploy says so on the deployment and is retried", func(t *testing.T) {
+		w.t = t
+		var purges0 []int64
+		for _, g := range w.purges {
+			purges0 = append(purges0, g.requests.Load())
+		}
+		w.writes.refuse.Store(true)
+		sha := w.runWorkflow(ds[0], map[string]string{"index.html": strings.ReplaceAll(homePage, "Spring prices", "Summer prices")})
+		if run := w.smokeRun(sha); run.GetConclusion() != "success" {
+			t.Fatalf("hoist/smoke on the build: %s (%s)", run.GetConclusion(), run.GetOutput().GetTitle())
+		}
+		st := w.waitDeployment(sha)
+		w.writes.refuse.Store(false)
+		if st.GetState() != "failure" || !strings.Contains(st.GetDescription(), "attempt 1 of") || !strings.Contains(st.GetDescription(), "retrying") ||
+			!strings.Contains(st.GetDescription(), "put staging/") || st.GetLogURL() == "" {
+			t.Fatalf("deployment status %s %q (log %q): want failure saying which write failed, that it is retried, and a log", st.GetState(), st.GetDescription(), st.GetLogURL())
+		}
+		// The description is cut to GitHub's 140 characters; the
+		// hoist/deploy check run it links to has the bucket's answer.
+		runs, _, err := w.alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String("hoist/deploy")})
+		if err != nil || len(runs.CheckRuns) == 0 {
+			t.Fatalf("no hoist/deploy check run on %.7s (%v)", sha, err)
+		}
+		if out := runs.CheckRuns[0].GetOutput(); runs.CheckRuns[0].GetConclusion() != "failure" || !strings.Contains(out.GetSummary()+out.GetText(), "AccessDenied") {
+			t.Fatalf("hoist/deploy %s: %s\n%s\n%s", runs.CheckRuns[0].GetConclusion(), out.GetTitle(), out.GetSummary(), out.GetText())
+		}
+		for _, n := range w.nodes {
+			if _, body := w.edge(n, "/"); !strings.Contains(body, "Spring prices") {
+				t.Fatalf("after the failed deploy edge %s served %q, want the deployed build's page", n, body)
+			}
+		}
+		if got := w.purges[0].requests.Load() - purges0[0]; got != 0 {
+			t.Fatalf("the failed deploy sent %d purge requests", got)
+		}
+		// The bucket takes writes again: the retry deploys and purges.
+		deadline := time.Now().Add(waitLimit)
+		for st.GetState() != "success" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the deploy was not retried: %s %q", st.GetState(), st.GetDescription())
+			}
+			time.Sleep(100 * time.Millisecond)
+			st = w.waitDeployment(sha)
+		}
+		for _, n := range w.nodes {
+			if _, body := w.edge(n, "/"); !strings.Contains(body, "Summer prices") {
+				t.Fatalf("after the retried deploy edge %s served %q, want the new page", n, body)
 			}
 		}
 	})

@@ -273,7 +273,7 @@ func (w *world) waitDispatches(n int) []ghemu.WorkflowDispatch {
 
 // runWorkflow plays the dispatched build-site.yml, which the emulator
 // records without running: check out the environment's branch, generate
-// the site into public/, commit, push to pre-<environment>.
+// the site into public/, commit, force-push to pre-<environment>.
 func (w *world) runWorkflow(d ghemu.WorkflowDispatch, pages map[string]string) string {
 	w.t.Helper()
 	env, _ := d.Inputs["environment"].(string)
@@ -289,7 +289,9 @@ func (w *world) runWorkflow(d ghemu.WorkflowDispatch, pages map[string]string) s
 	reason, _ := d.Inputs["reason"].(string)
 	w.git(w.work, "commit", "-q", "-m", "Build: "+reason)
 	sha := w.git(w.work, "rev-parse", "HEAD")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-"+env)
+	// Each build replaces the candidate: after a failed one, pre-<env> is
+	// not behind <env>, so the push is forced.
+	w.git(w.work, "push", "-q", "--force", "origin", "HEAD:pre-"+env)
 	return sha
 }
 
@@ -399,6 +401,9 @@ func fetch(t *testing.T, u string) (int, string) {
 // proxy in front of it: PUTs (uploads and copies, by bucket/key) and
 // DeleteObjects requests.
 type writes struct {
+	// refuse answers every PUT 403 AccessDenied, as a bucket does when
+	// the key lost its write permission; refused PUTs are not counted.
+	refuse  atomic.Bool
 	mu      sync.Mutex
 	puts    []string
 	deletes int
@@ -430,6 +435,12 @@ func countingS3(t *testing.T, endpoint string) (string, *writes) {
 		r.Out.Host = r.In.Host // the signature covers the Host the client used
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && c.refuse.Load() {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+			return
+		}
 		c.mu.Lock()
 		switch {
 		case r.Method == http.MethodPut:
