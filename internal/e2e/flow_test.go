@@ -21,7 +21,9 @@ import (
 // dispatch per debounce window, whatever the burst), the build pushes a
 // generated site to pre-staging, hoist smoke-tests it in Chromium,
 // fast-forwards staging, deploys the diff to S3 and purges both Varnish
-// nodes; a build with a broken page stops at the smoke test.
+// nodes; a build with a broken page stops at the smoke test; the
+// dashboard shows both; a deploy the bucket refuses fails visibly and is
+// retried.
 func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 	w := start(t)
 	ctx := context.Background()
@@ -39,7 +41,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		}
 		d := ds[0]
 		if d.Repo != "acme/site" || d.Workflow != "build-site.yml" || d.Ref != "main" ||
-			d.Inputs["environment"] != "staging" || d.Inputs["reason"] != "price list imported" || d.Inputs["requested_at"] == "" {
+			d.Inputs["environment"] != "staging" || d.Inputs["reason"] != "price list imported" || !isTime(d.Inputs["requested_at"]) {
 			t.Fatalf("dispatch %+v: want build-site.yml on main with environment, reason and requested_at", d)
 		}
 	})
@@ -332,6 +334,13 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			}
 		}
 	})
+}
+
+// isTime says whether a workflow input is an RFC 3339 time.
+func isTime(v any) bool {
+	s, _ := v.(string)
+	_, err := time.Parse(time.RFC3339, s)
+	return err == nil
 }
 
 // dashboard reads one of the dashboard's pages.
