@@ -24,7 +24,7 @@ func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.
 	gen := generate.New(generate.Deps{Secret: cfg.GenerateSecret, Logger: *opts.Logger})
 	gen.Attach(&opts)
 	holds := &storeHolds{}
-	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger, Holds: holds})
+	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger, Holds: holds, Images: smokeImages{promotions}})
 	opts.Routes = dash.Routes(opts.Routes)
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
@@ -56,6 +56,22 @@ func (h *storeHolds) ActiveHolds(ctx context.Context, repo string, now time.Time
 			w.Until = *x.Until
 		}
 		out = append(out, w)
+	}
+	return out, nil
+}
+
+// smokeImages gives the dashboard the screenshots of hoist/smoke check
+// runs, which GitHub's API does not return.
+type smokeImages struct{ f *flow.Service }
+
+func (s smokeImages) CheckRunImages(ctx context.Context, repo string, checkRunID int64) ([]web.Image, error) {
+	imgs, err := s.f.SmokeImages(ctx, repo, checkRunID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.Image, 0, len(imgs))
+	for _, i := range imgs {
+		out = append(out, web.Image{Alt: i.Alt, URL: i.ImageURL, Caption: i.Caption})
 	}
 	return out, nil
 }
