@@ -458,7 +458,9 @@ jobs:
       - run: ./generate-site --out public
       - run: |
           git add public && git commit -m "Build: ${{ inputs.reason }}"
-          git push origin HEAD:pre-${{ inputs.environment }}
+          # pre-<env> holds only the newest candidate, built on <env>: a
+          # failed build leaves it ahead of <env>, so the next one replaces it.
+          git push --force origin HEAD:pre-${{ inputs.environment }}
 `
 
 func (r *runner) demoConfig() string {
@@ -618,7 +620,7 @@ func (r *runner) build(s *Step, products []product, msg string) error {
 	if err != nil {
 		return err
 	}
-	if err := git(r.work, "push", "-q", "origin", "HEAD:pre-staging"); err != nil {
+	if err := git(r.work, "push", "-q", "--force", "origin", "HEAD:pre-staging"); err != nil {
 		return err
 	}
 	r.candidate = sha
