@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/smithy-go"
 	"github.com/google/go-github/v60/github"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
@@ -257,7 +258,15 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) e
 // reason is a deployment status description: GitHub takes at most 140
 // characters.
 func reason(what string, err error) string {
-	msg := what + ": " + strings.ReplaceAll(err.Error(), "\n", " ")
+	text := err.Error()
+	// The AWS SDK's errors carry the service's answer at the very end, past
+	// the request IDs; a status description has 140 characters, so the
+	// answer (AccessDenied: …) goes first and the rest follows as it fits.
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		text = api.ErrorCode() + ": " + api.ErrorMessage() + " (" + text + ")"
+	}
+	msg := what + ": " + strings.ReplaceAll(text, "\n", " ")
 	if utf8.RuneCountInString(msg) <= 140 {
 		return msg
 	}
