@@ -41,7 +41,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	rep := &Report{Schema: SchemaVersion, BaseURL: o.BaseURL, StartedAt: time.Now().UTC(), FailOn: o.FailOn}
 	started := time.Now()
-	b, err := startBrowser(ctx, chromium, o.ShareRenderer)
+	b, err := startBrowser(ctx, chromium, o.ShareRenderer || !o.RendererPerTab)
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +57,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	pagesTook := time.Since(pagesStarted)
 	rep.Stats.TabsOpened = int(r.tabsOpened.Load())
+	rep.Stats.Rechecked = int(r.rechecked.Load())
+	rep.Stats.SharedRenderer = r.sharedRenderer()
 	b.stopRSS()
 	b.stopRSS = nil
 	rep.Stats.BrowserPeakRSS = b.peak()
+	rep.Stats.BrowserCPUMS = b.cpuTime().Milliseconds()
+	rep.Stats.BrowserProcesses = b.processes()
 	if secs := pagesTook.Seconds(); secs > 0 {
 		rep.Stats.PagesPerSecond = math.Round(float64(len(rep.Pages))/secs*10) / 10
 	}
@@ -74,6 +78,14 @@ type runner struct {
 	browser    *browser
 	tabsOpened atomic.Int32
 	firstTab   atomic.Bool
+
+	// alone is held shared by each page check and exclusively by a check
+	// that must run with no other page in the renderer (see shared.go).
+	alone sync.RWMutex
+	// interrupts counts the scripts ended because they held the renderer.
+	interrupts atomic.Int64
+	// rechecked counts the pages checked again alone.
+	rechecked atomic.Int32
 }
 
 // job is one page in one viewport.
@@ -230,19 +242,47 @@ func (r *runner) worker(ctx context.Context, jobs <-chan job, outcomes chan<- ou
 			t.cancel()
 		}
 	}()
+	shared := r.sharedRenderer()
 	for j := range jobs {
-		if t == nil {
-			var err error
-			if t, err = r.openTab(); err != nil {
-				return err
+		var (
+			res   PageResult
+			links []string
+		)
+		for alone := false; ; alone = true {
+			if t == nil {
+				var err error
+				if t, err = r.openTab(); err != nil {
+					return err
+				}
 			}
-		}
-		res, links, timedOut := r.check(t, j)
-		if timedOut && !t.alive() {
-			// The page wedged its tab (a busy renderer, say): the next page
-			// gets a new one.
-			t.cancel()
-			t = nil
+			if shared {
+				if alone {
+					r.alone.Lock()
+				} else {
+					r.alone.RLock()
+				}
+			}
+			before := r.interrupts.Load()
+			var timedOut bool
+			res, links, timedOut = r.check(t, j)
+			interrupted := r.interrupts.Load() != before
+			if shared {
+				if alone {
+					r.alone.Unlock()
+				} else {
+					r.alone.RUnlock()
+				}
+			}
+			if timedOut && !t.alive() {
+				// The page wedged its tab (a busy renderer, say): the next
+				// page gets a new one.
+				t.cancel()
+				t = nil
+			}
+			if !shared || alone || !(interrupted || mayBeSpoiled(res, timedOut)) {
+				break
+			}
+			r.rechecked.Add(1)
 		}
 		select {
 		case outcomes <- outcome{job: j, result: res, links: links}:
@@ -374,6 +414,8 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 		// A navigation still waiting for its document holds the tab: stop
 		// it so the shot and the next page do not wait behind it.
 		chromedp.Call(sctx, page.StopLoading, cdp.Empty{})
+		// A script that never yields holds the renderer: end it.
+		r.interruptIfBusy(sctx, t)
 	}
 	t.cur.Store(nil)
 	shotStart := time.Now()

@@ -1,0 +1,63 @@
+package smoke
+
+import (
+	"context"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Tabs sharing one renderer process share its main thread: a page whose
+// script never yields stalls every tab, and a page that merely keeps the
+// thread busy for a while makes the other tab's page look slow. The runner
+// keeps the results honest:
+//
+//   - A page that ran into its timeout interrupts the script that holds the
+//     renderer (Runtime.terminateExecution ends whichever script runs now,
+//     in any tab), so the renderer serves the other tabs again.
+//   - A page whose result another tab may have spoiled is checked again
+//     alone, with no other page in the renderer: one that timed out or
+//     loaded later than its max_load_ms, and every page that was in flight
+//     when a script was interrupted (that script may have been its own,
+//     which would then have loaded as if it were fine). The result of the
+//     check alone is the one reported.
+
+// sharedRenderer tells whether the run's tabs share one renderer process.
+func (r *runner) sharedRenderer() bool {
+	return (r.opts.ShareRenderer || !r.opts.RendererPerTab) && r.opts.Concurrency > 1
+}
+
+// interruptIfBusy ends the script that holds the renderer's main thread,
+// when the tab's page does not answer within a second. It tells whether it
+// did.
+func (r *runner) interruptIfBusy(ctx context.Context, t *tab) bool {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	_, err := chromedp.Run(qctx, chromedp.Evaluate[int]("1"))
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	// The command is served off the main thread, so it works while a
+	// script holds it.
+	if _, err := chromedp.Call(ctx, runtime.TerminateExecution, cdp.Empty{}); err != nil {
+		return false
+	}
+	r.interrupts.Add(1)
+	return true
+}
+
+// mayBeSpoiled tells whether a page's result may come from another tab's
+// use of the shared main thread rather than from the page.
+func mayBeSpoiled(res PageResult, timedOut bool) bool {
+	if timedOut {
+		return true
+	}
+	for _, f := range res.Findings {
+		if f.Kind == KindSlow {
+			return true
+		}
+	}
+	return false
+}
