@@ -88,8 +88,12 @@ func startBrowser(parent context.Context, path string, shareRenderer bool) (*bro
 		// service run inside the browser process.
 		chromedp.Flag("in-process-gpu", true),
 		// Pages left behind are never revisited: keeping them in the
-		// back/forward cache only costs memory.
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,BackForwardCache"),
+		// back/forward cache only costs memory. Site isolation would give
+		// each cross-site frame (a video, a map) a renderer of its own, at
+		// ~150 MB each; the pages tested are trusted. This list replaces
+		// chromedp's default one, so it repeats site-per-process.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,BackForwardCache,site-per-process,IsolateOrigins"),
+		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.Flag("enable-features", "NetworkService,NetworkServiceInProcess,NetworkServiceInProcess2"),
 		// chromedp gives each browser a fresh temporary --user-data-dir and
 		// removes it afterwards.

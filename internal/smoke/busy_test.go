@@ -2,6 +2,11 @@ package smoke
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +81,40 @@ func TestRunRendererPerTab(t *testing.T) {
 	}
 	if procs[true] != procs[false]+1 {
 		t.Errorf("browser processes: %d shared, %d with a renderer per tab; want one more per tab", procs[false], procs[true])
+	}
+}
+
+// A cross-site iframe (localhost inside 127.0.0.1: two sites) must not get a
+// renderer process of its own: site isolation is off, so the shared
+// renderer stays the only one.
+func TestRunCrossSiteIframeStaysInTheRenderer(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	other := fixtureServer(t)
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Frames</title><h1>Frames</h1><iframe src="%s/about.html"></iframe><iframe src="%s/index.html"></iframe>`, otherURL, otherURL)
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	rep, err := Run(context.Background(), Options{
+		BaseURL:      ts.URL,
+		ChromiumPath: chromium,
+		Concurrency:  1,
+		Pages:        []Page{{Path: "/", ExpectText: "Frames"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Conclusion != Success {
+		t.Fatalf("%s: %+v", rep.Conclusion, rep.Pages)
+	}
+	base := 2 // the browser and one renderer
+	if os.Geteuid() != 0 {
+		base += 2 // the zygotes of a sandboxed browser
+	}
+	if rep.Stats.BrowserProcesses > base {
+		t.Errorf("%d browser processes, want at most %d: the cross-site frames got renderers of their own", rep.Stats.BrowserProcesses, base)
 	}
 }
