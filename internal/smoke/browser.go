@@ -60,6 +60,9 @@ type browser struct {
 	peakRSS int64
 	// peakProcs is the most processes seen in the tree at once.
 	peakProcs int
+	// known and samples belong to the sampling goroutine.
+	known   []int
+	samples int
 	// cpuTicks is the last CPU time seen of each process of the tree: a
 	// renderer that has ended still counts with what it used.
 	cpuTicks map[int]int64
@@ -164,7 +167,24 @@ func (b *browser) startRSSSampler() {
 }
 
 func (b *browser) sampleRSS() {
-	procs := treeProcs(b.pid)
+	// Finding the tree reads the stat of every process on the machine; the
+	// tree changes seldom, so it is found again every fifth sample and only
+	// its known processes are read in between.
+	var procs []proc
+	if b.samples%5 == 0 {
+		procs = treeProcs(b.pid)
+		b.known = b.known[:0]
+		for _, p := range procs {
+			b.known = append(b.known, p.pid)
+		}
+	} else {
+		for _, pid := range b.known {
+			if _, ticks, ok := procStat(pid); ok {
+				procs = append(procs, proc{pid: pid, rss: vmRSS(pid), cpu: ticks})
+			}
+		}
+	}
+	b.samples++
 	var rss int64
 	b.mu.Lock()
 	defer b.mu.Unlock()

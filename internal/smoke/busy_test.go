@@ -2,6 +2,7 @@ package smoke
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -116,5 +117,20 @@ func TestRunCrossSiteIframeStaysInTheRenderer(t *testing.T) {
 	}
 	if rep.Stats.BrowserProcesses > base {
 		t.Errorf("%d browser processes, want at most %d: the cross-site frames got renderers of their own", rep.Stats.BrowserProcesses, base)
+	}
+}
+
+// While the other tab holds the screenshot slot, a page waits for it only
+// as long as its own deadline allows.
+func TestTakeShotWaitsForTheSlotWithinTheDeadline(t *testing.T) {
+	r := &runner{shotSlot: make(chan struct{}, 1)}
+	r.shotSlot <- struct{}{} // the other tab's shot
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.takeShot(ctx, DesktopViewport); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the deadline", err)
+	}
+	if len(r.shotSlot) != 1 {
+		t.Errorf("the slot changed hands while held")
 	}
 }

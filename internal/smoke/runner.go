@@ -50,6 +50,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.Stats.Concurrency = o.Concurrency
 
 	r := &runner{opts: o, base: base, browser: b}
+	if r.sharedRenderer() {
+		r.shotSlot = make(chan struct{}, 1)
+	}
 	pagesStarted := time.Now()
 	rep.Pages, err = r.runAll(ctx)
 	if err != nil {
@@ -86,6 +89,9 @@ type runner struct {
 	interrupts atomic.Int64
 	// rechecked counts the pages checked again alone.
 	rechecked atomic.Int32
+	// shotSlot, when not nil, lets one tab at a time take its screenshot
+	// (see takeShot).
+	shotSlot chan struct{}
 }
 
 // job is one page in one viewport.
@@ -419,7 +425,7 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 	}
 	t.cur.Store(nil)
 	shotStart := time.Now()
-	shot, err := r.screenshot(sctx, j.viewport)
+	shot, err := r.takeShot(sctx, j.viewport)
 	res.ShotMS = time.Since(shotStart).Milliseconds()
 	if err == nil {
 		res.Screenshot = shot
