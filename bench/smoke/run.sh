@@ -48,22 +48,31 @@ for i in $(seq 2 "$PAGES"); do paths="$paths,/page-$(printf %02d "$i").html"; do
   for p in ${paths//,/ }; do echo "    - { path: \"$p\", expect_text: Shop, expect_selector: .product, max_load_ms: 5000 }"; done
 } > "$OUT/hoist.yml"
 
-# Peak of the summed VmRSS (kB) of every Chromium process, and the CPU time
-# (user+system, clock ticks) they used, sampled every 100 ms into $1 as
-# "rss ticks" until killed. A process's CPU time counts as last seen, so a
-# renderer that ends during the run still counts.
+# Peak of the summed RSS (kB) of the Chromium processes under process $2,
+# and the CPU time (user+system, clock ticks) they used, sampled every
+# 100 ms into $1 as "rss ticks" until killed. Only the measured command's
+# own browser counts, not other Chromium processes on the machine. A
+# process's CPU time counts as last seen, so a renderer that ends during the
+# run still counts.
 sample_rss() {
   set +e
-  local peak=0 cur ticks p
+  local peak=0 cur ticks p pids
   declare -A cpu
   while :; do
-    # pgrep matches the process name (chromium-headless-shell shows as
-    # "chromium-headle"); only those files are read, to keep the sampler
-    # light on a 2-core machine.
-    cur=0
-    for p in $(pgrep 'chrom|headless' || true); do
-      read -r rss < <(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null) || continue
-      cur=$((cur + ${rss:-0}))
+    # One ps per sample; the command name of chromium-headless-shell is
+    # "chromium-headle".
+    read -r cur pids < <(ps -e -o pid=,ppid=,rss=,comm= | awk -v root="$2" '
+      { pp[$1] = $2; rss[$1] = $3; name[$1] = $4 }
+      END {
+        for (p in pp) {
+          if (name[p] !~ /chrom|headless/) continue
+          q = p; n = 0
+          while (q > 1 && q != root && n++ < 64) q = pp[q]
+          if (q == root) { s += rss[p]; l = l " " p }
+        }
+        print s + 0, l
+      }')
+    for p in $pids; do
       ticks=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) && [ -n "$ticks" ] && cpu[$p]=$ticks
     done
     [ "$cur" -gt "$peak" ] && peak=$cur
@@ -88,11 +97,12 @@ run_playwright() {
 
 measure() { # tool round
   echo "0 0" > "$OUT/rss.peak"
-  sample_rss "$OUT/rss.peak" 2>>"$OUT/sampler.log" &
-  SAMPLER=$!
-  local t0 t1 status=ok
+  local t0 t1 status=ok tool
   t0=$(now_ms)
-  if ! "run_$1"; then status=FAILED; fi
+  "run_$1" & tool=$!
+  sample_rss "$OUT/rss.peak" "$tool" 2>>"$OUT/sampler.log" &
+  SAMPLER=$!
+  if ! wait "$tool"; then status=FAILED; fi
   t1=$(now_ms)
   kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
   local ms=$((t1 - t0)) rss ticks
