@@ -58,6 +58,8 @@ type browser struct {
 
 	mu      sync.Mutex
 	peakRSS int64
+	// lastRSS is the memory of the latest sample.
+	lastRSS int64
 	// peakProcs is the most processes seen in the tree at once.
 	peakProcs int
 	// known and samples belong to the sampling goroutine.
@@ -200,7 +202,15 @@ func (b *browser) sampleRSS() {
 	if rss > b.peakRSS {
 		b.peakRSS = rss
 	}
+	b.lastRSS = rss
 	b.peakProcs = max(b.peakProcs, len(procs))
+}
+
+// rss is the memory of the browser's processes at the latest sample.
+func (b *browser) rss() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastRSS
 }
 
 func (b *browser) processes() int {

@@ -134,3 +134,29 @@ func TestTakeShotWaitsForTheSlotWithinTheDeadline(t *testing.T) {
 		t.Errorf("the slot changed hands while held")
 	}
 }
+
+// Above the memory threshold every finished page is followed by a garbage
+// collection in its renderer; below it none is.
+func TestRunCollectsGarbageWhenMemoryIsHigh(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	ts := fixtureServer(t)
+	pages := []Page{{Path: "/index.html", ExpectText: "Welcome"}, {Path: "/about.html"}, {Path: "/index.html?2"}}
+	run := func() *Report {
+		rep, err := Run(context.Background(), Options{BaseURL: ts.URL, ChromiumPath: chromium, Concurrency: 2, Pages: pages})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Conclusion != Success {
+			t.Fatalf("%s: %+v", rep.Conclusion, rep.Pages)
+		}
+		return rep
+	}
+	if rep := run(); rep.Stats.GarbageCollections != 0 {
+		t.Errorf("%d collections with %d MB of browser memory, want none", rep.Stats.GarbageCollections, rep.Stats.BrowserPeakRSS>>20)
+	}
+	defer func(v int64) { gcAboveRSS = v }(gcAboveRSS)
+	gcAboveRSS = 1
+	if rep := run(); rep.Stats.GarbageCollections != len(pages) {
+		t.Errorf("%d collections above the threshold, want one per page (%d)", rep.Stats.GarbageCollections, len(pages))
+	}
+}

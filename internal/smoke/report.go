@@ -56,9 +56,12 @@ type Stats struct {
 	SharedRenderer bool `json:"shared_renderer"`
 	// Rechecked counts the pages checked again alone because another tab
 	// sharing their renderer may have spoiled the first result.
-	Rechecked      int     `json:"rechecked,omitempty"`
-	Concurrency    int     `json:"concurrency"`
-	PagesPerSecond float64 `json:"pages_per_second"`
+	Rechecked int `json:"rechecked,omitempty"`
+	// GarbageCollections counts the collections forced after a page
+	// because the browser held much memory.
+	GarbageCollections int     `json:"garbage_collections,omitempty"`
+	Concurrency        int     `json:"concurrency"`
+	PagesPerSecond     float64 `json:"pages_per_second"`
 }
 
 // PageResult is one page in one viewport.
