@@ -160,3 +160,33 @@ func TestRunCollectsGarbageWhenMemoryIsHigh(t *testing.T) {
 		t.Errorf("%d collections above the threshold, want one per page (%d)", rep.Stats.GarbageCollections, len(pages))
 	}
 }
+
+// A page whose document never comes times out with the renderer idle: it is
+// the page's own fault, so it is not checked again (a site that is down
+// would otherwise take twice as long to fail).
+func TestRunHungDocumentIsNotCheckedAgain(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	ts := fixtureServer(t)
+	rep, err := Run(context.Background(), Options{
+		BaseURL:      ts.URL,
+		ChromiumPath: chromium,
+		Concurrency:  2,
+		PageTimeout:  1500 * time.Millisecond,
+		Pages:        []Page{{Path: "/hang"}, {Path: "/hang?2"}, {Path: "/about.html"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Pages {
+		want := Failure
+		if p.Path == "/about.html" {
+			want = Success
+		}
+		if p.Conclusion != want {
+			t.Errorf("%s: %s, want %s: %+v", p.Path, p.Conclusion, want, p.Findings)
+		}
+	}
+	if !rep.Stats.SharedRenderer || rep.Stats.Rechecked != 0 {
+		t.Errorf("stats %+v: want a shared renderer and no page checked again", rep.Stats)
+	}
+}

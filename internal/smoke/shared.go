@@ -18,11 +18,11 @@ import (
 //     renderer (Runtime.terminateExecution ends whichever script runs now,
 //     in any tab), so the renderer serves the other tabs again.
 //   - A page whose result another tab may have spoiled is checked again
-//     alone, with no other page in the renderer: one that timed out or
-//     loaded later than its max_load_ms, and every page that was in flight
-//     when a script was interrupted (that script may have been its own,
-//     which would then have loaded as if it were fine). The result of the
-//     check alone is the one reported.
+//     alone, with no other page in the renderer: one that loaded later than
+//     its max_load_ms, and every page that was in flight when a script was
+//     interrupted, the one whose timeout did it included (that script may
+//     have been the page's own, which would then have loaded as if it were
+//     fine). The result of the check alone is the one reported.
 
 // sharedRenderer tells whether the run's tabs share one renderer process.
 func (r *runner) sharedRenderer() bool {
@@ -49,10 +49,15 @@ func (r *runner) interruptIfBusy(ctx context.Context, t *tab) bool {
 }
 
 // mayBeSpoiled tells whether a page's result may come from another tab's
-// use of the shared main thread rather than from the page.
+// use of the shared main thread rather than from the page: it loaded later
+// than its max_load_ms. A page that ran out of time is not: if the renderer
+// did not answer then, a script was interrupted and the pages in flight are
+// checked again anyway; if it answered, the page had itself to blame (a
+// document that never came, say), and checking it again alone would only
+// make a site that is down take twice as long to fail.
 func mayBeSpoiled(res PageResult, timedOut bool) bool {
 	if timedOut {
-		return true
+		return false
 	}
 	for _, f := range res.Findings {
 		if f.Kind == KindSlow {
@@ -66,9 +71,9 @@ func mayBeSpoiled(res PageResult, timedOut bool) bool {
 // share a renderer: a full-page shot resizes the page and renders all of
 // it, and two at once on one main thread cost more memory and time than
 // one after the other (measured on the 20-page benchmark: peak browser
-// memory 10-25 MB lower at the same pace, CPU time no higher). A wait for
-// the other tab's shot counts against the page's deadline; a page that runs
-// out of time so is checked again alone.
+// memory 10-25 MB lower at the same pace, CPU time no higher). The wait for
+// the other tab's shot, a few tens of milliseconds, counts against the
+// page's deadline.
 func (r *runner) takeShot(ctx context.Context, vp Viewport) (*Shot, error) {
 	if r.shotSlot != nil {
 		select {
