@@ -192,6 +192,6 @@ func printSummary(w io.Writer, r *smoke.Report, outDir string) {
 			fmt.Fprintf(w, "         %s: %s%s\n", f.Kind, f.Message, res)
 		}
 	}
-	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB)\nreport: %s/report.html\n",
-		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, outDir)
+	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB, browser CPU %d ms)\nreport: %s/report.html\n",
+		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, r.Stats.BrowserCPUMS, outDir)
 }
