@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of `hoist smoke` against Playwright Test on the same 20-page
 # site (CSS, JS, images), one desktop viewport, the same checks, the same
-# Chromium, in the same run. Prints a table of wall time, pages per second
-# and the peak summed RSS of the browser's processes.
+# Chromium, in the same run. Prints a table of wall time, pages per second,
+# the peak summed RSS of the browser's processes and their CPU time (on a
+# shared machine the CPU time is the steadier figure). hoist runs with its
+# defaults (tabs sharing one renderer) and with --renderer-per-tab.
 #
 #   bench/smoke/run.sh [ROUNDS]      (default 3 measured rounds after a warm-up)
 #
@@ -46,17 +48,36 @@ for i in $(seq 2 "$PAGES"); do paths="$paths,/page-$(printf %02d "$i").html"; do
   for p in ${paths//,/ }; do echo "    - { path: \"$p\", expect_text: Shop, expect_selector: .product, max_load_ms: 5000 }"; done
 } > "$OUT/hoist.yml"
 
-# Peak of the summed VmRSS (kB) of every Chromium process, sampled every
-# 100 ms into $1 until killed.
+# Peak of the summed RSS (kB) of the Chromium processes under process $2,
+# and the CPU time (user+system, clock ticks) they used, sampled every
+# 100 ms into $1 as "rss ticks" until killed. Only the measured command's
+# own browser counts, not other Chromium processes on the machine. A
+# process's CPU time counts as last seen, so a renderer that ends during the
+# run still counts.
 sample_rss() {
   set +e
-  local peak=0 cur
+  local peak=0 cur ticks p pids
+  declare -A cpu
   while :; do
-    # pgrep matches the process name (chromium-headless-shell shows as
-    # "chromium-headle"); only those status files are read, to keep the
-    # sampler light on a 2-core machine.
-    cur=$(for p in $(pgrep 'chrom|headless' || true); do cat "/proc/$p/status" 2>/dev/null; done | awk '/^VmRSS:/{s+=$2} END{print s+0}')
-    if [ "$cur" -gt "$peak" ]; then peak=$cur; echo "$peak" > "$1"; fi
+    # One ps per sample; the command name of chromium-headless-shell is
+    # "chromium-headle".
+    read -r cur pids < <(ps -e -o pid=,ppid=,rss=,comm= | awk -v root="$2" '
+      { pp[$1] = $2; rss[$1] = $3; name[$1] = $4 }
+      END {
+        for (p in pp) {
+          if (name[p] !~ /chrom|headless/) continue
+          q = p; n = 0
+          while (q > 1 && q != root && n++ < 64) q = pp[q]
+          if (q == root) { s += rss[p]; l = l " " p }
+        }
+        print s + 0, l
+      }')
+    for p in $pids; do
+      ticks=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) && [ -n "$ticks" ] && cpu[$p]=$ticks
+    done
+    [ "$cur" -gt "$peak" ] && peak=$cur
+    ticks=0; for p in "${!cpu[@]}"; do ticks=$((ticks + cpu[$p])); done
+    echo "$peak $ticks" > "$1.tmp" && mv "$1.tmp" "$1"
     sleep 0.1
   done
 }
@@ -67,26 +88,28 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 run_hoist() {
   "$OUT/hoist" smoke "$BASE_URL" --config "$OUT/hoist.yml" --chromium "$CHROMIUM" --out "$OUT/hoist-report" --quiet > "$OUT/hoist.log"
 }
-run_hoist_lowmem() {
-  "$OUT/hoist" smoke "$BASE_URL" --config "$OUT/hoist.yml" --chromium "$CHROMIUM" --out "$OUT/hoist-report" --quiet --low-memory > "$OUT/hoist.log"
+run_hoist_pertab() {
+  "$OUT/hoist" smoke "$BASE_URL" --config "$OUT/hoist.yml" --chromium "$CHROMIUM" --out "$OUT/hoist-report" --quiet --renderer-per-tab > "$OUT/hoist.log"
 }
 run_playwright() {
   BASE_URL="$BASE_URL" PAGES="$paths" PW_CHROMIUM="$CHROMIUM" node_modules/.bin/playwright test > "$OUT/playwright.log" 2>&1
 }
 
 measure() { # tool round
-  echo 0 > "$OUT/rss.peak"
-  sample_rss "$OUT/rss.peak" 2>>"$OUT/sampler.log" &
-  SAMPLER=$!
-  local t0 t1 status=ok
+  echo "0 0" > "$OUT/rss.peak"
+  local t0 t1 status=ok tool
   t0=$(now_ms)
-  if ! "run_$1"; then status=FAILED; fi
+  "run_$1" & tool=$!
+  sample_rss "$OUT/rss.peak" "$tool" 2>>"$OUT/sampler.log" &
+  SAMPLER=$!
+  if ! wait "$tool"; then status=FAILED; fi
   t1=$(now_ms)
   kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=""
-  local ms=$((t1 - t0)) rss
-  rss=$(( $(cat "$OUT/rss.peak") / 1024 ))
-  printf "%-13s %5s %9s %10s %13d  %s\n" "$1" "$2" "$(div "$ms" 1000)" "$(div $((PAGES * 1000)) "$ms")" "$rss" "$status"
-  echo "$1 $ms $rss" >> "$OUT/results.txt"
+  local ms=$((t1 - t0)) rss ticks
+  read -r rss ticks < "$OUT/rss.peak"
+  rss=$((rss / 1024))
+  printf "%-13s %5s %9s %10s %13d %12s  %s\n" "$1" "$2" "$(div "$ms" 1000)" "$(div $((PAGES * 1000)) "$ms")" "$rss" "$(div "$ticks" 100)" "$status"
+  echo "$1 $ms $rss $ticks" >> "$OUT/results.txt"
 }
 
 echo "warm-up (not counted)" >&2
@@ -95,21 +118,16 @@ run_playwright || true
 
 : > "$OUT/results.txt"
 echo "site: $PAGES pages at $BASE_URL, 1 viewport 1280x800, $(nproc) cores, $("$CHROMIUM" --version 2>/dev/null || echo chromium)"
-printf "%-13s %5s %9s %10s %13s\n" tool round seconds pages/s "peak RSS MB"
+printf "%-13s %5s %9s %10s %13s %12s\n" tool round seconds pages/s "peak RSS MB" "browser CPU s"
 for r in $(seq "$ROUNDS"); do
   measure hoist "$r"
-  measure hoist_lowmem "$r"
+  measure hoist_pertab "$r"
   measure playwright "$r"
 done
 
 median() { sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-h=$(awk '$1=="hoist"{print $2}' "$OUT/results.txt" | median)
-p=$(awk '$1=="playwright"{print $2}' "$OUT/results.txt" | median)
-hr=$(awk '$1=="hoist"{print $3}' "$OUT/results.txt" | median)
-l=$(awk '$1=="hoist_lowmem"{print $2}' "$OUT/results.txt" | median)
-lr=$(awk '$1=="hoist_lowmem"{print $3}' "$OUT/results.txt" | median)
-pr=$(awk '$1=="playwright"{print $3}' "$OUT/results.txt" | median)
+col() { awk -v t="$1" -v c="$2" '$1==t{print $c}' "$OUT/results.txt" | median; }
 echo "medians:"
-printf "  hoist              %6s s  %4s MB  (playwright/hoist %sx)\n" "$(div "$h" 1000)" "$hr" "$(div "$p" "$h")"
-printf "  hoist --low-memory %6s s  %4s MB  (playwright/hoist %sx)\n" "$(div "$l" 1000)" "$lr" "$(div "$p" "$l")"
-printf "  playwright         %6s s  %4s MB\n" "$(div "$p" 1000)" "$pr"
+for t in hoist hoist_pertab playwright; do
+  printf "  %-13s %6s s  %4s MB  browser CPU %5s s  (playwright/%s %sx)\n" "$t" "$(div "$(col "$t" 2)" 1000)" "$(col "$t" 3)" "$(div "$(col "$t" 4)" 100)" "$t" "$(div "$(col playwright 2)" "$(col "$t" 2)")"
+done

@@ -37,6 +37,7 @@ func runSmoke(ctx context.Context, args []string) int {
 		configPath, outDir, dir   string
 		chromium                  string
 		jsonOut, quiet, lowMemory bool
+		rendererPerTab            bool
 		crawl, concurrency        int
 		timeout                   time.Duration
 		scale                     float64
@@ -53,7 +54,8 @@ func runSmoke(ctx context.Context, args []string) int {
 	fl.DurationVar(&timeout, "timeout", 0, "time limit for one page (default 15s)")
 	fl.Float64Var(&scale, "scale", 0, "screenshot scale (default 0.5)")
 	fl.BoolVar(&quiet, "quiet", false, "no progress on stderr")
-	fl.BoolVar(&lowMemory, "low-memory", false, "run all tabs in one renderer process (less memory; a hung page stalls the others)")
+	fl.BoolVar(&lowMemory, "low-memory", false, "run all tabs in one renderer process (the default now; kept for scripts that pass it)")
+	fl.BoolVar(&rendererPerTab, "renderer-per-tab", false, "give each tab its own renderer process (~130 MB more per tab; tabs never wait for each other)")
 
 	// Flags may come before or after the base URL.
 	var positional []string
@@ -77,7 +79,7 @@ func runSmoke(ctx context.Context, args []string) int {
 		return 2
 	}
 
-	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale, ShareRenderer: lowMemory}
+	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale, ShareRenderer: lowMemory, RendererPerTab: rendererPerTab}
 	opts.Crawl.MaxPages = crawl
 	for _, p := range pages {
 		opts.Pages = append(opts.Pages, smoke.Page{Path: p})
@@ -190,6 +192,6 @@ func printSummary(w io.Writer, r *smoke.Report, outDir string) {
 			fmt.Fprintf(w, "         %s: %s%s\n", f.Kind, f.Message, res)
 		}
 	}
-	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB)\nreport: %s/report.html\n",
-		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, outDir)
+	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB, browser CPU %d ms)\nreport: %s/report.html\n",
+		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, r.Stats.BrowserCPUMS, outDir)
 }

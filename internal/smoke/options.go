@@ -93,8 +93,8 @@ type Options struct {
 	FailOn []Kind
 
 	// Concurrency is the number of tabs working in parallel (default 2:
-	// each tab has its own renderer process, and two keep two cores busy
-	// within the memory budget).
+	// while one tab's page runs in the renderer, the browser process
+	// loads, composites and encodes the other's; two keep two cores busy).
 	Concurrency int
 	// PageTimeout bounds one page: load, checks and screenshot (default 15s).
 	PageTimeout time.Duration
@@ -109,11 +109,16 @@ type Options struct {
 	// MaxScreenshotHeight caps the height of a full-page shot in CSS pixels
 	// (default 8000), so an endless page does not make an endless image.
 	MaxScreenshotHeight int
-	// ShareRenderer runs every tab in one renderer process: about 130 MB
-	// less browser memory, but the tabs then share one main thread, so a
-	// page whose script never yields stalls the other tabs until its
-	// timeout.
+	// ShareRenderer runs every tab in one renderer process. It is the
+	// default now (see RendererPerTab); the field stays for callers that set
+	// it, and wins over RendererPerTab.
 	ShareRenderer bool
+	// RendererPerTab gives each tab a renderer process of its own, as
+	// before: about 130 MB more browser memory per tab, but no tab ever
+	// waits for another's main thread. By default the tabs share one
+	// renderer; a page that holds it has its script interrupted and the
+	// pages it may have slowed are checked again alone (see shared.go).
+	RendererPerTab bool
 	// CheckFavicon reports a missing /favicon.ico; by default it is ignored.
 	CheckFavicon bool
 	// IgnoreRequests lists URL prefixes whose failures are not reported

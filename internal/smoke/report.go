@@ -43,10 +43,25 @@ type Stats struct {
 	BrowserStartMS int64 `json:"browser_start_ms"`
 	// BrowserPeakRSS is the largest sum of the resident memory of the
 	// browser's processes seen during the run, in bytes (Linux only).
-	BrowserPeakRSS int64   `json:"browser_peak_rss_bytes"`
-	TabsOpened     int     `json:"tabs_opened"`
-	Concurrency    int     `json:"concurrency"`
-	PagesPerSecond float64 `json:"pages_per_second"`
+	BrowserPeakRSS int64 `json:"browser_peak_rss_bytes"`
+	// BrowserCPUMS is the CPU time (user+system) of the browser's processes
+	// over the run, in milliseconds (Linux only): on a shared machine it
+	// says more about the cost of a run than the wall time.
+	BrowserCPUMS int64 `json:"browser_cpu_ms"`
+	// BrowserProcesses is the most processes the browser ran at once
+	// (Linux only).
+	BrowserProcesses int `json:"browser_processes"`
+	TabsOpened       int `json:"tabs_opened"`
+	// SharedRenderer tells whether the tabs shared one renderer process.
+	SharedRenderer bool `json:"shared_renderer"`
+	// Rechecked counts the pages checked again alone because another tab
+	// sharing their renderer may have spoiled the first result.
+	Rechecked int `json:"rechecked,omitempty"`
+	// GarbageCollections counts the collections forced after a page
+	// because the browser held much memory.
+	GarbageCollections int     `json:"garbage_collections,omitempty"`
+	Concurrency        int     `json:"concurrency"`
+	PagesPerSecond     float64 `json:"pages_per_second"`
 }
 
 // PageResult is one page in one viewport.
