@@ -83,7 +83,8 @@ func (o ConfigOrigin) File() string {
 	return o.Path
 }
 
-// LoadedConfig is a configuration read from GitHub and parsed.
+// LoadedConfig is a configuration read from GitHub and parsed. It is
+// cached and shared by every caller: read it, never modify it.
 type LoadedConfig struct {
 	Origin ConfigOrigin
 	Data   []byte

@@ -258,3 +258,40 @@ func TestConfigLoaderTellsUnreadableFromInvalidFromAbsent(t *testing.T) {
 		t.Fatalf("after GitHub recovered: %v", err)
 	}
 }
+
+func TestConfigLoaderFollowsARemoteReference(t *testing.T) {
+	w := startConfigWorld(t, true)
+	ctx := context.Background()
+	w.put(".github", "shared/site.yml", orgYML)
+	w.put("site", config.RepoConfigPath, "remote: acme/.github\npath: shared/site.yml\n")
+	l := gh.NewConfigLoader(0)
+
+	lc, err := l.Load(ctx, w.repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gh.ConfigOrigin{Repo: "acme/.github", Path: "shared/site.yml", Ref: "main", Remote: true}
+	if lc.Origin != want {
+		t.Errorf("origin = %+v, want %+v", lc.Origin, want)
+	}
+	if _, ok := lc.Config.Environments.Get("qa"); !ok {
+		t.Errorf("loaded %v, want the referenced file", lc.Config.Environments.Names())
+	}
+	// The reference names a branch, which moves without the site's commit
+	// moving: it is read again.
+	before := w.readsOf(".github")
+	w.put(".github", "shared/site.yml", strings.Replace(orgYML, "qa", "review", -1))
+	lc, err = l.Load(ctx, w.repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := lc.Config.Environments.Get("review"); !ok || w.readsOf(".github") == before {
+		t.Errorf("after the referenced file changed: %v", lc.Config.Environments.Names())
+	}
+
+	// A reference to nothing is the user's mistake, not a failed read.
+	w.put("site", config.RepoConfigPath, "remote: acme/nowhere\n")
+	if _, err := l.Load(ctx, w.repo, "main"); !errors.Is(err, gh.ErrInvalidConfig) {
+		t.Errorf("reference to a missing repository: %v, want ErrInvalidConfig", err)
+	}
+}
