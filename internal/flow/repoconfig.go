@@ -46,6 +46,7 @@ type flowState struct {
 // before it is an error for the user to fix, not for a retry to overcome.
 func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, lc *gh.LoadedConfig) (*config.RepoConfig, error) {
 	if lc.Err == nil {
+		zerolog.Ctx(ctx).Debug().Str("repo", repo.FullName()).Str("config_from", lc.Origin.String()).Msg("configuration in force")
 		if err := s.rememberGood(ctx, repo.FullName(), "", lc.Data); err != nil {
 			return nil, err
 		}

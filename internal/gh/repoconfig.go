@@ -118,6 +118,17 @@ type ConfigLoader struct {
 	ld    *appconfig.Loader
 	pin   *appconfig.Loader // reads the owner's default at a commit
 	cache *lru
+
+	// inflight holds the loads under way, so that the jobs a push starts
+	// at once read its configuration once.
+	mu       sync.Mutex
+	inflight map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	lc   *LoadedConfig
+	err  error
 }
 
 // NewConfigLoader returns a loader whose cache holds at most size entries
@@ -127,9 +138,10 @@ func NewConfigLoader(size int) *ConfigLoader {
 		size = DefaultConfigCacheSize
 	}
 	return &ConfigLoader{
-		ld:    appconfig.NewLoader([]string{config.RepoConfigPath}, appconfig.WithOwnerDefault(OwnerConfigRepo, ownerConfigPaths)),
-		pin:   appconfig.NewLoader(ownerConfigPaths, appconfig.WithOwnerDefault("", nil)),
-		cache: newLRU(size),
+		ld:       appconfig.NewLoader([]string{config.RepoConfigPath}, appconfig.WithOwnerDefault(OwnerConfigRepo, ownerConfigPaths)),
+		pin:      appconfig.NewLoader(ownerConfigPaths, appconfig.WithOwnerDefault("", nil)),
+		cache:    newLRU(size),
+		inflight: map[string]*flight{},
 	}
 }
 
@@ -157,7 +169,28 @@ func (l *ConfigLoader) Load(ctx context.Context, repo *Repo, branch string) (*Lo
 
 // LoadAt is Load at a given commit of the repository.
 func (l *ConfigLoader) LoadAt(ctx context.Context, repo *Repo, sha string) (*LoadedConfig, error) {
-	lc, err := l.loadAt(ctx, repo, sha)
+	key := repoKey(repo, sha)
+	l.mu.Lock()
+	f, busy := l.inflight[key]
+	if !busy {
+		f = &flight{done: make(chan struct{})}
+		l.inflight[key] = f
+	}
+	l.mu.Unlock()
+	if busy {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	} else {
+		f.lc, f.err = l.loadAt(ctx, repo, sha)
+		l.mu.Lock()
+		delete(l.inflight, key)
+		l.mu.Unlock()
+		close(f.done)
+	}
+	lc, err := f.lc, f.err
 	if err != nil {
 		return nil, fmt.Errorf("load %s of %s at %s: %w", config.RepoConfigPath, repo.FullName(), short(sha), err)
 	}

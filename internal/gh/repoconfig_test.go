@@ -295,3 +295,29 @@ func TestConfigLoaderFollowsARemoteReference(t *testing.T) {
 		t.Errorf("reference to a missing repository: %v, want ErrInvalidConfig", err)
 	}
 }
+
+func TestConfigLoaderReadsOnceForLoadsAtTheSameTime(t *testing.T) {
+	w := startConfigWorld(t, false)
+	ctx := context.Background()
+	sha := w.put("site", config.RepoConfigPath, ownYML)
+	l := gh.NewConfigLoader(0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := l.LoadAt(ctx, w.repo, sha); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := w.readsOf("site"); n != 1 {
+		t.Errorf("%d contents reads for eight loads of one commit at once, want 1", n)
+	}
+}
