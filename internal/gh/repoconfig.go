@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/appconfig"
@@ -24,6 +25,12 @@ const OwnerConfigRepo = ".github"
 // path a repository would use, as GitHub accepts both for the files of a
 // .github repository.
 var ownerConfigPaths = []string{strings.TrimPrefix(config.RepoConfigPath, ".github/"), config.RepoConfigPath}
+
+// OwnerAbsentTTL is how long the loader trusts that an owner has no
+// default: unlike a file at a commit, the absence of a .github repository
+// has no commit to key it by, and re-checking it on every event would cost
+// a repository without any configuration two extra requests each time.
+const OwnerAbsentTTL = time.Minute
 
 // DefaultConfigCacheSize bounds a ConfigLoader's cache when none is given.
 const DefaultConfigCacheSize = 512
@@ -116,8 +123,10 @@ func (e *InvalidConfigError) Unwrap() []error { return []error{ErrInvalidConfig,
 // default branch changes the key by itself. Safe for concurrent use.
 type ConfigLoader struct {
 	ld    *appconfig.Loader
+	own   *appconfig.Loader // the repository's own file only (its owner has no default)
 	pin   *appconfig.Loader // reads the owner's default at a commit
 	cache *lru
+	now   func() time.Time
 
 	// inflight holds the loads under way, so that the jobs a push starts
 	// at once read its configuration once.
@@ -139,8 +148,10 @@ func NewConfigLoader(size int) *ConfigLoader {
 	}
 	return &ConfigLoader{
 		ld:       appconfig.NewLoader([]string{config.RepoConfigPath}, appconfig.WithOwnerDefault(OwnerConfigRepo, ownerConfigPaths)),
+		own:      appconfig.NewLoader([]string{config.RepoConfigPath}, appconfig.WithOwnerDefault("", nil)),
 		pin:      appconfig.NewLoader(ownerConfigPaths, appconfig.WithOwnerDefault("", nil)),
 		cache:    newLRU(size),
+		now:      time.Now,
 		inflight: map[string]*flight{},
 	}
 }
@@ -221,18 +232,30 @@ func ownerKey(owner, sha string) string {
 	return "owner " + strings.ToLower(owner) + "/" + OwnerConfigRepo + "@" + sha
 }
 func branchKey(owner string) string { return "branch " + strings.ToLower(owner) }
+func absentKey(owner string) string { return "absent " + strings.ToLower(owner) }
+
+// ownerAbsent reports whether owner was found without a default less than
+// OwnerAbsentTTL ago.
+func (l *ConfigLoader) ownerAbsent(owner string) bool {
+	v, ok := l.cache.get(absentKey(owner))
+	return ok && l.now().Before(v.(time.Time))
+}
 
 func (l *ConfigLoader) loadAt(ctx context.Context, repo *Repo, sha string) (*LoadedConfig, error) {
 	v, known := l.cache.get(repoKey(repo, sha))
 	if known && v.(repoEntry).own != nil {
 		return v.(repoEntry).own, nil
 	}
+	absent := l.ownerAbsent(repo.Owner)
+	if known && absent {
+		return nil, nil
+	}
 	// The head of the owner's .github repository before anything is read,
 	// so that a default is cached only under the commit it was certainly
 	// read at (its branch is remembered from an earlier load).
 	owners := &Repo{Client: repo.Client, Owner: repo.Owner, Name: OwnerConfigRepo}
 	var before string
-	if b, ok := l.cache.get(branchKey(repo.Owner)); ok {
+	if b, ok := l.cache.get(branchKey(repo.Owner)); ok && !absent {
 		h, err := owners.BranchHead(ctx, b.(string))
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -249,12 +272,19 @@ func (l *ConfigLoader) loadAt(ctx context.Context, repo *Repo, sha string) (*Loa
 		}
 	}
 
-	c, err := l.ld.LoadConfig(ctx, repo.Client, repo.Owner, repo.Name, sha)
+	ld := l.ld
+	if absent {
+		ld = l.own
+	}
+	c, err := ld.LoadConfig(ctx, repo.Client, repo.Owner, repo.Name, sha)
 	if err != nil {
 		return invalidRemote(c, err)
 	}
 	if c.IsUndefined() {
 		l.cache.put(repoKey(repo, sha), repoEntry{})
+		if !absent {
+			l.cache.put(absentKey(repo.Owner), l.now().Add(OwnerAbsentTTL))
+		}
 		return nil, nil
 	}
 	srcRepo, srcRef, _ := strings.Cut(c.Source, "@")

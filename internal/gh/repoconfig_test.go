@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -29,6 +30,7 @@ type configWorld struct {
 	repo  *gh.Repo
 	mu    sync.Mutex
 	reads map[string]int // "owner/name" -> GET contents served
+	total int            // every request
 }
 
 func startConfigWorld(t *testing.T, conform bool) *configWorld {
@@ -67,6 +69,9 @@ func startConfigWorld(t *testing.T, conform bool) *configWorld {
 	// Count contents reads on the client's side, per repository.
 	base := client.Client().Transport
 	counted := github.NewClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		w.mu.Lock()
+		w.total++
+		w.mu.Unlock()
 		if r.Method == http.MethodGet {
 			if _, rest, ok := strings.Cut(r.URL.Path, "/repos/"); ok {
 				parts := strings.SplitN(rest, "/", 4)
@@ -107,6 +112,12 @@ func (w *configWorld) readsOf(name string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.reads["acme/"+name]
+}
+
+func (w *configWorld) requests() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.total
 }
 
 func (w *configWorld) allReads() int { return w.readsOf("site") + w.readsOf(".github") }
@@ -228,8 +239,11 @@ func TestConfigLoaderTellsUnreadableFromInvalidFromAbsent(t *testing.T) {
 		t.Fatalf("no file anywhere: %v, want ErrNoConfig", err)
 	}
 
-	// A broken owner default: the mistakes name the .github repository.
+	// A broken owner default (looked for again once the absence is no
+	// longer trusted): the mistakes name the .github repository.
 	w.put(".github", config.RepoConfigPath, "version: 2\n")
+	later := time.Now().Add(gh.OwnerAbsentTTL + time.Second)
+	gh.SetConfigClock(l, func() time.Time { return later })
 	_, err := l.Load(ctx, w.repo, "main")
 	var errs config.RepoConfigErrors
 	if !errors.Is(err, gh.ErrInvalidConfig) || !errors.As(err, &errs) || errs[0].File != "acme/.github/"+config.RepoConfigPath {
@@ -319,5 +333,50 @@ func TestConfigLoaderReadsOnceForLoadsAtTheSameTime(t *testing.T) {
 	}
 	if n := w.readsOf("site"); n != 1 {
 		t.Errorf("%d contents reads for eight loads of one commit at once, want 1", n)
+	}
+}
+
+func TestConfigLoaderTrustsAnAbsentOwnerDefaultForAMinute(t *testing.T) {
+	w := startConfigWorld(t, false)
+	ctx := context.Background()
+	now := time.Now()
+	l := gh.NewConfigLoader(0)
+	gh.SetConfigClock(l, func() time.Time { return now })
+
+	// Neither the site nor acme/.github has a configuration.
+	if _, err := l.Load(ctx, w.repo, "main"); !errors.Is(err, gh.ErrNoConfig) {
+		t.Fatalf("no configuration anywhere: %v", err)
+	}
+	// The same commit again: the head lookup only.
+	before := w.requests()
+	if _, err := l.Load(ctx, w.repo, "main"); !errors.Is(err, gh.ErrNoConfig) {
+		t.Fatal(err)
+	}
+	if n := w.requests() - before; n != 1 {
+		t.Errorf("%d requests for a commit known to have no configuration, want 1 (its head)", n)
+	}
+	// A new commit of the site: its own file is looked for, the owner's
+	// .github is not asked again.
+	w.put("site", "README.md", "site, again\n")
+	before, reads := w.requests(), w.allReads()
+	if _, err := l.Load(ctx, w.repo, "main"); !errors.Is(err, gh.ErrNoConfig) {
+		t.Fatal(err)
+	}
+	if n, r := w.requests()-before, w.allReads()-reads; n != 2 || r != 1 {
+		t.Errorf("new commit: %d requests (%d contents reads), want 2 (head and the site's file)", n, r)
+	}
+
+	// The organization adds a default: taken once OwnerAbsentTTL has passed.
+	orgSHA := w.put(".github", config.RepoConfigPath, orgYML)
+	if _, err := l.Load(ctx, w.repo, "main"); !errors.Is(err, gh.ErrNoConfig) {
+		t.Fatalf("within the minute: %v, want the absence still trusted", err)
+	}
+	now = now.Add(gh.OwnerAbsentTTL + time.Second)
+	lc, err := l.Load(ctx, w.repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lc.Origin.OwnerDefault || lc.Origin.SHA != orgSHA {
+		t.Errorf("origin = %+v, want the owner's default at %s", lc.Origin, orgSHA)
 	}
 }
