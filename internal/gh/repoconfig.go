@@ -316,7 +316,9 @@ func (l *ConfigLoader) loadAt(ctx context.Context, repo *Repo, sha string) (*Loa
 				return nil, nil
 			}
 			if pc.IsRemote {
-				return parse(ConfigOrigin{Repo: pc.Source, Path: pc.Path, Remote: true}, pc.Content), nil
+				ro := ConfigOrigin{Path: pc.Path, Remote: true}
+				ro.Repo, ro.Ref, _ = strings.Cut(pc.Source, "@")
+				return parse(ro, pc.Content), nil
 			}
 			origin.Path, data = pc.Path, pc.Content
 		}
