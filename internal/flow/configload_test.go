@@ -2,6 +2,8 @@ package flow_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -44,7 +46,7 @@ type ownerRig struct {
 	reads atomic.Int64
 }
 
-func startOwnerRig(t *testing.T) *ownerRig {
+func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -87,7 +89,7 @@ func startOwnerRig(t *testing.T) *ownerRig {
 	o.org.git("", "clone", "-q", gh.GitURL("acme/.github", aliceToken), o.org.work)
 	o.org.git(o.org.work, "config", "user.email", "alice@example.com")
 	o.org.git(o.org.work, "config", "user.name", "Alice")
-	o.org.commit(".github/hoist.yml", ownerDefaultYML, "Default hoist configuration of acme")
+	o.org.commit(".github/hoist.yml", orgYML, "Default hoist configuration of acme")
 	o.org.git(o.org.work, "push", "-q", "origin", "HEAD:main")
 
 	o.startHoist(ln)
@@ -101,7 +103,7 @@ func startOwnerRig(t *testing.T) *ownerRig {
 }
 
 func TestOwnerDefaultConfigPromotesARepositoryWithoutItsOwn(t *testing.T) {
-	r := startOwnerRig(t)
+	r := startOwnerRig(t, ownerDefaultYML)
 	orgHead := r.org.git(r.org.work, "rev-parse", "HEAD")
 
 	// The hoist/config check of the site's default branch says which
@@ -134,7 +136,7 @@ func TestOwnerDefaultConfigPromotesARepositoryWithoutItsOwn(t *testing.T) {
 }
 
 func TestOwnConfigReplacesTheOwnerDefaultOnceItIsPushed(t *testing.T) {
-	r := startOwnerRig(t)
+	r := startOwnerRig(t, ownerDefaultYML)
 	r.configRun(r.head("main")) // the first push has been handled
 
 	// The site gets a file of its own on its default branch: from now on
@@ -159,5 +161,28 @@ func TestOwnConfigReplacesTheOwnerDefaultOnceItIsPushed(t *testing.T) {
 	r.waitAudit("staging", sha, "promoted")
 	if got := r.head("staging"); got != sha {
 		t.Fatalf("staging = %s, want %s", got[:7], sha[:7])
+	}
+}
+
+func TestBrokenOwnerDefaultIsReportedOnTheRepositorysCheck(t *testing.T) {
+	r := startOwnerRig(t, brokenYML)
+	_, perr := config.LoadRepoConfig("acme/.github/"+config.RepoConfigPath, []byte(brokenYML))
+	var errs config.RepoConfigErrors
+	if !errors.As(perr, &errs) || len(errs) != 1 {
+		t.Fatalf("the broken file should have one mistake: %v", perr)
+	}
+	run := r.configRun(r.head("main"))
+	summary := run.GetOutput().GetSummary()
+	if run.GetConclusion() != "failure" || !strings.Contains(summary, fmt.Sprintf("%s:%d:%d", errs[0].File, errs[0].Line, errs[0].Column)) ||
+		!strings.Contains(summary, "owner's default") {
+		t.Fatalf("hoist/config with a broken owner default: %s\n%s", run.GetConclusion(), summary)
+	}
+	// The file is not the repository's: no annotation points into it.
+	anns, _, err := r.alice.Checks.ListCheckRunAnnotations(context.Background(), "acme", "site", run.GetID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anns) != 0 {
+		t.Errorf("%d annotations on a file of another repository, want none", len(anns))
 	}
 }
