@@ -22,7 +22,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -192,27 +191,24 @@ func (s *Service) enqueue(ctx context.Context, re RepoEvent, targets []pipeline.
 	return nil
 }
 
-// pipelineFor loads .github/hoist.yml from the default branch. A repository
-// without the file is left alone (nil pipeline). A broken file is an error
-// for the user to fix, not for a retry to overcome.
+// pipelineFor loads .github/hoist.yml from the default branch (or the
+// owner's default, see configLoader). A repository without one is left
+// alone (nil pipeline). A broken file with no last good one is an error for
+// the user to fix, not for a retry to overcome.
 func (s *Service) pipelineFor(ctx context.Context, re RepoEvent) (*pipeline.Pipeline, *gh.Repo, error) {
 	client, err := s.clients.NewInstallationClient(re.Installation)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client for installation %d: %w", re.Installation, err)
 	}
 	repo := gh.NewRepo(client, re.Owner, re.Repo)
-	ref := re.DefaultBranch
-	if ref == "" {
-		ref = "HEAD"
-	}
-	data, err := repo.File(ctx, config.RepoConfigPath, ref)
-	if errors.Is(err, gh.ErrNotFound) {
+	lc, err := s.configLoader().Load(ctx, repo, re.DefaultBranch)
+	if errors.Is(err, gh.ErrNoConfig) {
 		return nil, repo, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, gh.ErrInvalidConfig) {
 		return nil, nil, err
 	}
-	cfg, err := s.chooseConfig(ctx, repo, data)
+	cfg, err := s.chooseConfig(ctx, repo, lc)
 	if err != nil {
 		return nil, nil, err
 	}

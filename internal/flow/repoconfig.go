@@ -33,23 +33,26 @@ type flowState struct {
 	lastGood map[string][sha256.Size]byte
 	// envs holds one lock per repository and environment.
 	envs map[string]*sync.Mutex
+	// configs reads and caches repository configurations (configload.go).
+	configs *gh.ConfigLoader
 }
 
-// chooseConfig decides which configuration is in force, given the bytes of
-// .github/hoist.yml read at the default branch: a valid file is in force and
-// remembered as the last good one; a broken file never replaces a good one
-// (a typo must not drop gates or stop promotions), so the last good
-// configuration stays in force while the hoist/config check run reports the
-// mistakes. Broken with nothing good before it is an error for the user to
-// fix, not for a retry to overcome.
-func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, data []byte) (*config.RepoConfig, error) {
-	parsed, perr := config.LoadRepoConfig(config.RepoConfigPath, data)
-	if perr == nil {
-		if err := s.rememberGood(ctx, repo.FullName(), "", data); err != nil {
+// chooseConfig decides which configuration is in force, given the one read
+// from the default branch (lc, from the repository or its owner's .github
+// repository): a valid file is in force and remembered as the last good
+// one; a broken file never replaces a good one (a typo must not drop gates
+// or stop promotions), so the last good configuration stays in force while
+// the hoist/config check run reports the mistakes. Broken with nothing good
+// before it is an error for the user to fix, not for a retry to overcome.
+func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, lc *gh.LoadedConfig) (*config.RepoConfig, error) {
+	if lc.Err == nil {
+		zerolog.Ctx(ctx).Debug().Str("repo", repo.FullName()).Str("config_from", lc.Origin.String()).Msg("configuration in force")
+		if err := s.rememberGood(ctx, repo.FullName(), "", lc.Data); err != nil {
 			return nil, err
 		}
-		return parsed, nil
+		return lc.Config, nil
 	}
+	perr := lc.Err
 	var lastGood *config.RepoConfig
 	stored, err := s.store.LastGoodRepoConfig(ctx, repo.FullName())
 	switch {
@@ -63,11 +66,11 @@ func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, data []byte) 
 	}
 	choice := config.ChooseRepoConfig(lastGood, nil, perr)
 	if choice.Source == config.RepoConfigLastGood {
-		zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("config_sha", stored.SHA).
+		zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("config_from", lc.Origin.String()).Str("config_sha", stored.SHA).
 			Msg(config.RepoConfigPath + " has mistakes; the last good configuration stays in force")
 		return choice.Config, nil
 	}
-	return nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), perr))
+	return nil, jobs.Permanent(fmt.Errorf("%s of %s from %s: %w", config.RepoConfigPath, repo.FullName(), lc.Origin, perr))
 }
 
 // rememberGood stores data as repo's last good configuration unless it is
@@ -178,19 +181,23 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	}
 	repo := gh.NewRepo(client, a.Owner, a.Repo)
 	ctx = zerolog.Ctx(ctx).With().Str("repo", repo.FullName()).Str("sha", a.SHA).Logger().WithContext(ctx)
-	data, err := repo.File(ctx, config.RepoConfigPath, a.SHA)
-	if errors.Is(err, gh.ErrNotFound) && a.DefaultBranch != "" {
+	lc, err := w.s.configLoader().LoadAt(ctx, repo, a.SHA)
+	switch {
+	case errors.Is(err, gh.ErrNoConfig) && a.DefaultBranch != "":
 		return nil
-	}
-	if errors.Is(err, gh.ErrNotFound) {
-		// The file was removed: the repository no longer wants hoist.
+	case errors.Is(err, gh.ErrNoConfig):
+		// The file was removed and the owner has no default: the
+		// repository no longer wants hoist.
 		w.s.forgetGood(repo.FullName())
 		return w.s.store.DeleteRepoConfig(ctx, repo.FullName())
+	case err != nil && !errors.Is(err, gh.ErrInvalidConfig):
+		return err // could not read: retry
 	}
-	if err != nil {
-		return err
+	if a.DefaultBranch != "" && lc.Origin.OwnerDefault {
+		return nil // the branch has no file of its own to report on
 	}
-	cfg, perr := config.LoadRepoConfig(config.RepoConfigPath, data)
+	from := "Read from " + checks.CodeCell(lc.Origin.String()) + ".\n\n"
+	cfg, perr := lc.Config, lc.Err
 	if perr == nil && a.DefaultBranch != "" {
 		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: fmt.Sprintf(
 			"It takes effect once it is on the default branch %s.\n\n```\n%s```\n", checks.CodeCell(a.DefaultBranch), cfg.Summary())}
@@ -204,16 +211,20 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	if perr == nil {
 		// Checks of quick pushes may finish out of order: store the file
 		// only while it is still the default branch's.
-		cur, err := repo.File(ctx, config.RepoConfigPath, "")
-		if err != nil && !errors.Is(err, gh.ErrNotFound) {
+		cur, err := w.s.configLoader().Load(ctx, repo, "")
+		if err != nil && !errors.Is(err, gh.ErrNoConfig) && !errors.Is(err, gh.ErrInvalidConfig) {
 			return err
 		}
-		if bytes.Equal(cur, data) {
-			if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, data); err != nil {
+		if cur != nil && bytes.Equal(cur.Data, lc.Data) {
+			if err := w.s.rememberGood(ctx, repo.FullName(), a.SHA, lc.Data); err != nil {
 				return err
 			}
 		}
-		out := checks.Output{Title: config.RepoConfigPath + " is valid", Summary: "```\n" + cfg.Summary() + "```\n"}
+		title := config.RepoConfigPath + " is valid"
+		if lc.Origin.OwnerDefault {
+			title = "The owner's default configuration is valid"
+		}
+		out := checks.Output{Title: title, Summary: from + "```\n" + cfg.Summary() + "```\n"}
 		return w.s.reportConfig(ctx, repo, a.SHA, "success", out)
 	}
 	stored, err := w.s.store.LastGoodRepoConfig(ctx, repo.FullName())
@@ -225,8 +236,11 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 		lastGood, _ = config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
 	}
 	choice := config.ChooseRepoConfig(lastGood, nil, perr)
-	zerolog.Ctx(ctx).Warn().Err(perr).Str("in_force", choice.Source.String()).Msg(config.RepoConfigPath + " has mistakes")
-	return w.s.reportConfig(ctx, repo, a.SHA, "failure", ConfigFailureOutput(perr, choice.Source, stored.SHA))
+	zerolog.Ctx(ctx).Warn().Err(perr).Str("config_from", lc.Origin.String()).Str("in_force", choice.Source.String()).
+		Msg(config.RepoConfigPath + " has mistakes")
+	out := ConfigFailureOutput(perr, choice.Source, stored.SHA)
+	out.Summary = from + out.Summary
+	return w.s.reportConfig(ctx, repo, a.SHA, "failure", out)
 }
 
 func (s *Service) reportConfig(ctx context.Context, repo *gh.Repo, sha, conclusion string, out checks.Output) error {
@@ -272,6 +286,9 @@ func configFailure(perr error, lead string) checks.Output {
 	b.WriteString(lead + "\n\n")
 	for _, e := range errs {
 		fmt.Fprintf(&b, "- %s: %s\n", checks.CodeCell(fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)), checks.Escape(e.Message))
+		if e.File != config.RepoConfigPath {
+			continue // not a file of this repository (the owner's default): no annotation
+		}
 		line := max(e.Line, 1)
 		a := checks.Annotation{Path: e.File, StartLine: line, EndLine: line, Level: checks.Failure,
 			Title: fmt.Sprintf("line %d, column %d", line, max(e.Column, 1)), Message: e.Message}

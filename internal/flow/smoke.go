@@ -19,7 +19,6 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
@@ -277,27 +276,6 @@ func (s *Service) fetchCommits(ctx context.Context, repo *gh.Repo, installation 
 		return fmt.Errorf("installation token to fetch %s: %w", repo.FullName(), err)
 	}
 	return m.Fetch(ctx, info.GetCloneURL(), tok.GetToken(), missing...)
-}
-
-// loadRepoConfig reads .github/hoist.yml from the default branch; nil when
-// the repository has none. A broken file is permanent.
-func loadRepoConfig(ctx context.Context, repo *gh.Repo, defaultBranch string) (*config.RepoConfig, error) {
-	ref := defaultBranch
-	if ref == "" {
-		ref = "HEAD"
-	}
-	data, err := repo.File(ctx, config.RepoConfigPath, ref)
-	if errors.Is(err, gh.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
-	if err != nil {
-		return nil, jobs.Permanent(fmt.Errorf("%s of %s: %w", config.RepoConfigPath, repo.FullName(), err))
-	}
-	return cfg, nil
 }
 
 // smokeOptions turns the repository's smoke section into runner options.

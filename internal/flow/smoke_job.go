@@ -234,7 +234,7 @@ func (s *Service) failSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeR
 // check run.
 func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, a SmokeArgs) error {
 	log := zerolog.Ctx(ctx)
-	cfg, err := loadRepoConfig(ctx, repo, a.DefaultBranch)
+	cfg, err := s.loadRepoConfig(ctx, repo, a.DefaultBranch)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,7 @@ func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, 
 }
 
 func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
+	configs := gh.NewConfigLoader(0)
 	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
 		repo, err := repoFor(ctx, installationID, owner, name)
 		if err != nil {
@@ -105,18 +106,17 @@ func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int
 			return Settings{}, fmt.Errorf("read %s/%s: %w", owner, name, err)
 		}
 		branch := r.GetDefaultBranch()
-		data, err := repo.File(ctx, config.RepoConfigPath, branch)
-		if errors.Is(err, gh.ErrNotFound) {
+		lc, err := configs.Load(ctx, repo, branch)
+		if errors.Is(err, gh.ErrNoConfig) {
 			return Settings{Ref: branch}, nil
+		}
+		if errors.Is(err, gh.ErrInvalidConfig) {
+			return Settings{}, fmt.Errorf("%w: %s/%s: %v", ErrBadConfig, owner, name, err)
 		}
 		if err != nil {
 			return Settings{}, err
 		}
-		cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
-		if err != nil {
-			return Settings{}, fmt.Errorf("%w: %s of %s/%s: %v", ErrBadConfig, config.RepoConfigPath, owner, name, err)
-		}
-		return SettingsFromConfig(cfg, branch), nil
+		return SettingsFromConfig(lc.Config, branch), nil
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -83,6 +84,8 @@ type Dashboard struct {
 	repos  *cache[[]repoRef]
 	states *cache[*RepoView]
 	app    *cache[string]
+	// configs reads repository configurations (cached by commit).
+	configs *gh.ConfigLoader
 }
 
 // NewDashboard returns a dashboard; it answers 503 until Bind.
@@ -94,10 +97,11 @@ func NewDashboard(opts DashboardOptions) *Dashboard {
 		opts.Now = time.Now
 	}
 	return &Dashboard{
-		opts:   opts,
-		repos:  newCache[[]repoRef](opts.TTL, opts.Now),
-		states: newCache[*RepoView](opts.TTL, opts.Now),
-		app:    newCache[string](time.Hour, opts.Now),
+		opts:    opts,
+		repos:   newCache[[]repoRef](opts.TTL, opts.Now),
+		states:  newCache[*RepoView](opts.TTL, opts.Now),
+		app:     newCache[string](time.Hour, opts.Now),
+		configs: gh.NewConfigLoader(0),
 	}
 }
 

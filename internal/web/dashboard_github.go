@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 
-	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 )
@@ -120,19 +119,18 @@ func (d *Dashboard) readRepo(ctx context.Context, cc githubapp.ClientCreator, re
 	}
 	repo := gh.NewRepo(c, ref.Owner, ref.Name)
 	v := &RepoView{FullName: ref.FullName, HTMLURL: ref.HTMLURL, ReadAt: d.opts.Now()}
-	data, err := repo.File(ctx, config.RepoConfigPath, ref.DefaultBranch)
-	if errors.Is(err, gh.ErrNotFound) {
+	lc, err := d.configs.Load(ctx, repo, ref.DefaultBranch)
+	if errors.Is(err, gh.ErrNoConfig) {
 		return nil, nil
+	}
+	if errors.Is(err, gh.ErrInvalidConfig) {
+		v.ConfigError = err.Error()
+		return v, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadRepoConfig(config.RepoConfigPath, data)
-	if err != nil {
-		v.ConfigError = err.Error()
-		return v, nil
-	}
-	p := pipeline.New(cfg)
+	p := pipeline.New(lc.Config)
 	slug := d.appSlug(ctx, cc)
 	v.Envs = make([]EnvView, len(p.Environments))
 	var wg sync.WaitGroup
