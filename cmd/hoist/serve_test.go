@@ -8,23 +8,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/servetest"
 )
 
 // webConfig is acme/web's: staging is promoted from dev once CI passes.
@@ -56,11 +53,7 @@ type served struct {
 func startServe(t *testing.T) *served {
 	t.Helper()
 	gh := ghemu.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hoistURL := "http://" + ln.Addr().String()
+	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	alice := gh.CreateUser("alice")
 	for _, name := range []string{"site", "blog", "web"} {
@@ -91,41 +84,8 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 	if err := os.WriteFile(secretFile, []byte(siteSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(dir, "hoist-server.yml")
 	yml := "generate:\n  repositories:\n    acme/site: { secret_file: " + secretFile + " }\n    acme/blog: { secret: " + blogSecret + " }\n"
-	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-	}
-	cfg, err := config.LoadServer(cfgFile, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hoist serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hoist did not stop")
-		}
-	})
+	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: yml})
 	return &served{t: t, gh: gh, alice: user, inst: inst, url: hoistURL, srv: srv}
 }
 

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -28,16 +27,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
-	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/deploy/varnish"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/purge"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/servetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -126,18 +123,13 @@ func start(t *testing.T) *world {
 	}
 
 	gh := ghemu.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hoistURL := "http://" + ln.Addr().String()
+	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", aliceToken)
 	inst := gh.Install(app.ID, "acme/site")
 
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "hoist-server.yml")
 	serverYAML := fmt.Sprintf(`generate:
   repositories:
     acme/site: { secret: %q }
@@ -146,40 +138,8 @@ targets:
 cdns:
   edge: { type: varnish, nodes: [ %s ] }
 `, triggerSecret, bucket, proxy, key, strings.Join(cdnNodes, ", "))
-	if err := os.WriteFile(cfgFile, []byte(serverYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-		"HOIST_CHROMIUM": chromium, "S3_SECRET": secret,
-	}
-	cfg, err := config.LoadServer(cfgFile, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	runCtx, cancel := context.WithCancel(context.Background())
-	srv, err := serve.New(runCtx, cfg, server.Options{Logger: &log, Listener: ln})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hoist serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("hoist did not stop")
-		}
-	})
+	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: serverYAML,
+		Env: map[string]string{"HOIST_CHROMIUM": chromium, "S3_SECRET": secret}})
 	w.gh, w.srv, w.url, w.inst = gh, srv, hoistURL, inst
 	w.alice = gh.Client(aliceToken)
 	w.work = filepath.Join(dir, "work")

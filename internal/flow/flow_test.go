@@ -2,23 +2,21 @@ package flow_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/servetest"
 )
 
 const hoistYML = `version: 1
@@ -81,63 +79,29 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 		spec.Branches = []string{"main", "dev", "staging", "prod"}
 	}
 	gh := ghemu.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hoistURL := "http://" + ln.Addr().String()
+	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", aliceToken)
 	inst := gh.Install(app.ID, "acme/site")
 
 	dir := t.TempDir()
-	env := map[string]string{
-		"HOIST_ADDR": ln.Addr().String(), "HOIST_PUBLIC_URL": hoistURL, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-	}
-	for k, v := range spec.Env {
-		env[k] = v
-	}
-	file := ""
-	if spec.ServerYAML != "" {
-		file = filepath.Join(dir, "hoist-server.yml")
-		if err := os.WriteFile(file, []byte(spec.ServerYAML), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	opts := server.Options{Logger: &log, Listener: ln}
 	svc := flow.New()
 	for _, f := range spec.Setup {
 		if f != nil {
 			f(svc)
 		}
 	}
-	svc.Attach(&opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, opts)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	svc.Start(srv)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("hoist did not stop")
-		}
-	})
+	// The flow alone, without the rest of hoist serve.
+	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: spec.ServerYAML, Env: spec.Env,
+		New: func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
+			svc.Attach(&opts)
+			srv, err := server.New(ctx, cfg, opts)
+			if err == nil {
+				svc.Start(srv)
+			}
+			return srv, err
+		}})
 
 	alice := github.NewClient(nil).WithAuthToken(aliceToken)
 	alice, _ = alice.WithEnterpriseURLs(gh.URL()+"/", gh.URL()+"/")

@@ -1,0 +1,102 @@
+// Package servetest runs a hoist server in process against the GitHub
+// emulator, for tests: the settings of an emulated App, an optional server
+// configuration file, a short job poll interval, logs into the test's
+// output, and a clean stop when the test ends. The flow, serve and
+// end-to-end tests all start hoist through it.
+package servetest
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/serve"
+	"github.com/hoist-dev/hoist/internal/server"
+)
+
+// Listen opens hoist's listener first, so that the emulated App's webhook
+// URL can name it; it returns the listener and hoist's base URL.
+func Listen(t testing.TB) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, "http://" + ln.Addr().String()
+}
+
+// Spec says how to start hoist.
+type Spec struct {
+	GitHub *ghemu.Harness
+	App    *ghemu.TestApp
+	// Listener is from Listen; hoist's public URL is its address.
+	Listener net.Listener
+	// ServerYAML is a server configuration file's content (empty: none).
+	ServerYAML string
+	// Env adds to or overrides the HOIST_* settings (and ${NAME} secrets).
+	Env map[string]string
+	// New builds the server from its configuration; nil is serve.New, the
+	// whole of hoist serve.
+	New func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error)
+}
+
+// Start starts hoist as spec says, with its data in a temporary folder,
+// and stops it when the test ends.
+func Start(t testing.TB, spec Spec) *server.Server {
+	t.Helper()
+	url := "http://" + spec.Listener.Addr().String()
+	dir := t.TempDir()
+	env := map[string]string{
+		"HOIST_ADDR": spec.Listener.Addr().String(), "HOIST_PUBLIC_URL": url, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
+		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
+		"HOIST_WEBHOOK_SECRET": spec.App.WebhookSecret, "HOIST_GITHUB_URL": spec.GitHub.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	file := ""
+	if spec.ServerYAML != "" {
+		file = filepath.Join(dir, "hoist-server.yml")
+		if err := os.WriteFile(file, []byte(spec.ServerYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	build := spec.New
+	if build == nil {
+		build = serve.New
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("hoist serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("hoist did not stop")
+		}
+	})
+	return srv
+}
