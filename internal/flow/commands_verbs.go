@@ -322,7 +322,7 @@ func (s *Service) cmdDeploy(ctx context.Context, run *cmdRun, cmd command.Comman
 		return failed(err)
 	}
 	if err := s.publish(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: head, Previous: head, Reason: "redeploy",
-		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch}); err != nil {
+		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation}); err != nil {
 		return failed(err)
 	}
 	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Deployed %s again at %s.", codeSpan(env.Name), codeSpan(shortSHA(head))), links: run.envLinks(env, "", "")}

@@ -150,11 +150,7 @@ func (s *Service) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.
 	if err := s.store.RequestPublish(ctx, repo.FullName(), env.Name, created.ID); err != nil {
 		return fail(err)
 	}
-	installation, err := s.installationOf(ctx, repo)
-	if err != nil {
-		return fail(err)
-	}
-	args := PublishArgs{Installation: installation, Owner: repo.Owner, Repo: repo.Name, DefaultBranch: pub.DefaultBranch,
+	args := PublishArgs{Installation: pub.Installation, Owner: repo.Owner, Repo: repo.Name, DefaultBranch: pub.DefaultBranch,
 		Env: env.Name, Deployment: created.ID, SHA: pub.SHA, Previous: pub.Previous, Reason: pub.Reason, Actor: pub.Actor}
 	// Queued before the job exists, so that its in_progress always follows.
 	if err := repo.SetDeploymentStatus(ctx, created.ID, "queued", "", "", fmt.Sprintf("%s of %s to %s is queued", pub.Reason, shortSHA(pub.SHA), env.Name)); err != nil {
@@ -164,20 +160,6 @@ func (s *Service) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.
 		return fail(err)
 	}
 	return nil
-}
-
-// installationOf asks GitHub which installation of the App serves the
-// repository (publish's callers hold a client, not the id the job needs).
-func (s *Service) installationOf(ctx context.Context, repo *gh.Repo) (int64, error) {
-	app, err := s.clients.NewAppClient()
-	if err != nil {
-		return 0, fmt.Errorf("app client: %w", err)
-	}
-	in, _, err := app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
-	if err != nil {
-		return 0, fmt.Errorf("installation of %s: %w", repo.FullName(), err)
-	}
-	return in.GetID(), nil
 }
 
 // publishWorker runs PublishArgs jobs.

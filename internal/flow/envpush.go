@@ -95,26 +95,36 @@ func (s *Service) ownPush(ctx context.Context, ev *github.PushEvent) (bool, erro
 	return strings.EqualFold(ev.GetSender().GetLogin(), bot), nil
 }
 
-// botLogin is the login of hoist's own bot account, read once.
+// botLogin is the login of hoist's own bot account.
 func (s *Service) botLogin(ctx context.Context) (string, error) {
+	slug, err := s.hoistApp(ctx)
+	if err != nil {
+		return "", err
+	}
+	return slug + "[bot]", nil
+}
+
+// hoistApp is the slug of hoist's own GitHub App, read once: it names the
+// bot that makes hoist's pushes and the app of its check runs.
+func (s *Service) hoistApp(ctx context.Context) (string, error) {
 	s.extra.mu.Lock()
-	bot := s.extra.bot
+	slug := s.extra.slug
 	s.extra.mu.Unlock()
-	if bot != "" {
-		return bot, nil
+	if slug != "" {
+		return slug, nil
 	}
 	app, err := s.clients.NewAppClient()
 	if err != nil {
 		return "", fmt.Errorf("app client: %w", err)
 	}
-	bot, err = gh.AppLogin(ctx, app)
+	slug, err = gh.AppSlug(ctx, app)
 	if err != nil {
 		return "", err
 	}
 	s.extra.mu.Lock()
-	s.extra.bot = bot
+	s.extra.slug = slug
 	s.extra.mu.Unlock()
-	return bot, nil
+	return slug, nil
 }
 
 // PushPublishArgs asks for an environment change that hoist did not make to be
@@ -192,7 +202,7 @@ func (w *pushPublishWorker) work(ctx context.Context, job *river.Job[PushPublish
 		return err
 	}
 	return w.s.publish(ctx, repo, p, env, Publication{Env: env.Name, SHA: a.SHA, Previous: a.Previous, Reason: reason,
-		Actor: a.Actor, Source: source, DefaultBranch: a.DefaultBranch})
+		Actor: a.Actor, Source: source, DefaultBranch: a.DefaultBranch, Installation: a.Installation})
 }
 
 // insertEvaluation queues an evaluation. Evaluations are unique by their

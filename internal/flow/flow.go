@@ -365,7 +365,7 @@ func (s *Service) act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 			return err
 		}
 		return s.publish(ctx, repo, p, env, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
-			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch})
+			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation})
 	case pipeline.OutcomeWait:
 		if !d.WaitUntil.IsZero() {
 			// A durable timer: a scheduled job survives restarts.

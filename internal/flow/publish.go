@@ -34,6 +34,9 @@ type Publication struct {
 	Route  string
 	// DefaultBranch decides which environment is production.
 	DefaultBranch string
+	// Installation is the App's installation on the repository, for the
+	// deploy job's GitHub client.
+	Installation int64
 }
 
 // publish records the change as a GitHub deployment of the environment.

@@ -24,12 +24,12 @@ import (
 // .github/hoist.yml is valid.
 const ConfigCheckName = "hoist/config"
 
-// flowState is the Service's small in-process memory: the app's bot login
+// flowState is the Service's small in-process memory: the app's slug
 // and, per repository, a digest of the configuration last stored as good
 // (so that an evaluation does not write it again).
 type flowState struct {
 	mu       sync.Mutex
-	bot      string
+	slug     string
 	lastGood map[string][sha256.Size]byte
 	// envs holds one lock per repository and environment.
 	envs map[string]*sync.Mutex

@@ -107,7 +107,7 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 		return failed(err)
 	}
 	if err := s.publish(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: to, Previous: from, Reason: "rollback",
-		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch}); err != nil {
+		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation}); err != nil {
 		return failed(err)
 	}
 	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Rolled %s back from %s to %s (branch %s). "+

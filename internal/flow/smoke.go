@@ -58,7 +58,6 @@ type smokeState struct {
 	chromium      string
 	artifacts     smoke.ArtifactStore
 	signer        *site.AccessSigner
-	appSlug       string
 	mirrors       map[string]*site.Mirror
 	// access serves preview links; nil while they are off.
 	access http.Handler

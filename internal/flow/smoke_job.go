@@ -473,29 +473,6 @@ func (s *Service) smokeTarget(ctx context.Context, repo *gh.Repo, p *pipeline.Pi
 	return t, ok
 }
 
-// hoistApp is the slug of hoist's own GitHub App, read once.
-func (s *Service) hoistApp(ctx context.Context) (string, error) {
-	st := &s.smoke
-	st.mu.Lock()
-	slug := st.appSlug
-	st.mu.Unlock()
-	if slug != "" {
-		return slug, nil
-	}
-	app, err := s.clients.NewAppClient()
-	if err != nil {
-		return "", fmt.Errorf("app client: %w", err)
-	}
-	a, _, err := app.Apps.Get(ctx, "")
-	if err != nil {
-		return "", fmt.Errorf("read hoist's own app: %w", err)
-	}
-	st.mu.Lock()
-	st.appSlug = a.GetSlug()
-	st.mu.Unlock()
-	return a.GetSlug(), nil
-}
-
 // mirror returns the shared mirror of owner/repo; mirrors stay open for
 // the life of the process (the preview proxy reads trees through them).
 func (s *Service) mirror(owner, repo string) (*site.Mirror, error) {

@@ -56,9 +56,10 @@ func (r *Repo) CompleteCheckRun(ctx context.Context, sha, name, conclusion, exte
 	return run.GetID(), nil
 }
 
-// AppLogin is the login of an app's bot account ("<slug>[bot]"), read with
-// an app-authenticated client: hoist's own pushes are sent by it.
-func AppLogin(ctx context.Context, app *github.Client) (string, error) {
+// AppSlug is the slug of the App an app-authenticated client belongs to:
+// its bot account is "<slug>[bot]" (hoist's own pushes are sent by it) and
+// its check runs carry the slug.
+func AppSlug(ctx context.Context, app *github.Client) (string, error) {
 	a, _, err := app.Apps.Get(ctx, "")
 	if err != nil {
 		return "", fmt.Errorf("read the app: %w", err)
@@ -66,5 +67,5 @@ func AppLogin(ctx context.Context, app *github.Client) (string, error) {
 	if a.GetSlug() == "" {
 		return "", fmt.Errorf("read the app: no slug")
 	}
-	return a.GetSlug() + "[bot]", nil
+	return a.GetSlug(), nil
 }

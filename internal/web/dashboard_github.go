@@ -98,11 +98,7 @@ func (d *Dashboard) appSlug(ctx context.Context, cc githubapp.ClientCreator) str
 		if err != nil {
 			return "", err
 		}
-		a, _, err := c.Apps.Get(ctx, "")
-		if err != nil {
-			return "", err
-		}
-		return a.GetSlug(), nil
+		return gh.AppSlug(ctx, c)
 	})
 	if err != nil {
 		return ""
