@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // TestGeneratedSiteFromTriggerToPurgedEdge plays issue 8's whole flow on
@@ -117,7 +118,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 				}
 			}
 		}
-		puts0, _ := w.writes.snapshot()
+		puts0, _, _ := w.writes.Snapshot()
 		var purges0 []int64
 		for _, g := range w.purges {
 			purges0 = append(purges0, g.requests.Load())
@@ -155,9 +156,9 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		if head := w.staging(); head != sha {
 			t.Fatalf("staging at %.7s, want the smoke-tested build %.7s", head, sha)
 		}
-		puts1, _ := w.writes.snapshot()
+		puts1, _, _ := w.writes.Snapshot()
 		want := []string{"site/staging/index.html", "site/staging/products/index.html"}
-		if got := siteObjects(puts1[len(puts0):]); strings.Join(got, " ") != strings.Join(want, " ") {
+		if got := testenv.SiteObjects(puts1[len(puts0):]); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("the deploy wrote %v, want only the changed %v", got, want)
 		}
 		if _, body := fetch(t, "http://"+w.origin+"/"); !strings.Contains(body, "Spring prices") {
@@ -199,7 +200,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 	ok = t.Run("a build with a broken page stops at the smoke test", func(t *testing.T) {
 		w.t = t
 		bucket0 := w.bucketState()
-		puts0, deletes0 := w.writes.snapshot()
+		puts0, _, deletes0 := w.writes.Snapshot()
 		var purges0 []int64
 		for _, g := range w.purges {
 			purges0 = append(purges0, g.requests.Load())
@@ -241,7 +242,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		if err != nil || len(deps) != 0 {
 			t.Fatalf("deployments of the broken build: %d (%v), want none", len(deps), err)
 		}
-		puts1, deletes1 := w.writes.snapshot()
+		puts1, _, deletes1 := w.writes.Snapshot()
 		if len(puts1) != len(puts0) || deletes1 != deletes0 {
 			t.Fatalf("the broken build wrote %v and %d deletes to the bucket", puts1[len(puts0):], deletes1-deletes0)
 		}
@@ -291,13 +292,13 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		for _, g := range w.purges {
 			purges0 = append(purges0, g.requests.Load())
 		}
-		w.writes.refuse.Store(true)
+		w.writes.Refuse(true)
 		sha := w.runWorkflow(ds[0], map[string]string{"index.html": strings.ReplaceAll(homePage, "Spring prices", "Summer prices")})
 		if run := w.smokeRun(sha); run.GetConclusion() != "success" {
 			t.Fatalf("hoist/smoke on the build: %s (%s)", run.GetConclusion(), run.GetOutput().GetTitle())
 		}
 		st := w.waitDeployment(sha)
-		w.writes.refuse.Store(false)
+		w.writes.Refuse(false)
 		if st.GetState() != "failure" || !strings.Contains(st.GetDescription(), "attempt 1 of") || !strings.Contains(st.GetDescription(), "retrying") ||
 			!strings.Contains(st.GetDescription(), "put staging/") || st.GetLogURL() == "" {
 			t.Fatalf("deployment status %s %q (log %q): want failure saying which write failed, that it is retried, and a log", st.GetState(), st.GetDescription(), st.GetLogURL())

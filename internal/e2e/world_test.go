@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +82,7 @@ type world struct {
 	work  string
 
 	s3      *s3.Client // direct, not counted
-	writes  *writes
+	writes  *testenv.S3Writes
 	nodes   []string // Varnish nodes, host:port
 	origin  string   // host:port
 	purges  []*purgeGate
@@ -98,7 +97,8 @@ func start(t *testing.T) *world {
 	}
 	ctx := context.Background()
 	endpoint, key, secret := testenv.VersityGW(t)
-	proxy, counted := countingS3(t, endpoint)
+	counted := testenv.CountS3Writes(t, endpoint)
+	proxy := counted.URL
 	direct, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint, PathStyle: true,
 		AccessKeyID: key, SecretAccessKey: secret}, nil)
 	if err != nil {
@@ -355,64 +355,6 @@ func fetch(t *testing.T, u string) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	return res.StatusCode, string(b)
-}
-
-// writes counts the object writes that reach the S3 server through a
-// proxy in front of it: PUTs (uploads and copies, by bucket/key) and
-// DeleteObjects requests.
-type writes struct {
-	// refuse answers every PUT 403 AccessDenied, as a bucket does when
-	// the key lost its write permission; refused PUTs are not counted.
-	refuse  atomic.Bool
-	mu      sync.Mutex
-	puts    []string
-	deletes int
-}
-
-func (c *writes) snapshot() ([]string, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.puts...), c.deletes
-}
-
-// siteObjects drops hoist's own bookkeeping under .hoist/ and sorts.
-func siteObjects(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if !strings.Contains(k, ".hoist/") {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func countingS3(t *testing.T, endpoint string) (string, *writes) {
-	target, _ := url.Parse(endpoint)
-	c := &writes{}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.Host = r.In.Host // the signature covers the Host the client used
-	}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && c.refuse.Load() {
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
-			return
-		}
-		c.mu.Lock()
-		switch {
-		case r.Method == http.MethodPut:
-			c.puts = append(c.puts, strings.TrimPrefix(r.URL.Path, "/"))
-		case r.Method == http.MethodPost && r.URL.Query().Has("delete"):
-			c.deletes++
-		}
-		c.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, c
 }
 
 // bucketOrigin serves the bucket's prefix folder at the root of a site, as

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,58 +31,6 @@ func startWith(t *testing.T, serverYAML, repoYML string, extraEnv map[string]str
 	t.Helper()
 	return startWorld(t, worldSpec{ServerYAML: serverYAML, RepoYML: repoYML, Env: extraEnv,
 		Branches: []string{"main", "dev", "staging"}, Setup: []func(*flow.Service){setup}})
-}
-
-// writes counts the object writes that reach the S3 server, by key, through
-// a proxy in front of it: PUT (uploads and copies) and DeleteObjects.
-type writes struct {
-	mu      sync.Mutex
-	puts    []string
-	copies  []string
-	deletes int
-}
-
-func (c *writes) snapshot() (puts, copies []string, deletes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.puts...), append([]string(nil), c.copies...), c.deletes
-}
-
-// siteObjects drops hoist's own bookkeeping (.hoist/manifest.json,
-// .hoist/pending.json) from a list of keys.
-func siteObjects(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if !strings.Contains(k, ".hoist/") {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-func countingS3(t *testing.T, endpoint string) (string, *writes) {
-	target, _ := url.Parse(endpoint)
-	c := &writes{}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.Host = r.In.Host // the signature covers the Host the client used
-	}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := strings.TrimPrefix(r.URL.Path, "/")
-		c.mu.Lock()
-		switch {
-		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
-			c.copies = append(c.copies, key)
-		case r.Method == http.MethodPut:
-			c.puts = append(c.puts, key)
-		case r.Method == http.MethodPost && r.URL.Query().Has("delete"):
-			c.deletes++
-		}
-		c.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, c
 }
 
 // edgeOrigin serves an edition prefix of the bucket at the root of a site,
@@ -274,7 +220,8 @@ environments:
 // promotion of the same tree writes and purges nothing.
 func TestPromotionDeploysTheDiffAndPurgesVarnish(t *testing.T) {
 	endpoint, key, secret := testenv.VersityGW(t)
-	proxy, counted := countingS3(t, endpoint)
+	counted := testenv.CountS3Writes(t, endpoint)
+	proxy := counted.URL
 	ctx := context.Background()
 	tc := deploy.TargetConfig{Type: "s3", Bucket: "site", Endpoint: endpoint, PathStyle: true, AccessKeyID: key, SecretAccessKey: secret}
 	direct, err := deploy.NewS3Target(ctx, tc, nil)
@@ -309,8 +256,8 @@ cdns:
 	if _, sts := w.waitDeployment("staging", first); sts[0].GetState() != "success" {
 		t.Fatalf("first deploy: %+v", sts[0])
 	}
-	puts, _, _ := counted.snapshot()
-	if got := siteObjects(puts); len(got) != 4 {
+	puts, _, _ := counted.Snapshot()
+	if got := testenv.SiteObjects(puts); len(got) != 4 {
 		t.Fatalf("first deploy wrote %v, want the 4 files", got)
 	}
 	// The edge caches every page.
@@ -329,7 +276,7 @@ cdns:
 	w.git(w.work, "rm", "-q", "public/old.html")
 	w.git(w.work, "commit", "-q", "-m", "Drop the old page")
 	second := w.git(w.work, "rev-parse", "HEAD")
-	puts0, _, deletes0 := counted.snapshot()
+	puts0, _, deletes0 := counted.Snapshot()
 	purges0 := gate.requests.Load()
 	gate.close()
 	w.promote()
@@ -339,8 +286,8 @@ cdns:
 		t.Fatal("no purge was sent after the deploy")
 	}
 	// Deployed, not yet purged: the bucket has v2, the edge still the old page.
-	puts1, _, deletes1 := counted.snapshot()
-	if got := siteObjects(puts1[len(puts0):]); len(got) != 1 || got[0] != "site/staging/index.html" {
+	puts1, _, deletes1 := counted.Snapshot()
+	if got := testenv.SiteObjects(puts1[len(puts0):]); len(got) != 1 || got[0] != "site/staging/index.html" {
 		t.Fatalf("second deploy wrote %v, want only site/staging/index.html", got)
 	}
 	if deletes1-deletes0 != 1 {
@@ -395,13 +342,13 @@ cdns:
 
 	// Third: a change outside the site root: same tree, nothing written or purged.
 	third := w.commit("README.md", "# the site", "Readme")
-	puts2, copies2, deletes2 := counted.snapshot()
+	puts2, copies2, deletes2 := counted.Snapshot()
 	purges2 := gate.requests.Load()
 	w.promote()
 	if _, sts := w.waitDeployment("staging", third); sts[0].GetState() != "success" {
 		t.Fatalf("same-tree deploy: %+v", sts[0])
 	}
-	puts3, copies3, deletes3 := counted.snapshot()
+	puts3, copies3, deletes3 := counted.Snapshot()
 	if len(puts3) != len(puts2) || len(copies3) != len(copies2) || deletes3 != deletes2 {
 		t.Fatalf("same tree: %d puts, %d copies, %d deletes, want none", len(puts3)-len(puts2), len(copies3)-len(copies2), deletes3-deletes2)
 	}
@@ -533,7 +480,8 @@ func TestDeployFailureFailsTheDeployment(t *testing.T) {
 // staging prefix; nothing is uploaded again.
 func TestPromotionCopiesFromTheSourceEdition(t *testing.T) {
 	endpoint, key, secret := testenv.VersityGW(t)
-	proxy, counted := countingS3(t, endpoint)
+	counted := testenv.CountS3Writes(t, endpoint)
+	proxy := counted.URL
 	ctx := context.Background()
 	direct, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: "site", Endpoint: endpoint, PathStyle: true,
 		AccessKeyID: key, SecretAccessKey: secret}, nil)
@@ -559,7 +507,7 @@ environments:
 	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/staging/" {
 		t.Fatalf("staging: %+v", sts[0])
 	}
-	puts0, copies0, _ := counted.snapshot()
+	puts0, copies0, _ := counted.Snapshot()
 	if _, _, err := w.alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
 		&github.RepoStatus{State: github.String("success"), Context: github.String("qa")}); err != nil {
 		t.Fatal(err)
@@ -568,8 +516,8 @@ environments:
 	if _, sts := w.waitDeployment("production", sha); sts[0].GetState() != "success" {
 		t.Fatalf("production: %+v", sts[0])
 	}
-	puts1, copies1, _ := counted.snapshot()
-	if got := siteObjects(puts1[len(puts0):]); len(got) != 0 {
+	puts1, copies1, _ := counted.Snapshot()
+	if got := testenv.SiteObjects(puts1[len(puts0):]); len(got) != 0 {
 		t.Fatalf("production uploaded %v, want everything copied", got)
 	}
 	if got := copies1[len(copies0):]; len(got) != 2 {
