@@ -15,23 +15,18 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
 const zeroSHA = "0000000000000000000000000000000000000000"
 
-// onBranchPush does what a branch push means beyond planning promotions: a
-// push to the default branch that touches .github/hoist.yml gets its
-// hoist/config check run, and a push to an environment's branch that hoist
-// did not make itself (a person merging the promotion pull request, a
-// hotfix pushed straight to the branch, another app's push) is published.
-func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.PushEvent) error {
+// checkConfigOnPush queues the hoist/config check run of a push to the
+// default branch that touches .github/hoist.yml. repo is nil when the
+// configuration could not be read at all.
+func (s *Service) checkConfigOnPush(ctx context.Context, re RepoEvent, repo *gh.Repo, ev *github.PushEvent) error {
 	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
 	after := ev.GetAfter()
-	p, repo, err := s.pipelineFor(ctx, re)
-	if err != nil && !jobs.IsPermanent(err) {
-		return err
-	}
 	// Other branches (those of pull requests) get the check too when their
 	// commits change the file, so a mistake shows before the merge; not a
 	// commit the default branch already has (a new branch made from it).
@@ -52,9 +47,15 @@ func (s *Service) onBranchPush(ctx context.Context, re RepoEvent, ev *github.Pus
 			}
 		}
 	}
-	if err != nil || p == nil {
-		return err
-	}
+	return nil
+}
+
+// publishPush publishes a push to an environment's branch that hoist did
+// not make itself (a person merging the promotion pull request, a hotfix
+// pushed straight to the branch, another app's push).
+func (s *Service) publishPush(ctx context.Context, re RepoEvent, p *pipeline.Pipeline, ev *github.PushEvent) error {
+	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
+	after := ev.GetAfter()
 	env, ok := p.EnvOfBranch(branch)
 	if !ok {
 		return nil

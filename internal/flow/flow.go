@@ -109,13 +109,26 @@ func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
 	case strings.HasPrefix(ref, "refs/tags/"):
 		return s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventTag, Tag: ref, SHA: ev.GetAfter()}, pipeline.TriggerTag)
 	case strings.HasPrefix(ref, "refs/heads/"):
-		if err := s.onBranchPush(ctx, re, ev); err != nil {
+		// One read of the configuration for all that a push means: its
+		// hoist/config check, publishing, promotions and smoke tests.
+		p, repo, err := s.pipelineFor(ctx, re)
+		if err != nil && !jobs.IsPermanent(err) {
 			return err
 		}
-		if err := s.plan(ctx, re, pipeline.Event{Kind: pipeline.EventPush, Branch: ref}, pipeline.TriggerPush); err != nil {
+		// A broken file still gets its check run, which says what is wrong.
+		if err := s.checkConfigOnPush(ctx, re, repo, ev); err != nil {
 			return err
 		}
-		return s.smokeOnPush(ctx, re, strings.TrimPrefix(ref, "refs/heads/"), ev.GetAfter())
+		if err != nil || p == nil {
+			return err
+		}
+		if err := s.publishPush(ctx, re, p, ev); err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, re, p.Plan(pipeline.Event{Kind: pipeline.EventPush, Branch: ref}), pipeline.TriggerPush); err != nil {
+			return err
+		}
+		return s.smokeOnPush(ctx, re, p, strings.TrimPrefix(ref, "refs/heads/"), ev.GetAfter())
 	}
 	return nil
 }

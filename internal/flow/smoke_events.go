@@ -19,26 +19,11 @@ import (
 // candidate whose branch it is, and for every environment with the smoke
 // gate that is promoted from it. A server that cannot run smoke tests logs
 // why; the smoke gate then stays pending ("not run yet").
-func (s *Service) smokeOnPush(ctx context.Context, re RepoEvent, branch, sha string) error {
+func (s *Service) smokeOnPush(ctx context.Context, re RepoEvent, p *pipeline.Pipeline, branch, sha string) error {
 	if sha == "" || strings.Trim(sha, "0") == "" {
 		return nil
 	}
-	p, _, err := s.pipelineFor(ctx, re)
-	if err != nil || p == nil {
-		return nil // planning reported a broken config already
-	}
-	var envs []string
-	for _, c := range p.Candidates {
-		if c.Branch == branch && !slices.Contains(envs, c.Env) {
-			envs = append(envs, c.Env)
-		}
-	}
-	for _, e := range p.Environments {
-		if e.Gates.Smoke && p.SourceBranch(e.Name) == branch && !slices.Contains(envs, e.Name) {
-			envs = append(envs, e.Name)
-		}
-	}
-	for _, env := range envs {
+	for _, env := range p.SmokeEnvs(branch) {
 		err := s.RequestSmoke(ctx, SmokeRequest{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo,
 			DefaultBranch: re.DefaultBranch, Env: env, SHA: sha, Actor: "hoist", Trigger: "push"})
 		if errors.Is(err, ErrSmokeUnavailable) {

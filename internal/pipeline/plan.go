@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -207,4 +208,23 @@ func (p *Pipeline) Deployment(env, defaultBranch string) (Deployment, bool) {
 		URL:         e.URL,
 		Production:  (defaultBranch != "" && e.Branch == defaultBranch) || strings.EqualFold(e.Name, "production"),
 	}, true
+}
+
+// SmokeEnvs names the environments a push to branch is a smoke-test
+// candidate for: those it is the candidate branch of (pre-<env>), and
+// those with a smoke gate that it is the source branch of. Each is named
+// once, candidates first.
+func (p *Pipeline) SmokeEnvs(branch string) []string {
+	var envs []string
+	for _, c := range p.Candidates {
+		if c.Branch == branch && !slices.Contains(envs, c.Env) {
+			envs = append(envs, c.Env)
+		}
+	}
+	for _, e := range p.Environments {
+		if e.Gates.Smoke && p.SourceBranch(e.Name) == branch && !slices.Contains(envs, e.Name) {
+			envs = append(envs, e.Name)
+		}
+	}
+	return envs
 }

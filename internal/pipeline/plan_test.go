@@ -221,3 +221,20 @@ func TestDeployment(t *testing.T) {
 		t.Error("unknown environment")
 	}
 }
+
+func TestSmokeEnvs(t *testing.T) {
+	p := mustPipeline(t, example)
+	cases := map[string][]string{
+		"pre-staging":    {"staging"},
+		"pre-production": {"production"},
+		"dev":            {"staging"},    // staging has a smoke gate and promotes from dev
+		"staging":        {"production"}, // production too, from staging
+		"main":           nil,
+		"feature/x":      nil,
+	}
+	for branch, want := range cases {
+		if got := p.SmokeEnvs(branch); !reflect.DeepEqual(got, want) {
+			t.Errorf("SmokeEnvs(%s) = %v, want %v", branch, got, want)
+		}
+	}
+}
