@@ -262,12 +262,7 @@ func (s serverSources) errorf(setting, env, format string, args ...any) error {
 // envString and friends apply one environment override; they remember which
 // variables were set so errors can say where a bad value came from.
 func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[string]bool) error {
-	str := func(name string, dst *string) {
-		if v, ok := lookup(name); ok {
-			seen[name] = true
-			*dst = v
-		}
-	}
+	str := envString(lookup, seen)
 	str("HOIST_ADDR", &cfg.Addr)
 	str("HOIST_PUBLIC_URL", &cfg.PublicURL)
 	str("HOIST_DATA_DIR", &cfg.DataDir)
@@ -297,6 +292,17 @@ func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[st
 		cfg.Jobs.Workers = n
 	}
 	return applySmokeEnv(cfg, lookup, seen)
+}
+
+// envString returns a setter for string settings taken from the
+// environment as they are; it records each variable it read in seen.
+func envString(lookup func(string) (string, bool), seen map[string]bool) func(name string, dst *string) {
+	return func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			seen[name] = true
+			*dst = v
+		}
+	}
 }
 
 func applyServerDefaults(cfg *Server) {

@@ -105,22 +105,11 @@ func validateArtifacts(cfg *Server, src serverSources) error {
 
 // applySmokeEnv reads the HOIST_* overrides of the smoke section.
 func applySmokeEnv(cfg *Server, lookup func(string) (string, bool), seen map[string]bool) error {
-	if v, ok := lookup("HOIST_CHROMIUM"); ok {
-		seen["HOIST_CHROMIUM"] = true
-		cfg.Smoke.Chromium = v
-	}
-	if v, ok := lookup("HOIST_ARTIFACTS_DIR"); ok {
-		seen["HOIST_ARTIFACTS_DIR"] = true
-		cfg.Smoke.ArtifactsDir = v
-	}
-	if v, ok := lookup("HOIST_ARTIFACTS_TARGET"); ok {
-		seen["HOIST_ARTIFACTS_TARGET"] = true
-		cfg.Smoke.ArtifactsTarget = v
-	}
-	if v, ok := lookup("HOIST_ARTIFACTS_PREFIX"); ok {
-		seen["HOIST_ARTIFACTS_PREFIX"] = true
-		cfg.Smoke.ArtifactsPrefix = v
-	}
+	str := envString(lookup, seen)
+	str("HOIST_CHROMIUM", &cfg.Smoke.Chromium)
+	str("HOIST_ARTIFACTS_DIR", &cfg.Smoke.ArtifactsDir)
+	str("HOIST_ARTIFACTS_TARGET", &cfg.Smoke.ArtifactsTarget)
+	str("HOIST_ARTIFACTS_PREFIX", &cfg.Smoke.ArtifactsPrefix)
 	if v, ok := lookup("HOIST_PREVIEW_LINKS"); ok {
 		seen["HOIST_PREVIEW_LINKS"] = true
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
