@@ -9,6 +9,9 @@
 #        EMULATOR_URL=http://127.0.0.1:8787 scripts/emulator-demo.sh
 # HOIST names the hoist binary (default: hoist on PATH).
 set -euo pipefail
+# go.mod asks for Go 1.27.3 (standard-library security fixes); a machine
+# with an older Go fetches that toolchain from the module proxy.
+export GOTOOLCHAIN=go1.27.3
 
 HOIST=${HOIST:-hoist}
 work=$(mktemp -d)

@@ -5,6 +5,9 @@
 # Needs versitygw (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)
 # and the aws CLI; s3deploy v2.16.0 is built in a scratch module (not committed).
 set -euo pipefail
+# go.mod asks for Go 1.27.3 (standard-library security fixes); a machine
+# with an older Go fetches that toolchain from the module proxy.
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")/../.."
 files=${1:-10000}
 size=${2:-20000}

@@ -12,6 +12,9 @@
 # Debian chromium-headless-shell). npm installs @playwright/test locally
 # without downloading any browser.
 set -euo pipefail
+# go.mod asks for Go 1.27.3 (standard-library security fixes); a machine
+# with an older Go fetches that toolchain from the module proxy.
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 ROUNDS="${1:-3}"
 PAGES=20
