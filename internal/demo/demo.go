@@ -51,7 +51,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
-	"github.com/hoist-dev/hoist/internal/testenv"
+	"github.com/hoist-dev/hoist/internal/varnishd"
 )
 
 //go:embed sample
@@ -185,7 +185,7 @@ type runner struct {
 	// edition, edge (Varnish) caches the origin when installed.
 	sitesDir string
 	origin   *http.Server
-	edge     *testenv.VarnishProcess
+	edge     *varnishd.Process
 	siteURL  string
 
 	installation int64
@@ -289,7 +289,7 @@ func (r *runner) startEdge(s *Step) error {
 	go r.origin.Serve(l)
 	originAddr := l.Addr().String()
 	r.siteURL = "http://" + originAddr + "/"
-	_, lookErr := exec.LookPath(testenv.VarnishPath())
+	_, lookErr := exec.LookPath(varnishd.Path())
 	switch {
 	case r.opts.NoEdge:
 		s.Detail = "edge off: the staging folder is served directly at " + r.siteURL
@@ -300,7 +300,7 @@ func (r *runner) startEdge(s *Step) error {
 		if err := os.WriteFile(vcl, varnish.VCL, 0o644); err != nil {
 			return err
 		}
-		v, err := testenv.StartVarnish(vcl, originAddr)
+		v, err := varnishd.Start(vcl, originAddr)
 		if err != nil {
 			return fmt.Errorf("start Varnish: %w", err)
 		}

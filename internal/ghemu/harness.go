@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"testing"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -73,7 +72,17 @@ func (s *Server) InstallationToken(installationID int64) (string, error) {
 //	d := gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "push" })
 type Harness struct {
 	*Server
-	t testing.TB
+	t TB
+}
+
+// TB is the part of testing.TB the harness uses. The package stays free of
+// the testing import because the emulator ships in the hoist binary
+// (hoist emulator, hoist demo), which must link no test kit.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
 }
 
 // TestApp is an app registered by the harness with a fresh RSA key.
@@ -87,7 +96,7 @@ type TestApp struct {
 // Start runs an emulator on a loopback port with its data in t.TempDir(),
 // closed when the test ends. Options may set observers, faults seed etc.;
 // DataDir is filled in when empty.
-func Start(t testing.TB, opts ...Options) *Harness {
+func Start(t TB, opts ...Options) *Harness {
 	t.Helper()
 	var o Options
 	if len(opts) > 0 {

@@ -1,6 +1,10 @@
-package testenv
+// Package varnishd starts a private varnishd on loopback with a given VCL.
+// It is used by the demo (part of the hoist binary) and, through testenv,
+// by tests; it must not import testing, so the binary links no test kit.
+package varnishd
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -8,44 +12,25 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"testing"
+	"sync"
 	"time"
 )
 
-// VarnishBinary is where Debian installs varnishd; HOIST_VARNISHD
-// overrides it.
-const VarnishBinary = "/usr/sbin/varnishd"
+// Binary is where Debian installs varnishd; HOIST_VARNISHD overrides it.
+const Binary = "/usr/sbin/varnishd"
 
 var vclBackend = regexp.MustCompile(`(?s)backend default \{.*?\n\}`)
 
-// Varnish starts varnishd with the VCL at vclPath, its default backend
-// replaced by backendAddr (host:port), listening on a free loopback port,
-// for the duration of the test. It returns the address (host:port) that
-// serves HTTP. It skips the test only when varnishd is absent (CI installs
-// Debian's varnish and varnish-modules).
-func Varnish(t testing.TB, vclPath, backendAddr string) string {
-	t.Helper()
-	if _, err := exec.LookPath(VarnishPath()); err != nil {
-		t.Skipf("varnishd not installed (apt-get install varnish varnish-modules, or set HOIST_VARNISHD): %v", err)
-	}
-	v, err := StartVarnish(vclPath, backendAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Stop)
-	return v.Addr
-}
-
-// VarnishPath is the varnishd binary: HOIST_VARNISHD, else Debian's.
-func VarnishPath() string {
+// Path is the varnishd binary: HOIST_VARNISHD, else Debian's.
+func Path() string {
 	if bin := os.Getenv("HOIST_VARNISHD"); bin != "" {
 		return bin
 	}
-	return VarnishBinary
+	return Binary
 }
 
-// VarnishProcess is a varnishd started by StartVarnish.
-type VarnishProcess struct {
+// Process is a varnishd started by Start.
+type Process struct {
 	// Addr is where it serves HTTP (host:port on loopback).
 	Addr   string
 	cmd    *exec.Cmd
@@ -54,7 +39,7 @@ type VarnishProcess struct {
 }
 
 // Stop ends varnishd and removes its working folder.
-func (v *VarnishProcess) Stop() {
+func (v *Process) Stop() {
 	v.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-v.exited:
@@ -65,10 +50,11 @@ func (v *VarnishProcess) Stop() {
 	os.RemoveAll(v.dir)
 }
 
-// StartVarnish starts varnishd as Varnish does, for callers that are not
-// tests (the demo); the caller stops it.
-func StartVarnish(vclPath, backendAddr string) (*VarnishProcess, error) {
-	bin := VarnishPath()
+// Start runs varnishd with the VCL at vclPath, its default backend replaced
+// by backendAddr (host:port), listening on a free loopback port; the caller
+// stops it.
+func Start(vclPath, backendAddr string) (*Process, error) {
+	bin := Path()
 	host, port, err := net.SplitHostPort(backendAddr)
 	if err != nil {
 		return nil, fmt.Errorf("varnish backend %q: %w", backendAddr, err)
@@ -100,7 +86,7 @@ func StartVarnish(vclPath, backendAddr string) (*VarnishProcess, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		var out versityOutput
+		var out lockedBuffer
 		cmd := exec.Command(bin, "-F", "-j", "none",
 			"-a", addr, "-T", admin, "-n", filepath.Join(dir, "work"),
 			"-f", vclFile, "-s", "malloc,64m")
@@ -120,7 +106,7 @@ func StartVarnish(vclPath, backendAddr string) (*VarnishProcess, error) {
 			}
 			continue
 		}
-		return &VarnishProcess{Addr: addr, cmd: cmd, exited: exited, dir: dir}, nil
+		return &Process{Addr: addr, cmd: cmd, exited: exited, dir: dir}, nil
 	}
 	os.RemoveAll(dir)
 	return nil, fmt.Errorf("varnishd did not start: %v", lastErr)
@@ -159,8 +145,27 @@ func waitHTTP(addr string, exited <-chan error, limit time.Duration) error {
 	return fmt.Errorf("not listening on %s after %s", addr, limit)
 }
 
-// HaveVarnish reports whether varnishd is installed.
-func HaveVarnish() bool {
-	_, err := exec.LookPath(VarnishPath())
+// Installed reports whether varnishd is installed.
+func Installed() bool {
+	_, err := exec.LookPath(Path())
 	return err == nil
+}
+
+// lockedBuffer collects varnishd's output, written by the process's copying
+// goroutines and read on failure.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *lockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const modulePath = "github.com/hoist-dev/hoist"
+
+// testingImporters are the packages outside this module allowed to bring the
+// testing package into the binary, each with the reason it cannot be
+// avoided. An entry that no longer imports testing fails the test, so the
+// list only shrinks.
+var testingImporters = map[string]string{
+	// golang-lru v0.6.0 ships a testing.go helper in its main package; it
+	// comes with go-githubapp's client cache (go-githubapp v0.24.1 is pinned).
+	"github.com/hashicorp/golang-lru": "go-githubapp's client cache",
+}
+
+// testKit says why a package must stay out of the hoist binary, or "" when
+// it may be linked.
+func testKit(pkg string) string {
+	switch {
+	case pkg == "testing" || strings.HasPrefix(pkg, "testing/"):
+		return "Go's test framework"
+	case pkg == "net/http/httptest":
+		return "test HTTP servers"
+	case pkg == "github.com/getkin/kin-openapi" || strings.HasPrefix(pkg, "github.com/getkin/kin-openapi/"):
+		return "the OpenAPI checker the emulator's tests use"
+	case strings.HasPrefix(pkg, modulePath+"/"):
+		base := path.Base(pkg)
+		if strings.Contains(base, "test") || base == "ghspec" || base == "e2e" {
+			return "a test kit of this module"
+		}
+	}
+	return ""
+}
+
+// linkedTestKits returns one line per test kit reachable from root in the
+// import graph (package → imports), with the chain of imports that pulls
+// it in, and one line per stale testingImporters entry.
+func linkedTestKits(root string, graph map[string][]string) []string {
+	// Breadth-first from root, so each chain reported is a shortest one.
+	via := map[string]string{root: ""}
+	queue := []string{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, imp := range graph[p] {
+			if _, seen := via[imp]; !seen {
+				via[imp] = p
+				queue = append(queue, imp)
+			}
+		}
+	}
+	chain := func(p string) string {
+		var parts []string
+		for ; p != ""; p = via[p] {
+			parts = append([]string{strings.TrimPrefix(p, modulePath+"/")}, parts...)
+		}
+		return strings.Join(parts, " → ")
+	}
+	var bad []string
+	for p := range via {
+		why := testKit(p)
+		if why == "" {
+			continue
+		}
+		var importers []string
+		allowed := p == "testing"
+		for q := range via {
+			for _, imp := range graph[q] {
+				if imp == p {
+					importers = append(importers, q)
+					if _, ok := testingImporters[q]; !ok {
+						allowed = false
+					}
+				}
+			}
+		}
+		if allowed {
+			continue
+		}
+		sort.Strings(importers)
+		bad = append(bad, p+" ("+why+") is linked: "+chain(p)+"; imported by "+strings.Join(importers, ", "))
+	}
+	for q, reason := range testingImporters {
+		found := false
+		for _, imp := range graph[q] {
+			found = found || imp == "testing"
+		}
+		if !found {
+			bad = append(bad, "stale exception: "+q+" ("+reason+") no longer brings testing in; remove it from testingImporters")
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// The hoist binary runs the emulator and the demo, but no test kit: not the
+// testing package, not kin-openapi or the emulator's spec checker, not this
+// module's test harnesses. They are large, unreviewed for production use,
+// and kin-openapi alone carried three advisories.
+func TestBinaryLinksNoTestKit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go list needs the go command: %v", err)
+	}
+	cmd := exec.Command(goBin, "list", "-deps", "-f", "{{.ImportPath}}\t{{join .Imports \" \"}}", ".")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps: %v\n%s", err, stderr)
+	}
+	graph := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, "\t")
+		graph[pkg] = strings.Fields(imports)
+	}
+	root := modulePath + "/cmd/hoist"
+	if _, ok := graph[root]; !ok || len(graph) < 100 {
+		t.Fatalf("go list -deps gave %d packages and no %s; output starts:\n%.500s", len(graph), root, out)
+	}
+	for _, line := range linkedTestKits(root, graph) {
+		t.Error(line)
+	}
+}
+
+// The check names the chain when one of this module's packages pulls a test
+// kit in (as the demo did through testenv), while the one allowed third-party
+// importer of testing passes.
+func TestLinkedTestKitsNamesTheChain(t *testing.T) {
+	root := modulePath + "/cmd/hoist"
+	graph := map[string][]string{
+		root:                                         {modulePath + "/internal/demo", "github.com/palantir/go-githubapp/githubapp"},
+		modulePath + "/internal/demo":                {modulePath + "/internal/testenv", modulePath + "/internal/ghemu"},
+		modulePath + "/internal/testenv":             {"testing", "net/http/httptest"},
+		modulePath + "/internal/ghemu":               {"github.com/getkin/kin-openapi/openapi3"},
+		"github.com/palantir/go-githubapp/githubapp": {"github.com/hashicorp/golang-lru"},
+		"github.com/hashicorp/golang-lru":            {"testing"},
+	}
+	got := strings.Join(linkedTestKits(root, graph), "\n")
+	for _, want := range []string{
+		"testing (Go's test framework) is linked: cmd/hoist → internal/demo → internal/testenv → testing; imported by github.com/hashicorp/golang-lru, " + modulePath + "/internal/testenv",
+		"net/http/httptest (test HTTP servers) is linked",
+		modulePath + "/internal/testenv (a test kit of this module) is linked: cmd/hoist → internal/demo → internal/testenv",
+		"github.com/getkin/kin-openapi/openapi3 (the OpenAPI checker the emulator's tests use) is linked: cmd/hoist → internal/demo → internal/ghemu → github.com/getkin/kin-openapi/openapi3",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q; got:\n%s", want, got)
+		}
+	}
+
+	// Only the allowed importer of testing left: nothing to report.
+	delete(graph, modulePath+"/internal/demo")
+	graph[root] = []string{"github.com/palantir/go-githubapp/githubapp"}
+	if got := linkedTestKits(root, graph); len(got) != 0 {
+		t.Errorf("allowed importer reported: %q", got)
+	}
+	// The allowed importer dropping testing makes its exception stale.
+	graph["github.com/hashicorp/golang-lru"] = nil
+	if got := linkedTestKits(root, graph); len(got) != 1 || !strings.Contains(got[0], "stale exception: github.com/hashicorp/golang-lru") {
+		t.Errorf("stale exception not reported: %q", got)
+	}
+}
