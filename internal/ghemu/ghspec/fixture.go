@@ -39,9 +39,9 @@ type recorded struct {
 	ResponseIsBinary bool                       `json:"responseIsBinary"`
 }
 
-// Fixture reads a recorded exchange file from the shared reference folder's
-// fixtures/ ("git-refs" or "git-refs.json"), skipping the test when the
-// folder is absent.
+// Fixture reads a recorded exchange file from the reference folder's
+// fixtures/ ("git-refs" or "git-refs.json"); see testenv.SharedGitHubDir
+// for when a missing folder skips.
 func Fixture(tb testing.TB, name string) []Exchange {
 	tb.Helper()
 	if !strings.HasSuffix(name, ".json") {

@@ -31,7 +31,8 @@ import (
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
-// DescriptionFile is the description's path inside the shared reference folder.
+// DescriptionFile is the description's path inside the reference folder
+// (testdata/github).
 const DescriptionFile = "openapi/api.github.com.json.gz"
 
 // Spec is a loaded description with indexes for fast lookups. It is safe
@@ -58,9 +59,10 @@ var (
 	sharedErr  error
 )
 
-// Shared returns the description from the project's shared reference folder
-// (testenv.SharedGitHubDir), loaded once per process. The test is skipped
-// when the folder is absent and fails when the file cannot be loaded.
+// Shared returns the description from the repository's reference folder
+// (testenv.SharedGitHubDir, testdata/github), loaded once per process. The
+// test fails when the file cannot be loaded; it is skipped when the folder
+// is absent only outside CI.
 func Shared(tb testing.TB) *Spec {
 	tb.Helper()
 	dir := testenv.SharedGitHubDir(tb)
