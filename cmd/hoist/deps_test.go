@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -170,5 +173,54 @@ func TestLinkedTestKitsNamesTheChain(t *testing.T) {
 	graph["github.com/hashicorp/golang-lru"] = nil
 	if got := linkedTestKits(root, graph); len(got) != 1 || !strings.Contains(got[0], "stale exception: github.com/hashicorp/golang-lru") {
 		t.Errorf("stale exception not reported: %q", got)
+	}
+}
+
+// go.mod asks for the Go release whose standard library has the security
+// fixes; every script, CI and the README must select that same toolchain,
+// or a machine with an older Go fails (GOTOOLCHAIN=local) or, worse, a
+// script pins an older release than go.mod after the next bump.
+func TestScriptsSelectGoModToolchain(t *testing.T) {
+	root := filepath.Join("..", "..")
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+\.\d+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no `go X.Y.Z` line naming a patch release")
+	}
+	want := "GOTOOLCHAIN=go" + string(m[1])
+	files := []string{".ci/run", "scripts/run", "scripts/test", "scripts/vulncheck", "scripts/emulator-demo.sh", "README.md"}
+	benches, _ := filepath.Glob(filepath.Join(root, "bench", "*", "run.sh"))
+	if len(benches) == 0 {
+		t.Fatal("no bench/*/run.sh found")
+	}
+	for _, b := range benches {
+		rel, _ := filepath.Rel(root, b)
+		files = append(files, rel)
+	}
+	other := regexp.MustCompile(`GOTOOLCHAIN=go[0-9.]+`)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s does not set %s", f, want)
+		}
+		for _, got := range other.FindAllString(string(data), -1) {
+			if got != want {
+				t.Errorf("%s sets %s; go.mod says %s", f, got, want)
+			}
+		}
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".github", "workflows", "ci.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if image := "golang:" + string(m[1]) + "-"; !strings.Contains(string(ci), image) {
+		t.Errorf(".github/workflows/ci.yml does not run in %s…", image)
 	}
 }
