@@ -157,7 +157,7 @@ type Review struct {
 	Pull        int       `json:"pull"`
 	User        string    `json:"user"`
 	Body        string    `json:"body"`
-	State       string    `json:"state"` // APPROVED, CHANGES_REQUESTED, COMMENTED
+	State       string    `json:"state"` // APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
 	CommitID    string    `json:"commit_id"`
 	SubmittedAt time.Time `json:"submitted_at"`
 }
