@@ -229,7 +229,9 @@ func TestApprovalsGate(t *testing.T) {
 func TestApprovalsGateWho(t *testing.T) {
 	const head = "c0ffee"
 	pr := &PullRequest{Number: 7, Author: "hoist[bot]"}
-	rv := func(user, state string, min int) Review { return Review{User: user, State: state, SHA: head, At: at(min)} }
+	rv := func(user, state string, min int) Review {
+		return Review{User: user, State: state, SHA: head, At: at(min)}
+	}
 	who := map[string]Reviewer{
 		"reader": {Permission: "read"}, "triager": {Permission: "triage"}, "writer": {Permission: "write"},
 		"teamwriter": {Permission: "write", InTeam: true}, "teamreader": {Permission: "read", InTeam: true},
