@@ -169,6 +169,10 @@ func (s *Service) promotionOf(ctx context.Context, re RepoEvent, pr *github.Pull
 	if !ok || env.Branch != pr.GetBase().GetRef() || source != pr.GetHead().GetRef() {
 		return nil, nil, pipeline.Target{}, false, nil
 	}
+	// A fork's pull request names a branch of the fork: never a promotion.
+	if head := pr.GetHead().GetRepo().GetFullName(); head != "" && !strings.EqualFold(head, repo.FullName()) {
+		return nil, nil, pipeline.Target{}, false, nil
+	}
 	t := pipeline.Target{Env: env.Name, Route: pipeline.RoutePromote, Source: source}
 	if p.SourceBranch(env.Name) != source {
 		t.Route = pipeline.RouteCandidate

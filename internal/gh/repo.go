@@ -382,7 +382,11 @@ type PullRequest struct {
 	State  string // open or closed
 	// HeadSHA is the head branch's commit; Merged and MergeCommitSHA say
 	// whether and how it was merged.
-	HeadSHA        string
+	HeadSHA string
+	// HeadRepo is the repository of the head branch (owner/name): another
+	// one for a fork's pull request, whose Head names a branch of the fork,
+	// not of this repository.
+	HeadRepo       string
 	Merged         bool
 	MergeCommitSHA string
 }
@@ -396,7 +400,9 @@ func (r *Repo) OpenPull(ctx context.Context, head, base string) (*PullRequest, e
 		return nil, fmt.Errorf("find pull request %s → %s: %w", head, base, err)
 	}
 	for _, pr := range prs {
-		if pr.GetHead().GetRef() == head && pr.GetBase().GetRef() == base {
+		// Only a branch of this repository: a fork's branch of the same
+		// name is someone else's.
+		if pr.GetHead().GetRef() == head && pr.GetBase().GetRef() == base && !isFork(pr, r.FullName()) {
 			return toPull(pr), nil
 		}
 	}
@@ -412,10 +418,23 @@ func (r *Repo) Pull(ctx context.Context, number int) (*PullRequest, error) {
 	return toPull(pr), nil
 }
 
+// isFork reports whether pr's head is a branch of another repository than
+// fullName.
+func isFork(pr *github.PullRequest, fullName string) bool {
+	head := pr.GetHead().GetRepo().GetFullName()
+	return head != "" && !strings.EqualFold(head, fullName)
+}
+
+// IsFork reports whether the pull request's head lives in another
+// repository than fullName.
+func (pr *PullRequest) IsFork(fullName string) bool {
+	return pr.HeadRepo != "" && !strings.EqualFold(pr.HeadRepo, fullName)
+}
+
 func toPull(pr *github.PullRequest) *PullRequest {
 	return &PullRequest{Number: pr.GetNumber(), Head: pr.GetHead().GetRef(), Base: pr.GetBase().GetRef(),
 		Title: pr.GetTitle(), Body: pr.GetBody(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin(),
-		State: pr.GetState(), HeadSHA: pr.GetHead().GetSHA(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA()}
+		State: pr.GetState(), HeadSHA: pr.GetHead().GetSHA(), HeadRepo: pr.GetHead().GetRepo().GetFullName(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA()}
 }
 
 // UpsertPull keeps one open pull request head → base with this title and

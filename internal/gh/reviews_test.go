@@ -102,3 +102,32 @@ func TestChecksNameTheirReporters(t *testing.T) {
 		t.Errorf("reporters %v, want the status by alice and the run by impostor", seen)
 	}
 }
+
+// A custom repository role counts by its base role: role_name names the
+// custom role, which says nothing of what it may do.
+func TestPermissionOfACustomRoleIsItsBase(t *testing.T) {
+	w := startConfigWorld(t, true)
+	ctx := context.Background()
+	for _, r := range []struct{ name, base string }{{"deployer", "write"}, {"auditor", "read"}, {"release-manager", "maintain"}} {
+		if err := w.gh.SetCustomRole("acme", r.name, r.base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ login, role, want string }{
+		{"dora", "deployer", "write"}, {"rex", "auditor", "read"}, {"tess", "triage", "triage"}, {"mia", "maintain", "maintain"},
+		// The legacy permission field folds maintain into write.
+		{"rm", "release-manager", "write"},
+	} {
+		w.gh.CreateUser(c.login)
+		if _, _, err := w.alice.Repositories.AddCollaborator(ctx, "acme", "site", c.login, &github.RepositoryAddCollaboratorOptions{Permission: c.role}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.repo.Permission(ctx, c.login)
+		if err != nil || got != c.want {
+			t.Errorf("permission of %s (%s) = %q %v, want %q", c.login, c.role, got, err, c.want)
+		}
+	}
+	if got, err := w.repo.Permission(ctx, "nobody-at-all"); err != nil || got != "none" {
+		t.Errorf("permission of an unknown user = %q %v, want none", got, err)
+	}
+}

@@ -573,13 +573,26 @@ func createReview(c *call) {
 	body := c.s.reviewJSON(c.repo, rv)
 	if state != "PENDING" {
 		c.s.emit(c.repo, 0, "pull_request_review", "submitted", obj{
-			"review": body, "pull_request": c.s.pullSimpleJSON(c.repo, is),
+			"review": hookReview(body), "pull_request": c.s.pullSimpleJSON(c.repo, is),
 			"repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user),
 		})
 	}
 	c.s.mu.Unlock()
 	c.s.saveLogged()
 	c.json(http.StatusOK, body)
+}
+
+// hookReview is a review as webhooks carry it: GitHub writes the state in
+// lower case there (approved, dismissed), unlike the REST API.
+func hookReview(rv obj) obj {
+	out := obj{}
+	for k, v := range rv {
+		out[k] = v
+	}
+	if st, ok := rv["state"].(string); ok {
+		out["state"] = strings.ToLower(st)
+	}
+	return out
 }
 
 // dismissReview dismisses an approval or a request for changes, as
@@ -621,7 +634,7 @@ func dismissReview(c *call) {
 	rv.State = "DISMISSED"
 	body := c.s.reviewJSON(c.repo, rv)
 	c.s.emit(c.repo, 0, "pull_request_review", "dismissed", obj{
-		"review": body, "pull_request": c.s.pullSimpleJSON(c.repo, is),
+		"review": hookReview(body), "pull_request": c.s.pullSimpleJSON(c.repo, is),
 		"repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user),
 	})
 	c.s.mu.Unlock()
