@@ -205,3 +205,42 @@ func TestSmokePromoteButtonHonoursTeams(t *testing.T) {
 		}
 	}
 }
+
+// A tag promotes through the approvals gate too: the tagged commit is
+// approved on the environment's promotion pull request, by a writer.
+func TestTagPromotionReadsTheApprovalsOfThePromotionPullRequest(t *testing.T) {
+	w := startCommands(t)
+	w.commit(".github/hoist.yml", approvalsYML+`tags: [ { pattern: "web-*", promote: production } ]
+`, "Tags promote production, with an approval")
+	w.git(w.work, "push", "-q", "origin", "HEAD:main")
+	prodBefore := w.head("prod")
+	sha := w.greenOnDev("v2")
+	w.waitAudit("staging", sha, "promoted")
+	pr := w.promotionPull("staging", "prod")
+
+	// Only rita (read) approved: the tag waits.
+	w.review(w.rita, pr.GetNumber(), "APPROVE", sha)
+	w.pullBodySays(pr.GetNumber(), `not counted\: rita`)
+	w.git(w.work, "tag", "web-1")
+	w.git(w.work, "push", "-q", "origin", "web-1")
+	// Wait until hoist evaluated the tag's promotion.
+	eventually(t, 30*time.Second, func() (bool, string) {
+		var n int
+		err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+			AND state = 'completed' AND json_extract(args, '$.trigger') = 'tag'`).Scan(&n)
+		return err == nil && n > 0, fmt.Sprintf("no evaluation of the tag yet (%v)", err)
+	})
+	if got := w.head("prod"); got != prodBefore {
+		t.Fatalf("production moved to %s by a tag with a read-only user's approval", got)
+	}
+
+	// bob (write) approves; the next tag of that commit promotes it.
+	w.review(w.bob, pr.GetNumber(), "APPROVE", sha)
+	w.pullBodySays(pr.GetNumber(), `1 of 1 \(bob\)`)
+	w.git(w.work, "tag", "web-2")
+	w.git(w.work, "push", "-q", "origin", "web-2")
+	w.waitAudit("production", sha, "promoted")
+	if got := w.head("prod"); got != sha {
+		t.Fatalf("production = %s, want the tagged commit %s", got, sha)
+	}
+}
