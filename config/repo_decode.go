@@ -41,6 +41,7 @@ type repoDecoder struct {
 var (
 	repoDurationType = reflect.TypeOf(time.Duration(0))
 	repoEnvsType     = reflect.TypeOf(RepoEnvironments(nil))
+	repoCheckType    = reflect.TypeOf(RepoCheck{})
 )
 
 func (d *repoDecoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -209,6 +210,11 @@ func (d *repoDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.duration(n, v, path)
 	case t == repoEnvsType:
 		d.environments(n, v, path)
+	case t == repoCheckType && n.Kind == yaml.ScalarNode:
+		// The short form of a check: its name alone.
+		v.FieldByName("Name").SetString(n.Value)
+	case t == repoCheckType && n.Kind != yaml.MappingNode:
+		d.errorf(n, path, "%s must be a check's name or a mapping such as { name: \"ci / test\", app: github-actions }, got %s", path, repoKindName(n))
 	case t.Kind() == reflect.Pointer:
 		p := reflect.New(t.Elem())
 		d.decode(n, p.Elem(), path)
@@ -328,7 +334,7 @@ func (d *repoDecoder) list(n *yaml.Node, v reflect.Value, path string) {
 		hint := ""
 		if n.Kind == yaml.ScalarNode {
 			hint = fmt.Sprintf(" (for one item write [%s])", n.Value)
-			if v.Type().Elem().Kind() == reflect.String {
+			if k := v.Type().Elem(); k.Kind() == reflect.String || k == repoCheckType {
 				hint = fmt.Sprintf(" (for one item write [%q])", n.Value)
 			}
 		}

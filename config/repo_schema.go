@@ -53,6 +53,12 @@ func repoSchemaOf(t reflect.Type) repoSchemaNode {
 	switch {
 	case t == repoDurationType:
 		return repoSchemaNode{"type": "string", "pattern": repoDurationPattern}
+	case t == repoCheckType:
+		// A name alone, or a mapping naming the reporter too.
+		return repoSchemaNode{"oneOf": []any{
+			repoSchemaNode{"type": "string", "minLength": 1},
+			repoSchemaStruct(t),
+		}}
 	case t == repoEnvsType:
 		env := repoSchemaOf(reflect.TypeOf(RepoEnvironment{}))
 		return repoSchemaNode{
@@ -75,26 +81,30 @@ func repoSchemaOf(t reflect.Type) repoSchemaNode {
 	case reflect.Slice:
 		return repoSchemaNode{"type": "array", "items": repoSchemaOf(t.Elem())}
 	case reflect.Struct:
-		props := repoSchemaNode{}
-		var required []string
-		for _, f := range repoFields(t) {
-			sf := t.Field(f.index)
-			s := repoSchemaOf(sf.Type)
-			if d := sf.Tag.Get("doc"); d != "" {
-				s["description"] = d
-			}
-			if repoApplySchemaTag(s, sf.Type, sf.Tag.Get("schema")) {
-				required = append(required, f.key)
-			}
-			props[f.key] = s
-		}
-		out := repoSchemaNode{"type": "object", "properties": props, "additionalProperties": false}
-		if len(required) > 0 {
-			out["required"] = required
-		}
-		return out
+		return repoSchemaStruct(t)
 	}
 	panic("config: no JSON Schema for type " + t.String())
+}
+
+func repoSchemaStruct(t reflect.Type) repoSchemaNode {
+	props := repoSchemaNode{}
+	var required []string
+	for _, f := range repoFields(t) {
+		sf := t.Field(f.index)
+		s := repoSchemaOf(sf.Type)
+		if d := sf.Tag.Get("doc"); d != "" {
+			s["description"] = d
+		}
+		if repoApplySchemaTag(s, sf.Type, sf.Tag.Get("schema")) {
+			required = append(required, f.key)
+		}
+		props[f.key] = s
+	}
+	out := repoSchemaNode{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		out["required"] = required
+	}
+	return out
 }
 
 // repoApplySchemaTag adds the constraints of a `schema` tag, such as
@@ -231,6 +241,9 @@ func repoTypeWords(t reflect.Type) (words string, inner reflect.Type) {
 	case reflect.Struct:
 		return "mapping", nil
 	case reflect.Slice:
+		if t.Elem() == repoCheckType {
+			return "list of names or mappings", t.Elem()
+		}
 		if t.Elem().Kind() == reflect.Struct {
 			return "list of mappings", t.Elem()
 		}

@@ -114,6 +114,18 @@ func TestRepoSchemaAgreesWithLoader(t *testing.T) {
 		"page path":        "version: 1\nsmoke: { pages: [ { path: about } ] }\n",
 		"approvals type":   "version: 1\nenvironments: { dev: { gates: { approvals: two } } }\n",
 		"visual threshold": "version: 1\nsmoke: { visual: { threshold: 2 } }\n",
+		"check no name":    "version: 1\nenvironments: { dev: { gates: { checks: [ { app: github-actions } ] } } }\n",
+		"check typo":       "version: 1\nenvironments: { dev: { gates: { checks: [ { name: t, ap: github-actions } ] } } }\n",
+		"check app slug":   "version: 1\nenvironments: { dev: { gates: { checks: [ { name: t, app: GitHub Actions } ] } } }\n",
+		"check creator":    "version: 1\nenvironments: { dev: { gates: { checks: [ { name: t, creator: \"a b\" } ] } } }\n",
+		"check a list":     "version: 1\nenvironments: { dev: { gates: { checks: [ [t] ] } } }\n",
+	}
+	good := "version: 1\nenvironments: { dev: { gates: { checks: [ \"lint\", { name: \"ci / test\", app: github-actions }, { name: ci/jenkins, creator: \"jenkins[bot]\" } ] } } }\n"
+	if err := schemaValidate(t, &schema, []byte(good)); err != nil {
+		t.Errorf("the schema refuses checks with reporters: %v", err)
+	}
+	if _, err := LoadRepoConfig("x.yml", []byte(good)); err != nil {
+		t.Errorf("the loader refuses checks with reporters: %v", err)
 	}
 	for name, doc := range bad {
 		if err := schemaValidate(t, &schema, []byte(doc)); err == nil {

@@ -151,8 +151,18 @@ func (g RepoGates) Describe() []string {
 	var out []string
 	if len(g.Checks) > 0 {
 		q := make([]string, len(g.Checks))
-		for i, name := range g.Checks {
-			q[i] = fmt.Sprintf("%q", name)
+		for i, c := range g.Checks {
+			q[i] = fmt.Sprintf("%q", c.Name)
+			var from []string
+			if c.App != "" {
+				from = append(from, "app "+c.App)
+			}
+			if c.Creator != "" {
+				from = append(from, "creator "+c.Creator)
+			}
+			if len(from) > 0 {
+				q[i] += " (from " + strings.Join(from, " or ") + ")"
+			}
 		}
 		out = append(out, "checks "+strings.Join(q, ", ")+" succeed")
 	}

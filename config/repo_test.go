@@ -148,7 +148,7 @@ commands: { short_form: false }
 `)
 	e := cfg.Environments[0]
 	want := RepoEnvironment{Name: "staging", Branch: "stage", Permission: "admin", Auto: true, Teams: []string{"web", "acme/ops"},
-		Gates:  RepoGates{Checks: []string{"a", "b"}, Smoke: true, Soak: 90 * time.Minute, Approvals: 2},
+		Gates:  RepoGates{Checks: []RepoCheck{{Name: "a"}, {Name: "b"}}, Smoke: true, Soak: 90 * time.Minute, Approvals: 2},
 		Deploy: RepoDeploy{Target: "bucket", Prefix: "staging/", URL: "https://staging.example.com/"}}
 	if !reflect.DeepEqual(e, want) {
 		t.Errorf("environment =\n%+v\nwant\n%+v", e, want)
@@ -242,7 +242,7 @@ environments:
 	if s.Gates.Soak != 10*time.Minute || !s.Gates.Smoke || len(s.Gates.Checks) != 1 {
 		t.Errorf("alias not followed: %+v", s.Gates)
 	}
-	if p.Gates.Soak != 30*time.Minute || !p.Gates.Smoke || p.Gates.Checks[0] != "ci / test" {
+	if p.Gates.Soak != 30*time.Minute || !p.Gates.Smoke || p.Gates.Checks[0].Name != "ci / test" {
 		t.Errorf("merge key: own keys must win over merged ones: %+v", p.Gates)
 	}
 }

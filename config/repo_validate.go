@@ -43,7 +43,11 @@ var (
 	// Server config entry names (deploy targets, CDNs).
 	repoEntryName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	// A team slug, optionally with its organization and a leading @.
-	repoTeam = regexp.MustCompile(`^@?([A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	// repoAppSlug is a GitHub App's slug as check runs carry it.
+	repoAppSlug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
+	// repoLogin is a GitHub login; an app's bot account ends in [bot].
+	repoLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(\[bot\])?$`)
+	repoTeam  = regexp.MustCompile(`^@?([A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	// repository_dispatch event types are free text up to 100 characters;
 	// hoist keeps them to one printable word.
 	repoDispatchType = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$`)
@@ -195,7 +199,18 @@ func (v *repoValidator) unknownEnv(name string) string {
 }
 
 func (v *repoValidator) gates(at string, g RepoGates) {
-	v.uniqueNonEmpty(at+".checks", "check", g.Checks, nil)
+	names := make([]string, len(g.Checks))
+	for i, c := range g.Checks {
+		names[i] = c.Name
+		ip := fmt.Sprintf("%s.checks[%d]", at, i)
+		if c.App != "" && !repoAppSlug.MatchString(c.App) {
+			v.errorf(ip+".app", "app %q must be a GitHub App's slug (lower-case letters, digits and -), such as github-actions", c.App)
+		}
+		if c.Creator != "" && !repoLogin.MatchString(c.Creator) {
+			v.errorf(ip+".creator", "creator %q must be a GitHub login, such as ci-bot or my-app[bot]", c.Creator)
+		}
+	}
+	v.uniqueNonEmpty(at+".checks", "check", names, nil)
 	switch {
 	case g.Soak < 0:
 		v.errorf(at+".soak", "soak must not be negative")

@@ -361,22 +361,28 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 // command's environment is limited to teams, which of them they belong to;
 // unreadable lists the teams GitHub would not show to hoist.
 func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command) (actor command.Actor, unreadable []string, err error) {
-	login := run.a.Author
+	return actorFor(ctx, run.repo, run.rules, run.a.Author, cmd)
+}
+
+// actorFor reads what command.Authorize needs to know of login for cmd:
+// every way a person acts on an environment (a comment, the Promote button
+// of a check run) is judged by the same facts and the same rule.
+func actorFor(ctx context.Context, repo *gh.Repo, rules command.Rules, login string, cmd command.Command) (actor command.Actor, unreadable []string, err error) {
 	actor = command.Actor{Login: login}
 	if actor.IsBotAccount() {
 		return actor, nil, nil
 	}
-	role, err := run.repo.Permission(ctx, login)
+	role, err := repo.Permission(ctx, login)
 	if err != nil {
 		return actor, nil, err
 	}
 	if actor.Permission, err = command.ParsePermission(role); err != nil {
 		return actor, nil, err
 	}
-	req := run.rules.Require(cmd.Verb, cmd.Env)
+	req := rules.Require(cmd.Verb, cmd.Env)
 	if len(req.Teams) > 0 && actor.Permission >= req.Permission && actor.Permission < command.PermissionAdmin {
 		for _, t := range req.Teams {
-			ok, err := run.repo.InTeam(ctx, t, login)
+			ok, err := repo.InTeam(ctx, t, login)
 			if errors.Is(err, gh.ErrNoAccess) {
 				unreadable = append(unreadable, codeSpan(t))
 				continue

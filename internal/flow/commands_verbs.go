@@ -105,7 +105,7 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 		t.SHA = full
 	}
 	a := run.evaluateArgs(t, pipeline.TriggerCommand, run.a.Author)
-	facts, err := s.gather(ctx, run.repo, env, t, pipeline.TriggerCommand, run.a.Author)
+	facts, _, err := s.gather(ctx, run.repo, run.p, env, t, pipeline.TriggerCommand, run.a.Author)
 	if err != nil {
 		return later(err)
 	}
@@ -359,7 +359,7 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 		}
 		next := "—"
 		if t, ok := run.p.RouteFor(env.Name); ok {
-			facts, err := s.gather(ctx, run.repo, env, t, pipeline.TriggerEvent, "")
+			facts, _, err := s.gather(ctx, run.repo, run.p, env, t, pipeline.TriggerEvent, "")
 			if err != nil {
 				next = "could not evaluate: " + codeSpan(err.Error())
 			} else {
@@ -390,10 +390,10 @@ func (run *cmdRun) pullHead(ctx context.Context) (sha, env string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	sha, err = run.repo.ResolveCommit(ctx, "refs/heads/"+pr.Head)
-	if err != nil {
-		return "", "", err
-	}
+	// The head commit, never the head branch's name: a fork's pull request
+	// names a branch of the fork, and a branch of that name here is
+	// someone else's commit.
+	sha = pr.HeadSHA
 	if e, ok := run.p.EnvOfBranch(pr.Base); ok {
 		env = e.Name
 	}

@@ -257,11 +257,7 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 	if !ok {
 		return nil // the environment left the config since the event
 	}
-	facts, err := w.s.gather(ctx, repo, env, target, pipeline.Trigger(a.Trigger), a.Actor)
-	if err != nil {
-		return err
-	}
-	pr, err := w.s.gatherPull(ctx, repo, p, env, target, &facts)
+	facts, pr, err := w.s.gather(ctx, repo, p, env, target, pipeline.Trigger(a.Trigger), a.Actor)
 	if err != nil {
 		return err
 	}
@@ -272,8 +268,20 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 	return w.s.syncPull(ctx, repo, p, env, d, facts, pr)
 }
 
-// gather reads what Decide needs from GitHub.
-func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
+// gather reads what Decide needs from GitHub, the promotion pull request
+// and its reviews included: every way of asking for a promotion (an event,
+// a command, a tag, the Promote button) sees the same approvals. pr is the
+// pull request read, if any.
+func (s *Service) gather(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, *gh.PullRequest, error) {
+	f, err := s.gatherFacts(ctx, repo, env, t, trigger, actor)
+	if err != nil {
+		return f, nil, err
+	}
+	pr, err := s.gatherPull(ctx, repo, p, env, t, &f)
+	return f, pr, err
+}
+
+func (s *Service) gatherFacts(ctx context.Context, repo *gh.Repo, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, error) {
 	f := pipeline.Facts{Now: s.now(), Trigger: trigger, Actor: actor, SourceHead: t.SHA}
 	// Only hoist's own hoist/smoke check runs count for the smoke gate.
 	app, err := s.hoistApp(ctx)
@@ -340,7 +348,7 @@ func (s *Service) gather(ctx context.Context, repo *gh.Repo, env pipeline.Enviro
 	}
 	for _, c := range checks {
 		f.Checks = append(f.Checks, pipeline.Check{Name: c.Name, Source: pipeline.CheckSource(c.Source), Status: c.Status,
-			Conclusion: c.Conclusion, App: c.AppSlug, ID: c.ID})
+			Conclusion: c.Conclusion, App: c.AppSlug, Creator: c.Creator, ID: c.ID})
 	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -21,13 +22,15 @@ import (
 // promotion (the push that follows is published like any other change of
 // the branch).
 
-// gatherPull finds the promotion pull request of t, if one is open, and
-// puts it and its reviews into the facts for the approvals gate.
+// gatherPull finds the pull request whose reviews feed t's approvals gate
+// (the promotion pull request), if one is open, and puts it, its reviews
+// and what GitHub says of each reviewer's access into the facts.
 func (s *Service) gatherPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, f *pipeline.Facts) (*gh.PullRequest, error) {
-	if !p.WantsPullRequest(t) {
+	head := p.ApprovalsBranch(t)
+	if head == "" {
 		return nil, nil
 	}
-	pr, err := repo.OpenPull(ctx, t.Source, env.Branch)
+	pr, err := repo.OpenPull(ctx, head, env.Branch)
 	if err != nil || pr == nil {
 		return nil, err
 	}
@@ -39,7 +42,47 @@ func (s *Service) gatherPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pip
 	for _, rv := range reviews {
 		f.Reviews = append(f.Reviews, pipeline.Review{User: rv.User, State: rv.State, SHA: rv.SHA, At: rv.At})
 	}
+	if f.Reviewers, err = s.reviewers(ctx, repo, env, f.Reviews, pr.Author); err != nil {
+		return nil, err
+	}
 	return pr, nil
+}
+
+// reviewers reads, once per reviewer who stands by a review, their
+// permission on the repository and, when the environment has teams and
+// the permission is enough otherwise, whether they belong to one.
+func (s *Service) reviewers(ctx context.Context, repo *gh.Repo, env pipeline.Environment, reviews []pipeline.Review, author string) (map[string]pipeline.Reviewer, error) {
+	_, standing := pipeline.FoldReviews(reviews, author)
+	out := make(map[string]pipeline.Reviewer, len(standing))
+	for _, login := range standing {
+		key := strings.ToLower(login)
+		if _, done := out[key]; done {
+			continue
+		}
+		perm, err := repo.Permission(ctx, login)
+		if err != nil {
+			return nil, err
+		}
+		rv := pipeline.Reviewer{Permission: perm}
+		if len(env.Teams) > 0 && perm != "admin" && pipeline.ReviewerCounts(pipeline.Reviewer{Permission: perm}, nil) {
+			for _, team := range env.Teams {
+				ok, err := repo.InTeam(ctx, team, login)
+				if errors.Is(err, gh.ErrNoAccess) {
+					zerolog.Ctx(ctx).Warn().Err(err).Str("team", team).Msg("team membership unreadable: the reviewer's approval does not count (the installation needs Members: read)")
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					rv.InTeam = true
+					break
+				}
+			}
+		}
+		out[key] = rv
+	}
+	return out, nil
 }
 
 // syncPull keeps the promotion pull request in step with the decision: it
@@ -124,6 +167,10 @@ func (s *Service) promotionOf(ctx context.Context, re RepoEvent, pr *github.Pull
 	}
 	env, ok := p.Env(envName)
 	if !ok || env.Branch != pr.GetBase().GetRef() || source != pr.GetHead().GetRef() {
+		return nil, nil, pipeline.Target{}, false, nil
+	}
+	// A fork's pull request names a branch of the fork: never a promotion.
+	if head := pr.GetHead().GetRepo().GetFullName(); head != "" && !strings.EqualFold(head, repo.FullName()) {
 		return nil, nil, pipeline.Target{}, false, nil
 	}
 	t := pipeline.Target{Env: env.Name, Route: pipeline.RoutePromote, Source: source}

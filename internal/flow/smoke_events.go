@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/command"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -63,7 +63,7 @@ func (s *Service) onSmokeCheckAction(ctx context.Context, ev *github.CheckRunEve
 	case "rerequested", "rerun":
 		return s.rerunSmoke(ctx, re, run, action)
 	case "promote":
-		return s.promoteFromCheck(ctx, re, run)
+		return s.promoteFromCheck(ctx, re, run, ev.GetSender().GetType() == "Bot")
 	}
 	log.Info().Str("action", action).Msg("unknown smoke check action; ignored")
 	return nil
@@ -103,16 +103,12 @@ func (s *Service) rerunSmoke(ctx context.Context, re RepoEvent, run store.SmokeR
 	return err
 }
 
-// permissionRank orders GitHub's repository roles; "none" and unknown
-// names rank lowest.
-func permissionRank(p string) int {
-	return slices.Index(config.RepoPermissions, p)
-}
-
 // promoteFromCheck evaluates a promotion of the run's commit asked for by
-// the person who clicked Promote, who needs write access at least and the
-// environment's permission. The gates still decide.
-func (s *Service) promoteFromCheck(ctx context.Context, re RepoEvent, run store.SmokeRun) error {
+// the person who clicked Promote. The button is a command by other means:
+// the same rule as /promote decides (the environment's permission, at
+// least write, and its teams), and the refusal is audited. The gates
+// still decide.
+func (s *Service) promoteFromCheck(ctx context.Context, re RepoEvent, run store.SmokeRun, senderIsBot bool) error {
 	p, repo, err := s.pipelineFor(ctx, re)
 	if err != nil || p == nil {
 		return err
@@ -121,17 +117,24 @@ func (s *Service) promoteFromCheck(ctx context.Context, re RepoEvent, run store.
 	if !ok {
 		return nil
 	}
-	need := env.Permission
-	if permissionRank(need) < permissionRank("write") {
-		need = "write"
-	}
-	have, err := repo.Permission(ctx, re.Actor)
+	cmd := command.Command{Verb: command.Promote, Env: env.Name}
+	rules := rulesOf(p)
+	actor, unreadable, err := actorFor(ctx, repo, rules, re.Actor, cmd)
 	if err != nil {
 		return err
 	}
-	if permissionRank(have) < permissionRank(need) {
+	actor.IsBot = actor.IsBot || senderIsBot
+	d := command.Authorize(cmd, actor, rules)
+	if !d.Allowed {
+		detail := map[string]any{"reason": d.Reason, "trigger": "check_run button", "check_run": run.CheckRunID,
+			"permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams}
+		if len(unreadable) > 0 {
+			detail["unreadable_teams"] = unreadable
+		}
+		zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("env", env.Name).Str("sha", run.SHA).
+			Dict("audit", zerolog.Dict().Str("actor", re.Actor).Str("action", "promote_button").Str("outcome", "refused")).Msg("Promote button refused")
 		return s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: re.Actor, Action: "promote", Env: env.Name, SHA: run.SHA,
-			Outcome: "refused", Detail: map[string]any{"reason": "needs " + need + " permission, has " + have, "trigger": "check_run button"}})
+			Outcome: "refused", Detail: detail})
 	}
 	return s.queueManualPromotion(ctx, re, repo, p, env, run.SHA)
 }

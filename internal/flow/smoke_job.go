@@ -440,7 +440,7 @@ func (s *Service) manualPromotionAllowed(ctx context.Context, repo *gh.Repo, p *
 	if !ok {
 		return false
 	}
-	facts, err := s.gather(ctx, repo, env, target, pipeline.TriggerManual, "")
+	facts, _, err := s.gather(ctx, repo, p, env, target, pipeline.TriggerManual, "")
 	if err != nil {
 		zerolog.Ctx(ctx).Debug().Err(err).Msg("promote button: facts not gathered")
 		return false

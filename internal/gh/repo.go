@@ -165,8 +165,15 @@ type CheckState struct {
 	Status     string // queued, in_progress, completed (statuses: completed unless pending)
 	Conclusion string // success, failure, neutral, skipped, cancelled, timed_out, action_required; statuses map to success/failure/pending
 	ID         int64
-	AppSlug    string
+	// AppSlug is the app that reported a check run (github-actions for a
+	// workflow run); Creator the login that created a commit status.
+	AppSlug string
+	Creator string
 }
+
+// maxStatusPages bounds the commit statuses read for one commit (GitHub
+// keeps at most 1,000 per context and commit).
+const maxStatusPages = 10
 
 // Checks lists every check run, commit status and workflow run on sha,
 // newest first within each source, so a caller keeps the first per name.
@@ -186,12 +193,23 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		opts.Page = resp.NextPage
 	}
-	combined, _, err := r.Client.Repositories.GetCombinedStatus(ctx, r.Owner, r.Name, sha, &github.ListOptions{PerPage: 100})
-	if err != nil {
-		return nil, fmt.Errorf("statuses of %s: %w", short(sha), err)
+	// The list of statuses, newest first, names each one's creator (the
+	// combined status does not); a gate may require a creator.
+	var statuses []*github.RepoStatus
+	sopts := &github.ListOptions{PerPage: 100}
+	for page := 0; page < maxStatusPages; page++ {
+		list, resp, err := r.Client.Repositories.ListStatuses(ctx, r.Owner, r.Name, sha, sopts)
+		if err != nil {
+			return nil, fmt.Errorf("statuses of %s: %w", short(sha), err)
+		}
+		statuses = append(statuses, list...)
+		if resp.NextPage == 0 {
+			break
+		}
+		sopts.Page = resp.NextPage
 	}
-	for _, st := range combined.Statuses {
-		cs := CheckState{Name: st.GetContext(), Source: "status", Status: "completed", ID: st.GetID()}
+	for _, st := range statuses {
+		cs := CheckState{Name: st.GetContext(), Source: "status", Status: "completed", ID: st.GetID(), Creator: st.GetCreator().GetLogin()}
 		switch st.GetState() {
 		case "success":
 			cs.Conclusion = "success"
@@ -212,7 +230,7 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
 	}
 	for _, run := range runs.WorkflowRuns {
-		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID()})
+		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
 	}
 	return out, nil
 }
@@ -295,12 +313,24 @@ func (r *Repo) Permission(ctx context.Context, user string) (string, error) {
 		}
 		return "", fmt.Errorf("permission of %s on %s: %w", user, r.FullName(), err)
 	}
-	// role_name carries maintain and triage; the legacy permission field
-	// folds them into write and read.
-	if role := p.GetUser().GetRoleName(); role != "" {
-		return role, nil
+	return permissionOf(p.GetUser().GetRoleName(), p.GetPermission()), nil
+}
+
+// permissionOf reads a collaborator permission answer. role_name carries
+// maintain and triage, which the legacy permission field folds into write
+// and read; but a custom role's role_name is its own name, which says
+// nothing of its rights, so it counts by its base role as the permission
+// field gives it.
+func permissionOf(role, legacy string) string {
+	switch role {
+	case "admin", "maintain", "write", "triage", "read":
+		return role
 	}
-	return p.GetPermission(), nil
+	switch legacy {
+	case "admin", "write", "read":
+		return legacy
+	}
+	return "none"
 }
 
 // File returns a file's content at ref (up to the contents API's 1 MB), or
@@ -352,7 +382,11 @@ type PullRequest struct {
 	State  string // open or closed
 	// HeadSHA is the head branch's commit; Merged and MergeCommitSHA say
 	// whether and how it was merged.
-	HeadSHA        string
+	HeadSHA string
+	// HeadRepo is the repository of the head branch (owner/name): another
+	// one for a fork's pull request, whose Head names a branch of the fork,
+	// not of this repository.
+	HeadRepo       string
 	Merged         bool
 	MergeCommitSHA string
 }
@@ -366,7 +400,9 @@ func (r *Repo) OpenPull(ctx context.Context, head, base string) (*PullRequest, e
 		return nil, fmt.Errorf("find pull request %s → %s: %w", head, base, err)
 	}
 	for _, pr := range prs {
-		if pr.GetHead().GetRef() == head && pr.GetBase().GetRef() == base {
+		// Only a branch of this repository: a fork's branch of the same
+		// name is someone else's.
+		if pr.GetHead().GetRef() == head && pr.GetBase().GetRef() == base && !isFork(pr, r.FullName()) {
 			return toPull(pr), nil
 		}
 	}
@@ -382,10 +418,23 @@ func (r *Repo) Pull(ctx context.Context, number int) (*PullRequest, error) {
 	return toPull(pr), nil
 }
 
+// isFork reports whether pr's head is a branch of another repository than
+// fullName.
+func isFork(pr *github.PullRequest, fullName string) bool {
+	head := pr.GetHead().GetRepo().GetFullName()
+	return head != "" && !strings.EqualFold(head, fullName)
+}
+
+// IsFork reports whether the pull request's head lives in another
+// repository than fullName.
+func (pr *PullRequest) IsFork(fullName string) bool {
+	return pr.HeadRepo != "" && !strings.EqualFold(pr.HeadRepo, fullName)
+}
+
 func toPull(pr *github.PullRequest) *PullRequest {
 	return &PullRequest{Number: pr.GetNumber(), Head: pr.GetHead().GetRef(), Base: pr.GetBase().GetRef(),
 		Title: pr.GetTitle(), Body: pr.GetBody(), URL: pr.GetHTMLURL(), Author: pr.GetUser().GetLogin(),
-		State: pr.GetState(), HeadSHA: pr.GetHead().GetSHA(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA()}
+		State: pr.GetState(), HeadSHA: pr.GetHead().GetSHA(), HeadRepo: pr.GetHead().GetRepo().GetFullName(), Merged: pr.GetMerged() || pr.MergedAt != nil, MergeCommitSHA: pr.GetMergeCommitSHA()}
 }
 
 // UpsertPull keeps one open pull request head → base with this title and
@@ -424,15 +473,21 @@ type Review struct {
 
 // Reviews lists a pull request's reviews, oldest first.
 func (r *Repo) Reviews(ctx context.Context, number int) ([]Review, error) {
-	rs, _, err := r.Client.PullRequests.ListReviews(ctx, r.Owner, r.Name, number, &github.ListOptions{PerPage: 100})
-	if err != nil {
-		return nil, fmt.Errorf("reviews of #%d: %w", number, err)
+	var out []Review
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		rs, resp, err := r.Client.PullRequests.ListReviews(ctx, r.Owner, r.Name, number, opts)
+		if err != nil {
+			return nil, fmt.Errorf("reviews of #%d: %w", number, err)
+		}
+		for _, rv := range rs {
+			out = append(out, Review{User: rv.GetUser().GetLogin(), State: rv.GetState(), SHA: rv.GetCommitID(), At: rv.GetSubmittedAt().Time})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
 	}
-	out := make([]Review, 0, len(rs))
-	for _, rv := range rs {
-		out = append(out, Review{User: rv.GetUser().GetLogin(), State: rv.GetState(), SHA: rv.GetCommitID(), At: rv.GetSubmittedAt().Time})
-	}
-	return out, nil
 }
 
 // DispatchWorkflow starts a workflow_dispatch run of workflow (its file

@@ -322,12 +322,37 @@ func (s *Server) access(a actor, repo *Repo, scope string, need level) level {
 }
 
 // userLevel is a user's role on a repository; callers hold s.mu.
+// roleLevel is the level of a role of repo: one of GitHub's, or a custom
+// role of the owning organization by its base role. Callers hold s.mu.
+func (s *Server) roleLevel(repo *Repo, role string) (level, bool) {
+	if l, ok := parseLevel(role); ok {
+		return l, true
+	}
+	if base, ok := s.st.CustomRoles[strings.ToLower(repo.Owner+"/"+role)]; ok {
+		return parseLevel(base)
+	}
+	return levelNone, false
+}
+
+// roleName is what role_name says of login on repo: a custom role by its
+// own name. Callers hold s.mu.
+func (s *Server) roleName(repo *Repo, login string, l level) string {
+	if role, ok := repo.Collaborators[strings.ToLower(login)]; ok && !strings.EqualFold(login, repo.Owner) {
+		if _, builtin := parseLevel(role); !builtin {
+			if _, custom := s.st.CustomRoles[strings.ToLower(repo.Owner+"/"+role)]; custom {
+				return role
+			}
+		}
+	}
+	return l.String()
+}
+
 func (s *Server) userLevel(login string, repo *Repo) level {
 	if strings.EqualFold(login, repo.Owner) {
 		return levelAdmin
 	}
 	if role, ok := repo.Collaborators[strings.ToLower(login)]; ok {
-		l, _ := parseLevel(role)
+		l, _ := s.roleLevel(repo, role)
 		return l
 	}
 	if !repo.Private {

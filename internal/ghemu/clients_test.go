@@ -152,6 +152,28 @@ func TestPullRequestsCommentsAndReviewsWithGoGitHub(t *testing.T) {
 	if err != nil || len(reviews) != 1 || reviews[0].GetState() != "APPROVED" || reviews[0].GetUser().GetLogin() != "bob" {
 		t.Errorf("reviews = %v %v", reviews, err)
 	}
+	// A dismissed approval turns DISMISSED where it stands; a comment
+	// cannot be dismissed.
+	if len(reviews) == 1 {
+		dismissed, _, err := alice.PullRequests.DismissReview(ctx, "acme", "site", 1, reviews[0].GetID(), &github.PullRequestReviewDismissalRequest{Message: github.String("outdated")})
+		if err != nil || dismissed.GetState() != "DISMISSED" {
+			t.Errorf("dismiss = %v %v", dismissed, err)
+		}
+		e.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.Event == "pull_request_review" && d.Action == "dismissed" })
+		comment, _, err := bc.PullRequests.CreateReview(ctx, "acme", "site", 1, &github.PullRequestReviewRequest{Event: github.String("COMMENT"), Body: github.String("nit")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := alice.PullRequests.DismissReview(ctx, "acme", "site", 1, comment.GetID(), &github.PullRequestReviewDismissalRequest{Message: github.String("x")}); err == nil {
+			t.Error("a comment review was dismissed")
+		}
+		if _, _, err := bc.PullRequests.CreateReview(ctx, "acme", "site", 1, &github.PullRequestReviewRequest{Event: github.String("APPROVE")}); err != nil {
+			t.Fatal(err)
+		}
+		if reviews, _, _ = alice.PullRequests.ListReviews(ctx, "acme", "site", 1, nil); len(reviews) != 3 || reviews[0].GetState() != "DISMISSED" || reviews[2].GetState() != "APPROVED" {
+			t.Errorf("reviews after the dismissal = %v", reviews)
+		}
+	}
 
 	// Merge with a stale sha is refused; with the right one it makes a merge commit.
 	if _, _, err := bc.PullRequests.Merge(ctx, "acme", "site", 1, "", &github.PullRequestOptions{SHA: strings.Repeat("a", 40)}); err == nil {

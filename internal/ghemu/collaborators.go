@@ -24,7 +24,7 @@ func legacyPermission(l level) string {
 func (s *Server) collaboratorJSON(r *Repo, u *User, l level) obj {
 	o := s.userJSON(u)
 	o["permissions"] = obj{"pull": l >= levelRead, "triage": l >= levelTriage, "push": l >= levelWrite, "maintain": l >= levelMaintain, "admin": l >= levelAdmin}
-	o["role_name"] = l.String()
+	o["role_name"] = s.roleName(r, u.Login, l)
 	return o
 }
 
@@ -83,7 +83,7 @@ func collaboratorPermission(c *call) {
 		return
 	}
 	l := c.s.userLevel(u.Login, c.repo)
-	body := obj{"permission": legacyPermission(l), "role_name": l.String(), "user": c.s.collaboratorJSON(c.repo, u, l)}
+	body := obj{"permission": legacyPermission(l), "role_name": c.s.roleName(c.repo, u.Login, l), "user": c.s.collaboratorJSON(c.repo, u, l)}
 	c.s.mu.Unlock()
 	c.json(http.StatusOK, body)
 }
@@ -101,12 +101,19 @@ func putCollaborator(c *call) {
 	if in.Permission == "" {
 		in.Permission = "push"
 	}
-	l, ok := parseLevel(in.Permission)
+	// GitHub also takes the name of one of the organization's custom
+	// repository roles.
+	c.s.mu.Lock()
+	l, ok := c.s.roleLevel(c.repo, in.Permission)
+	role := l.String()
+	if _, builtin := parseLevel(in.Permission); ok && !builtin {
+		role = in.Permission
+	}
 	if !ok {
-		c.invalid("Validation Failed", fieldError{Resource: "Repository", Field: "permission", Code: "invalid", Message: "permission must be pull, triage, push, maintain or admin"})
+		c.s.mu.Unlock()
+		c.invalid("Validation Failed", fieldError{Resource: "Repository", Field: "permission", Code: "invalid", Message: "permission must be pull, triage, push, maintain, admin or a custom role's name"})
 		return
 	}
-	c.s.mu.Lock()
 	u := c.s.user(c.param("username"))
 	if u == nil {
 		c.s.mu.Unlock()
@@ -118,7 +125,7 @@ func putCollaborator(c *call) {
 		c.invalid("Validation Failed", fieldError{Resource: "Repository", Code: "custom", Message: "Repository owner cannot be a collaborator"})
 		return
 	}
-	c.repo.Collaborators[strings.ToLower(u.Login)] = l.String()
+	c.repo.Collaborators[strings.ToLower(u.Login)] = role
 	c.s.mu.Unlock()
 	c.s.saveLogged()
 	c.noContent()

@@ -573,10 +573,70 @@ func createReview(c *call) {
 	body := c.s.reviewJSON(c.repo, rv)
 	if state != "PENDING" {
 		c.s.emit(c.repo, 0, "pull_request_review", "submitted", obj{
-			"review": body, "pull_request": c.s.pullSimpleJSON(c.repo, is),
+			"review": hookReview(body), "pull_request": c.s.pullSimpleJSON(c.repo, is),
 			"repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user),
 		})
 	}
+	c.s.mu.Unlock()
+	c.s.saveLogged()
+	c.json(http.StatusOK, body)
+}
+
+// hookReview is a review as webhooks carry it: GitHub writes the state in
+// lower case there (approved, dismissed), unlike the REST API.
+func hookReview(rv obj) obj {
+	out := obj{}
+	for k, v := range rv {
+		out[k] = v
+	}
+	if st, ok := rv["state"].(string); ok {
+		out["state"] = strings.ToLower(st)
+	}
+	return out
+}
+
+// dismissReview dismisses an approval or a request for changes, as
+// GitHub's "Dismiss review" does: the review itself turns DISMISSED (it
+// keeps its place in the list) and a pull_request_review dismissed event
+// goes out. Comments cannot be dismissed.
+func dismissReview(c *call) {
+	is, ok := c.pull()
+	if !ok {
+		return
+	}
+	id, ok := c.intParam("review_id")
+	if !ok {
+		return
+	}
+	var in struct {
+		Message string `json:"message"`
+		Event   string `json:"event"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	if in.Message == "" {
+		c.invalid("Invalid request.", fieldError{Resource: "PullRequestReview", Field: "message", Code: "missing_field"})
+		return
+	}
+	c.s.mu.Lock()
+	rv := c.repo.Reviews[id]
+	if rv == nil || rv.Pull != is.Number {
+		c.s.mu.Unlock()
+		c.notFound()
+		return
+	}
+	if rv.State != "APPROVED" && rv.State != "CHANGES_REQUESTED" {
+		c.s.mu.Unlock()
+		c.invalidSimple("Unprocessable Entity", "Can not dismiss a "+strings.ToLower(rv.State)+" pull request review")
+		return
+	}
+	rv.State = "DISMISSED"
+	body := c.s.reviewJSON(c.repo, rv)
+	c.s.emit(c.repo, 0, "pull_request_review", "dismissed", obj{
+		"review": hookReview(body), "pull_request": c.s.pullSimpleJSON(c.repo, is),
+		"repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user),
+	})
 	c.s.mu.Unlock()
 	c.s.saveLogged()
 	c.json(http.StatusOK, body)

@@ -54,6 +54,7 @@ func (s *Server) routeTable() []*route {
 		repo("PUT", R+"/pulls/{pull_number}/update-branch", levelWrite, "pull_requests", updatePullBranch),
 		repo("GET", R+"/pulls/{pull_number}/reviews", levelRead, "pull_requests", listReviews),
 		repo("POST", R+"/pulls/{pull_number}/reviews", levelRead, "pull_requests", createReview),
+		repo("PUT", R+"/pulls/{pull_number}/reviews/{review_id}/dismissals", levelWrite, "pull_requests", dismissReview),
 
 		// issues and comments
 		repo("GET", R+"/issues/{issue_number}", levelRead, "issues", getIssue),

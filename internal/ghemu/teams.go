@@ -48,6 +48,31 @@ func (s *Server) SetTeam(org, slug string, members ...string) error {
 	return nil
 }
 
+// SetCustomRole creates (or changes) the custom repository role name of
+// organization org, extending base (read, triage, write or maintain), as an
+// organization owner does in its settings.
+func (s *Server) SetCustomRole(org, name, base string) error {
+	if l, ok := parseLevel(base); !ok || l >= levelAdmin {
+		return fmt.Errorf("custom role %q: base role %q must be read, triage, write or maintain", name, base)
+	}
+	if _, builtin := parseLevel(name); builtin || !loginRE.MatchString(name) {
+		return fmt.Errorf("custom role name %q is not valid", name)
+	}
+	s.mu.Lock()
+	defer func() {
+		s.mu.Unlock()
+		s.saveLogged()
+	}()
+	if u := s.user(org); u == nil || u.Type != "Organization" {
+		return fmt.Errorf("no organization %q", org)
+	}
+	if s.st.CustomRoles == nil {
+		s.st.CustomRoles = map[string]string{}
+	}
+	s.st.CustomRoles[strings.ToLower(org+"/"+name)] = strings.ToLower(base)
+	return nil
+}
+
 // getTeamMembership answers whether a user belongs to a team. An
 // installation needs the members permission and may only read the teams of
 // the account it is installed on; a user must be signed in.

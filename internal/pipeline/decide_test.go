@@ -52,6 +52,7 @@ func productionFacts() Facts {
 	f := stagingFacts()
 	f.PullRequest = &PullRequest{Number: 9, Author: "hoist[bot]"}
 	f.Reviews = []Review{{User: "bob", State: "APPROVED", SHA: devHead, At: at(1)}}
+	f.Reviewers = map[string]Reviewer{"bob": {Permission: "write"}}
 	return f
 }
 

@@ -77,9 +77,12 @@ type Check struct {
 	// cancelled, timed_out, action_required, stale, startup_failure; for
 	// commit statuses success, failure or error.
 	Conclusion string
-	// App is the slug of the GitHub App that reported a check run.
+	// App is the slug of the GitHub App that reported a check run
+	// (github-actions for workflow runs).
 	App string
-	ID  int64
+	// Creator is the login of the account that created a commit status.
+	Creator string
+	ID      int64
 	// At is when the result was last updated; the newest result of a name
 	// within a source is the one that counts.
 	At  time.Time
@@ -94,6 +97,16 @@ type Review struct {
 	// SHA is the commit the review was given on.
 	SHA string
 	At  time.Time
+}
+
+// Reviewer is what counts about a reviewer of the promotion pull request.
+type Reviewer struct {
+	// Permission is the reviewer's permission on the repository (admin,
+	// maintain, write, triage, read or none; a custom role by its base).
+	Permission string
+	// InTeam is set when the reviewer belongs to one of the environment's
+	// teams.
+	InTeam bool
 }
 
 // PullRequest is the promotion pull request of an environment.
@@ -147,6 +160,9 @@ type Facts struct {
 	// Reviews its reviews.
 	PullRequest *PullRequest
 	Reviews     []Review
+	// Reviewers says, by lower-case login, what GitHub says of each
+	// reviewer's access; a reviewer missing here counts as having none.
+	Reviewers map[string]Reviewer
 	// Holds on the environment (expired ones are ignored).
 	Holds []Hold
 	// Now is the time of the decision.

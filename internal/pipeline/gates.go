@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/config"
 )
 
 // GateKind names a kind of gate.
@@ -51,8 +54,8 @@ type GateResult struct {
 // order: checks as configured, smoke, soak, approvals.
 func EvaluateGates(g Gates, f Facts) []GateResult {
 	var out []GateResult
-	for _, name := range g.Checks {
-		out = append(out, checkGate(name, f.Checks))
+	for _, c := range g.Checks {
+		out = append(out, checkGate(c, f.Checks))
 	}
 	if g.Smoke {
 		out = append(out, smokeGate(f))
@@ -61,7 +64,7 @@ func EvaluateGates(g Gates, f Facts) []GateResult {
 		out = append(out, soakGate(g.Soak, f))
 	}
 	if g.Approvals > 0 {
-		out = append(out, approvalsGate(g.Approvals, f))
+		out = append(out, approvalsGate(g.Approvals, g.Teams, f))
 	}
 	return out
 }
@@ -153,8 +156,37 @@ func first(a, b string) string {
 	return b
 }
 
-func checkGate(name string, checks []Check) GateResult {
-	return combine(GateCheck, name, latestBySource(name, checks, nil), "not reported yet")
+// checkGate reads the results of one required check. A gate that names
+// its reporter counts only that reporter's results: anyone who may post a
+// commit status, or any installed app, could otherwise report a check of
+// that name. What it ignored is said in the detail.
+func checkGate(g CheckGate, checks []Check) GateResult {
+	if !g.restricted() {
+		return combine(GateCheck, g.Name, latestBySource(g.Name, checks, nil), "not reported yet")
+	}
+	var ignored []string
+	accept := func(c Check) bool {
+		ok := false
+		who := ""
+		switch c.Source {
+		case SourceStatus:
+			ok = g.Creator != "" && strings.EqualFold(c.Creator, g.Creator)
+			who = fmt.Sprintf("%s status by %s ignored", g.Name, orSomeone(c.Creator))
+		default:
+			ok = g.App != "" && c.App == g.App
+			who = fmt.Sprintf("%s from app %s ignored", g.Name, orSomeone(c.App))
+		}
+		if !ok && !slices.Contains(ignored, who) {
+			ignored = append(ignored, who)
+		}
+		return ok
+	}
+	r := combine(GateCheck, g.Name, latestBySource(g.Name, checks, accept), "not reported yet")
+	if len(ignored) > 0 {
+		sort.Strings(ignored)
+		r.Detail += "; " + strings.Join(ignored, "; ")
+	}
+	return r
 }
 
 // smokeGate reads hoist's own check run; a commit status or another app's
@@ -187,46 +219,35 @@ func soakGate(soak time.Duration, f Facts) GateResult {
 }
 
 // approvalsGate counts distinct reviewers whose latest review approves the
-// commit being promoted. The pull request's author and bots do not count;
-// a request for changes (still standing) refuses; an approval of an older
-// commit does not count for a newer one, like GitHub's "dismiss stale
-// approvals".
-func approvalsGate(need int, f Facts) GateResult {
+// commit being promoted, as GitHub's required reviews do: only reviewers with
+// write access count (and, when the environment has teams, only members of
+// them, or admins); the pull request's author and bots never count. Each
+// reviewer's standing is their latest approval or request for changes; a
+// comment changes nothing and a dismissal removes it. A request for changes
+// refuses only when it comes from someone whose approval would count, so a
+// stranger cannot block a promotion. An approval of an older commit does not
+// count for a newer one, like GitHub's "dismiss stale approvals".
+func approvalsGate(need int, teams []string, f Facts) GateResult {
 	r := GateResult{Kind: GateApprovals, Name: "approvals", State: GatePending}
 	if f.PullRequest == nil {
 		r.Detail = fmt.Sprintf("0 of %d: needs the promotion pull request", need)
 		return r
 	}
 	r.URL = f.PullRequest.URL
-	reviews := append([]Review(nil), f.Reviews...)
-	sort.SliceStable(reviews, func(i, j int) bool { return reviews[i].At.Before(reviews[j].At) })
-	type standing struct {
-		state, sha string
-	}
-	latest := map[string]standing{}
-	var order []string
-	for _, rv := range reviews {
-		user := strings.ToLower(rv.User)
-		if user == "" || strings.EqualFold(rv.User, f.PullRequest.Author) || isBot(rv.User) {
+	latest, order := FoldReviews(f.Reviews, f.PullRequest.Author)
+	var approvers, stale, blockers, ignored []string
+	for _, u := range order {
+		rv := latest[strings.ToLower(u)]
+		if why := reviewerShortfall(f.Reviewers[strings.ToLower(u)], teams); why != "" {
+			ignored = append(ignored, fmt.Sprintf("%s (%s)", u, why))
 			continue
 		}
-		switch rv.State {
-		case "APPROVED", "CHANGES_REQUESTED", "DISMISSED":
-			if _, seen := latest[user]; !seen {
-				order = append(order, rv.User)
-			}
-			latest[user] = standing{rv.State, rv.SHA}
-		}
-	}
-	var approvers, stale, blockers []string
-	for _, u := range order {
-		s := latest[strings.ToLower(u)]
 		switch {
-		case s.state == "CHANGES_REQUESTED":
+		case rv.State == "CHANGES_REQUESTED":
 			blockers = append(blockers, u)
-		case s.state == "APPROVED" && (s.sha == "" || s.sha == f.SourceHead):
+		case rv.SHA == "" || rv.SHA == f.SourceHead:
 			approvers = append(approvers, u)
-		case s.state == "APPROVED":
+		default:
 			stale = append(stale, u)
 		}
 	}
@@ -243,8 +264,65 @@ func approvalsGate(need int, f Facts) GateResult {
 		if len(stale) > 0 {
 			r.Detail += "; approvals of an earlier commit by " + strings.Join(stale, ", ") + " need renewing"
 		}
+		if len(ignored) > 0 {
+			r.Detail += "; not counted: " + strings.Join(ignored, ", ")
+		}
 	}
 	return r
+}
+
+// FoldReviews returns each reviewer's standing review (by lower-case
+// login) and the reviewers in the order they first took a stand. Reviews
+// are taken in time order; APPROVED and CHANGES_REQUESTED replace the
+// reviewer's standing, DISMISSED removes it, COMMENTED (and PENDING) leave
+// it alone, as on GitHub. The author's and bots' reviews are skipped.
+func FoldReviews(reviews []Review, author string) (map[string]Review, []string) {
+	sorted := append([]Review(nil), reviews...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	latest := map[string]Review{}
+	var order []string
+	for _, rv := range sorted {
+		user := strings.ToLower(rv.User)
+		if user == "" || strings.EqualFold(rv.User, author) || isBot(rv.User) {
+			continue
+		}
+		switch rv.State {
+		case "APPROVED", "CHANGES_REQUESTED":
+			if _, seen := latest[user]; !seen && !slices.ContainsFunc(order, func(o string) bool { return strings.EqualFold(o, user) }) {
+				order = append(order, rv.User)
+			}
+			latest[user] = rv
+		case "DISMISSED":
+			delete(latest, user)
+		}
+	}
+	out := order[:0:0]
+	for _, u := range order {
+		if _, ok := latest[strings.ToLower(u)]; ok {
+			out = append(out, u)
+		}
+	}
+	return latest, out
+}
+
+// ReviewerCounts reports whether a reviewer's review counts for an
+// environment with these teams.
+func ReviewerCounts(rv Reviewer, teams []string) bool { return reviewerShortfall(rv, teams) == "" }
+
+// reviewerShortfall says why a reviewer's review does not count, or "".
+func reviewerShortfall(rv Reviewer, teams []string) string {
+	rank := slices.Index(config.RepoPermissions, rv.Permission)
+	if rank < slices.Index(config.RepoPermissions, "write") {
+		p := rv.Permission
+		if p == "" {
+			p = "no"
+		}
+		return p + " access"
+	}
+	if len(teams) > 0 && rv.Permission != "admin" && !rv.InTeam {
+		return "not in the environment's teams"
+	}
+	return ""
 }
 
 // roundDuration prints durations to the minute (to the second under one).

@@ -68,8 +68,55 @@ func TestCheckGate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := checkGate(ci, c.checks)
+			g := checkGate(CheckGate{Name: ci}, c.checks)
 			if g.State != c.want || g.Detail != c.detail || g.Kind != GateCheck || g.Name != ci {
+				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
+			}
+		})
+	}
+}
+
+// TestCheckGateReporter: a gate that names its app or status creator is
+// passed only by that reporter; another app's check run or anyone's commit
+// status of the same name neither passes nor fails it, and is shown.
+func TestCheckGateReporter(t *testing.T) {
+	const ci = "ci / test"
+	byApp := func(app, conclusion string, min int) Check {
+		c := run(ci, "completed", conclusion, min)
+		c.App = app
+		return c
+	}
+	byCreator := func(who, state string, min int) Check {
+		c := status(ci, state, min)
+		c.Creator = who
+		return c
+	}
+	wf := wfrun(ci, "completed", "success", 1)
+	wf.App = "github-actions"
+	actions := CheckGate{Name: ci, App: "github-actions"}
+	jenkins := CheckGate{Name: ci, Creator: "jenkins-bot"}
+	cases := []struct {
+		name   string
+		gate   CheckGate
+		checks []Check
+		want   GateState
+		detail string
+	}{
+		{"the named app passes", actions, []Check{byApp("github-actions", "success", 1)}, GatePassed, "success (check run)"},
+		{"another app's green run does not pass", actions, []Check{byApp("evil-app", "success", 1)}, GatePending, "not reported yet; ci / test from app evil-app ignored"},
+		{"another app's red run does not fail", actions, []Check{byApp("github-actions", "success", 1), byApp("evil-app", "failure", 2)}, GatePassed, "success (check run); ci / test from app evil-app ignored"},
+		{"a commit status does not pass an app gate", actions, []Check{byCreator("mallory", "success", 1)}, GatePending, "not reported yet; ci / test status by mallory ignored"},
+		{"a workflow run is github-actions'", actions, []Check{wf}, GatePassed, "success (workflow run)"},
+		{"the named creator's status passes", jenkins, []Check{byCreator("Jenkins-Bot", "success", 1)}, GatePassed, "success (commit status)"},
+		{"another creator's status does not", jenkins, []Check{byCreator("mallory", "success", 1)}, GatePending, "not reported yet; ci / test status by mallory ignored"},
+		{"a check run does not pass a creator gate", jenkins, []Check{byApp("github-actions", "success", 1)}, GatePending, "not reported yet; ci / test from app github-actions ignored"},
+		{"app and creator: either reporter", CheckGate{Name: ci, App: "github-actions", Creator: "jenkins-bot"}, []Check{byCreator("jenkins-bot", "failure", 1), byApp("github-actions", "success", 2)}, GateFailed, "failure (commit status)"},
+		{"the named app's failure fails", actions, []Check{byApp("github-actions", "failure", 1)}, GateFailed, "failure (check run)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := checkGate(c.gate, c.checks)
+			if g.State != c.want || g.Detail != c.detail {
 				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
 			}
 		})
@@ -166,11 +213,96 @@ func TestApprovalsGate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := approvalsGate(c.need, Facts{SourceHead: head, PullRequest: c.pr, Reviews: c.reviews})
+			writers := map[string]Reviewer{"bob": {Permission: "write"}, "carol": {Permission: "maintain"}, "dave": {Permission: "admin"},
+				"alice": {Permission: "admin"}, "renovate[bot]": {Permission: "write"}}
+			g := approvalsGate(c.need, nil, Facts{SourceHead: head, PullRequest: c.pr, Reviews: c.reviews, Reviewers: writers})
 			if g.State != c.want || g.Detail != c.detail {
 				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
 			}
 		})
+	}
+}
+
+// TestApprovalsGateWho: only reviewers with write access count, and
+// members of the environment's teams when it has teams; a request for
+// changes blocks only from such a reviewer.
+func TestApprovalsGateWho(t *testing.T) {
+	const head = "c0ffee"
+	pr := &PullRequest{Number: 7, Author: "hoist[bot]"}
+	rv := func(user, state string, min int) Review {
+		return Review{User: user, State: state, SHA: head, At: at(min)}
+	}
+	who := map[string]Reviewer{
+		"reader": {Permission: "read"}, "triager": {Permission: "triage"}, "writer": {Permission: "write"},
+		"teamwriter": {Permission: "write", InTeam: true}, "teamreader": {Permission: "read", InTeam: true},
+		"admin": {Permission: "admin"},
+	}
+	ops := []string{"ops"}
+	cases := []struct {
+		name    string
+		teams   []string
+		reviews []Review
+		want    GateState
+		detail  string
+	}{
+		{"a reader's approval does not count", nil, []Review{rv("reader", "APPROVED", 1)}, GatePending, "0 of 1; not counted: reader (read access)"},
+		{"a triager's neither", nil, []Review{rv("triager", "APPROVED", 1)}, GatePending, "0 of 1; not counted: triager (triage access)"},
+		{"a stranger's (unknown) neither", nil, []Review{rv("stranger", "APPROVED", 1)}, GatePending, "0 of 1; not counted: stranger (no access)"},
+		{"a writer's does", nil, []Review{rv("reader", "APPROVED", 1), rv("writer", "APPROVED", 2)}, GatePassed, "1 of 1 (writer)"},
+		{"a reader's request for changes does not block", nil, []Review{rv("writer", "APPROVED", 1), rv("reader", "CHANGES_REQUESTED", 2)}, GatePassed, "1 of 1 (writer)"},
+		{"a writer's request for changes blocks", nil, []Review{rv("admin", "APPROVED", 1), rv("writer", "CHANGES_REQUESTED", 2)}, GateFailed, "changes requested by writer"},
+		{"teams: a writer outside them does not count", ops, []Review{rv("writer", "APPROVED", 1)}, GatePending, "0 of 1; not counted: writer (not in the environment's teams)"},
+		{"teams: a writing member counts", ops, []Review{rv("teamwriter", "APPROVED", 1)}, GatePassed, "1 of 1 (teamwriter)"},
+		{"teams: a reading member does not", ops, []Review{rv("teamreader", "APPROVED", 1)}, GatePending, "0 of 1; not counted: teamreader (read access)"},
+		{"teams: an admin always counts", ops, []Review{rv("admin", "APPROVED", 1)}, GatePassed, "1 of 1 (admin)"},
+		{"teams: an outsider's request for changes does not block", ops, []Review{rv("teamwriter", "APPROVED", 1), rv("writer", "CHANGES_REQUESTED", 2)}, GatePassed, "1 of 1 (teamwriter)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := approvalsGate(1, c.teams, Facts{SourceHead: head, PullRequest: pr, Reviews: c.reviews, Reviewers: who})
+			if g.State != c.want || g.Detail != c.detail {
+				t.Errorf("got %s %q, want %s %q", g.State, g.Detail, c.want, c.detail)
+			}
+		})
+	}
+	// Without facts about the reviewers nobody counts.
+	if g := approvalsGate(1, nil, Facts{SourceHead: head, PullRequest: pr, Reviews: []Review{rv("writer", "APPROVED", 1)}}); g.State != GatePending {
+		t.Errorf("an approval counted without knowing the reviewer's access: %+v", g)
+	}
+}
+
+// TestFoldReviews: each reviewer's latest approval or request for changes
+// stands; comments change nothing, a dismissal removes the standing.
+func TestFoldReviews(t *testing.T) {
+	rv := func(user, state string, min int) Review { return Review{User: user, State: state, At: at(min)} }
+	cases := []struct {
+		name    string
+		reviews []Review
+		want    string // user=state, in order
+	}{
+		{"approved then commented stays approved", []Review{rv("bob", "APPROVED", 1), rv("bob", "COMMENTED", 2)}, "bob=APPROVED"},
+		{"changes requested then commented still blocks", []Review{rv("bob", "CHANGES_REQUESTED", 1), rv("bob", "COMMENTED", 2)}, "bob=CHANGES_REQUESTED"},
+		{"comments alone take no stand", []Review{rv("bob", "COMMENTED", 1), rv("bob", "PENDING", 2)}, ""},
+		{"dismissed approval removes it", []Review{rv("bob", "DISMISSED", 1)}, ""},
+		{"an approval after a dismissed review stands", []Review{rv("bob", "DISMISSED", 1), rv("bob", "APPROVED", 2)}, "bob=APPROVED"},
+		{"a dismissal after an approval removes it", []Review{rv("bob", "APPROVED", 1), rv("bob", "DISMISSED", 2), rv("bob", "COMMENTED", 3)}, ""},
+		{"latest wins, by time", []Review{rv("bob", "APPROVED", 5), rv("bob", "CHANGES_REQUESTED", 1)}, "bob=APPROVED"},
+		{"logins compare without case", []Review{rv("Bob", "CHANGES_REQUESTED", 1), rv("bob", "APPROVED", 2)}, "Bob=APPROVED"},
+		{"author and bots skipped", []Review{rv("alice", "APPROVED", 1), rv("ci[bot]", "APPROVED", 2), rv("carol", "APPROVED", 3)}, "carol=APPROVED"},
+		{"order of first stand", []Review{rv("carol", "APPROVED", 1), rv("bob", "CHANGES_REQUESTED", 2), rv("carol", "CHANGES_REQUESTED", 3)}, "carol=CHANGES_REQUESTED bob=CHANGES_REQUESTED"},
+	}
+	for _, c := range cases {
+		latest, order := FoldReviews(c.reviews, "alice")
+		var got []string
+		for _, u := range order {
+			got = append(got, u+"="+latest[strings.ToLower(u)].State)
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, g, c.want)
+		}
+		if len(latest) != len(order) {
+			t.Errorf("%s: %d standings for %d reviewers", c.name, len(latest), len(order))
+		}
 	}
 }
 
@@ -195,7 +327,7 @@ func TestHoldActive(t *testing.T) {
 }
 
 func TestEvaluateGatesOrder(t *testing.T) {
-	g := Gates{Checks: []string{"b", "a"}, Smoke: true, Soak: time.Minute, Approvals: 1}
+	g := Gates{Checks: []CheckGate{{Name: "b"}, {Name: "a"}}, Smoke: true, Soak: time.Minute, Approvals: 1}
 	res := EvaluateGates(g, Facts{Now: t0})
 	var kinds []string
 	for _, r := range res {

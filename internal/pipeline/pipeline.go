@@ -56,9 +56,9 @@ type Environment struct {
 
 // Gates are what must hold before a commit enters an environment.
 type Gates struct {
-	// Checks are names of checks (check runs, commit statuses, workflow
-	// runs) that must succeed on the commit.
-	Checks []string
+	// Checks are the checks (check runs, commit statuses, workflow runs)
+	// that must succeed on the commit, each with who must report it.
+	Checks []CheckGate
 	// Smoke requires the hoist/smoke check run to pass on the commit.
 	Smoke bool
 	// Soak is how long the commit must have been the source branch's head.
@@ -66,7 +66,22 @@ type Gates struct {
 	// Approvals is how many approving reviews the promotion pull request
 	// needs.
 	Approvals int
+	// Teams are the environment's teams: when set, only their members'
+	// reviews count (repository admins' too), besides write access.
+	Teams []string
 }
+
+// CheckGate is one required check. With App or Creator set, only results
+// from that reporter count: check runs (and workflow runs, whose app is
+// github-actions) of app App, commit statuses created by Creator.
+type CheckGate struct {
+	Name    string
+	App     string
+	Creator string
+}
+
+// restricted reports whether the gate names its reporter.
+func (g CheckGate) restricted() bool { return g.App != "" || g.Creator != "" }
 
 // Candidate is a candidate branch (pre-<env>) promoted into an environment.
 type Candidate struct {
@@ -94,10 +109,11 @@ func New(cfg *config.RepoConfig) *Pipeline {
 			Permission:  e.Permission,
 			Teams:       append([]string(nil), e.Teams...),
 			Gates: Gates{
-				Checks:    append([]string(nil), e.Gates.Checks...),
+				Checks:    checkGates(e.Gates.Checks),
 				Smoke:     e.Gates.Smoke,
 				Soak:      e.Gates.Soak,
 				Approvals: e.Gates.Approvals,
+				Teams:     append([]string(nil), e.Teams...),
 			},
 			URL:    e.Deploy.URL,
 			Deploy: e.Deploy,
@@ -111,6 +127,14 @@ func New(cfg *config.RepoConfig) *Pipeline {
 		p.Tags = append(p.Tags, TagRule{Pattern: t.Pattern, Env: t.Promote})
 	}
 	return p
+}
+
+func checkGates(cs []config.RepoCheck) []CheckGate {
+	out := make([]CheckGate, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, CheckGate{Name: c.Name, App: c.App, Creator: c.Creator})
+	}
+	return out
 }
 
 // Env returns the environment called name.

@@ -63,6 +63,7 @@ func TestRenderPullRequestStates(t *testing.T) {
 		{"ready", toProduction, func(f *Facts) {
 			f.PullRequest = &PullRequest{Number: 1, Author: "hoist[bot]"}
 			f.Reviews = []Review{{User: "bob", State: "APPROVED"}}
+			f.Reviewers = map[string]Reviewer{"bob": {Permission: "write"}}
 		}, "✅ **Ready**: every gate passes for `aaaaaaa`; a person promotes production."},
 		{"diverged", toStaging, func(f *Facts) {
 			f.Relation = RelationDiverged

@@ -23,3 +23,19 @@ func (p *Pipeline) WantsPullRequest(t Target) bool {
 func KeepPullRequest(d Decision) bool {
 	return d.Outcome != OutcomeUpToDate && d.SHA != ""
 }
+
+// ApprovalsBranch is the head branch of the pull request (into the
+// environment's branch) whose reviews feed t's approvals gate, or "" when
+// none does. Every way of asking for a promotion reads the same reviews: a
+// tag's commit is approved on the environment's promotion pull request
+// (promote_from's branch), and only an approval of that very commit counts.
+func (p *Pipeline) ApprovalsBranch(t Target) string {
+	if p.WantsPullRequest(t) {
+		return t.Source
+	}
+	env, ok := p.Env(t.Env)
+	if !ok || env.Gates.Approvals == 0 || t.Route != RouteTag {
+		return ""
+	}
+	return p.SourceBranch(env.Name)
+}

@@ -43,3 +43,28 @@ tags: [ { pattern: "web-*", promote: production } ]
 		t.Error("KeepPullRequest: want a pull request exactly while the environment lacks the commit")
 	}
 }
+
+func TestApprovalsBranch(t *testing.T) {
+	p := mustPipeline(t, `version: 1
+environments:
+  dev: { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: true }
+  production: { branch: main, promote_from: staging, gates: { approvals: 1 } }
+  docs: { branch: docs, gates: { approvals: 1 } }
+tags: [ { pattern: "web-*", promote: production }, { pattern: "s-*", promote: staging }, { pattern: "d-*", promote: docs } ]
+`)
+	for _, c := range []struct {
+		t    Target
+		want string
+	}{
+		{Target{Env: "production", Route: RoutePromote, Source: "staging"}, "staging"},
+		{Target{Env: "production", Route: RouteTag, Source: "web-1"}, "staging"},
+		{Target{Env: "staging", Route: RouteTag, Source: "s-1"}, ""},
+		{Target{Env: "staging", Route: RoutePromote, Source: "dev"}, ""},
+		{Target{Env: "docs", Route: RouteTag, Source: "d-1"}, ""},
+	} {
+		if got := p.ApprovalsBranch(c.t); got != c.want {
+			t.Errorf("ApprovalsBranch(%+v) = %q, want %q", c.t, got, c.want)
+		}
+	}
+}
