@@ -218,27 +218,58 @@ func (cfg *Server) CDNAllowed(name, fullName string) error {
 }
 
 // CheckRepoConfig checks what a repository's configuration names against
-// this server: every deploy target and CDN must exist and be open to the
-// repository fullName, and every prefix must stay in its folder. Each
-// mistake names the file, line and column of the value.
+// this server: every deploy target and CDN it names that this server has
+// must be open to the repository fullName, and every prefix must stay in
+// the repository's folder. Each mistake names the file, line and column of
+// the value. A name this server does not have is left to the deploy, which
+// fails saying so (the operator may be about to add it).
 func (cfg *Server) CheckRepoConfig(rc *RepoConfig, fullName string) error {
+	return cfg.checkRepoConfig(rc, fullName, false)
+}
+
+// CheckRepoConfigNames also reports names this server does not have, and
+// without fullName checks only the names: `hoist config validate -server`.
+func (cfg *Server) CheckRepoConfigNames(rc *RepoConfig, fullName string) error {
+	return cfg.checkRepoConfig(rc, fullName, true)
+}
+
+func (cfg *Server) checkRepoConfig(rc *RepoConfig, fullName string, names bool) error {
 	v := &repoValidator{cfg: rc}
 	for _, e := range rc.Environments {
 		at := "environments." + e.Name
-		if e.Deploy.Target != "" {
-			if _, _, err := cfg.DeployTarget(e.Deploy.Target, fullName, e.Deploy.Prefix); err != nil {
-				where := at + ".deploy.target"
-				if _, ok := cfg.Targets[e.Deploy.Target]; ok && RepoAllowed(cfg.Targets[e.Deploy.Target].Repos, fullName) && v.written(at+".deploy.prefix") {
-					where = at + ".deploy.prefix"
+		if name := e.Deploy.Target; name != "" {
+			t, known := cfg.Targets[name]
+			switch {
+			case !known && names:
+				_, err := cfg.Target(name)
+				v.errorf(at+".deploy.target", "%v", err)
+			case !known || fullName == "":
+			case !RepoAllowed(t.Repos, fullName):
+				_, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix)
+				v.errorf(at+".deploy.target", "%v", err)
+			default:
+				if _, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix); err != nil {
+					where := at + ".deploy.prefix"
+					if !v.written(where) {
+						where = at + ".deploy.target"
+					}
+					v.errorf(where, "%v", err)
 				}
-				v.errorf(where, "%v", err)
 			}
 		}
 		for i, p := range e.Purge {
 			if p.CDN == "" {
 				continue
 			}
-			if err := cfg.CDNAllowed(p.CDN, fullName); err != nil {
+			_, err := cfg.CDNs.Lookup(p.CDN)
+			switch {
+			case err != nil && names:
+			case err != nil || fullName == "":
+				continue
+			default:
+				err = cfg.CDNAllowed(p.CDN, fullName)
+			}
+			if err != nil {
 				v.errorf(fmt.Sprintf("%s.purge[%d].cdn", at, i), "%v", err)
 			}
 		}
@@ -278,31 +309,4 @@ func LoadServerTargets(path string) (*Server, error) {
 		}
 	}
 	return cfg, nil
-}
-
-// CheckRepoConfigNames is CheckRepoConfig when fullName is known; without
-// it, it only checks that the named targets and CDNs exist and that the
-// prefixes are clean.
-func (cfg *Server) CheckRepoConfigNames(rc *RepoConfig, fullName string) error {
-	if fullName != "" {
-		return cfg.CheckRepoConfig(rc, fullName)
-	}
-	v := &repoValidator{cfg: rc}
-	for _, e := range rc.Environments {
-		at := "environments." + e.Name
-		if e.Deploy.Target != "" {
-			if _, err := cfg.Target(e.Deploy.Target); err != nil {
-				v.errorf(at+".deploy.target", "%v", err)
-			}
-		}
-		for i, p := range e.Purge {
-			if _, err := cfg.CDNs.Lookup(p.CDN); err != nil && p.CDN != "" {
-				v.errorf(fmt.Sprintf("%s.purge[%d].cdn", at, i), "%v", err)
-			}
-		}
-	}
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return v.errs
 }
