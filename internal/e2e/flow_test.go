@@ -157,7 +157,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			t.Fatalf("staging at %.7s, want the smoke-tested build %.7s", head, sha)
 		}
 		puts1, _, _ := w.writes.Snapshot()
-		want := []string{"site/staging/index.html", "site/staging/products/index.html"}
+		want := []string{"site/acme/site/staging/index.html", "site/acme/site/staging/products/index.html"}
 		if got := testenv.SiteObjects(puts1[len(puts0):]); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("the deploy wrote %v, want only the changed %v", got, want)
 		}
@@ -300,7 +300,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		st := w.waitDeployment(sha)
 		w.writes.Refuse(false)
 		if st.GetState() != "failure" || !strings.Contains(st.GetDescription(), "attempt 1 of") || !strings.Contains(st.GetDescription(), "retrying") ||
-			!strings.Contains(st.GetDescription(), "put staging/") || st.GetLogURL() == "" {
+			!strings.Contains(st.GetDescription(), "put acme/site/staging/") || st.GetLogURL() == "" {
 			t.Fatalf("deployment status %s %q (log %q): want failure saying which write failed, that it is retried, and a log", st.GetState(), st.GetDescription(), st.GetLogURL())
 		}
 		// The description is cut to GitHub's 140 characters; the
