@@ -94,7 +94,7 @@ func (s *Service) target(ctx context.Context, fullName string, env pipeline.Envi
 	// may have changed since.
 	tc, prefix, err := s.cfg.DeployTarget(name, fullName, env.Deploy.Prefix)
 	if err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Str("audit", "deploy refused").Str("target", name).Msg("deploy target refused")
+		zerolog.Ctx(ctx).Warn().Err(err).Str("repo", fullName).Str("env", env.Name).Str("audit", "deploy refused").Str("target", name).Msg("deploy target refused")
 		return nil, tc, "", permanentDeployError{err}
 	}
 	t, _, err := s.openTarget(ctx, name)
@@ -139,7 +139,7 @@ func (s *Service) cdnsFor(ctx context.Context, fullName string, env pipeline.Env
 			return nil, extra, permanent("no cdn named %q: the server has no cdns configured", p.CDN)
 		}
 		if err := s.cfg.CDNAllowed(p.CDN, fullName); err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Str("audit", "purge refused").Str("cdn", p.CDN).Msg("cdn refused")
+			zerolog.Ctx(ctx).Warn().Err(err).Str("repo", fullName).Str("env", env.Name).Str("audit", "purge refused").Str("cdn", p.CDN).Msg("cdn refused")
 			return nil, extra, permanentDeployError{err}
 		}
 		c, err := s.cfg.CDNs.Lookup(p.CDN)
