@@ -299,6 +299,13 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
 	p, _, err := s.pipelineFor(ctx, re)
 	if err != nil {
+		var mistakes config.RepoConfigErrors
+		if jobs.IsPermanent(err) && errors.As(err, &mistakes) {
+			// The mistakes themselves (file:line:col: a target not open
+			// to the repository, …) are the reason, within the status's
+			// 140 characters.
+			return &publishSummary{}, permanentDeployError{mistakes}
+		}
 		if jobs.IsPermanent(err) {
 			return &publishSummary{}, permanentDeployError{err}
 		}
