@@ -108,7 +108,7 @@ func (c RepoCheck) Restricted() bool { return c.App != "" || c.Creator != "" }
 // RepoDeploy names a storage target of the server configuration.
 type RepoDeploy struct {
 	Target string `yaml:"target" doc:"Name of a deploy target in the server configuration (credentials never live in the repository)."`
-	Prefix string `yaml:"prefix" doc:"Folder of the target the environment is published to. Default: the environment's name and a slash, when target is set."`
+	Prefix string `yaml:"prefix" doc:"Folder the environment is published to, inside the repository's own folder of the target (by default the server's <owner>/<repo>/). A clean relative path: no leading /, no . or .. folder, no \\ or %. Default: the environment's name and a slash, when target is set."`
 	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'." schema:"format=uri"`
 }
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/deploy"
 )
 
 // repoValidator checks the rules that span fields, after decoding. Each
@@ -230,7 +232,9 @@ func (v *repoValidator) deploy(at string, e RepoEnvironment) {
 	if d.Prefix != "" {
 		if d.Target == "" {
 			v.errorf(at+".prefix", "prefix needs a target to be a folder of")
-		} else if msg := repoRelativePath(d.Prefix); msg != "" {
+		} else if msg := deploy.CheckRelPrefix(d.Prefix); msg != "" {
+			// The prefix is placed under the repository's own folder of
+			// the target; nothing may lead out of it.
 			v.errorf(at+".prefix", "prefix %s", msg)
 		}
 	}

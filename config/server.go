@@ -227,6 +227,25 @@ func serverYAMLError(path string, err error) string {
 }
 
 func recordServerLines(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind == yaml.SequenceNode {
+		// Lists of named entries (cdns: - { name: edge, … }) are
+		// recorded under their names, as the map form is.
+		for _, item := range n.Content {
+			if item.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(item.Content); i += 2 {
+				if item.Content[i].Value == "name" && item.Content[i+1].Kind == yaml.ScalarNode {
+					key := prefix + "." + item.Content[i+1].Value
+					if _, dup := lines[key]; !dup {
+						lines[key] = item.Line
+						recordServerLines(item, key, lines)
+					}
+				}
+			}
+		}
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}

@@ -21,7 +21,41 @@ import (
 // A repository's `deploy: { target: site-bucket }` names one. The target
 // DefaultTarget (a folder under the data dir) exists unless the file
 // defines an entry of that name itself.
-type Targets map[string]deploy.TargetConfig
+type Targets map[string]Target
+
+// Target is one entry of `targets:`: where and how to write, who may use it
+// and under which folder each repository's editions go.
+type Target struct {
+	deploy.TargetConfig `yaml:",inline"`
+	// Repos are the owners and repositories that may deploy here: "acme"
+	// (every repository of acme), "acme/site", "acme/site-*", or "*" for
+	// any installation. Required: an entry without it is a start-up error.
+	Repos []string `yaml:"repos,omitempty" json:"repos,omitempty"`
+	// Prefix is the folder template of a repository's editions, with
+	// {owner} and {repo}; the repository's own prefix (default "<env>/")
+	// goes under it. Default DefaultPrefixTemplate.
+	Prefix *string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+}
+
+// MarshalYAML prints the entry with the secret key redacted (the embedded
+// TargetConfig's method would drop Repos and Prefix).
+func (t Target) MarshalYAML() (any, error) {
+	type plain deploy.TargetConfig // without its MarshalYAML
+	p := plain(t.TargetConfig)
+	if p.SecretAccessKey != "" {
+		p.SecretAccessKey = "[redacted]"
+	}
+	return struct {
+		plain  `yaml:",inline"`
+		Repos  []string `yaml:"repos,omitempty"`
+		Prefix *string  `yaml:"prefix,omitempty"`
+	}{p, t.Repos, t.Prefix}, nil
+}
+
+// GoString keeps %#v from printing the secret key.
+func (t Target) GoString() string {
+	return fmt.Sprintf("config.Target{%s, repos %v, prefix %q}", t.TargetConfig, t.Repos, t.prefixTemplate())
+}
 
 // DefaultTarget is the name of the embedded default target.
 const DefaultTarget = "local"
@@ -40,7 +74,10 @@ func init() {
 			cfg.Targets = Targets{}
 		}
 		if _, ok := cfg.Targets[DefaultTarget]; !ok {
-			cfg.Targets[DefaultTarget] = deploy.TargetConfig{Type: "local", Dir: filepath.Join(cfg.DataDir, "sites")}
+			// Open to every installation: the prefix template gives each
+			// repository its own folder.
+			cfg.Targets[DefaultTarget] = Target{TargetConfig: deploy.TargetConfig{Type: "local", Dir: filepath.Join(cfg.DataDir, "sites")},
+				Repos: []string{AnyRepository}}
 		}
 	}, func(cfg *Server, src serverSources) error {
 		names := make([]string, 0, len(cfg.Targets))
@@ -68,6 +105,21 @@ func init() {
 				if err := checkServerURL(t.PublicURL); err != nil {
 					return src.errorf(at+".public_url", "", "%v", err)
 				}
+			}
+			if t.Repos == nil && name == cfg.Smoke.ArtifactsTarget {
+				// The screenshots' store is the server's own: closed to
+				// repositories unless the file opens it.
+				t.Repos = []string{}
+			}
+			if err := checkBinding(src, at, "deploy to it", t.Repos); err != nil {
+				return err
+			}
+			if err := checkPrefixTemplate(t.prefixTemplate(), t.Repos); err != nil && len(t.Repos) > 0 {
+				set := at + ".prefix"
+				if t.Prefix == nil {
+					set = at
+				}
+				return src.errorf(set, "", "prefix %v", err)
 			}
 			cfg.Targets[name] = t
 		}
@@ -105,10 +157,31 @@ func init() {
 				msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 				return src.errorf(at, "", "%s", strings.TrimPrefix(msg, fmt.Sprintf("cdn %q: ", c.Name)))
 			}
+			if err := checkBinding(src, at, "purge it", c.Repos); err != nil {
+				return err
+			}
+			if c.PurgeAll && !singleRepo(c.Repos) {
+				// purge_all empties the whole service: every repository's
+				// objects, not only the one that asked.
+				return src.errorf(at+".purge_all", "", "purge_all is allowed only on a CDN whose repos names exactly one repository (owner/name)")
+			}
 			cfg.CDNs[i] = c
 		}
 		return nil
 	})
+}
+
+// checkBinding requires `repos:` on a target or CDN entry and checks its
+// patterns. There is no implicit default: on a server many accounts
+// install, an entry open to all must say so with "*".
+func checkBinding(src serverSources, at, verb string, repos []string) error {
+	if repos == nil {
+		return src.errorf(at, "", "repos is required: the owners or repositories that may %s, such as [\"acme\", \"acme/site\", \"acme/*\"], [\"*\"] for any installation, or [] for none (the server's own use)", verb)
+	}
+	if err := checkRepoPatterns(repos); err != nil {
+		return src.errorf(at+".repos", "", "%v", err)
+	}
+	return nil
 }
 
 // expandSecret reads a ${NAME} value from the environment; other values are
@@ -133,7 +206,7 @@ func expandSecret(src serverSources, setting, v string) (string, error) {
 // this server has.
 func (cfg *Server) Target(name string) (deploy.TargetConfig, error) {
 	if t, ok := cfg.Targets[name]; ok {
-		return t, nil
+		return t.TargetConfig, nil
 	}
 	names := make([]string, 0, len(cfg.Targets))
 	for n := range cfg.Targets {

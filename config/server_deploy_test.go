@@ -25,9 +25,10 @@ targets:
     access_key_id: AKIAEXAMPLE
     secret_access_key: ${SITE_SECRET}
     public_url: https://www.example.com/
+    repos: [acme]
 cdns:
-  fastly-main: { type: fastly, service_id: SVC, api_token: "${FASTLY_TOKEN}" }
-  edge: { type: varnish, nodes: ["http://127.0.0.1:6081"] }
+  fastly-main: { type: fastly, service_id: SVC, api_token: "${FASTLY_TOKEN}", repos: [acme/site] }
+  edge: { type: varnish, nodes: ["http://127.0.0.1:6081"], repos: ["*"] }
 `)
 	cfg, err := LoadServer(path, envOf(env))
 	if err != nil {
@@ -73,7 +74,7 @@ func TestTargetAndCDNErrorsNameTheSetting(t *testing.T) {
 		{"targets:\n  b: { type: local, dirr: /x }\n", "field dirr not found"},
 		{"cdns:\n  f: { type: fastly, service_id: S }\n", ":2: cdns.f: type fastly needs api_token"},
 		{"cdns:\n  v: { type: varnish }\n", "cdns.v: type varnish needs nodes"},
-		{"cdns:\n  - { name: a, type: varnish, nodes: [http://x] }\n  - { name: a, type: varnish, nodes: [http://x] }\n", `cdns.a: the name "a" is used twice`},
+		{"cdns:\n  - { name: a, type: varnish, nodes: [http://x], repos: [a] }\n  - { name: a, type: varnish, nodes: [http://x], repos: [a] }\n", `cdns.a: the name "a" is used twice`},
 	}
 	for _, c := range cases {
 		_, err := LoadServer(writeYAML(t, c.yaml), envOf(validEnv(t)))

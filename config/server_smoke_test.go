@@ -70,7 +70,7 @@ func TestSmokeSectionErrors(t *testing.T) {
 	}
 }
 
-const assetsTarget = "targets:\n  assets: { type: s3, bucket: shots, endpoint: \"http://127.0.0.1:7070\", path_style: true }\n  www: { type: local, dir: /srv/www }\n"
+const assetsTarget = "targets:\n  assets: { type: s3, bucket: shots, endpoint: \"http://127.0.0.1:7070\", path_style: true, repos: [] }\n  www: { type: local, dir: /srv/www, repos: [\"*\"] }\n"
 
 func TestSmokeArtifactsTarget(t *testing.T) {
 	env := validEnv(t)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hoist-dev/hoist/config"
 )
@@ -15,12 +16,16 @@ func init() {
 	register(subcommand{name: "config", summary: "check a .github/hoist.yml (validate) or print its JSON Schema (schema)", run: runConfig})
 }
 
-const configUsage = `usage: hoist config validate [-github] [FILE ...]
+const configUsage = `usage: hoist config validate [-github] [-server FILE -repo OWNER/NAME] [FILE ...]
        hoist config schema
 
 validate  checks each repository configuration (default .github/hoist.yml;
           - reads standard input) and prints every mistake as
           file:line:col: message, or a summary of the pipeline it describes.
+          With -server (a server config file) it also checks that every
+          deploy target and CDN the file names exists there and, with
+          -repo, is open to that repository, and that prefixes stay in
+          the repository's folder.
           Exit status 0 when all are valid, 1 when any has mistakes, 2 on
           bad usage or an unreadable file.
 schema    prints the JSON Schema of the file, for editors.
@@ -54,13 +59,39 @@ func runConfigValidate(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	fl.SetOutput(stderr)
 	fl.Usage = func() { fmt.Fprint(stderr, configUsage+"\nflags:\n"); fl.PrintDefaults() }
 	github := fl.Bool("github", false, "also print each mistake as a GitHub Actions ::error annotation")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	serverFile := fl.String("server", "", "server config file whose targets: and cdns: the file must use")
+	repoName := fl.String("repo", "", "the repository (owner/name) the file belongs to, checked against the server config's repos:")
+	// Flags may follow the files (hoist config validate FILE -server S).
+	var files []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
+		if fl.NArg() == 0 {
+			break
+		}
+		files = append(files, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
+	if *repoName != "" && *serverFile == "" {
+		fmt.Fprintln(stderr, "hoist config validate: -repo needs -server (the server config to check against)")
 		return 2
 	}
-	files := fl.Args()
+	if o, n, ok := strings.Cut(*repoName, "/"); *repoName != "" && (!ok || o == "" || n == "" || strings.Contains(n, "/")) {
+		fmt.Fprintf(stderr, "hoist config validate: -repo %q: write owner/name\n", *repoName)
+		return 2
+	}
+	var server *config.Server
+	if *serverFile != "" {
+		var err error
+		if server, err = config.LoadServerTargets(*serverFile); err != nil {
+			fmt.Fprintf(stderr, "hoist config validate: %v\n", err)
+			return 2
+		}
+	}
 	if len(files) == 0 {
 		files = []string{config.RepoConfigPath}
 	}
@@ -81,6 +112,9 @@ func runConfigValidate(args []string, stdin io.Reader, stdout, stderr io.Writer)
 			continue
 		}
 		cfg, err := config.LoadRepoConfig(name, data)
+		if err == nil && server != nil {
+			err = server.CheckRepoConfigNames(cfg, *repoName)
+		}
 		if err != nil {
 			fmt.Fprintln(stdout, err)
 			var list config.RepoConfigErrors

@@ -285,7 +285,7 @@ func (r *runner) startEdge(s *Step) error {
 	if err != nil {
 		return err
 	}
-	r.origin = &http.Server{Handler: originHandler(r.sitesDir, "staging"), ReadHeaderTimeout: 10 * time.Second}
+	r.origin = &http.Server{Handler: originHandler(r.sitesDir, stagingEdition), ReadHeaderTimeout: 10 * time.Second}
 	go r.origin.Serve(l)
 	originAddr := l.Addr().String()
 	r.siteURL = "http://" + originAddr + "/"
@@ -311,6 +311,11 @@ func (r *runner) startEdge(s *Step) error {
 	r.rep.SiteURL = r.siteURL
 	return nil
 }
+
+// stagingEdition is acme/site's staging: its folder of the local target
+// (the default prefix template {owner}/{repo}/ and the prefix staging/)
+// and the name its surrogate keys derive from (config.Edition).
+const stagingEdition = "acme/site/staging"
 
 // originHandler serves one edition of the deploy folder: dir/ is
 // dir/index.html, and every answer carries the edition's and the path's
@@ -348,7 +353,7 @@ func (r *runner) startServer(s *Step) error {
 	file := filepath.Join(r.dataDir, "hoist-server.yml")
 	cfgText := fmt.Sprintf("generate:\n  repositories:\n    acme/site: { secret: %q }\n", triggerSecret)
 	if r.edge != nil {
-		cfgText += fmt.Sprintf("cdns:\n  edge: { type: varnish, nodes: [ %q ] }\n", "http://"+r.edge.Addr)
+		cfgText += fmt.Sprintf("cdns:\n  edge: { type: varnish, nodes: [ %q ], repos: [acme/site] }\n", "http://"+r.edge.Addr)
 	}
 	if err := os.WriteFile(file, []byte(cfgText), 0o600); err != nil {
 		return err

@@ -157,7 +157,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			t.Fatalf("staging at %.7s, want the smoke-tested build %.7s", head, sha)
 		}
 		puts1, _, _ := w.writes.Snapshot()
-		want := []string{"site/staging/index.html", "site/staging/products/index.html"}
+		want := []string{"site/acme/site/staging/index.html", "site/acme/site/staging/products/index.html"}
 		if got := testenv.SiteObjects(puts1[len(puts0):]); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("the deploy wrote %v, want only the changed %v", got, want)
 		}
@@ -300,16 +300,18 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 		st := w.waitDeployment(sha)
 		w.writes.Refuse(false)
 		if st.GetState() != "failure" || !strings.Contains(st.GetDescription(), "attempt 1 of") || !strings.Contains(st.GetDescription(), "retrying") ||
-			!strings.Contains(st.GetDescription(), "put staging/") || st.GetLogURL() == "" {
-			t.Fatalf("deployment status %s %q (log %q): want failure saying which write failed, that it is retried, and a log", st.GetState(), st.GetDescription(), st.GetLogURL())
+			!strings.Contains(st.GetDescription(), "acme/site/staging/") || st.GetLogURL() == "" {
+			t.Fatalf("deployment status %s %q (log %q): want failure saying where the write failed, that it is retried, and a log", st.GetState(), st.GetDescription(), st.GetLogURL())
 		}
 		// The description is cut to GitHub's 140 characters; the
-		// hoist/deploy check run it links to has the bucket's answer.
+		// hoist/deploy check run it links to has the bucket's answer and
+		// the key that was refused.
 		runs, _, err := w.alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String("hoist/deploy")})
 		if err != nil || len(runs.CheckRuns) == 0 {
 			t.Fatalf("no hoist/deploy check run on %.7s (%v)", sha, err)
 		}
-		if out := runs.CheckRuns[0].GetOutput(); runs.CheckRuns[0].GetConclusion() != "failure" || !strings.Contains(out.GetSummary()+out.GetText(), "AccessDenied") {
+		if out := runs.CheckRuns[0].GetOutput(); runs.CheckRuns[0].GetConclusion() != "failure" || !strings.Contains(out.GetSummary()+out.GetText(), "AccessDenied") ||
+			!strings.Contains(out.GetSummary()+out.GetText(), "put acme/site/staging/") {
 			t.Fatalf("hoist/deploy %s: %s\n%s\n%s", runs.CheckRuns[0].GetConclusion(), out.GetTitle(), out.GetSummary(), out.GetText())
 		}
 		for _, n := range w.nodes {

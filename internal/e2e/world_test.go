@@ -49,7 +49,7 @@ const (
 
 // repoConfig is acme/site's .github/hoist.yml: a generated site is pushed
 // to pre-staging, smoke-tested, then promoted to staging, which is
-// deployed to the S3 target's staging/ folder and purged on the edge.
+// deployed to the S3 target's acme/site/staging/ folder and purged on the edge.
 func repoConfig(siteURL string) string {
 	return fmt.Sprintf(`version: 1
 site: { root: public }
@@ -71,7 +71,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 
 // world is the emulator with acme/site, hoist from serve.New on SQLite,
 // versitygw behind a counting proxy, and two Varnish nodes in front of an
-// origin that serves the bucket's staging/ folder.
+// origin that serves the bucket's acme/site/staging/ folder.
 type world struct {
 	t     *testing.T
 	gh    *ghemu.Harness
@@ -107,7 +107,7 @@ func start(t *testing.T) *world {
 	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	origin := bucketOrigin(t, direct.Client(), "staging/")
+	origin := bucketOrigin(t, direct.Client(), "acme/site/staging/")
 	vcl := filepath.Join(t.TempDir(), "hoist.vcl")
 	if err := os.WriteFile(vcl, varnish.VCL, 0o644); err != nil {
 		t.Fatal(err)
@@ -134,9 +134,9 @@ func start(t *testing.T) *world {
   repositories:
     acme/site: { secret: %q }
 targets:
-  site: { type: s3, bucket: %s, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}" }
+  site: { type: s3, bucket: %s, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme/site] }
 cdns:
-  edge: { type: varnish, nodes: [ %s ] }
+  edge: { type: varnish, nodes: [ %s ], repos: [acme/site] }
 `, triggerSecret, bucket, proxy, key, strings.Join(cdnNodes, ", "))
 	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: serverYAML,
 		Env: map[string]string{"HOIST_CHROMIUM": chromium, "S3_SECRET": secret}})

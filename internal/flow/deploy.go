@@ -84,7 +84,26 @@ type publishes struct {
 	purgeOptions []purge.Option
 }
 
-func (s *Service) target(ctx context.Context, name string) (deploy.Target, deploy.TargetConfig, error) {
+func (s *Service) target(ctx context.Context, fullName string, env pipeline.Environment) (deploy.Target, deploy.TargetConfig, string, error) {
+	name := env.Deploy.Target
+	if s.cfg == nil {
+		return nil, deploy.TargetConfig{}, "", errors.New("the server has no configuration for deploy targets")
+	}
+	// Checked again here, not only when the configuration was read: the
+	// configuration in force may be an older one, or the server config
+	// may have changed since.
+	tc, prefix, err := s.cfg.DeployTarget(name, fullName, env.Deploy.Prefix)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("repo", fullName).Str("env", env.Name).Str("audit", "deploy refused").Str("target", name).Msg("deploy target refused")
+		return nil, tc, "", permanentDeployError{err}
+	}
+	t, _, err := s.openTarget(ctx, name)
+	return t, tc, prefix, err
+}
+
+// openTarget opens a target of the server config by name, for the
+// server's own use (screenshots); repositories go through target.
+func (s *Service) openTarget(ctx context.Context, name string) (deploy.Target, deploy.TargetConfig, error) {
 	if s.cfg == nil {
 		return nil, deploy.TargetConfig{}, errors.New("the server has no configuration for deploy targets")
 	}
@@ -108,14 +127,20 @@ func (s *Service) target(ctx context.Context, name string) (deploy.Target, deplo
 	return t, tc, nil
 }
 
-// cdnsFor returns the server's CDN entries an environment purges, narrowed
-// by the repository's settings.
-func (s *Service) cdnsFor(env pipeline.Environment) ([]purge.CDNConfig, purge.Extra, error) {
+// cdnsFor returns the server's CDN entries an environment of the
+// repository fullName purges, narrowed by the repository's settings, and
+// its extra paths and keys (the keys namespaced to the repository). A CDN
+// not open to the repository is refused.
+func (s *Service) cdnsFor(ctx context.Context, fullName string, env pipeline.Environment) ([]purge.CDNConfig, purge.Extra, error) {
 	var out []purge.CDNConfig
 	var extra purge.Extra
 	for _, p := range env.Purge {
 		if s.cfg == nil {
 			return nil, extra, permanent("no cdn named %q: the server has no cdns configured", p.CDN)
+		}
+		if err := s.cfg.CDNAllowed(p.CDN, fullName); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("repo", fullName).Str("env", env.Name).Str("audit", "purge refused").Str("cdn", p.CDN).Msg("cdn refused")
+			return nil, extra, permanentDeployError{err}
 		}
 		c, err := s.cfg.CDNs.Lookup(p.CDN)
 		if err != nil {
@@ -129,7 +154,9 @@ func (s *Service) cdnsFor(env pipeline.Environment) ([]purge.CDNConfig, purge.Ex
 		}
 		out = append(out, c)
 		extra.Paths = append(extra.Paths, p.Paths...)
-		extra.Keys = append(extra.Keys, p.Keys...)
+		for _, k := range p.Keys {
+			extra.Keys = append(extra.Keys, config.RepoKey(fullName, k))
+		}
 	}
 	return out, extra, nil
 }
@@ -272,6 +299,13 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Actor}
 	p, _, err := s.pipelineFor(ctx, re)
 	if err != nil {
+		var mistakes config.RepoConfigErrors
+		if jobs.IsPermanent(err) && errors.As(err, &mistakes) {
+			// The mistakes themselves (file:line:col: a target not open
+			// to the repository, …) are the reason, within the status's
+			// 140 characters.
+			return &publishSummary{}, permanentDeployError{mistakes}
+		}
 		if jobs.IsPermanent(err) {
 			return &publishSummary{}, permanentDeployError{err}
 		}
@@ -292,11 +326,13 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 	if err := repo.SetDeploymentStatus(ctx, a.Deployment, "in_progress", "", "", fmt.Sprintf("deploying %s to %s", shortSHA(a.SHA), env.Name)); err != nil {
 		return nil, err
 	}
-	target, tc, err := s.target(ctx, env.Deploy.Target)
+	full := a.Owner + "/" + a.Repo
+	// Both refusals come before anything is fetched, written or purged.
+	target, tc, prefix, err := s.target(ctx, full, env)
 	if err != nil {
 		return sum, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	cdns, extra, err := s.cdnsFor(env)
+	cdns, extra, err := s.cdnsFor(ctx, full, env)
 	if err != nil {
 		return sum, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
@@ -306,12 +342,13 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		return sum, err
 	}
 	defer closeMirror()
-	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: env.Deploy.Prefix, Edition: env.Name}
-	if src, ok := p.Env(env.PromoteFrom); ok && src.Deploy.Target == env.Deploy.Target && src.Deploy.Target != "" &&
-		strings.Trim(src.Deploy.Prefix, "/") != strings.Trim(env.Deploy.Prefix, "/") {
-		// Objects the source edition holds with the same blob are copied
-		// inside the store instead of uploaded again.
-		req.CopyFrom = src.Deploy.Prefix
+	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: config.Edition(full, env.Name)}
+	if src, ok := p.Env(env.PromoteFrom); ok && src.Deploy.Target == env.Deploy.Target && src.Deploy.Target != "" {
+		if _, srcPrefix, err := s.cfg.DeployTarget(src.Deploy.Target, full, src.Deploy.Prefix); err == nil && srcPrefix != prefix {
+			// Objects the source edition holds with the same blob are
+			// copied inside the store instead of uploaded again.
+			req.CopyFrom = srcPrefix
+		}
 	}
 	res, err := deploy.Deploy(ctx, target, req)
 	sum.result = res
@@ -523,6 +560,9 @@ func (s *Service) SetPurgeOptions(opts ...purge.Option) { s.purgeOptions = opts 
 func (s *Service) purgeAfterDeploy(ctx context.Context, a PublishArgs, res *deploy.Result, cdns []purge.CDNConfig, extra purge.Extra, sum *publishSummary) error {
 	full := a.Owner + "/" + a.Repo
 	req := purge.RequestFor(res, extra)
+	// Paths are purged where the edition's objects are: under the
+	// repository's folder, never at another repository's.
+	req.Prefix = res.Prefix
 	pendingJSON, err := s.store.PendingPurge(ctx, full, a.Env)
 	if err != nil {
 		return err

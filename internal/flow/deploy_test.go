@@ -231,15 +231,15 @@ func TestPromotionDeploysTheDiffAndPurgesVarnish(t *testing.T) {
 	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
 		t.Fatal(err)
 	}
-	origin := edgeOrigin(t, direct.Client(), "site", "staging/")
+	origin := edgeOrigin(t, direct.Client(), "site", "acme/site/staging/")
 	nodeA := testenv.Varnish(t, shippedVCL(), origin)
 	nodeB := testenv.Varnish(t, shippedVCL(), origin)
 	nodes := []string{nodeA, nodeB}
 
 	serverYAML := fmt.Sprintf(`targets:
-  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}" }
+  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
 cdns:
-  edge: { type: varnish, nodes: [ "http://%s", "http://%s" ] }
+  edge: { type: varnish, nodes: [ "http://%s", "http://%s" ], repos: [acme/site] }
 `, proxy, key, nodeA, nodeB)
 	gate := newPurgeGate()
 	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, func(s *flow.Service) {
@@ -287,8 +287,8 @@ cdns:
 	}
 	// Deployed, not yet purged: the bucket has v2, the edge still the old page.
 	puts1, _, deletes1 := counted.Snapshot()
-	if got := testenv.SiteObjects(puts1[len(puts0):]); len(got) != 1 || got[0] != "site/staging/index.html" {
-		t.Fatalf("second deploy wrote %v, want only site/staging/index.html", got)
+	if got := testenv.SiteObjects(puts1[len(puts0):]); len(got) != 1 || got[0] != "site/acme/site/staging/index.html" {
+		t.Fatalf("second deploy wrote %v, want only site/acme/site/staging/index.html", got)
 	}
 	if deletes1-deletes0 != 1 {
 		t.Fatalf("second deploy sent %d delete requests, want 1", deletes1-deletes0)
@@ -438,7 +438,7 @@ cdns:
 // hoist/deploy check run; nothing is retried.
 func TestDeployFailureFailsTheDeployment(t *testing.T) {
 	repoYML := strings.Replace(deployRepoYML, "target: site", "target: site-bucket", 1)
-	w := startWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ] }\n", repoYML, nil, nil)
+	w := startWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ], repos: [acme] }\n", repoYML, nil, nil)
 	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
 	w.promote()
 	_, sts := w.waitDeployment("staging", sha)
@@ -491,7 +491,7 @@ func TestPromotionCopiesFromTheSourceEdition(t *testing.T) {
 	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
 		t.Fatal(err)
 	}
-	serverYAML := fmt.Sprintf("targets:\n  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: %q, public_url: \"https://cdn.example.com/\" }\n",
+	serverYAML := fmt.Sprintf("targets:\n  site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: %q, public_url: \"https://cdn.example.com/\", repos: [\"*\"] }\n",
 		proxy, key, secret)
 	repoYML := `version: 1
 site: { root: public }
@@ -504,7 +504,7 @@ environments:
 	w.commit("public/app.css", "body{}", "Style")
 	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
 	w.promote()
-	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/staging/" {
+	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/acme/site/staging/" {
 		t.Fatalf("staging: %+v", sts[0])
 	}
 	puts0, copies0, _ := counted.Snapshot()
@@ -526,7 +526,7 @@ environments:
 	if s := outputOf(t, w, sha, "Deployed to production"); !strings.Contains(s, "Files uploaded: 0 · copied: 2") {
 		t.Fatalf("production check run: %s", s)
 	}
-	body, err := direct.Get(ctx, "production/index.html")
+	body, err := direct.Get(ctx, "acme/site/production/index.html")
 	if err != nil {
 		t.Fatal(err)
 	}

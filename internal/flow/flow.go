@@ -214,7 +214,7 @@ func (s *Service) pipelineFor(ctx context.Context, re RepoEvent) (*pipeline.Pipe
 		return nil, nil, fmt.Errorf("client for installation %d: %w", re.Installation, err)
 	}
 	repo := gh.NewRepo(client, re.Owner, re.Repo)
-	lc, err := s.configLoader().Load(ctx, repo, re.DefaultBranch)
+	lc, err := s.loadConfig(ctx, repo, re.DefaultBranch)
 	if errors.Is(err, gh.ErrNoConfig) {
 		return nil, repo, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -88,17 +89,30 @@ func (s *Service) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline
 	if len(env.Purge) == 0 {
 		return PurgeResult{}, ErrPurgeUnavailable
 	}
-	cdns, _, err := s.cdnsFor(env)
+	full := repo.FullName()
+	cdns, _, err := s.cdnsFor(ctx, full, env)
 	if err != nil {
 		return PurgeResult{}, fmt.Errorf("purge %s: %w", env.Name, err)
 	}
 	if !req.All && len(req.Paths) == 0 {
 		return PurgeResult{}, fmt.Errorf("purge %s: name paths to purge, or all", env.Name)
 	}
-	preq := purge.Request{Edition: env.Name, EditionKey: deploy.EditionKey(env.Name), All: req.All}
+	// The edition, its keys and its paths are the repository's own, as a
+	// deploy names them.
+	edition := config.Edition(full, env.Name)
+	preq := purge.Request{Edition: edition, EditionKey: deploy.EditionKey(edition), All: req.All}
+	if env.Deploy.Target != "" && s.cfg != nil {
+		_, prefix, err := s.cfg.DeployTarget(env.Deploy.Target, full, env.Deploy.Prefix)
+		if err != nil {
+			return PurgeResult{}, fmt.Errorf("purge %s: %w", env.Name, err)
+		}
+		preq.Prefix = prefix
+	} else if p, err := deploy.JoinPrefix(strings.ToLower(full)+"/", env.Name+"/"); err == nil {
+		preq.Prefix = p
+	}
 	for _, u := range req.Paths {
 		sp := purge.SitePath(u)
-		preq.Changes = append(preq.Changes, purge.Change{Path: sp, Keys: []string{preq.EditionKey, deploy.PathKey(env.Name, sp)}})
+		preq.Changes = append(preq.Changes, purge.Change{Path: sp, Keys: []string{preq.EditionKey, deploy.PathKey(edition, sp)}})
 	}
 	out := PurgeResult{Requests: map[string]int{}}
 	var lines []string

@@ -30,7 +30,7 @@ func TestPurgeByPathsOrAll(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := purge.SitePath(r.URL.Path)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("x-amz-meta-surrogate-key", deploy.EditionKey("staging")+" "+deploy.PathKey("staging", p))
+		w.Header().Set("x-amz-meta-surrogate-key", deploy.EditionKey("acme/site/staging")+" "+deploy.PathKey("acme/site/staging", p))
 		fmt.Fprintf(w, "v%d %s", version.Load(), p)
 	}))
 	t.Cleanup(origin.Close)
@@ -53,7 +53,7 @@ func TestPurgeByPathsOrAll(t *testing.T) {
 		t.Fatalf("not cached: %q", got)
 	}
 
-	s := &Service{publishes: publishes{cfg: &config.Server{CDNs: purge.CDNs{{Name: "edge", Type: purge.Varnish, Nodes: []string{"http://" + node}}}}}}
+	s := &Service{publishes: publishes{cfg: &config.Server{CDNs: purge.CDNs{{Name: "edge", Type: purge.Varnish, Nodes: []string{"http://" + node}, Repos: []string{"acme/site"}}}}}}
 	repo := gh.NewRepo(nil, "acme", "site")
 	env := pipeline.Environment{Name: "staging", Purge: []config.RepoPurge{{CDN: "edge"}}}
 	ctx := context.Background()

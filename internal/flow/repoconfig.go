@@ -63,6 +63,7 @@ func (s *Service) chooseConfig(ctx context.Context, repo *gh.Repo, lc *gh.Loaded
 		// The stored file was valid when stored; one that no longer parses
 		// (a newer hoist is stricter) is no good either.
 		lastGood, _ = config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
+		lastGood = s.vetLastGood(repo.FullName(), lastGood)
 	}
 	choice := config.ChooseRepoConfig(lastGood, nil, perr)
 	if choice.Source == config.RepoConfigLastGood {
@@ -181,7 +182,7 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	}
 	repo := gh.NewRepo(client, a.Owner, a.Repo)
 	ctx = zerolog.Ctx(ctx).With().Str("repo", repo.FullName()).Str("sha", a.SHA).Logger().WithContext(ctx)
-	lc, err := w.s.configLoader().LoadAt(ctx, repo, a.SHA)
+	lc, err := w.s.loadConfigAt(ctx, repo, a.SHA)
 	switch {
 	case errors.Is(err, gh.ErrNoConfig) && a.DefaultBranch != "":
 		return nil
@@ -211,7 +212,7 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	if perr == nil {
 		// Checks of quick pushes may finish out of order: store the file
 		// only while it is still the default branch's.
-		cur, err := w.s.configLoader().Load(ctx, repo, "")
+		cur, err := w.s.loadConfig(ctx, repo, "")
 		if err != nil && !errors.Is(err, gh.ErrNoConfig) && !errors.Is(err, gh.ErrInvalidConfig) {
 			return err
 		}
@@ -234,6 +235,7 @@ func (w *configCheckWorker) Work(ctx context.Context, job *river.Job[ConfigCheck
 	var lastGood *config.RepoConfig
 	if err == nil {
 		lastGood, _ = config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
+		lastGood = w.s.vetLastGood(repo.FullName(), lastGood)
 	}
 	choice := config.ChooseRepoConfig(lastGood, nil, perr)
 	zerolog.Ctx(ctx).Warn().Err(perr).Str("config_from", lc.Origin.String()).Str("in_force", choice.Source.String()).

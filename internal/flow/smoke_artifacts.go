@@ -18,7 +18,7 @@ func (s *Service) artifactStore(cfg *config.Server) (smoke.ArtifactStore, error)
 		return smoke.NewDirStore(cfg.Smoke.ArtifactsDir)
 	}
 	// Opening a target only reads configuration; nothing is sent yet.
-	t, tc, err := s.target(context.Background(), name)
+	t, tc, err := s.openTarget(context.Background(), name)
 	if err != nil {
 		return nil, fmt.Errorf("smoke.artifacts_target %s: %w", name, err)
 	}

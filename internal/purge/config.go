@@ -64,6 +64,11 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 type CDNConfig struct {
 	Name string `yaml:"name" json:"name"`
 	Type Type   `yaml:"type" json:"type"`
+	// Repos are the owners and repositories that may purge this CDN
+	// ("acme", "acme/site", "acme/*", or "*" for any installation). The
+	// server config requires it; purges of a repository only ever name
+	// its own keys and paths (see the flow's namespacing).
+	Repos []string `yaml:"repos,omitempty" json:"repos,omitempty"`
 
 	// Fastly.
 	ServiceID string `yaml:"service_id,omitempty" json:"service_id,omitempty"`
