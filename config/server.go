@@ -53,6 +53,9 @@ type Server struct {
 	// Smoke is where smoke tests find their browser and keep screenshots
 	// (server_smoke.go).
 	Smoke Smoke `yaml:"smoke"`
+
+	// Retention bounds what grows with use (server_retention.go).
+	Retention Retention `yaml:"retention"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
