@@ -134,9 +134,9 @@ func TestServeMountsTheSignedGenerationTrigger(t *testing.T) {
 	big = append(big, `"}`...)
 	refusals := []struct {
 		name, repo, secret string
-		body            []byte
-		status          int
-		code            string
+		body               []byte
+		status             int
+		code               string
 	}{
 		{"no signature", "acme/site", "", body, http.StatusUnauthorized, "missing_signature"},
 		{"wrong signature", "acme/site", "not-the-secret-at-all", body, http.StatusUnauthorized, "bad_signature"},
