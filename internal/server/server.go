@@ -122,11 +122,15 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID})
+	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID,
+		PruneEvery: cfg.Retention.Interval})
 	if err != nil {
 		s.store.Close()
 		return nil, err
 	}
+	s.engine.AddPruner("database", true, func(ctx context.Context) (map[string]int64, error) {
+		return s.store.Prune(ctx, storeRetention(cfg.Retention))
+	})
 	builtin := opts.BuiltinHandlers
 	if builtin == nil {
 		builtin = handlers.All
@@ -229,4 +233,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: %w", serveErr)
 	}
 	return nil
+}
+
+// storeRetention is the database part of the retention settings.
+func storeRetention(r config.Retention) store.Retention {
+	limit := func(l config.RetentionLimit) store.Limit { return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows} }
+	return store.Retention{
+		Deliveries: limit(r.Deliveries), MinDeliveryAge: config.MinDeliveryAge,
+		Audit: limit(r.Audit), SmokeRuns: limit(r.SmokeRuns), CommandRuns: limit(r.CommandRuns),
+	}
 }
