@@ -132,7 +132,9 @@ func readSigned(w http.ResponseWriter, r *http.Request, secret, want []byte) ([]
 	h := hmac.New(sha256.New, secret)
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		// A declared length is a stranger's word: reserve at most 1 MB
+		// ahead, the rest only as bytes arrive.
+		buf.Grow(int(min(r.ContentLength, 1<<20)))
 	}
 	if _, err := io.Copy(io.MultiWriter(&buf, h), http.MaxBytesReader(w, r.Body, MaxWebhookBody)); err != nil {
 		return nil, err
