@@ -18,6 +18,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // tableCounts counts the rows of every table of a SQLite store.
@@ -341,4 +342,19 @@ func TestRetentionJobPrunesOldRows(t *testing.T) {
 		return n
 	}
 	waitFor(t, 30*time.Second, "old rows pruned", func() bool { return count("audit_log") == 30 && count("deliveries") == 30 })
+}
+
+// Two replicas on one PostgreSQL database: the retention job runs once per
+// period, not once per replica.
+func TestRetentionRunsOnceAcrossReplicas(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	a := startServer(t, testConfig(t, map[string]string{"HOIST_DATABASE_URL": dsn}), server.Options{JobsClientID: "replica-a"})
+	startServer(t, testConfig(t, map[string]string{"HOIST_DATABASE_URL": dsn}), server.Options{JobsClientID: "replica-b"})
+	waitFirstPrune(t, a.Store())
+	time.Sleep(2 * time.Second) // time for a wrongly scheduled second run
+	var n int
+	must(t, a.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'retention_prune'`).Scan(&n))
+	if n != 1 {
+		t.Errorf("%d retention jobs after two replicas started, want 1", n)
+	}
 }
