@@ -358,3 +358,31 @@ func TestRetentionRunsOnceAcrossReplicas(t *testing.T) {
 		t.Errorf("%d retention jobs after two replicas started, want 1", n)
 	}
 }
+
+// Signed deliveries (a leaked secret, or a replayed body with new headers:
+// the headers are not signed) with hostile event names are refused without
+// a panic and counted under "other".
+func TestSignedHostileEventNames(t *testing.T) {
+	srv := startServer(t, testConfig(t, nil), serverOptionsNone())
+	body := []byte(`{"ref":"refs/heads/x"}`)
+	for i, event := range []string{"\xff\xfe", "push\xc3", strings.Repeat("a", 5000), "PUSH", "push;drop", "pi ng", "é"} {
+		code, _ := post(t, srv.URL, map[string]string{
+			"X-GitHub-Event": event, "X-GitHub-Delivery": fmt.Sprintf("hostile-%d", i), "X-Hub-Signature-256": sign(testSecret, body),
+		}, body)
+		if code != http.StatusBadRequest {
+			t.Errorf("event %q: status %d, want 400", event, code)
+		}
+	}
+	res, err := http.Get(srv.URL + "/metrics")
+	must(t, err)
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(metrics), `hoist_deliveries_total{event="other",outcome="rejected",reason="missing_header"} 7`) {
+		t.Errorf("hostile event names not counted as other:\n%s", grepLines(string(metrics), "hoist_deliveries_total"))
+	}
+	counts, err := srv.Store().DeliveryCounts(context.Background())
+	must(t, err)
+	if len(counts) != 0 {
+		t.Errorf("stored %v", counts)
+	}
+}
