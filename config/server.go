@@ -53,6 +53,9 @@ type Server struct {
 	// Smoke is where smoke tests find their browser and keep screenshots
 	// (server_smoke.go).
 	Smoke Smoke `yaml:"smoke"`
+
+	// Retention bounds what grows with use (server_retention.go).
+	Retention Retention `yaml:"retention"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
@@ -71,6 +74,9 @@ type GitHub struct {
 	WebhookSecret string `yaml:"webhook_secret"`
 	// Timeout bounds each API request.
 	Timeout time.Duration `yaml:"timeout"`
+	// WebhookMaxReads is how many webhook bodies are read at once; a
+	// request beyond it is answered 503 with Retry-After.
+	WebhookMaxReads int `yaml:"webhook_max_reads"`
 }
 
 // Jobs tunes the durable job engine that runs webhook handlers and the
@@ -101,6 +107,15 @@ type Logging struct {
 	// (HOIST_LOG_FORMAT).
 	Format string `yaml:"format"`
 }
+
+// MinWebhookSecretLen is the shortest webhook secret accepted: an HMAC key
+// much shorter than this can be guessed offline from one signed delivery.
+const MinWebhookSecretLen = 16
+
+// DefaultWebhookMaxReads is how many webhook bodies are read at once by
+// default: GitHub delivers a handful at a time, and each read may buffer
+// up to 25 MB.
+const DefaultWebhookMaxReads = 32
 
 // DefaultGitHubURL is the REST API of github.com.
 const DefaultGitHubURL = "https://api.github.com/"
@@ -340,6 +355,9 @@ func applyServerDefaults(cfg *Server) {
 	if cfg.GitHub.Timeout == 0 {
 		cfg.GitHub.Timeout = 30 * time.Second
 	}
+	if cfg.GitHub.WebhookMaxReads == 0 {
+		cfg.GitHub.WebhookMaxReads = DefaultWebhookMaxReads
+	}
 	if cfg.Jobs.Workers == 0 {
 		cfg.Jobs.Workers = 10
 	}
@@ -396,6 +414,13 @@ func (cfg *Server) validate(s serverSources) error {
 	}
 	if cfg.GitHub.WebhookSecret == "" {
 		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "is required: the secret GitHub signs webhooks with")
+	}
+	if n := len(cfg.GitHub.WebhookSecret); n < MinWebhookSecretLen {
+		// Never echo the secret itself.
+		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "the secret is %d bytes; use at least %d (for example: openssl rand -hex 32), and the same in the GitHub App's settings", n, MinWebhookSecretLen)
+	}
+	if cfg.GitHub.WebhookMaxReads < 1 {
+		return s.errorf("github.webhook_max_reads", "", "must be at least 1, got %d", cfg.GitHub.WebhookMaxReads)
 	}
 	if cfg.Jobs.Workers < 1 {
 		return s.errorf("jobs.workers", "HOIST_JOBS_WORKERS", "must be at least 1, got %d", cfg.Jobs.Workers)

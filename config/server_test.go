@@ -21,7 +21,7 @@ func validEnv(t *testing.T) map[string]string {
 		"HOIST_PUBLIC_URL":       "https://hoist.example.com",
 		"HOIST_APP_ID":           "42",
 		"HOIST_PRIVATE_KEY_FILE": key,
-		"HOIST_WEBHOOK_SECRET":   "s3cret",
+		"HOIST_WEBHOOK_SECRET":   "s3cret-s3cret-s3cret",
 	}
 }
 
@@ -44,7 +44,7 @@ func TestLoadServerFromEnvironmentOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != "127.0.0.1:9999" || cfg.PublicURL != "https://hoist.example.com" || cfg.DataDir != "/var/lib/hoist" ||
-		cfg.DatabaseURL != "postgres://hoist@db/hoist" || cfg.GitHub.AppID != 42 || cfg.GitHub.WebhookSecret != "s3cret" {
+		cfg.DatabaseURL != "postgres://hoist@db/hoist" || cfg.GitHub.AppID != 42 || cfg.GitHub.WebhookSecret != "s3cret-s3cret-s3cret" {
 		t.Fatalf("environment not applied: %+v", cfg)
 	}
 	if cfg.GitHub.URL != "https://ghe.example.com/api/v3/" {
@@ -69,7 +69,7 @@ func TestLoadServerDefaults(t *testing.T) {
 }
 
 func TestEnvironmentOverridesFile(t *testing.T) {
-	path := writeYAML(t, "addr: 127.0.0.1:1\npublic_url: https://from-file.example\ngithub:\n  app_id: 7\n  webhook_secret: file-secret\njobs:\n  workers: 3\n")
+	path := writeYAML(t, "addr: 127.0.0.1:1\npublic_url: https://from-file.example\ngithub:\n  app_id: 7\n  webhook_secret: file-secret-file-secret\njobs:\n  workers: 3\n")
 	env := validEnv(t)
 	delete(env, "HOIST_APP_ID")
 	env["HOIST_ADDR"] = "127.0.0.1:2"
@@ -83,7 +83,7 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 	if cfg.GitHub.AppID != 7 || cfg.Jobs.Workers != 3 {
 		t.Errorf("file values lost: %+v", cfg)
 	}
-	if cfg.PublicURL != "https://hoist.example.com" || cfg.GitHub.WebhookSecret != "s3cret" {
+	if cfg.PublicURL != "https://hoist.example.com" || cfg.GitHub.WebhookSecret != "s3cret-s3cret-s3cret" {
 		t.Errorf("environment not applied over file: %+v", cfg)
 	}
 }
@@ -135,6 +135,7 @@ func TestBadSettingsNameTheSetting(t *testing.T) {
 		{"HOIST_PRIVATE_KEY_FILE", "/nonexistent/key.pem", "github.private_key_file (HOIST_PRIVATE_KEY_FILE): cannot read /nonexistent/key.pem"},
 		{"HOIST_LOG_LEVEL", "loud", "logging.level (HOIST_LOG_LEVEL)"},
 		{"HOIST_JOBS_WORKERS", "-1", "jobs.workers (HOIST_JOBS_WORKERS): must be at least 1"},
+		{"HOIST_WEBHOOK_SECRET", "short-secret", "config: environment: github.webhook_secret (HOIST_WEBHOOK_SECRET): the secret is 12 bytes; use at least 16"},
 	} {
 		env := validEnv(t)
 		env[tc.key] = tc.value
@@ -172,6 +173,14 @@ func TestYAMLErrorsCarryFileAndLine(t *testing.T) {
 	_, err := LoadServer(path, envOf(env))
 	if err == nil || !strings.Contains(err.Error(), path+":4: jobs.rescue_after: must be at least jobs.timeout") {
 		t.Errorf("error %v, want file:line of jobs.rescue_after", err)
+	}
+	// A short webhook secret in the file points at its line, without
+	// echoing it.
+	path = writeYAML(t, "github:\n  webhook_secret: hunter2hunter2\n")
+	delete(env, "HOIST_WEBHOOK_SECRET")
+	_, err = LoadServer(path, envOf(env))
+	if err == nil || !strings.Contains(err.Error(), path+":2: github.webhook_secret (HOIST_WEBHOOK_SECRET): the secret is 14 bytes") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("short secret in file: %v", err)
 	}
 	if _, err := LoadServer(filepath.Join(t.TempDir(), "absent.yml"), envOf(env)); err == nil || !strings.Contains(err.Error(), "absent.yml") {
 		t.Errorf("missing file: %v", err)

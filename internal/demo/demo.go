@@ -574,7 +574,7 @@ func (r *runner) contentChanged(s *Step) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(generate.SignatureHeader, sign(triggerSecret, body))
+		generate.Sign(req, triggerSecret, body, time.Now())
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

@@ -3,9 +3,12 @@ package flow
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 )
 
@@ -27,4 +30,42 @@ func (s *Service) artifactStore(cfg *config.Server) (smoke.ArtifactStore, error)
 		return nil, fmt.Errorf("smoke.artifacts_target %s: not an s3 target", name)
 	}
 	return smoke.NewS3Store(st.Client(), tc.Bucket, cfg.Smoke.ArtifactsPrefix), nil
+}
+
+// addPruners registers the retention of screenshots (retention.artifacts)
+// and git mirrors (retention.mirrors). An S3 artifact store is shared by
+// every replica and pruned by one of them; a folder and the mirrors are
+// this process's own and pruned by it.
+func (s *Service) addPruners(srv *server.Server) {
+	cfg, e := srv.Config(), srv.Engine()
+	if age := cfg.Retention.Artifacts.MaxAge; age > 0 {
+		e.AddPruner("artifacts", cfg.Smoke.ArtifactsTarget != "", func(ctx context.Context) (map[string]int64, error) {
+			s.smoke.mu.Lock()
+			p, ok := s.smoke.artifacts.(smoke.ArtifactPruner)
+			s.smoke.mu.Unlock()
+			if !ok {
+				return nil, nil
+			}
+			n, err := p.Prune(ctx, time.Now().Add(-age))
+			return map[string]int64{"artifacts": n}, err
+		})
+	}
+	if age := cfg.Retention.Mirrors.MaxAge; age > 0 {
+		e.AddPruner("mirrors", false, func(ctx context.Context) (map[string]int64, error) {
+			n, err := site.PruneMirrors(ctx, cfg.DataDir, time.Now().Add(-age), s.forgetMirror)
+			return map[string]int64{"mirrors": n}, err
+		})
+	}
+}
+
+// forgetMirror closes and drops an open mirror before retention deletes it;
+// the next job that needs it opens (and fetches) it afresh.
+func (s *Service) forgetMirror(owner, repo string) {
+	st := &s.smoke
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if m, ok := st.mirrors[owner+"/"+repo]; ok {
+		_ = m.Close()
+		delete(st.mirrors, owner+"/"+repo)
+	}
 }

@@ -481,6 +481,7 @@ func (s *Service) mirror(owner, repo string) (*site.Mirror, error) {
 	defer st.mu.Unlock()
 	key := owner + "/" + repo
 	if m, ok := st.mirrors[key]; ok {
+		m.Touch() // for retention.mirrors
 		return m, nil
 	}
 	m, err := site.OpenMirror(st.dataDir, owner, repo)

@@ -55,4 +55,5 @@ func (s *Service) Start(srv *server.Server) {
 	s.store = srv.Store()
 	s.cfg = srv.Config()
 	s.startSmoke(srv)
+	s.addPruners(srv)
 }

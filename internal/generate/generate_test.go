@@ -1,6 +1,8 @@
 package generate_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -177,46 +179,63 @@ func TestBadRequestsAreRefused(t *testing.T) {
 	good := []byte(`{"environment":"staging","reason":"x"}`)
 	big := []byte(`{"environment":"staging","reason":"` + strings.Repeat("a", generate.MaxBody) + `"}`)
 	site := secrets["acme/site"]
+	now := time.Now()
+	signed := func(secret string, body []byte, at time.Time, edit func(h http.Header)) func(*http.Request) {
+		return func(req *http.Request) {
+			generate.Sign(req, secret, body, at)
+			if edit != nil {
+				edit(req.Header)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		repo   string
 		body   []byte
-		header string // X-Hub-Signature-256; "sign" signs with the site's secret
+		sign   func(*http.Request)
 		status int
 		code   string
+		// audited: the caller proved it holds the secret, so the refusal
+		// is recorded; before that nothing is.
+		audited bool
 	}{
-		{"no signature", "acme/site", good, "", 401, "missing_signature"},
-		{"wrong signature", "acme/site", good, sign("not-the-secret-at-all", good), 401, "bad_signature"},
-		{"signature over another body", "acme/site", good, sign(site, []byte(`{"environment":"production"}`)), 401, "bad_signature"},
-		{"truncated signature", "acme/site", good, sign(site, good)[:40], 401, "bad_signature"},
-		{"sha1 signature", "acme/site", good, "sha1=" + strings.TrimPrefix(sign(site, good), "sha256="), 401, "bad_signature"},
-		{"unknown repository", "acme/unknown", good, "sign", 404, "unknown_repository"},
-		{"too large", "acme/site", big, "sign", 413, "too_large"},
-		{"not JSON", "acme/site", []byte("environment=staging"), "sign", 400, "invalid_json"},
-		{"empty body", "acme/site", []byte(""), "sign", 400, "invalid_json"},
-		{"JSON array", "acme/site", []byte(`["staging"]`), "sign", 400, "invalid_json"},
-		{"misspelt field", "acme/site", []byte(`{"enviroment":"staging"}`), "sign", 400, "invalid_json"},
-		{"two objects", "acme/site", []byte(`{"environment":"staging"}{}`), "sign", 400, "invalid_json"},
-		{"unknown environment", "acme/site", []byte(`{"environment":"qa"}`), "sign", 422, "unknown_environment"},
-		{"no workflow configured", "acme/blog", good, "blogsign", 422, "no_workflow"},
-		{"App not installed", "acme/other", good, "othersign", 404, "not_installed"},
+		{"no signature", "acme/site", good, nil, 401, "missing_signature", false},
+		{"wrong secret", "acme/site", good, signed("not-the-secret-at-all", good, now, nil), 401, "bad_signature", false},
+		{"signature over another body", "acme/site", good, signed(site, []byte(`{"environment":"production"}`), now, nil), 401, "bad_signature", false},
+		{"truncated signature", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.SignatureHeader, h.Get(generate.SignatureHeader)[:40]) }), 401, "bad_signature", false},
+		{"sha1 signature", "acme/site", good, signed(site, good, now, func(h http.Header) {
+			h.Set(generate.SignatureHeader, "sha1="+strings.TrimPrefix(h.Get(generate.SignatureHeader), "sha256="))
+		}), 401, "bad_signature", false},
+		{"body signature only (the old scheme)", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.SignatureHeader, sign(site, good)) }), 401, "bad_signature", false},
+		{"no timestamp", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Del(generate.TimestampHeader) }), 401, "bad_timestamp", false},
+		{"timestamp changed after signing", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.TimestampHeader, fmt.Sprint(now.Unix()+1)) }), 401, "bad_signature", false},
+		{"stale timestamp", "acme/site", good, signed(site, good, now.Add(-6*time.Minute), nil), 401, "stale_timestamp", false},
+		{"timestamp in the future", "acme/site", good, signed(site, good, now.Add(6*time.Minute), nil), 401, "stale_timestamp", false},
+		{"no nonce", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Del(generate.NonceHeader) }), 401, "bad_nonce", false},
+		{"nonce changed after signing", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.NonceHeader, "ffffffffffffffffffffffff") }), 401, "bad_signature", false},
+		{"unknown repository", "acme/unknown", good, signed(site, good, now, nil), 404, "unknown_repository", false},
+		{"too large", "acme/site", big, signed(site, big, now, nil), 413, "too_large", false},
+		{"not JSON", "acme/site", []byte("environment=staging"), signed(site, []byte("environment=staging"), now, nil), 400, "invalid_json", true},
+		{"empty body", "acme/site", []byte(""), signed(site, nil, now, nil), 400, "invalid_json", true},
+		{"JSON array", "acme/site", []byte(`["staging"]`), signed(site, []byte(`["staging"]`), now, nil), 400, "invalid_json", true},
+		{"misspelt field", "acme/site", []byte(`{"enviroment":"staging"}`), signed(site, []byte(`{"enviroment":"staging"}`), now, nil), 400, "invalid_json", true},
+		{"two objects", "acme/site", []byte(`{"environment":"staging"}{}`), signed(site, []byte(`{"environment":"staging"}{}`), now, nil), 400, "invalid_json", true},
+		{"unknown environment", "acme/site", []byte(`{"environment":"qa"}`), signed(site, []byte(`{"environment":"qa"}`), now, nil), 422, "unknown_environment", true},
+		{"no workflow configured", "acme/blog", good, signed(secrets["acme/blog"], good, now, nil), 422, "no_workflow", true},
+		{"App not installed", "acme/other", good, signed(secrets["acme/other"], good, now, nil), 404, "not_installed", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.audit())
 			req, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+tc.repo, strings.NewReader(string(tc.body)))
-			switch tc.header {
-			case "sign":
-				req.Header.Set(generate.SignatureHeader, sign(site, tc.body))
-			case "blogsign":
-				req.Header.Set(generate.SignatureHeader, sign(secrets["acme/blog"], tc.body))
-			case "othersign":
-				req.Header.Set(generate.SignatureHeader, sign(secrets["acme/other"], tc.body))
-			case "":
-			default:
-				req.Header.Set(generate.SignatureHeader, tc.header)
+			if tc.sign != nil {
+				tc.sign(req)
 			}
 			code, res := do(t, req)
 			if code != tc.status || res.Code != tc.code || res.Status != "refused" || res.Message == "" {
 				t.Fatalf("got %d %+v, want %d %s with a message", code, res, tc.status, tc.code)
+			}
+			if wrote := len(w.audit()) - before; wrote != map[bool]int{true: 1, false: 0}[tc.audited] {
+				t.Errorf("%d audit rows written; want one only once the caller is authenticated", wrote)
 			}
 		})
 	}
@@ -228,13 +247,73 @@ func TestBadRequestsAreRefused(t *testing.T) {
 	if n := w.allJobs(); n != 0 {
 		t.Fatalf("%d generation jobs after refused requests, want none", n)
 	}
-	if got := countOutcomes(w.audit()); got["refused"] != 15 || len(got) != 1 {
-		t.Errorf("audit outcomes %v, want 15 refusals", got)
+	if got := countOutcomes(w.audit()); got["refused"] != 8 || len(got) != 1 {
+		t.Errorf("audit outcomes %v, want 8 refusals", got)
 	}
 	for _, e := range w.audit() {
 		if strings.Contains(fmt.Sprint(e.Detail), "secret-0123456789") {
 			t.Errorf("audit entry holds a secret: %+v", e)
 		}
+	}
+}
+
+// A signed request sent again (same nonce) is refused and schedules
+// nothing more; a fresh signature of the same body is accepted.
+func TestReplayedRequestIsRefused(t *testing.T) {
+	w := newWorld(t, "200ms")
+	body := []byte(`{"environment":"staging","reason":"replay"}`)
+	req, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+"acme/site", bytes.NewReader(body))
+	generate.Sign(req, secrets["acme/site"], body, time.Now())
+	headers := req.Header.Clone()
+	if code, res := do(t, req); code != http.StatusAccepted || res.Status != "scheduled" {
+		t.Fatalf("first request: %d %+v", code, res)
+	}
+	audited := len(w.audit())
+	for range 3 {
+		again, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+"acme/site", bytes.NewReader(body))
+		again.Header = headers.Clone()
+		if code, res := do(t, again); code != http.StatusConflict || res.Code != "replayed" {
+			t.Fatalf("replay: %d %+v, want 409 replayed", code, res)
+		}
+	}
+	if n := len(w.audit()); n != audited {
+		t.Errorf("replays wrote %d audit rows", n-audited)
+	}
+	if code, res := w.post("acme/site", secrets["acme/site"], body); code != http.StatusAccepted || (res.Status != "coalesced" && res.Status != "scheduled") {
+		t.Fatalf("fresh signature of the same body: %d %+v, want 202", code, res)
+	}
+}
+
+// A flood of refused requests for a repository with a secret writes
+// nothing: no audit rows (which once filled the database and replaced the
+// repository's activity on the dashboard), no nonces.
+func TestRefusedRequestsWriteNothing(t *testing.T) {
+	w := newWorld(t, "200ms")
+	ctx := context.Background()
+	count := func() (n int) {
+		for _, table := range []string{"audit_log", "nonces", "deliveries"} {
+			var c int
+			if err := w.st.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			n += c
+		}
+		return n
+	}
+	before := count()
+	body := []byte(`{"environment":"staging","reason":"` + strings.Repeat("x", 60000) + `"}`)
+	for i := range 200 {
+		req, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+"acme/site", bytes.NewReader(body))
+		generate.Sign(req, "an attacker's guess at the secret", body, time.Now())
+		if i%2 == 1 {
+			req.Header.Del(generate.SignatureHeader)
+		}
+		if code, _ := do(t, req); code != http.StatusUnauthorized {
+			t.Fatalf("request %d: %d, want 401", i, code)
+		}
+	}
+	if after := count(); after != before {
+		t.Fatalf("refused requests wrote %d rows", after-before)
 	}
 }
 

@@ -225,7 +225,7 @@ func (w *world) post(repo, secret string, body []byte) (int, generate.Response) 
 	req, _ := http.NewRequest(http.MethodPost, w.api.URL+generate.Path+repo, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
-		req.Header.Set(generate.SignatureHeader, sign(secret, body))
+		generate.Sign(req, secret, body, time.Now())
 	}
 	return do(w.t, req)
 }

@@ -2,15 +2,19 @@ package generate
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 )
@@ -22,9 +26,76 @@ const Path = "/api/generate/"
 // short strings needs far less).
 const MaxBody = 64 << 10
 
-// SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>", as
-// GitHub signs webhooks.
-const SignatureHeader = "X-Hub-Signature-256"
+// The signed request's headers. SignatureHeader carries
+// "sha256=<hex HMAC-SHA256 of timestamp.nonce.body>" (see Signature): the
+// timestamp bounds when the request may be used and the nonce that it is
+// used once, and both are covered by the signature.
+const (
+	SignatureHeader = "X-Hub-Signature-256"
+	TimestampHeader = "X-Hoist-Timestamp"
+	NonceHeader     = "X-Hoist-Nonce"
+)
+
+// MaxSkew is how far a request's timestamp may be from the server's clock.
+const MaxSkew = 5 * time.Minute
+
+// Signature is the value of SignatureHeader for a request signed at
+// timestamp (Unix seconds) with nonce:
+// "sha256=" + hex(HMAC-SHA256(secret, "<timestamp>.<nonce>.<body>")).
+func Signature(secret string, timestamp int64, nonce string, body []byte) string {
+	return "sha256=" + hex.EncodeToString(signatureMAC(secret, timestamp, nonce, body))
+}
+
+func signatureMAC(secret string, timestamp int64, nonce string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "%d.%s.", timestamp, nonce)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// Sign sets the timestamp, a new random nonce and the signature on req,
+// whose body is body: what a caller of the trigger does.
+func Sign(req *http.Request, secret string, body []byte, now time.Time) {
+	nonce := rand.Text()
+	req.Header.Set(TimestampHeader, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(NonceHeader, nonce)
+	req.Header.Set(SignatureHeader, Signature(secret, now.Unix(), nonce, body))
+}
+
+// parseSignature decodes "sha256=<64 hex digits>".
+func parseSignature(h string) ([]byte, bool) {
+	hexSig, ok := strings.CutPrefix(h, "sha256=")
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return nil, false
+	}
+	mac, err := hex.DecodeString(hexSig)
+	return mac, err == nil
+}
+
+// validNonce: 16 to 64 characters of [A-Za-z0-9_-].
+func validNonce(n string) bool {
+	if len(n) < 16 || len(n) > 64 {
+		return false
+	}
+	for _, c := range []byte(n) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// boundForLog bounds a value from the URL for a log line or an answer and
+// replaces what is not printable ASCII.
+func boundForLog(v string) string {
+	b := []byte(v[:min(len(v), 100)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
 
 // Request is the body of a POST trigger.
 type Request struct {
@@ -64,14 +135,25 @@ func (s *Service) HTTPHandler() http.Handler {
 }
 
 // servePost checks, in this order, what a caller can get wrong: whether
-// the repository takes triggers at all, the size, the signature (before
-// anything in the body is believed), the JSON, and then what the
-// repository's configuration allows. Every refusal is audited.
+// the repository takes triggers at all, the size, the form of the
+// signature, timestamp and nonce, then the signature over them and the
+// body (before anything in the body is believed), that the nonce is new,
+// the JSON, and then what the repository's configuration allows.
+//
+// Until the signature verifies and the nonce is new, the caller is a
+// stranger: a refusal writes nothing (no audit row, which would let anyone
+// fill the database and the repository's activity) and is logged at debug
+// with bounded fields. Refusals after that are audited.
 func (s *Service) servePost(w http.ResponseWriter, r *http.Request) {
 	ctx := s.logCtx(r.Context())
 	owner, repo := r.PathValue("owner"), r.PathValue("repo")
 	full := owner + "/" + repo
 	t := Trigger{Owner: owner, Repo: repo, Source: "api", Actor: "api"}
+	stranger := func(status int, code, msg string) {
+		zerolog.Ctx(ctx).Debug().Str("repo", boundForLog(full)).Str("code", code).Int("status", status).
+			Str("remote", r.RemoteAddr).Msg("generate: unauthenticated request refused")
+		writeJSON(w, status, Response{Status: "refused", Code: code, Message: msg})
+	}
 	refuse := func(status int, code, msg string) {
 		s.audit(ctx, t, t.Environment, "refused", map[string]any{"code": code, "error": msg, "remote": r.RemoteAddr})
 		writeJSON(w, status, Response{Status: "refused", Code: code, Message: msg})
@@ -79,35 +161,69 @@ func (s *Service) servePost(w http.ResponseWriter, r *http.Request) {
 
 	secret, ok := s.d.Secret(owner, repo)
 	if !ok {
-		refuse(http.StatusNotFound, "unknown_repository", fmt.Sprintf("no generate secret is configured for %s on this server (generate.repositories in the server configuration)", full))
+		stranger(http.StatusNotFound, "unknown_repository", fmt.Sprintf("no generate secret is configured for %s on this server (generate.repositories in the server configuration)", boundForLog(full)))
 		return
 	}
 	if r.ContentLength > MaxBody {
-		refuse(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is %d bytes; at most %d are accepted", r.ContentLength, MaxBody))
+		stranger(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is %d bytes; at most %d are accepted", r.ContentLength, MaxBody))
+		return
+	}
+	sig := r.Header.Get(SignatureHeader)
+	mac, sigOK := parseSignature(sig)
+	switch {
+	case sig == "":
+		stranger(http.StatusUnauthorized, "missing_signature", SignatureHeader+" is missing: sign timestamp.nonce.body with HMAC-SHA256 and the repository's secret, as sha256=<hex> (docs/generate.md)")
+		return
+	case !sigOK:
+		stranger(http.StatusUnauthorized, "bad_signature", SignatureHeader+" must be sha256=<64 hex digits>")
+		return
+	}
+	ts, err := strconv.ParseInt(r.Header.Get(TimestampHeader), 10, 64)
+	if err != nil {
+		stranger(http.StatusUnauthorized, "bad_timestamp", TimestampHeader+" must be the time of signing in Unix seconds")
+		return
+	}
+	if skew := s.d.Now().Sub(time.Unix(ts, 0)); skew > MaxSkew || skew < -MaxSkew {
+		stranger(http.StatusUnauthorized, "stale_timestamp", fmt.Sprintf("%s is more than %s away from this server's clock; sign each request when sending it", TimestampHeader, MaxSkew))
+		return
+	}
+	nonce := r.Header.Get(NonceHeader)
+	if !validNonce(nonce) {
+		stranger(http.StatusUnauthorized, "bad_nonce", NonceHeader+" must be 16 to 64 letters, digits, - or _, new for every request (for example: openssl rand -hex 16)")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			refuse(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", MaxBody))
+			stranger(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", MaxBody))
 			return
 		}
-		refuse(http.StatusBadRequest, "unreadable_body", "could not read the body: "+err.Error())
+		stranger(http.StatusBadRequest, "unreadable_body", "could not read the body")
 		return
 	}
-	sig := r.Header.Get(SignatureHeader)
-	switch {
-	case sig == "":
-		refuse(http.StatusUnauthorized, "missing_signature", SignatureHeader+" is missing: sign the body with HMAC-SHA256 and the repository's secret, as sha256=<hex>")
-		return
-	case !strings.HasPrefix(sig, "sha256="):
-		refuse(http.StatusUnauthorized, "bad_signature", SignatureHeader+" must be sha256=<hex>")
+	if !hmac.Equal(mac, signatureMAC(secret, ts, nonce, body)) {
+		stranger(http.StatusUnauthorized, "bad_signature", SignatureHeader+" does not match the timestamp, nonce, body and the repository's secret")
 		return
 	}
-	// go-github's check is GitHub's own scheme, compared with hmac.Equal.
-	if err := github.ValidateSignature(sig, body, []byte(secret)); err != nil {
-		refuse(http.StatusUnauthorized, "bad_signature", SignatureHeader+" does not match the body and the repository's secret")
+	if s.d.Store == nil {
+		zerolog.Ctx(ctx).Error().Str("repo", full).Msg("generate: no store to record nonces in")
+		writeJSON(w, http.StatusServiceUnavailable, Response{Status: "refused", Code: "unavailable", Message: "not ready; try again"})
+		return
+	}
+	// The nonce is kept as long as its timestamp is acceptable, plus the
+	// skew either way; the retention job deletes it after that.
+	fresh, err := s.d.Store.UseNonce(ctx, "generate:"+strings.ToLower(full), nonce, time.Unix(ts, 0).Add(MaxSkew+time.Minute))
+	if err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Str("repo", full).Msg("generate: record nonce")
+		writeJSON(w, http.StatusServiceUnavailable, Response{Status: "refused", Code: "unavailable", Message: "could not record the request's nonce; nothing was scheduled, try again"})
+		return
+	}
+	if !fresh {
+		// Signed by the secret's holder once, and now sent again: a replay.
+		zerolog.Ctx(ctx).Warn().Str("repo", full).Str("code", "replayed").Str("remote", r.RemoteAddr).
+			Msg("generate: replayed request refused")
+		writeJSON(w, http.StatusConflict, Response{Status: "refused", Code: "replayed", Message: NonceHeader + " was used before: every request needs a new nonce"})
 		return
 	}
 

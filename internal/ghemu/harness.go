@@ -138,7 +138,7 @@ func (h *Harness) CreateApp(slug, webhookURL string) *TestApp {
 		h.t.Fatalf("ghemu: key: %v", err)
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	secret := "secret-" + slug
+	secret := "webhook-secret-of-" + slug // at least the 16 bytes hoist requires
 	app, err := h.Server.CreateApp(AppSpec{
 		Slug: slug, WebhookURL: webhookURL, WebhookSecret: secret,
 		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),

@@ -98,9 +98,42 @@ func (d *Deliveries) Ignore(ctx context.Context, event, deliveryID string, paylo
 	return d.persist(ctx, event, deliveryID, payload, false)
 }
 
-// Rejected counts a delivery refused before it was persisted.
+// Rejected counts a delivery refused before it was persisted, after its
+// signature verified.
 func (d *Deliveries) Rejected(event, reason string) {
-	d.engine.metrics.delivery(event, "rejected", reason)
+	d.count(event, "rejected", reason)
+}
+
+// RejectedUnverified counts a request refused before its signature
+// verified. Nothing it sent is believed, so its event header is not used:
+// the event label is "unverified".
+func (d *Deliveries) RejectedUnverified(reason string) {
+	d.engine.metrics.delivery(UnverifiedEvent, "rejected", reason)
+}
+
+// Event labels that are not event names.
+const (
+	// UnverifiedEvent labels requests refused before their signature
+	// verified.
+	UnverifiedEvent = "unverified"
+	// OtherEvent labels every event hoist has no handler for.
+	OtherEvent = "other"
+)
+
+// EventLabel maps an event name to a metric label from a fixed set: the
+// events some handler takes, ping, and "other" for the rest. A header
+// value never becomes a label as it is, so a stranger cannot grow the
+// series without bound or panic the registry with invalid UTF-8.
+func (d *Deliveries) EventLabel(event string) string {
+	if _, ok := d.handlers[event]; ok || event == "ping" {
+		return event
+	}
+	return OtherEvent
+}
+
+// count counts one delivery outcome under its bounded event label.
+func (d *Deliveries) count(event, outcome, reason string) {
+	d.engine.metrics.delivery(d.EventLabel(event), outcome, reason)
 }
 
 func (d *Deliveries) persist(ctx context.Context, event, id string, payload []byte, handled bool) error {
@@ -131,13 +164,13 @@ func (d *Deliveries) answered(batch []*intake, duplicate []bool, err error) {
 	for i, it := range batch {
 		switch {
 		case err != nil:
-			d.engine.metrics.delivery(it.row.Event, "rejected", "store_error")
+			d.count(it.row.Event, "rejected", "store_error")
 		case duplicate[i]:
-			d.engine.metrics.delivery(it.row.Event, "duplicate", "")
+			d.count(it.row.Event, "duplicate", "")
 		case it.job:
-			d.engine.metrics.delivery(it.row.Event, "accepted", "")
+			d.count(it.row.Event, "accepted", "")
 		default:
-			d.engine.metrics.delivery(it.row.Event, "ignored", "")
+			d.count(it.row.Event, "ignored", "")
 		}
 	}
 }
@@ -220,7 +253,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	h, ok := d.handlers[row.Event]
 	if !ok {
 		// The handler was removed by an upgrade while the job waited.
-		d.engine.metrics.delivery(row.Event, "ignored", "")
+		d.count(row.Event, "ignored", "")
 		return d.store.SetDeliveryStatus(bg, nil, id, store.StatusIgnored, "no handler for event "+row.Event, job.Attempt-1)
 	}
 	comp := &completions{}
@@ -260,18 +293,18 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 			log.Warn().Err(err).Msg("could not record a handled delivery; it will run again")
 			return err
 		}
-		d.engine.metrics.delivery(row.Event, "handled", "")
+		d.count(row.Event, "handled", "")
 		log.Debug().Msg("delivery handled")
 		return nil
 	case IsPermanent(err):
-		d.engine.metrics.delivery(row.Event, "failed", "permanent")
+		d.count(row.Event, "failed", "permanent")
 		log.Warn().Err(err).Msg("delivery failed permanently")
 		if serr := d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, err.Error(), job.Attempt); serr != nil {
 			return serr // retried; the handler fails the same way and records it then
 		}
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
-		d.engine.metrics.delivery(row.Event, "failed", "attempts_exhausted")
+		d.count(row.Event, "failed", "attempts_exhausted")
 		log.Error().Err(err).Msg("delivery failed on its last attempt")
 		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusFailed, fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err), job.Attempt)
 		return err

@@ -49,6 +49,9 @@ type Options struct {
 	// pick one. A stable id lets a restarted process take its leadership
 	// back at once instead of waiting for the old lease to expire.
 	ClientID string
+	// PruneEvery is how often the retention pruners run (AddPruner); 0
+	// never.
+	PruneEvery time.Duration
 }
 
 // Engine is the durable job runner. Register workers on Workers() before
@@ -59,6 +62,9 @@ type Engine struct {
 	client  engineClient
 	running atomic.Bool
 	metrics *jobMetrics
+	// shared and local are the retention pruners (retention.go).
+	shared, local []namedPruner
+	stopLocal     context.CancelFunc
 }
 
 // engineClient is the driver-independent part of river.Client[TTx].
@@ -152,6 +158,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		// Completed jobs are kept a day for inspection; the deliveries
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
+		PeriodicJobs:                e.periodicPrune(),
 	}
 	switch e.opts.Store.Dialect() {
 	case store.SQLite:
@@ -178,6 +185,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	e.running.Store(true)
+	lctx, cancel := context.WithCancel(ctx)
+	e.stopLocal = cancel
+	e.startLocalPruning(lctx)
 	return nil
 }
 
@@ -197,6 +207,9 @@ func (e *Engine) Running() bool { return e.running.Load() }
 func (e *Engine) Stop(ctx context.Context, grace time.Duration) error {
 	if e.client == nil || !e.running.Swap(false) {
 		return nil
+	}
+	if e.stopLocal != nil {
+		e.stopLocal()
 	}
 	gctx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()

@@ -116,6 +116,9 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 	if err != nil {
 		return IntakeResult{}, fmt.Errorf("bench intake: %w", err)
 	}
+	// The bench measures persistence, not the read cap: every sender gets
+	// a read slot.
+	cfg.GitHub.WebhookMaxReads = max(cfg.GitHub.WebhookMaxReads, opts.Concurrency)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return IntakeResult{}, fmt.Errorf("bench intake: listen: %w", err)

@@ -126,6 +126,7 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 		{"empty body", map[string]string{"X-Hub-Signature-256": sign(testSecret, nil)}, nil, 400},
 		{"empty body unsigned", map[string]string{}, nil, 401},
 		{"missing delivery id", map[string]string{"X-Hub-Signature-256": good, "X-GitHub-Delivery": "-"}, body, 400},
+		{"form-encoded", map[string]string{"X-Hub-Signature-256": good, "Content-Type": "application/x-www-form-urlencoded"}, body, 415},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "rejected-" + tc.name}
@@ -158,10 +159,12 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 	defer res.Body.Close()
 	metrics, _ := io.ReadAll(res.Body)
 	for _, want := range []string{
-		`hoist_deliveries_total{event="push",outcome="rejected",reason="bad_signature"} 4`,
-		`hoist_deliveries_total{event="push",outcome="rejected",reason="missing_signature"} 3`,
+		`hoist_deliveries_total{event="unverified",outcome="rejected",reason="bad_signature"} 4`,
+		`hoist_deliveries_total{event="unverified",outcome="rejected",reason="missing_signature"} 3`,
 		`hoist_deliveries_total{event="push",outcome="rejected",reason="invalid_json"} 2`,
-		`hoist_deliveries_total{event="push",outcome="rejected",reason="too_large"} 1`,
+		`hoist_deliveries_total{event="push",outcome="rejected",reason="missing_header"} 1`,
+		`hoist_deliveries_total{event="unverified",outcome="rejected",reason="too_large"} 1`,
+		`hoist_deliveries_total{event="unverified",outcome="rejected",reason="content_type"} 1`,
 		`hoist_job_queue_depth 0`,
 	} {
 		if !strings.Contains(string(metrics), want) {

@@ -34,6 +34,25 @@ const WebhookPath = githubapp.DefaultWebhookRoute
 // larger body is answered 413 without being read further.
 const MaxWebhookBody = 25 << 20
 
+// Limits of the HTTP server, so that a slow or hostile client cannot hold
+// a connection, a goroutine or memory for long (docs/server.md).
+const (
+	// ReadHeaderTimeout bounds the request line and headers (slowloris).
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds the whole request: 25 MB at 256 KB/s still fits.
+	ReadTimeout = 2 * time.Minute
+	// WriteTimeout bounds a handler and its answer. The longest answers
+	// are /metrics, report pages and screenshots (under 5 MB), all served
+	// from memory or disk in well under a second; a webhook answers once
+	// its delivery is persisted.
+	WriteTimeout = 2 * time.Minute
+	// IdleTimeout closes kept-alive connections nobody uses.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes: GitHub's webhook headers take about 1 KB, a browser's
+	// with cookies a few; Go's default is 1 MB.
+	MaxHeaderBytes = 64 << 10
+)
+
 // Options let callers extend the server before it starts.
 type Options struct {
 	// Logger replaces the logger built from cfg.Logging.
@@ -103,11 +122,15 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID})
+	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID,
+		PruneEvery: cfg.Retention.Interval})
 	if err != nil {
 		s.store.Close()
 		return nil, err
 	}
+	s.engine.AddPruner("database", true, func(ctx context.Context) (map[string]int64, error) {
+		return s.store.Prune(ctx, storeRetention(cfg.Retention))
+	})
 	builtin := opts.BuiltinHandlers
 	if builtin == nil {
 		builtin = handlers.All
@@ -179,9 +202,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return s.log.WithContext(context.WithoutCancel(ctx)) },
 	}
 	served := make(chan error, 1)
@@ -208,4 +233,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("server: %w", serveErr)
 	}
 	return nil
+}
+
+// storeRetention is the database part of the retention settings.
+func storeRetention(r config.Retention) store.Retention {
+	limit := func(l config.RetentionLimit) store.Limit { return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows} }
+	return store.Retention{
+		Deliveries: limit(r.Deliveries), MinDeliveryAge: config.MinDeliveryAge,
+		Audit: limit(r.Audit), SmokeRuns: limit(r.SmokeRuns), CommandRuns: limit(r.CommandRuns),
+	}
 }

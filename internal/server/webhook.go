@@ -3,8 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -18,11 +22,15 @@ import (
 
 type rawBodyKey struct{}
 
-// webhookHandler checks what go-githubapp's dispatcher does not: the body
-// size, that the signature is HMAC-SHA256 (the dispatcher would fall back
-// to SHA-1), and that a delivery id is present since it is the idempotency
-// key. The dispatcher then checks the signature again (cheap) and hands the
-// payload to the durable scheduler, which persists it before the answer.
+// webhookHandler checks what go-githubapp's dispatcher does not, cheapest
+// first and before anything is stored, counted by event or logged at info:
+// a well-formed X-Hub-Signature-256 (HMAC-SHA256 only; the dispatcher
+// would fall back to SHA-1), the declared size and content type, a free
+// body-read slot, then the body read through a size cap while it is hashed.
+// Only once the signature matches are the headers believed: the event
+// name, and the delivery id that is the idempotency key. The dispatcher
+// then checks the signature again (cheap) and hands the payload to the
+// durable scheduler, which persists it before the answer.
 func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
 	secret := []byte(s.cfg.GitHub.WebhookSecret)
 	dispatcher := githubapp.NewEventDispatcher(hs, s.cfg.GitHub.WebhookSecret,
@@ -30,45 +38,72 @@ func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
 		githubapp.WithErrorCallback(s.onDispatchError),
 		githubapp.WithResponseCallback(s.onDispatchResponse),
 	)
+	// Each body being read holds a slot; a full table answers 503 at once
+	// instead of queueing readers (and their buffers) without bound.
+	reads := make(chan struct{}, s.cfg.GitHub.WebhookMaxReads)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		event := r.Header.Get("X-GitHub-Event")
-		id := r.Header.Get("X-GitHub-Delivery")
-		log := zerolog.Ctx(r.Context()).With().Str(logging.KeyDelivery, id).Str(logging.KeyEvent, event).Logger()
-		reject := func(status int, reason, msg string) {
-			s.deliveries.Rejected(event, reason)
-			log.Warn().Int("status", status).Str("reason", reason).Msg("webhook rejected")
+		// Before the signature verifies, nothing the request says is
+		// logged above debug, and then only bounded and escaped.
+		unverified := func(status int, reason, msg string) {
+			s.deliveries.RejectedUnverified(reason)
+			zerolog.Ctx(r.Context()).Debug().Int("status", status).Str("reason", reason).
+				Str("remote", r.RemoteAddr).Str(logging.KeyEvent, headerForLog(r.Header.Get("X-GitHub-Event"))).
+				Msg("webhook refused before its signature verified")
 			http.Error(w, msg, status)
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+		mac, ok := parseSignature(r.Header.Get(github.SHA256SignatureHeader))
+		if !ok {
+			if r.Header.Get(github.SHA256SignatureHeader) == "" {
+				unverified(http.StatusUnauthorized, "missing_signature", "missing X-Hub-Signature-256")
+			} else {
+				unverified(http.StatusUnauthorized, "bad_signature", "X-Hub-Signature-256 must be sha256=<64 hex digits>")
+			}
+			return
+		}
+		if r.ContentLength > MaxWebhookBody {
+			unverified(http.StatusRequestEntityTooLarge, "too_large", "payload larger than 25 MB")
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			unverified(http.StatusUnsupportedMediaType, "content_type", "Content-Type must be application/json")
+			return
+		}
+		select {
+		case reads <- struct{}{}:
+		default:
+			w.Header().Set("Retry-After", "1")
+			unverified(http.StatusServiceUnavailable, "busy", "too many webhook bodies being read; retry shortly")
+			return
+		}
+		body, err := readSigned(w, r, secret, mac)
+		<-reads
 		if err != nil {
 			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				reject(http.StatusRequestEntityTooLarge, "too_large", "payload larger than 25 MB")
-				return
+			switch {
+			case errors.As(err, &tooLarge):
+				unverified(http.StatusRequestEntityTooLarge, "too_large", "payload larger than 25 MB")
+			case errors.Is(err, errSignatureMismatch):
+				unverified(http.StatusUnauthorized, "bad_signature", "signature does not match")
+			default:
+				unverified(http.StatusBadRequest, "read_error", "could not read body")
 			}
-			reject(http.StatusBadRequest, "read_error", "could not read body")
 			return
 		}
-		sig := r.Header.Get(github.SHA256SignatureHeader)
-		switch {
-		case sig == "":
-			reject(http.StatusUnauthorized, "missing_signature", "missing X-Hub-Signature-256")
-			return
-		case !strings.HasPrefix(sig, "sha256="):
-			reject(http.StatusUnauthorized, "bad_signature", "X-Hub-Signature-256 must be sha256=<hex>")
-			return
-		}
-		// ValidateSignature compares with hmac.Equal: constant time.
-		if err := github.ValidateSignature(sig, body, secret); err != nil {
-			reject(http.StatusUnauthorized, "bad_signature", "signature does not match")
-			return
-		}
-		if event == "" || id == "" {
-			reject(http.StatusBadRequest, "missing_header", "X-GitHub-Event and X-GitHub-Delivery are required")
+
+		event := r.Header.Get("X-GitHub-Event")
+		id := r.Header.Get("X-GitHub-Delivery")
+		log := zerolog.Ctx(r.Context()).With().Str(logging.KeyDelivery, headerForLog(id)).
+			Str(logging.KeyEvent, headerForLog(event)).Logger()
+		if !validEventName(event) || !validDeliveryID(id) {
+			s.deliveries.Rejected(event, "missing_header")
+			log.Warn().Int("status", http.StatusBadRequest).Str("reason", "missing_header").Msg("webhook rejected")
+			http.Error(w, "X-GitHub-Event (a lower-case event name) and X-GitHub-Delivery (at most 64 printable ASCII characters) are required", http.StatusBadRequest)
 			return
 		}
 		if !s.engine.Running() {
-			reject(http.StatusServiceUnavailable, "not_ready", "not ready")
+			s.deliveries.Rejected(event, "not_ready")
+			log.Warn().Int("status", http.StatusServiceUnavailable).Str("reason", "not_ready").Msg("webhook rejected")
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		// Only the SHA-256 signature counts; the dispatcher must not see SHA-1.
@@ -77,6 +112,79 @@ func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
 		ctx := context.WithValue(log.WithContext(r.Context()), rawBodyKey{}, body)
 		dispatcher.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+var errSignatureMismatch = errors.New("signature does not match")
+
+// parseSignature decodes "sha256=<64 hex digits>".
+func parseSignature(h string) ([]byte, bool) {
+	hexSig, ok := strings.CutPrefix(h, "sha256=")
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return nil, false
+	}
+	mac, err := hex.DecodeString(hexSig)
+	return mac, err == nil
+}
+
+// readSigned reads the body through MaxWebhookBody while hashing it, and
+// compares the HMAC in constant time.
+func readSigned(w http.ResponseWriter, r *http.Request, secret, want []byte) ([]byte, error) {
+	h := hmac.New(sha256.New, secret)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		// A declared length is a stranger's word: reserve at most 1 MB
+		// ahead, the rest only as bytes arrive.
+		buf.Grow(int(min(r.ContentLength, 1<<20)))
+	}
+	if _, err := io.Copy(io.MultiWriter(&buf, h), http.MaxBytesReader(w, r.Body, MaxWebhookBody)); err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(h.Sum(nil), want) {
+		return nil, errSignatureMismatch
+	}
+	return buf.Bytes(), nil
+}
+
+// validEventName: GitHub's event names are short snake_case words.
+func validEventName(e string) bool {
+	if e == "" || len(e) > 64 {
+		return false
+	}
+	for _, c := range []byte(e) {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// validDeliveryID: GitHub's delivery ids are UUIDs; anything printable and
+// short is accepted (the emulator and tests use their own).
+func validDeliveryID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// headerForLog bounds a header value for a log line and replaces what is
+// not printable ASCII.
+func headerForLog(v string) string {
+	b := []byte(v[:min(len(v), 64)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	if len(v) > 64 {
+		return string(b) + "..."
+	}
+	return string(b)
 }
 
 // onDispatchError answers a delivery the dispatcher or scheduler refused.

@@ -18,7 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Mode bits a Tree read from git reports for entries that are not plain
@@ -43,6 +45,8 @@ type Mirror struct {
 	mu    sync.Mutex // serializes fetches within this process
 	batch *catFile   // long-lived `git cat-file --batch`, started on first use
 	bmu   sync.Mutex // guards batch
+
+	touched atomic.Value // time.Time of the last Touch
 }
 
 var mirrorLocks sync.Map // dir → *sync.Mutex shared by every Mirror of one repository
@@ -129,6 +133,7 @@ func (m *Mirror) Fetch(ctx context.Context, remoteURL, token string, refs ...str
 		return err
 	}
 	defer unlock()
+	m.Touch()
 	args := append([]string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", remoteURL}, specs...)
 	if _, err := m.git(ctx, env, args...); err != nil {
 		return fmt.Errorf("fetch %s: %w", redactURL(remoteURL), err)
@@ -143,7 +148,7 @@ func (m *Mirror) lock() (func(), error) {
 	v, _ := mirrorLocks.LoadOrStore(m.dir, &sync.Mutex{})
 	mu := v.(*sync.Mutex)
 	mu.Lock()
-	f, err := os.OpenFile(filepath.Join(m.dir, "hoist.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(m.dir, usedFile), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		mu.Unlock()
 		return nil, fmt.Errorf("lock mirror: %w", err)
@@ -502,4 +507,74 @@ func redactURL(raw string) string {
 	u.User = nil
 	u.RawQuery = ""
 	return u.String()
+}
+
+// usedFile is touched whenever a mirror is used, so that retention can tell
+// the mirrors nobody needed for a while (PruneMirrors).
+const usedFile = "hoist.lock"
+
+// Touch records that the mirror was used now, at most once a minute.
+func (m *Mirror) Touch() {
+	now := time.Now()
+	if last, ok := m.touched.Load().(time.Time); ok && now.Sub(last) < time.Minute {
+		return
+	}
+	m.touched.Store(now)
+	p := filepath.Join(m.dir, usedFile)
+	if err := os.Chtimes(p, now, now); errors.Is(err, fs.ErrNotExist) {
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644); err == nil {
+			f.Close()
+		}
+	}
+}
+
+// PruneMirrors deletes the mirrors under dataDir last used (Touch, or
+// created) before before. forget is called first with each mirror's
+// owner and name so that its user can drop an open Mirror. A mirror is
+// deleted under its lock, so never during a fetch.
+func PruneMirrors(ctx context.Context, dataDir string, before time.Time, forget func(owner, repo string)) (int64, error) {
+	dirs, err := filepath.Glob(filepath.Join(dataDir, "mirrors", "*", "*.git"))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, dir := range dirs {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if lastUse(dir).After(before) {
+			continue
+		}
+		owner, repo := filepath.Base(filepath.Dir(dir)), strings.TrimSuffix(filepath.Base(dir), ".git")
+		if forget != nil {
+			forget(owner, repo)
+		}
+		m := &Mirror{dir: dir}
+		unlock, err := m.lock()
+		if err != nil {
+			return n, err
+		}
+		// Used while we waited for the lock: keep it.
+		if lastUse(dir).After(before) {
+			unlock()
+			continue
+		}
+		err = os.RemoveAll(dir)
+		unlock()
+		if err != nil {
+			return n, fmt.Errorf("prune mirror %s/%s: %w", owner, repo, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// lastUse is when a mirror was last used: its use marker, else its HEAD.
+func lastUse(dir string) time.Time {
+	for _, name := range []string{usedFile, "HEAD"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fi.ModTime()
+		}
+	}
+	return time.Time{}
 }

@@ -55,7 +55,8 @@ func (s *DirStore) Put(ctx context.Context, png []byte) (string, error) {
 	sum := sha256.Sum256(png)
 	sha := hex.EncodeToString(sum[:])
 	final := filepath.Join(s.dir, sha+".png")
-	if _, err := os.Stat(final); err == nil {
+	if fi, err := os.Stat(final); err == nil {
+		renew(final, fi) // retention goes by the last Put
 		return sha, nil
 	}
 	tmp, err := os.CreateTemp(s.dir, ".put-*")

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -57,7 +58,8 @@ func (s *S3Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 func (s *S3Store) key(sha string) string { return s.prefix + sha + ".png" }
 
 // Put uploads the PNG unless an object of that name exists already: the
-// name is the content's hash, so an existing object is never rewritten.
+// name is the content's hash, so an existing object is not rewritten,
+// except once it is older than ArtifactRefresh (for retention).
 // A HEAD comes first rather than a conditional PUT (If-None-Match), which
 // not every S3-compatible server implements; two runs racing to upload the
 // same name write the same bytes.
@@ -68,11 +70,14 @@ func (s *S3Store) Put(ctx context.Context, png []byte) (string, error) {
 		return "", fmt.Errorf("store artifact %s: %d bytes: %w (limit %d)", sha, len(png), ErrArtifactTooLarge, MaxArtifactBytes)
 	}
 	key := s.key(sha)
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
-	if err == nil {
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	switch {
+	case err == nil && head.LastModified != nil && time.Since(*head.LastModified) > ArtifactRefresh:
+		// Stored long ago: write the same bytes again so that retention,
+		// which goes by the object's time, keeps it.
+	case err == nil:
 		return sha, nil
-	}
-	if !s3NotFound(err) {
+	case !s3NotFound(err):
 		return "", fmt.Errorf("store artifact %s in %s: %w", sha, s, err)
 	}
 	md := md5.Sum(png)
