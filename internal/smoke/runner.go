@@ -71,6 +71,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.sharedRenderer() {
 		r.shotSlot = make(chan struct{}, 1)
 	}
+	// The run's tabs live in a browser context of their own, disposed at
+	// the end with its cookies, storage, cache and service workers. The
+	// browser is the run's alone already (a fresh process and profile);
+	// the context keeps it so should browsers ever be reused. It costs
+	// nothing measurable: the browser's idle first tab has no renderer,
+	// and the run's tabs still share one.
+	runCtx, disposeContext := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	defer disposeContext()
+	r.runCtx = runCtx
 	pagesStarted := time.Now()
 	rep.Pages, err = r.runAll(ctx)
 	if err != nil {
@@ -101,7 +110,6 @@ type runner struct {
 	base       *url.URL
 	browser    *browser
 	tabsOpened atomic.Int32
-	firstTab   atomic.Bool
 
 	// alone is held shared by each page check and exclusively by a check
 	// that must run with no other page in the renderer (see shared.go).
@@ -119,6 +127,8 @@ type runner struct {
 	gcs     atomic.Int32
 	// fence is the run's network fence; its refusals become findings.
 	fence *fence.Proxy
+	// runCtx is the run's browser context; tabs are its children.
+	runCtx context.Context
 }
 
 // job is one page in one viewport.
@@ -232,15 +242,8 @@ type tab struct {
 
 func (r *runner) openTab() (*tab, error) {
 	var t *tab
-	if r.firstTab.CompareAndSwap(false, true) {
-		// The browser's own first tab serves the first worker: one renderer
-		// process fewer. Ending that worker must not end the browser.
-		t = &tab{ctx: r.browser.ctx, cancel: func() {}}
-	} else {
-		ctx, cancel := chromedp.NewContext(r.browser.ctx)
-		t = &tab{ctx: ctx, cancel: cancel}
-	}
-	ctx, cancel := t.ctx, t.cancel
+	ctx, cancel := chromedp.NewContext(r.runCtx)
+	t = &tab{ctx: ctx, cancel: cancel}
 	// Open the tab with no deadline: a deadline on a tab's first action
 	// would close the tab when it ends. Per-page timeouts are derived from
 	// this long-lived context afterwards.
