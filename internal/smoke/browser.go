@@ -116,24 +116,23 @@ func startBrowser(parent context.Context, l launch) (*browser, error) {
 	if cred == nil || os.Geteuid() == 0 {
 		attempts = append(attempts, attempt{nil, os.Geteuid() != 0}, attempt{nil, false})
 	}
-	key := l.path + "\x00" + l.user
-	first := 0
-	if v, ok := launchWorked.Load(key); ok {
-		first = v.(int)
-	}
+	// Every run tries the strongest way first: a start that failed once
+	// for a passing reason (a loaded machine) must not weaken later runs.
 	var errs []error
-	for i := first; i < len(attempts); i++ {
+	for i := 0; i < len(attempts); i++ {
 		a := attempts[i]
 		if i > 0 && a == attempts[i-1] {
 			continue
 		}
 		b, err := startBrowserAs(parent, l, a.cred, a.sandbox)
 		if err == nil {
-			launchWorked.Store(key, i)
 			b.sandboxed = a.sandbox
 			b.user = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 			if a.cred != nil {
 				b.user = fmt.Sprintf("%d:%d", a.cred.Uid, a.cred.Gid)
+			}
+			if i == 0 && a.cred == nil && !a.sandbox {
+				log.Warn().Str("browser_user", b.user).Msg("chromium runs as root without its sandbox, as smoke.browser_user asks")
 			}
 			if i > 0 {
 				ev := log.Warn()
@@ -150,13 +149,8 @@ func startBrowser(parent context.Context, l launch) (*browser, error) {
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", protection(a.cred != nil, a.sandbox, credName), err))
 	}
-	launchWorked.Delete(key)
 	return nil, fmt.Errorf("start chromium %s: %w", l.path, errors.Join(errs...))
 }
-
-// launchWorked remembers, per browser and user, the first way of starting
-// that worked, so that later runs do not pay for attempts bound to fail.
-var launchWorked sync.Map
 
 func protection(switched, sandbox bool, name string) string {
 	who := "as hoist's own user"

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/hoist-dev/hoist/internal/smoke/fence"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -319,5 +321,51 @@ func TestRunsDoNotShareCookiesOrStorage(t *testing.T) {
 	}
 	if rep := run(Page{Path: "/read", ExpectText: "cookie:false"}, Page{Path: "/read?2", ExpectText: "storage:none"}); rep.Conclusion != Success {
 		t.Fatalf("run 2 sees run 1's state: %s %+v", rep.Title, rep.Pages)
+	}
+}
+
+// Where the browser user cannot run the browser (here: it cannot reach the
+// binary), hoist falls back to root without the sandbox, and says so at
+// error level rather than failing every smoke test.
+func TestBrowserFallsBackLoudly(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the fallback to root needs root")
+	}
+	hidden := filepath.Join(t.TempDir(), "chromium") // a 0700 folder of root's
+	if err := os.Symlink(chromium, hidden); err != nil {
+		t.Fatal(err)
+	}
+	fp, err := fenceFor(t, "http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	var logs bytes.Buffer
+	ctx := zerolog.New(&logs).WithContext(context.Background())
+	b, err := startBrowser(ctx, launch{path: hidden, shareRenderer: true, proxy: fp.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	if b.user != "0:0" || b.sandboxed {
+		t.Errorf("user %s, sandbox %v: want the root fallback", b.user, b.sandboxed)
+	}
+	if !strings.Contains(logs.String(), `"level":"error"`) || !strings.Contains(logs.String(), "less protection than wanted: as root without the sandbox") {
+		t.Errorf("the fallback was not logged as an error: %s", logs.String())
+	}
+
+	for spec, want := range map[string]string{"": "65534:65534", "nobody": "65534:65534", "1234": "1234:1234", "1234:99": "1234:99", "root": "root"} {
+		cred, _, err := browserCredential(spec)
+		got := "root"
+		if cred != nil {
+			got = fmt.Sprintf("%d:%d", cred.Uid, cred.Gid)
+		}
+		if err != nil || got != want {
+			t.Errorf("browser user %q: %s, %v; want %s", spec, got, err, want)
+		}
+	}
+	if _, _, err := browserCredential("no-such-user-here"); err == nil {
+		t.Error("an unknown browser user is not an error")
 	}
 }
