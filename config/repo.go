@@ -211,7 +211,7 @@ const (
 
 // RepoFailOnKinds are the finding kinds smoke.fail_on accepts, in report
 // order; they are the kinds the smoke runner reports.
-var RepoFailOnKinds = []string{"http_error", "console_error", "failed_request", "exception", "slow", "missing_text", "missing_selector"}
+var RepoFailOnKinds = []string{"http_error", "console_error", "failed_request", "blocked_request", "exception", "slow", "missing_text", "missing_selector"}
 
 // RepoPermissions are the permission names, weakest first, as GitHub names
 // its repository roles.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 )
 
 // Smoke is the server's section for smoke tests: the browser, where
@@ -42,6 +44,15 @@ type Smoke struct {
 	PreviewLinks bool `yaml:"preview_links"`
 	// PreviewTTL is how long such a link works (HOIST_PREVIEW_TTL).
 	PreviewTTL time.Duration `yaml:"preview_ttl"`
+	// AllowHosts lists the hosts besides the site under test that the
+	// browser may load from, such as a font CDN (HOIST_SMOKE_ALLOW_HOSTS,
+	// comma-separated): "fonts.example.com", "*.example.com",
+	// "cdn.example.com:8443". They are reached on public addresses only;
+	// everything else a page asks for is refused and reported.
+	AllowHosts []string `yaml:"allow_hosts"`
+	// BrowserUser is the user Chromium runs as when hoist runs as root
+	// (HOIST_SMOKE_BROWSER_USER): a name or uid[:gid]; default nobody.
+	BrowserUser string `yaml:"browser_user"`
 }
 
 // DefaultPreviewTTL is smoke.preview_ttl when unset.
@@ -66,6 +77,11 @@ func init() {
 	}, func(cfg *Server, src serverSources) error {
 		if cfg.Smoke.PreviewTTL < time.Second || cfg.Smoke.PreviewTTL > 7*24*time.Hour {
 			return src.errorf("smoke.preview_ttl", "HOIST_PREVIEW_TTL", "must be between 1s and 168h, got %s", cfg.Smoke.PreviewTTL)
+		}
+		for i, h := range cfg.Smoke.AllowHosts {
+			if _, err := fence.ParseRule(h); err != nil {
+				return src.errorf("smoke.allow_hosts", "HOIST_SMOKE_ALLOW_HOSTS", "entry %d: %v", i+1, err)
+			}
 		}
 		return validateArtifacts(cfg, src)
 	})
@@ -110,6 +126,16 @@ func applySmokeEnv(cfg *Server, lookup func(string) (string, bool), seen map[str
 	str("HOIST_ARTIFACTS_DIR", &cfg.Smoke.ArtifactsDir)
 	str("HOIST_ARTIFACTS_TARGET", &cfg.Smoke.ArtifactsTarget)
 	str("HOIST_ARTIFACTS_PREFIX", &cfg.Smoke.ArtifactsPrefix)
+	str("HOIST_SMOKE_BROWSER_USER", &cfg.Smoke.BrowserUser)
+	if v, ok := lookup("HOIST_SMOKE_ALLOW_HOSTS"); ok {
+		seen["HOIST_SMOKE_ALLOW_HOSTS"] = true
+		cfg.Smoke.AllowHosts = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.Smoke.AllowHosts = append(cfg.Smoke.AllowHosts, h)
+			}
+		}
+	}
 	if v, ok := lookup("HOIST_PREVIEW_LINKS"); ok {
 		seen["HOIST_PREVIEW_LINKS"] = true
 		b, err := strconv.ParseBool(strings.TrimSpace(v))

@@ -43,6 +43,26 @@ func TestSmokeSectionFileAndEnvironment(t *testing.T) {
 	}
 }
 
+func TestSmokeFenceSettings(t *testing.T) {
+	env := validEnv(t)
+	path := writeYAML(t, "smoke:\n  allow_hosts: [fonts.example.com, \"*.cdn.example.net\"]\n  browser_user: \"1001:1001\"\n")
+	cfg, err := LoadServer(path, envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Smoke; strings.Join(s.AllowHosts, " ") != "fonts.example.com *.cdn.example.net" || s.BrowserUser != "1001:1001" {
+		t.Fatalf("file: %+v", s)
+	}
+	env["HOIST_SMOKE_ALLOW_HOSTS"] = " static.example.org , cdn.example.com:8443,"
+	env["HOIST_SMOKE_BROWSER_USER"] = "chromium"
+	if cfg, err = LoadServer(path, envOf(env)); err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Smoke; strings.Join(s.AllowHosts, " ") != "static.example.org cdn.example.com:8443" || s.BrowserUser != "chromium" {
+		t.Fatalf("environment: %+v", s)
+	}
+}
+
 func TestSmokeSectionErrors(t *testing.T) {
 	for _, c := range []struct {
 		env  map[string]string
@@ -54,6 +74,10 @@ func TestSmokeSectionErrors(t *testing.T) {
 		{env: map[string]string{"HOIST_PREVIEW_TTL": "200h"}, want: `environment: smoke.preview_ttl (HOIST_PREVIEW_TTL): must be between 1s and 168h`},
 		{yaml: "smoke:\n  preview_ttl: 10ms\n", want: `:2: smoke.preview_ttl (HOIST_PREVIEW_TTL): must be between 1s and 168h`},
 		{yaml: "smoke:\n  chromum: /x\n", want: "field chromum not found"},
+		{yaml: "smoke:\n  allow_hosts: [fonts.example.com, 169.254.169.254]\n",
+			want: `:2: smoke.allow_hosts (HOIST_SMOKE_ALLOW_HOSTS): entry 2: "169.254.169.254": cloud metadata address 169.254.169.254 cannot be allowed`},
+		{env: map[string]string{"HOIST_SMOKE_ALLOW_HOSTS": "localhost"}, want: `environment: smoke.allow_hosts (HOIST_SMOKE_ALLOW_HOSTS): entry 1: "localhost": localhost is this machine`},
+		{yaml: "smoke:\n  allow_hosts: [\"https://fonts.example.com/\"]\n", want: `not a URL`},
 	} {
 		env := validEnv(t)
 		for k, v := range c.env {

@@ -34,6 +34,8 @@ func runSmoke(ctx context.Context, args []string) int {
 	}
 	var (
 		pages, viewports          listFlag
+		allowHosts                listFlag
+		browserUser               string
 		configPath, outDir, dir   string
 		chromium                  string
 		jsonOut, quiet, lowMemory bool
@@ -53,6 +55,8 @@ func runSmoke(ctx context.Context, args []string) int {
 	fl.IntVar(&concurrency, "concurrency", 0, "tabs working in parallel (default 2)")
 	fl.DurationVar(&timeout, "timeout", 0, "time limit for one page (default 15s)")
 	fl.Float64Var(&scale, "scale", 0, "screenshot scale (default 0.5)")
+	fl.Var(&allowHosts, "allow-host", "host besides the site the pages may load from, such as fonts.example.com or *.example.com (repeatable); everything else is refused")
+	fl.StringVar(&browserUser, "browser-user", "", "user Chromium runs as when hoist runs as root: name or uid[:gid] (default nobody)")
 	fl.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	fl.BoolVar(&lowMemory, "low-memory", false, "run all tabs in one renderer process (the default now; kept for scripts that pass it)")
 	fl.BoolVar(&rendererPerTab, "renderer-per-tab", false, "give each tab its own renderer process (~130 MB more per tab; tabs never wait for each other)")
@@ -81,6 +85,8 @@ func runSmoke(ctx context.Context, args []string) int {
 
 	opts := smoke.Options{ChromiumPath: chromium, Concurrency: concurrency, PageTimeout: timeout, ScreenshotScale: scale, ShareRenderer: lowMemory, RendererPerTab: rendererPerTab}
 	opts.Crawl.MaxPages = crawl
+	opts.AllowHosts = allowHosts
+	opts.BrowserUser = browserUser
 	for _, p := range pages {
 		opts.Pages = append(opts.Pages, smoke.Page{Path: p})
 	}

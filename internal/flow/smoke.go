@@ -56,9 +56,13 @@ type smokeState struct {
 	// on the same network, the emulator), so screenshot URLs are too.
 	privateImages bool
 	chromium      string
-	artifacts     smoke.ArtifactStore
-	signer        *site.AccessSigner
-	mirrors       map[string]*site.Mirror
+	// allowHosts and browserUser are smoke.allow_hosts and
+	// smoke.browser_user (see smoke.Options).
+	allowHosts  []string
+	browserUser string
+	artifacts   smoke.ArtifactStore
+	signer      *site.AccessSigner
+	mirrors     map[string]*site.Mirror
 	// access serves preview links; nil while they are off.
 	access http.Handler
 	// browsers bounds the browsers this process runs at once.
@@ -104,6 +108,10 @@ func (s *Service) startSmoke(srv *server.Server) {
 		return
 	}
 	st.artifacts = a
+	// The browser's fence: the hosts pages may load from besides the
+	// site under test, and the user Chromium runs as.
+	st.allowHosts = cfg.Smoke.AllowHosts
+	st.browserUser = cfg.Smoke.BrowserUser
 	st.chromium, err = smoke.FindChromium(cfg.Smoke.Chromium)
 	if err != nil {
 		st.err = fmt.Errorf("%w: %v", ErrSmokeUnavailable, err)

@@ -282,6 +282,8 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 		return jobs.Permanent(err)
 	}
 	opts.ChromiumPath = s.smoke.chromium
+	opts.AllowHosts = s.smoke.allowHosts
+	opts.BrowserUser = s.smoke.browserUser
 
 	pages := max(len(opts.Pages), 1) * max(len(opts.Viewports), 1)
 	if err := s.updateSmokeCheck(ctx, repo, run, "", smokeProgressOutput(a.SHA, a.Env, 0, pages, s.reportURL(run)), nil); err != nil {

@@ -312,6 +312,38 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 	}
 }
 
+// A candidate's page is a stranger's: one that frames hoist's own address
+// and reaches for the cloud metadata service gets nothing, and the check
+// run fails naming each refused request; staging does not move.
+func TestSmokeHostilePageIsFenced(t *testing.T) {
+	w := startSmoke(t, "", nil)
+	before := w.head("staging")
+	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
+<iframe src="`+w.url+`/"></iframe>
+<img src="http://169.254.169.254/latest/meta-data/iam/security-credentials/">`, "A page that looks around")
+	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+
+	w.waitAudit("staging", sha, "refuse")
+	if got := w.head("staging"); got != before {
+		t.Fatalf("staging moved to %s past a fenced page", got)
+	}
+	cr := w.waitSmoke(sha, 1)[0]
+	out := cr.GetOutput()
+	if cr.GetConclusion() != "failure" || !strings.Contains(out.GetTitle(), "2 blocked requests") {
+		t.Fatalf("conclusion %s, title %q", cr.GetConclusion(), out.GetTitle())
+	}
+	// The table escapes Markdown; read it as a person would.
+	summary := strings.ReplaceAll(out.GetSummary(), `\`, "")
+	for _, want := range []string{
+		"blocked_request: refused by hoist's browser fence: loopback address 127.0.0.1 (" + w.url + "/)",
+		"blocked_request: refused by hoist's browser fence: cloud metadata address 169.254.169.254 (http://169.254.169.254/latest/meta-data/iam/security-credentials/)",
+	} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary does not say %q:\n%s", want, out.GetSummary())
+		}
+	}
+}
+
 func TestSmokePromoteButton(t *testing.T) {
 	w := startSmokeWith(t, strings.Replace(fmt.Sprintf(candidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
 	w.gh.CreateUser("bob")

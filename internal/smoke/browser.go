@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/rs/zerolog"
 )
 
 // chromiumCandidates are tried in order when no path is configured. Debian's
@@ -55,6 +58,9 @@ type browser struct {
 	ctx    context.Context // the first tab's context; tabs are its children
 	cancel func()
 	pid    int
+	// sandboxed and user say how it runs (see startBrowser).
+	sandboxed bool
+	user      string
 
 	mu      sync.Mutex
 	peakRSS int64
@@ -71,14 +77,176 @@ type browser struct {
 	stopRSS  func()
 }
 
+// launch is how one browser is started.
+type launch struct {
+	path string
+	// shareRenderer puts every tab of the site in one renderer process.
+	shareRenderer bool
+	// proxy is the URL of the run's network fence.
+	proxy string
+	// user is Options.BrowserUser.
+	user string
+}
+
 // startBrowser starts Chromium with a fresh profile and the flags that keep
-// it from talking to anything but the site (no updates, no background
-// networking, no QUIC). The browser lives as long as parent.
+// it from talking to anything but the site (every request through the
+// run's fence, no updates, no background networking, no QUIC, no direct
+// UDP for WebRTC). The browser lives as long as parent.
 //
-// shareRenderer puts every tab of the site in one renderer process.
-func startBrowser(parent context.Context, path string, shareRenderer bool) (*browser, error) {
+// Chromium gets none of hoist's environment, and as root it runs as
+// another user (nobody by default) with its sandbox: a page that broke out
+// of the renderer would find neither hoist's secrets in its environment
+// nor the rights to read them from /proc. Where the kernel gives no
+// sandbox, it runs without one; where the user cannot be switched, as
+// root: each fallback is logged and shown in the report's stats.
+func startBrowser(parent context.Context, l launch) (*browser, error) {
+	log := zerolog.Ctx(parent)
+	cred, credName, err := browserCredential(l.user)
+	if err != nil {
+		return nil, err
+	}
+	type attempt struct {
+		cred    *syscall.Credential
+		sandbox bool
+	}
+	var attempts []attempt
+	if cred != nil {
+		attempts = append(attempts, attempt{cred, true}, attempt{cred, false})
+	}
+	if cred == nil || os.Geteuid() == 0 {
+		attempts = append(attempts, attempt{nil, os.Geteuid() != 0}, attempt{nil, false})
+	}
+	// Every run tries the strongest way first: a start that failed once
+	// for a passing reason (a loaded machine) must not weaken later runs.
+	var errs []error
+	for i := 0; i < len(attempts); i++ {
+		a := attempts[i]
+		if i > 0 && a == attempts[i-1] {
+			continue
+		}
+		b, err := startBrowserAs(parent, l, a.cred, a.sandbox)
+		if err == nil {
+			b.sandboxed = a.sandbox
+			b.user = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+			if a.cred != nil {
+				b.user = fmt.Sprintf("%d:%d", a.cred.Uid, a.cred.Gid)
+			}
+			if i == 0 && a.cred == nil && !a.sandbox {
+				log.Warn().Str("browser_user", b.user).Msg("chromium runs as root without its sandbox, as smoke.browser_user asks")
+			}
+			if i > 0 {
+				ev := log.Warn()
+				if a.cred == nil && os.Geteuid() == 0 {
+					ev = log.Error()
+				}
+				ev.Errs("tried", errs).Bool("sandbox", a.sandbox).Str("browser_user", b.user).
+					Msg("chromium runs with less protection than wanted: " + protection(a.cred != nil, a.sandbox, credName))
+			}
+			return b, nil
+		}
+		if parent.Err() != nil {
+			return nil, fmt.Errorf("start chromium %s: %w", l.path, err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", protection(a.cred != nil, a.sandbox, credName), err))
+	}
+	return nil, fmt.Errorf("start chromium %s: %w", l.path, errors.Join(errs...))
+}
+
+func protection(switched, sandbox bool, name string) string {
+	who := "as hoist's own user"
+	if switched {
+		who = "as " + name
+	} else if os.Geteuid() == 0 {
+		who = "as root"
+	}
+	if sandbox {
+		return who + " with the sandbox"
+	}
+	return who + " without the sandbox"
+}
+
+// browserCredential is the user Chromium runs as: nil when hoist does not
+// run as root (it cannot switch) or the operator asked for root.
+func browserCredential(spec string) (*syscall.Credential, string, error) {
+	if os.Geteuid() != 0 {
+		return nil, "", nil
+	}
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		spec = "nobody"
+	}
+	if spec == "root" || spec == "0" || spec == "0:0" {
+		return nil, "", nil
+	}
+	uidS, gidS, hasGID := strings.Cut(spec, ":")
+	var uid, gid uint64
+	var err error
+	if uid, err = strconv.ParseUint(uidS, 10, 32); err != nil {
+		u, lerr := user.Lookup(uidS)
+		switch {
+		case lerr == nil:
+			uid, _ = strconv.ParseUint(u.Uid, 10, 32)
+			gid, _ = strconv.ParseUint(u.Gid, 10, 32)
+		case uidS == "nobody":
+			// The conventional nobody/nogroup, for systems without the
+			// entry (minimal containers).
+			uid, gid = 65534, 65534
+		default:
+			return nil, "", fmt.Errorf("browser user %q: %w", spec, lerr)
+		}
+	} else {
+		gid = uid
+		if u, err := user.LookupId(uidS); err == nil {
+			gid, _ = strconv.ParseUint(u.Gid, 10, 32)
+		}
+	}
+	if hasGID {
+		if gid, err = strconv.ParseUint(gidS, 10, 32); err != nil {
+			g, lerr := user.LookupGroup(gidS)
+			if lerr != nil {
+				return nil, "", fmt.Errorf("browser user %q: group: %w", spec, lerr)
+			}
+			gid, _ = strconv.ParseUint(g.Gid, 10, 32)
+		}
+	}
+	if uid == 0 {
+		return nil, "", nil
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, spec, nil
+}
+
+// browserEnv is the whole environment of Chromium: what it needs to run
+// and render text, and nothing of hoist's (no webhook secret, no cloud
+// credentials). HOME and the XDG folders are the run's profile folder,
+// which it owns.
+func browserEnv(home string) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+	}
+	for _, k := range []string{"LANG", "LC_ALL", "TZ", "FONTCONFIG_FILE", "FONTCONFIG_PATH", "FONTCONFIG_SYSROOT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// userDataDir finds the profile folder chromedp made for this browser.
+func userDataDir(args []string) string {
+	for _, a := range args {
+		if d, ok := strings.CutPrefix(a, "--user-data-dir="); ok {
+			return d
+		}
+	}
+	return ""
+}
+
+func startBrowserAs(parent context.Context, l launch, cred *syscall.Credential, sandbox bool) (*browser, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
+		chromedp.ExecPath(l.path),
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-quic", true),
@@ -88,6 +256,16 @@ func startBrowser(parent context.Context, path string, shareRenderer bool) (*bro
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
 		chromedp.Flag("font-render-hinting", "none"),
+		// Every request goes through the run's fence, loopback ones too
+		// (Chromium would otherwise reach localhost directly). Host names
+		// are the fence's to resolve: the browser's own resolver answers
+		// nothing, so nothing can reach out without the proxy. WebRTC may
+		// not send UDP around the proxy.
+		chromedp.ProxyServer(l.proxy),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("force-webrtc-ip-handling-policy", "disable_non_proxied_udp"),
+		chromedp.Flag("webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 		// Fewer processes, less memory (measured: 8 pages, 2 tabs, from
 		// ~590 MB to ~420 MB of summed RSS): the GPU process and the network
 		// service run inside the browser process.
@@ -102,14 +280,30 @@ func startBrowser(parent context.Context, path string, shareRenderer bool) (*bro
 		chromedp.Flag("enable-features", "NetworkService,NetworkServiceInProcess,NetworkServiceInProcess2"),
 		// chromedp gives each browser a fresh temporary --user-data-dir and
 		// removes it afterwards.
+		chromedp.NoInheritEnv,
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			dir := userDataDir(cmd.Args)
+			if cred != nil && dir != "" {
+				// The profile, HOME and caches are the browser user's.
+				os.Chown(dir, int(cred.Uid), int(cred.Gid))
+			}
+			cmd.Dir = dir
+			cmd.Env = browserEnv(dir)
+			// Kill the browser with hoist (what chromedp does by default),
+			// and run it as the browser user.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
+		}),
 	)
-	if os.Geteuid() == 0 {
-		// Chromium's sandbox cannot run as root. Without a sandbox the
-		// zygote processes that prepare sandboxed renderers are useless
-		// weight (~100 MB).
+	if sandbox {
+		// chromedp adds --no-sandbox as root unless told otherwise; the
+		// browser user is not root.
+		opts = append(opts, chromedp.Flag("no-sandbox", false))
+	} else {
+		// Without a sandbox the zygote processes that prepare sandboxed
+		// renderers are useless weight (~100 MB).
 		opts = append(opts, chromedp.NoSandbox, chromedp.Flag("no-zygote", true))
 	}
-	if shareRenderer {
+	if l.shareRenderer {
 		// One renderer process for every tab: a renderer maps ~100 MB of
 		// the binary and ~30 MB of tiles of its own, more than a page
 		// needs (measured: 20 pages, 2 tabs, ~530 MB summed RSS with a
@@ -123,7 +317,7 @@ func startBrowser(parent context.Context, path string, shareRenderer bool) (*bro
 	if err := chromedp.Do(ctx); err != nil {
 		cancelCtx()
 		cancelAlloc()
-		return nil, fmt.Errorf("start chromium %s: %w", path, err)
+		return nil, err
 	}
 	b := &browser{ctx: ctx, cancel: func() { cancelCtx(); cancelAlloc() }}
 	if c := chromedp.FromContext(ctx); c != nil && c.Browser != nil && c.Browser.Process() != nil {
@@ -236,6 +430,21 @@ func (b *browser) peak() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.peakRSS
+}
+
+// zygoteRSS is the memory of the browser's zygote processes, which a
+// sandboxed browser keeps to fork renderers from: fixed weight (~115 MB of
+// summed RSS, mostly pages shared with the browser process) that no
+// garbage collection frees.
+func (b *browser) zygoteRSS() int64 {
+	var total int64
+	for _, p := range treeProcs(b.pid) {
+		cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), "--type=zygote") {
+			total += p.rss
+		}
+	}
+	return total
 }
 
 // TreeRSS sums VmRSS of pid and all its descendants, in bytes, from /proc.

@@ -5,11 +5,15 @@
 package smoke
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 )
 
 // Kind is the kind of a finding. The names are those of fail_on in
@@ -34,10 +38,15 @@ const (
 	KindMissingText Kind = "missing_text"
 	// KindMissingSelector: nothing matched expect_selector.
 	KindMissingSelector Kind = "missing_selector"
+	// KindBlockedRequest: the browser's network fence refused a request of
+	// the page (a private address, this machine, a host not allowed). It
+	// fails the run when fail_on lists it or failed_request, so the
+	// default (every kind) fails too.
+	KindBlockedRequest Kind = "blocked_request"
 )
 
 // AllKinds lists every kind, in the order reports show them.
-var AllKinds = []Kind{KindHTTPError, KindConsoleError, KindFailedRequest, KindException, KindSlow, KindMissingText, KindMissingSelector}
+var AllKinds = []Kind{KindHTTPError, KindConsoleError, KindFailedRequest, KindBlockedRequest, KindException, KindSlow, KindMissingText, KindMissingSelector}
 
 // ParseKind checks a fail_on name.
 func ParseKind(s string) (Kind, error) {
@@ -125,6 +134,18 @@ type Options struct {
 	// (third-party trackers, for example).
 	IgnoreRequests []string
 
+	// AllowHosts lists the hosts besides the site under test that pages
+	// may load from (smoke.allow_hosts: "fonts.example.com",
+	// "*.example.com", "cdn.example.com:8443"); they are reached only on
+	// public addresses. Everything else is refused (see fence.go).
+	AllowHosts []string
+	// BrowserUser is the user Chromium runs as when hoist runs as root: a
+	// name or uid[:gid]; empty means nobody. "root" keeps root (no sandbox).
+	BrowserUser string
+
+	// fenceTest adjusts the fence in this package's tests.
+	fenceTest *fenceTest
+
 	// Progress, when set, is called after each page with the pages done and
 	// the pages known so far (the total grows while a crawl finds pages).
 	Progress func(done, total int)
@@ -195,8 +216,31 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("fail_on[%d]: %w", i, err))
 		}
 	}
+	if _, err := fence.ParseRules(o.AllowHosts); err != nil {
+		errs = append(errs, err)
+	}
 	if o.ScreenshotScale < 0 || o.ScreenshotScale > 2 {
 		errs = append(errs, fmt.Errorf("screenshot scale %g: want 0..2", o.ScreenshotScale))
 	}
 	return errors.Join(errs...)
+}
+
+// fenceTest lets this package's tests stand in for the outside world: a
+// resolver, and loopback listeners treated as public hosts.
+type fenceTest struct {
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	public []netip.AddrPort
+}
+
+// fenceConfig is the network fence of a run against base.
+func (o *Options) fenceConfig(base *url.URL) (fence.Config, error) {
+	rules, err := fence.ParseRules(o.AllowHosts)
+	if err != nil {
+		return fence.Config{}, err
+	}
+	c := fence.Config{Origin: base, Allow: rules}
+	if o.fenceTest != nil {
+		c.Lookup, c.Public = o.fenceTest.lookup, o.fenceTest.public
+	}
+	return c, nil
 }

@@ -59,9 +59,15 @@ type Stats struct {
 	Rechecked int `json:"rechecked,omitempty"`
 	// GarbageCollections counts the collections forced after a page
 	// because the browser held much memory.
-	GarbageCollections int     `json:"garbage_collections,omitempty"`
-	Concurrency        int     `json:"concurrency"`
-	PagesPerSecond     float64 `json:"pages_per_second"`
+	GarbageCollections int `json:"garbage_collections,omitempty"`
+	// Sandbox tells whether Chromium ran with its sandbox; BrowserUser is
+	// the uid:gid it ran as (see browser.go).
+	Sandbox     bool   `json:"sandbox"`
+	BrowserUser string `json:"browser_user,omitempty"`
+	// Refused counts the requests the network fence refused.
+	Refused        int     `json:"refused,omitempty"`
+	Concurrency    int     `json:"concurrency"`
+	PagesPerSecond float64 `json:"pages_per_second"`
 }
 
 // PageResult is one page in one viewport.
@@ -84,6 +90,9 @@ type PageResult struct {
 
 	// order and vpOrder keep results in the configured order.
 	order, vpOrder int
+	// began and ended bound the check, to give it the fence's refusals
+	// no tab claimed.
+	began, ended time.Time
 }
 
 // Key names the page and viewport, to match results across runs.
@@ -118,6 +127,12 @@ func (r *Report) conclude() {
 	for _, k := range r.FailOn {
 		fail[k] = true
 	}
+	// A refused request is a failed request too: a fail_on that fails on
+	// failed requests fails on refused ones, so a site's config written
+	// before the fence keeps failing on them.
+	if fail[KindFailedRequest] {
+		fail[KindBlockedRequest] = true
+	}
 	r.Conclusion = Success
 	for i := range r.Pages {
 		p := &r.Pages[i]
@@ -145,6 +160,7 @@ var kindLabels = map[Kind][2]string{
 	KindHTTPError:       {"HTTP error", "HTTP errors"},
 	KindConsoleError:    {"console error", "console errors"},
 	KindFailedRequest:   {"failed request", "failed requests"},
+	KindBlockedRequest:  {"blocked request", "blocked requests"},
 	KindException:       {"exception", "exceptions"},
 	KindSlow:            {"slow page", "slow pages"},
 	KindMissingText:     {"missing text", "missing texts"},

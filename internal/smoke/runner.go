@@ -24,6 +24,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 )
 
 // Run tests every page of opts in every viewport with one headless Chromium
@@ -42,24 +44,50 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	rep := &Report{Schema: SchemaVersion, BaseURL: o.BaseURL, StartedAt: time.Now().UTC(), FailOn: o.FailOn}
 	started := time.Now()
-	b, err := startBrowser(ctx, chromium, o.ShareRenderer || !o.RendererPerTab)
+	fc, err := o.fenceConfig(base)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := fence.Start(fc)
+	if err != nil {
+		return nil, err
+	}
+	// The browser goes first (deferred calls run last first): its
+	// requests in flight end against a proxy that still answers.
+	defer fp.Close()
+	b, err := startBrowser(ctx, launch{path: chromium, shareRenderer: o.ShareRenderer || !o.RendererPerTab,
+		proxy: fp.URL(), user: o.BrowserUser})
 	if err != nil {
 		return nil, err
 	}
 	defer b.close()
 	rep.Stats.BrowserStartMS = time.Since(started).Milliseconds()
 	rep.Stats.Concurrency = o.Concurrency
+	rep.Stats.Sandbox = b.sandboxed
+	rep.Stats.BrowserUser = b.user
 
-	r := &runner{opts: o, base: base, browser: b, gcAbove: gcAboveRSS}
+	// The sandbox's zygotes are not garbage: the threshold is on top.
+	r := &runner{opts: o, base: base, browser: b, gcAbove: gcAboveRSS + b.zygoteRSS(), fence: fp}
 	if r.sharedRenderer() {
 		r.shotSlot = make(chan struct{}, 1)
 	}
+	// The run's tabs live in a browser context of their own, disposed at
+	// the end with its cookies, storage, cache and service workers. The
+	// browser is the run's alone already (a fresh process and profile);
+	// the context keeps it so should browsers ever be reused. It costs
+	// nothing measurable: the browser's idle first tab has no renderer,
+	// and the run's tabs still share one.
+	runCtx, disposeContext := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	defer disposeContext()
+	r.runCtx = runCtx
 	pagesStarted := time.Now()
 	rep.Pages, err = r.runAll(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pagesTook := time.Since(pagesStarted)
+	r.attributeUnclaimed(rep.Pages)
+	rep.Stats.Refused = len(fp.Refusals())
 	rep.Stats.TabsOpened = int(r.tabsOpened.Load())
 	rep.Stats.Rechecked = int(r.rechecked.Load())
 	rep.Stats.GarbageCollections = int(r.gcs.Load())
@@ -82,7 +110,6 @@ type runner struct {
 	base       *url.URL
 	browser    *browser
 	tabsOpened atomic.Int32
-	firstTab   atomic.Bool
 
 	// alone is held shared by each page check and exclusively by a check
 	// that must run with no other page in the renderer (see shared.go).
@@ -98,6 +125,10 @@ type runner struct {
 	// followed by a garbage collection (see collectIfHigh).
 	gcAbove int64
 	gcs     atomic.Int32
+	// fence is the run's network fence; its refusals become findings.
+	fence *fence.Proxy
+	// runCtx is the run's browser context; tabs are its children.
+	runCtx context.Context
 }
 
 // job is one page in one viewport.
@@ -211,15 +242,8 @@ type tab struct {
 
 func (r *runner) openTab() (*tab, error) {
 	var t *tab
-	if r.firstTab.CompareAndSwap(false, true) {
-		// The browser's own first tab serves the first worker: one renderer
-		// process fewer. Ending that worker must not end the browser.
-		t = &tab{ctx: r.browser.ctx, cancel: func() {}}
-	} else {
-		ctx, cancel := chromedp.NewContext(r.browser.ctx)
-		t = &tab{ctx: ctx, cancel: cancel}
-	}
-	ctx, cancel := t.ctx, t.cancel
+	ctx, cancel := chromedp.NewContext(r.runCtx)
+	t = &tab{ctx: ctx, cancel: cancel}
 	// Open the tab with no deadline: a deadline on a tab's first action
 	// would close the tab when it ends. Per-page timeouts are derived from
 	// this long-lived context afterwards.
@@ -350,7 +374,10 @@ func (r *runner) check(t *tab, j job) (res PageResult, links []string, timedOut 
 	res = PageResult{Path: j.page.Path, Viewport: j.viewport.Name, URL: u.String(), LinkedFrom: j.linkedFrom,
 		order: j.pageIndex, vpOrder: j.vpIndex}
 	c := newCollector(r.opts.CheckFavicon, r.opts.IgnoreRequests)
+	c.fence = r.fence
 	checkStart := time.Now()
+	res.began = checkStart
+	defer func() { res.ended = time.Now() }()
 
 	pctx, cancel := context.WithTimeout(t.ctx, r.opts.PageTimeout)
 	defer cancel()
@@ -551,6 +578,8 @@ func (r *runner) collectIfHigh(t *tab) {
 type collector struct {
 	checkFavicon bool
 	ignore       []string
+	// fence tells which failures were its refusals.
+	fence *fence.Proxy
 
 	mu       sync.Mutex
 	requests map[network.RequestID]string
@@ -613,6 +642,10 @@ func (c *collector) onEvent(ev any) {
 		if ev.Response == nil || ev.Response.Status < 400 {
 			return
 		}
+		if ev.Response.Status == 403 && c.refused(ev.Response.URL, ev.Response.Headers) {
+			// The document too: a page redirected to a refused address.
+			return
+		}
 		c.mu.Lock()
 		_, known := c.requests[ev.RequestID]
 		isDoc := ev.RequestID == c.document
@@ -629,6 +662,9 @@ func (c *collector) onEvent(ev any) {
 		u, known := c.requests[ev.RequestID]
 		isDoc := ev.RequestID == c.document
 		c.mu.Unlock()
+		if known && c.refused(u, nil) {
+			return
+		}
 		if !known || isDoc || c.ignored(u) {
 			return
 		}
@@ -666,6 +702,63 @@ func (c *collector) onEvent(ev any) {
 			res = fmt.Sprintf("%s:%d:%d", d.URL, d.LineNumber+1, d.ColumnNumber+1)
 		}
 		c.add(KindException, msg, res)
+	}
+}
+
+// refused adds a blocked_request finding when the fence refused the
+// request for u, and tells whether it did. Refusals are never ignored:
+// neither ignore prefixes nor the favicon rule apply to them. A 403 that
+// carries the fence's header but matches no refusal still counts (its
+// refusal was claimed by an earlier request of the same URL).
+func (c *collector) refused(u string, headers network.Headers) bool {
+	if c.fence == nil {
+		return false
+	}
+	if r, ok := c.fence.Claim(u); ok {
+		c.add(KindBlockedRequest, "refused by hoist's browser fence: "+r.Reason, u)
+		return true
+	}
+	if _, ok := headers[fence.Header]; ok {
+		c.add(KindBlockedRequest, "refused by hoist's browser fence", u)
+		return true
+	}
+	return false
+}
+
+// attributeUnclaimed reports the refusals no tab claimed (a service
+// worker's or a WebSocket's request, one that came after its page was
+// done): each goes to the pages being checked when it happened, or to the
+// last page checked before it. Nothing the fence refused goes unreported.
+func (r *runner) attributeUnclaimed(pages []PageResult) {
+	if len(pages) == 0 {
+		return
+	}
+	for _, ref := range r.fence.Unclaimed() {
+		var during []int
+		last := -1
+		for i, p := range pages {
+			if !ref.At.Before(p.began) && !ref.At.After(p.ended) {
+				during = append(during, i)
+			}
+			if !p.began.After(ref.At) && (last < 0 || p.began.After(pages[last].began)) {
+				last = i
+			}
+		}
+		note := " (while this page was checked)"
+		if len(during) == 0 {
+			if last < 0 {
+				last = 0
+			}
+			during = []int{last}
+			note = " (after this page was checked)"
+		}
+		if len(during) > 1 {
+			note = " (while this page and others were checked)"
+		}
+		for _, i := range during {
+			pages[i].Findings = append(pages[i].Findings, Finding{Kind: KindBlockedRequest,
+				Message: "refused by hoist's browser fence: " + ref.Reason + note, Resource: ref.URL})
+		}
 	}
 }
 
