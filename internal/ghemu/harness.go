@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"testing"
@@ -82,6 +83,8 @@ type TestApp struct {
 	Slug          string
 	PrivateKeyPEM []byte // PKCS#1, as GitHub hands out
 	WebhookSecret string
+	// ClientID and ClientSecret are the app's OAuth credentials (sign-in).
+	ClientID, ClientSecret string
 }
 
 // Start runs an emulator on a loopback port with its data in t.TempDir(),
@@ -138,7 +141,39 @@ func (h *Harness) CreateApp(slug, webhookURL string) *TestApp {
 		h.t.Fatalf("ghemu: %v", err)
 	}
 	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret}
+	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret, ClientID: app.ClientID, ClientSecret: app.ClientSecret}
+}
+
+// SetCallbackURLs registers where the app's sign-in may return.
+func (h *Harness) SetCallbackURLs(appID int64, urls ...string) {
+	h.t.Helper()
+	if err := h.Server.SetCallbackURLs(appID, urls...); err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+}
+
+// SignedInClient is a browser-like client (cookie jar, redirects
+// followed) that the emulator knows as login: the sign-in web flow signs
+// it in as that user without asking.
+func (h *Harness) SignedInClient(login string) *http.Client {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	h.Server.mu.Lock()
+	u := h.Server.user(login)
+	if u == nil || u.Type != "User" {
+		h.Server.mu.Unlock()
+		h.t.Fatalf("ghemu: no user %q", login)
+	}
+	sess := newToken("")
+	if h.Server.webSessions == nil {
+		h.Server.webSessions = map[string]string{}
+	}
+	h.Server.webSessions[sess] = u.Login
+	h.Server.mu.Unlock()
+	base, _ := url.Parse(h.URL())
+	jar.SetCookies(base, []*http.Cookie{{Name: emuUserCookie, Value: sess, Path: "/"}})
+	return c
 }
 
 // JWT signs an app token valid for nine minutes.
