@@ -413,7 +413,7 @@ func TestUnknownVerbGetsHelp(t *testing.T) {
 	contains(t, "the help", help, "### hoist commands", "| `/promote <env> [<sha>]` |", "Not available on this installation yet: `/preview`")
 	// A verb whose feature is off on this server is answered politely.
 	s := w.say(w.bob, "/preview staging")
-	contains(t, "the preview reply", w.answered(s, 1), "😕 @bob `/preview staging` failed.", "temporary preview links are not enabled on this server")
+	contains(t, "the preview reply", w.answered(s, 1), "😕 @bob `/preview staging` failed.", "previews are off on this server")
 }
 
 func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {
