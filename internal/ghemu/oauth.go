@@ -88,7 +88,7 @@ func callbackAllowed(app *App, redirect string) bool {
 }
 
 var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in to {{.App}} · GitHub emulator</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to {{.App}} · GitHub emulator</title><link rel="icon" href="data:,"></head>
 <body style="font:14px system-ui,sans-serif;margin:24px">
 <h1 style="font-size:20px">Sign in to {{.App}}</h1>
 <p>The GitHub emulator has no passwords: choose who you are.</p>
