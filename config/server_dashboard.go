@@ -76,15 +76,23 @@ func validateDashboard(cfg *Server, src serverSources) error {
 	if d.SessionKey, err = expandSecret(src, "dashboard.session_key", d.SessionKey); err != nil {
 		return err
 	}
+	// A setting missing from the section is pointed at the section's line.
+	missing := func(setting, format string, args ...any) error {
+		err := src.errorf(setting, "", format, args...)
+		if se, ok := err.(*SettingError); ok && se.Source == "" && src.lines["dashboard"] > 0 {
+			se.Source = fmt.Sprintf("%s:%d", src.file, src.lines["dashboard"])
+		}
+		return err
+	}
 	if d.ClientID != "" || d.ClientSecret != "" || d.SessionKey != "" {
 		switch {
 		case d.ClientID == "":
-			return src.errorf("dashboard.client_id", "", "is required with the dashboard section: the App's OAuth client id")
+			return missing("dashboard.client_id", "is required with the dashboard section: the App's OAuth client id")
 		case d.ClientSecret == "":
-			return src.errorf("dashboard.client_secret", "", "is required with the dashboard section: the App's OAuth client secret")
+			return missing("dashboard.client_secret", "is required with the dashboard section: the App's OAuth client secret")
 		case len(d.SessionKey) < DashboardMinKey:
 			// Never echo the key.
-			return src.errorf("dashboard.session_key", "", "is %d bytes; use at least %d (for example: openssl rand -hex 32)", len(d.SessionKey), DashboardMinKey)
+			return missing("dashboard.session_key", "is %d bytes; use at least %d (for example: openssl rand -hex 32)", len(d.SessionKey), DashboardMinKey)
 		}
 	}
 	if d.GitHubWebURL != "" {
