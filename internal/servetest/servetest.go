@@ -39,6 +39,10 @@ type Spec struct {
 	App    *ghemu.TestApp
 	// Listener is from Listen; hoist's public URL is its address.
 	Listener net.Listener
+	// MetricsListener and PreviewListener, when set, serve /metrics and
+	// the preview origin (with metrics_addr and preview_addr set to
+	// their addresses).
+	MetricsListener, PreviewListener net.Listener
 	// ServerYAML is a server configuration file's content (empty: none).
 	ServerYAML string
 	// Env adds to or overrides the HOIST_* settings (and ${NAME} secrets).
@@ -58,6 +62,12 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		"HOIST_ADDR": spec.Listener.Addr().String(), "HOIST_PUBLIC_URL": url, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
 		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": spec.App.WebhookSecret, "HOIST_GITHUB_URL": spec.GitHub.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	if spec.MetricsListener != nil {
+		env["HOIST_METRICS_ADDR"] = spec.MetricsListener.Addr().String()
+	}
+	if spec.PreviewListener != nil {
+		env["HOIST_PREVIEW_ADDR"] = spec.PreviewListener.Addr().String()
 	}
 	for k, v := range spec.Env {
 		env[k] = v
@@ -80,7 +90,8 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		build = serve.New
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener})
+	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener,
+		MetricsListener: spec.MetricsListener, PreviewListener: spec.PreviewListener})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
