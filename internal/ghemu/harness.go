@@ -159,20 +159,12 @@ func (h *Harness) SignedInClient(login string) *http.Client {
 	h.t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	h.Server.mu.Lock()
-	u := h.Server.user(login)
-	if u == nil || u.Type != "User" {
-		h.Server.mu.Unlock()
-		h.t.Fatalf("ghemu: no user %q", login)
+	ck, err := h.Server.BrowserSession(login)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
 	}
-	sess := newToken("")
-	if h.Server.webSessions == nil {
-		h.Server.webSessions = map[string]string{}
-	}
-	h.Server.webSessions[sess] = u.Login
-	h.Server.mu.Unlock()
 	base, _ := url.Parse(h.URL())
-	jar.SetCookies(base, []*http.Cookie{{Name: emuUserCookie, Value: sess, Path: "/"}})
+	jar.SetCookies(base, []*http.Cookie{ck})
 	return c
 }
 

@@ -55,6 +55,24 @@ func (s *Server) SetCallbackURLs(appID int64, urls ...string) error {
 	return nil
 }
 
+// BrowserSession signs a browser in to the emulator as login (what
+// github.com's own session does): set the cookie on the emulator's
+// address, and the sign-in web flow then asks nothing.
+func (s *Server) BrowserSession(login string) (*http.Cookie, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.user(login)
+	if u == nil || u.Type != "User" {
+		return nil, fmt.Errorf("no user %q", login)
+	}
+	sess := newToken("")
+	if s.webSessions == nil {
+		s.webSessions = map[string]string{}
+	}
+	s.webSessions[sess] = u.Login
+	return &http.Cookie{Name: emuUserCookie, Value: sess, Path: "/"}, nil
+}
+
 // AppCredentials returns the app's OAuth client id and secret.
 func (s *Server) AppCredentials(appID int64) (clientID, clientSecret string, err error) {
 	s.mu.Lock()
