@@ -75,7 +75,6 @@ func TestListenersSignInAndPreviewsForWriters(t *testing.T) {
 	previewURL := fmt.Sprintf("http://localhost:%d", pln.Addr().(*net.TCPAddr).Port)
 	metricsURL := "http://" + mln.Addr().String()
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	gh.SetCallbackURLs(app.ID, hoistURL+"/login/callback", previewURL+"/login/callback")
 
 	aliceTok := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", aliceTok)
@@ -101,10 +100,8 @@ func TestListenersSignInAndPreviewsForWriters(t *testing.T) {
 	}
 	sha := head.GetCommit().GetSHA()
 
-	servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, MetricsListener: mln, PreviewListener: pln,
-		ServerYAML: "dashboard:\n  client_id: " + app.ClientID + "\n  client_secret: ${CLIENT_SECRET}\n  session_key: ${SESSION_KEY}\n",
-		Env: map[string]string{"CLIENT_SECRET": app.ClientSecret, "SESSION_KEY": strings.Repeat("s", 32),
-			"HOIST_PREVIEW_URL": previewURL, "HOIST_CHROMIUM": "/nonexistent"}})
+	servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, MetricsListener: mln, PreviewListener: pln, Dashboard: true,
+		Env: map[string]string{"HOIST_PREVIEW_URL": previewURL, "HOIST_CHROMIUM": "/nonexistent"}})
 
 	// Metrics only on their own address.
 	if res, _ := get(t, noFollow(), hoistURL+"/metrics"); res.StatusCode == http.StatusOK {

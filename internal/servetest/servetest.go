@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,11 @@ type Spec struct {
 	ServerYAML string
 	// Env adds to or overrides the HOIST_* settings (and ${NAME} secrets).
 	Env map[string]string
+	// Dashboard turns the dashboard on with the emulated App's OAuth
+	// credentials (a dashboard section is added to ServerYAML) and
+	// registers hoist's sign-in callbacks with the App; people then sign
+	// in with GitHub.SignedInClient(login).
+	Dashboard bool
 	// New builds the server from its configuration; nil is serve.New, the
 	// whole of hoist serve.
 	New func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error)
@@ -71,6 +77,16 @@ func Start(t testing.TB, spec Spec) *server.Server {
 	}
 	for k, v := range spec.Env {
 		env[k] = v
+	}
+	if spec.Dashboard {
+		spec.ServerYAML += "dashboard:\n  client_id: " + spec.App.ClientID +
+			"\n  client_secret: ${SERVETEST_CLIENT_SECRET}\n  session_key: ${SERVETEST_SESSION_KEY}\n"
+		env["SERVETEST_CLIENT_SECRET"], env["SERVETEST_SESSION_KEY"] = spec.App.ClientSecret, "servetest-session-key-of-32-bytes!"
+		callbacks := []string{url + "/login/callback"}
+		if p := env["HOIST_PREVIEW_URL"]; p != "" {
+			callbacks = append(callbacks, strings.TrimSuffix(p, "/")+"/login/callback")
+		}
+		spec.GitHub.SetCallbackURLs(spec.App.ID, callbacks...)
 	}
 	file := ""
 	if spec.ServerYAML != "" {
