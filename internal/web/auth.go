@@ -35,7 +35,8 @@ type AuthOptions struct {
 	// BaseURL is this origin's public address; GitHub sends people back
 	// to BaseURL + CallbackPath, which must be a callback URL of the App.
 	BaseURL string
-	// Cookie names the session cookie (default "hoist_session").
+	// Cookie names the session cookie (default "hoist_session"; with an
+	// https BaseURL the name gets the __Host- prefix).
 	Cookie string
 	// SessionTTL is how long a sign-in lasts (default 8h); AccessTTL how
 	// long what a person may read is remembered (default 1m).
@@ -111,6 +112,11 @@ func NewAuth(opts AuthOptions) (*Auth, error) {
 		m := hmac.New(sha256.New, opts.SessionKey)
 		m.Write([]byte(label))
 		return m.Sum(nil)
+	}
+	if base.Scheme == "https" {
+		// __Host-: only this host over https may set it, so a sibling
+		// subdomain cannot plant a session.
+		opts.Cookie = "__Host-" + opts.Cookie
 	}
 	a := &Auth{
 		opts: opts,

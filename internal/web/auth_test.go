@@ -231,7 +231,9 @@ func TestSessionCookieAttributes(t *testing.T) {
 			t.Fatalf("%s: GET /login = %d %q", base, rec.Code, rec.Header().Get("Location"))
 		}
 		ck := rec.Result().Cookies()
-		if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Secure != strings.HasPrefix(base, "https") {
+		https := strings.HasPrefix(base, "https")
+		if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Secure != https ||
+			strings.HasPrefix(ck[0].Name, "__Host-") != https || ck[0].Path != "/" || ck[0].Domain != "" {
 			t.Errorf("%s: state cookie %+v", base, ck)
 		}
 		loc, _ := url.Parse(rec.Header().Get("Location"))
