@@ -208,6 +208,22 @@ func TestDashboardRefusesForgedSessionsAndState(t *testing.T) {
 		t.Errorf("bob's own callback: %d", res.StatusCode)
 	}
 
+	// The address to return to stays on this origin.
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example"} {
+		c := w.gh.SignedInClient("bob")
+		// Follow the flow up to the callback's answer, and no further.
+		c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+			if strings.HasPrefix(req.URL.String(), w.gh.URL()+"/") || req.URL.Host == base.Host && req.URL.Path == web.CallbackPath {
+				return nil
+			}
+			return http.ErrUseLastResponse
+		}
+		res, _ := fetch(t, c, http.MethodGet, w.srv.URL+web.LoginPath+"?next="+url.QueryEscape(next))
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != w.srv.URL+"/" {
+			t.Errorf("sign in with next=%s: %d to %q, want back to %s/", next, res.StatusCode, res.Header.Get("Location"), w.srv.URL)
+		}
+	}
+
 	// Sign-out ends the session in that browser.
 	if res, _ := fetch(t, w.client, http.MethodPost, w.srv.URL+web.LogoutPath); res.StatusCode != http.StatusOK {
 		t.Fatalf("sign out: %d", res.StatusCode)
