@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -249,15 +250,14 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) serveExtra(newServer func(http.Handler) *http.Server, served chan<- error) ([]*http.Server, error) {
 	var out []*http.Server
 	for _, x := range []struct {
-		h        http.Handler
-		ln       net.Listener
-		addr     string
-		name     string
-		setting  string
-		loggedAs string
+		h       http.Handler
+		ln      net.Listener
+		addr    string
+		name    string
+		setting string // its YAML key; HOIST_<KEY> in the environment
 	}{
-		{s.metrics, s.opts.MetricsListener, s.cfg.MetricsAddr, "metrics", "metrics_addr (HOIST_METRICS_ADDR)", "metrics_addr"},
-		{s.preview, s.opts.PreviewListener, s.cfg.PreviewAddr, "preview", "preview_addr (HOIST_PREVIEW_ADDR)", "preview_addr"},
+		{s.metrics, s.opts.MetricsListener, s.cfg.MetricsAddr, "metrics", "metrics_addr"},
+		{s.preview, s.opts.PreviewListener, s.cfg.PreviewAddr, "preview", "preview_addr"},
 	} {
 		if x.h == nil {
 			continue
@@ -269,7 +269,7 @@ func (s *Server) serveExtra(newServer func(http.Handler) *http.Server, served ch
 				for _, o := range out {
 					o.Close()
 				}
-				return nil, fmt.Errorf("server: listen on %s for %s: %w", x.addr, x.setting, err)
+				return nil, fmt.Errorf("server: listen on %s for %s (HOIST_%s): %w", x.addr, x.setting, strings.ToUpper(x.setting), err)
 			}
 		}
 		srv := newServer(x.h)
@@ -279,7 +279,7 @@ func (s *Server) serveExtra(newServer func(http.Handler) *http.Server, served ch
 				served <- fmt.Errorf("%s listener: %w", x.name, err)
 			}
 		}()
-		s.log.Info().Str(x.loggedAs, ln.Addr().String()).Msgf("serving %s on its own listener", x.name)
+		s.log.Info().Str(x.setting, ln.Addr().String()).Msgf("serving %s on its own listener", x.name)
 	}
 	return out, nil
 }
