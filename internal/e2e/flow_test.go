@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -277,7 +278,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			}
 		}
 		cand := dashboardRow(t, page, `<tr class="candidate">`)
-		for _, want := range []string{"pre-staging", broken[:7], "not promoted yet", ">failure<", `<img src="` + shot + `"`} {
+		for _, want := range []string{"pre-staging", broken[:7], "not promoted yet", ">failure<", `<img src="` + html.EscapeString(shot) + `"`} {
 			if !strings.Contains(cand, want) {
 				t.Errorf("pre-staging row lacks %q:\n%s", want, cand)
 			}
