@@ -56,6 +56,14 @@ type Server struct {
 
 	// Retention bounds what grows with use (server_retention.go).
 	Retention Retention `yaml:"retention"`
+	// Dashboard is the dashboard's GitHub sign-in; off unless configured.
+	// MetricsAddr serves /metrics on a listener of its own (not on Addr);
+	// PreviewAddr and PreviewURL are the preview origin's listener and
+	// address (server_dashboard.go).
+	Dashboard   Dashboard `yaml:"dashboard"`
+	MetricsAddr string    `yaml:"metrics_addr"`
+	PreviewAddr string    `yaml:"preview_addr"`
+	PreviewURL  string    `yaml:"preview_url"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.
@@ -325,6 +333,7 @@ func applyServerEnv(cfg *Server, lookup func(string) (string, bool), seen map[st
 		}
 		cfg.Jobs.Workers = n
 	}
+	applyDashboardEnv(cfg, lookup, seen)
 	return applySmokeEnv(cfg, lookup, seen)
 }
 

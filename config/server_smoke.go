@@ -53,7 +53,14 @@ type Smoke struct {
 	// BrowserUser is the user Chromium runs as when hoist runs as root
 	// (HOIST_SMOKE_BROWSER_USER): a name or uid[:gid]; default nobody.
 	BrowserUser string `yaml:"browser_user"`
+	// ArtifactTTL is how long a signed screenshot or report URL works
+	// (HOIST_ARTIFACT_TTL): long enough for check runs on GitHub to keep
+	// showing their images; default DefaultArtifactTTL.
+	ArtifactTTL time.Duration `yaml:"artifact_ttl"`
 }
+
+// DefaultArtifactTTL is smoke.artifact_ttl when unset.
+const DefaultArtifactTTL = 30 * 24 * time.Hour
 
 // DefaultPreviewTTL is smoke.preview_ttl when unset.
 const DefaultPreviewTTL = 30 * time.Minute
@@ -74,7 +81,13 @@ func init() {
 		if cfg.Smoke.PreviewTTL == 0 {
 			cfg.Smoke.PreviewTTL = DefaultPreviewTTL
 		}
+		if cfg.Smoke.ArtifactTTL == 0 {
+			cfg.Smoke.ArtifactTTL = DefaultArtifactTTL
+		}
 	}, func(cfg *Server, src serverSources) error {
+		if cfg.Smoke.ArtifactTTL < time.Hour || cfg.Smoke.ArtifactTTL > 400*24*time.Hour {
+			return src.errorf("smoke.artifact_ttl", "HOIST_ARTIFACT_TTL", "must be between 1h and 9600h (400 days), got %s", cfg.Smoke.ArtifactTTL)
+		}
 		if cfg.Smoke.PreviewTTL < time.Second || cfg.Smoke.PreviewTTL > 7*24*time.Hour {
 			return src.errorf("smoke.preview_ttl", "HOIST_PREVIEW_TTL", "must be between 1s and 168h, got %s", cfg.Smoke.PreviewTTL)
 		}
@@ -144,6 +157,15 @@ func applySmokeEnv(cfg *Server, lookup func(string) (string, bool), seen map[str
 				Problem: fmt.Sprintf("%q is not true or false", v)}
 		}
 		cfg.Smoke.PreviewLinks = b
+	}
+	if v, ok := lookup("HOIST_ARTIFACT_TTL"); ok {
+		seen["HOIST_ARTIFACT_TTL"] = true
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return &SettingError{Setting: "smoke.artifact_ttl", Env: "HOIST_ARTIFACT_TTL", Source: "environment",
+				Problem: fmt.Sprintf("%q is not a duration like 720h", v)}
+		}
+		cfg.Smoke.ArtifactTTL = d
 	}
 	if v, ok := lookup("HOIST_PREVIEW_TTL"); ok {
 		seen["HOIST_PREVIEW_TTL"] = true

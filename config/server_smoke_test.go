@@ -22,7 +22,9 @@ func TestSmokeSectionDefaults(t *testing.T) {
 
 func TestSmokeSectionFileAndEnvironment(t *testing.T) {
 	env := validEnv(t)
-	path := writeYAML(t, "smoke:\n  chromium: /opt/chrome\n  artifacts_dir: /srv/shots\n  preview_links: true\n  preview_ttl: 10m\n")
+	path := writeYAML(t, "smoke:\n  chromium: /opt/chrome\n  artifacts_dir: /srv/shots\n  preview_links: true\n  preview_ttl: 10m\n"+
+		"preview_addr: :8081\npreview_url: https://preview.hoist.example.net\n"+
+		"dashboard: { client_id: Iv1.x, client_secret: y, session_key: 0123456789abcdef0123456789abcdef }\n")
 	cfg, err := LoadServer(path, envOf(env))
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +36,8 @@ func TestSmokeSectionFileAndEnvironment(t *testing.T) {
 	env["HOIST_ARTIFACTS_DIR"] = "/tmp/a"
 	env["HOIST_PREVIEW_LINKS"] = "false"
 	env["HOIST_PREVIEW_TTL"] = "45m"
+	env["HOIST_PREVIEW_URL"] = ""
+	env["HOIST_PREVIEW_ADDR"] = ""
 	cfg, err = LoadServer(path, envOf(env))
 	if err != nil {
 		t.Fatal(err)

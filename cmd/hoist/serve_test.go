@@ -82,7 +82,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 		t.Fatal(err)
 	}
 	yml := "generate:\n  repositories:\n    acme/site: { secret_file: " + secretFile + " }\n    acme/blog: { secret: " + blogSecret + " }\n"
-	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: yml})
+	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: yml, Dashboard: true})
 	return &served{t: t, gh: gh, alice: user, inst: inst, url: hoistURL, srv: srv}
 }
 
@@ -249,7 +249,8 @@ func TestServeDashboardShowsAPromotionByTheFlow(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	resp, err := http.Get(s.url + "/")
+	// alice signs in with GitHub (the emulator) to see her repositories.
+	resp, err := s.gh.SignedInClient("alice").Get(s.url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

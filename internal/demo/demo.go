@@ -30,6 +30,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -52,6 +53,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/varnishd"
+	"github.com/hoist-dev/hoist/internal/web"
 )
 
 //go:embed sample
@@ -267,7 +269,9 @@ func (r *runner) startEmulator(s *Step) error {
 	}
 	r.appKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	r.app, err = emu.CreateApp(ghemu.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
-		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))})
+		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		// The dashboard signs people in with the App's OAuth credentials.
+		CallbackURLs: []string{r.url + web.CallbackPath}})
 	if err != nil {
 		return err
 	}
@@ -352,6 +356,13 @@ func (r *runner) startServer(s *Step) error {
 	ln := r.ln
 	file := filepath.Join(r.dataDir, "hoist-server.yml")
 	cfgText := fmt.Sprintf("generate:\n  repositories:\n    acme/site: { secret: %q }\n", triggerSecret)
+	// The dashboard behind sign-in with the emulated App's credentials; the
+	// session key is new for every run.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	cfgText += fmt.Sprintf("dashboard:\n  client_id: %s\n  client_secret: ${DEMO_CLIENT_SECRET}\n  session_key: ${DEMO_SESSION_KEY}\n", r.app.ClientID)
 	if r.edge != nil {
 		cfgText += fmt.Sprintf("cdns:\n  edge: { type: varnish, nodes: [ %q ], repos: [acme/site] }\n", "http://"+r.edge.Addr)
 	}
@@ -366,6 +377,8 @@ func (r *runner) startServer(s *Step) error {
 		"HOIST_PRIVATE_KEY":    string(r.appKey),
 		"HOIST_WEBHOOK_SECRET": webhookSecret,
 		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
+		"DEMO_CLIENT_SECRET":   r.app.ClientSecret,
+		"DEMO_SESSION_KEY":     hex.EncodeToString(key),
 	}
 	if r.opts.ChromiumPath != "" {
 		env["HOIST_CHROMIUM"] = r.opts.ChromiumPath
@@ -849,14 +862,40 @@ func (r *runner) injectedData(s *Step) error {
 // dashboard reads hoist's dashboard, which shows the environments as
 // GitHub has them.
 func (r *runner) dashboard(s *Step) error {
-	code, body, err := get(r.url + "/repos/acme/site")
-	if err != nil || code != http.StatusOK {
-		return fmt.Errorf("dashboard answered %d (%v)", code, err)
+	// Signed out, the dashboard names nothing and sends the browser to
+	// GitHub's sign-in.
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := anon.Get(r.url + "/repos/acme/site")
+	if err != nil {
+		return err
 	}
-	if !strings.Contains(body, r.promoted[:7]) {
-		return fmt.Errorf("the dashboard does not show staging at %.7s", r.promoted)
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return fmt.Errorf("the dashboard answered %d without sign-in, want a redirect to sign in", res.StatusCode)
 	}
-	s.Detail = "environments with their commit, deployment and smoke test, and the audit log"
+	// alice signs in through the emulator's GitHub sign-in.
+	jar, _ := cookiejar.New(nil)
+	ck, err := r.emu.BrowserSession("alice")
+	if err != nil {
+		return err
+	}
+	eu, _ := url.Parse(r.emu.URL())
+	jar.SetCookies(eu, []*http.Cookie{ck})
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	res, err = browser.Get(r.url + "/repos/acme/site")
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		return fmt.Errorf("dashboard answered %d after signing in (%v)", res.StatusCode, err)
+	}
+	body := string(b)
+	if !strings.Contains(body, r.promoted[:7]) || !strings.Contains(body, "signed in as alice") {
+		return fmt.Errorf("the dashboard does not show staging at %.7s to alice", r.promoted)
+	}
+	s.Detail = "signed in as alice through GitHub's sign-in (the emulator's page asks who you are): environments with their commit, deployment and smoke test, and the audit log"
 	s.Links = map[string]string{"dashboard": r.url + "/", "acme/site": r.url + "/repos/acme/site"}
 	return nil
 }

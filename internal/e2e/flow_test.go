@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -276,7 +278,7 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			}
 		}
 		cand := dashboardRow(t, page, `<tr class="candidate">`)
-		for _, want := range []string{"pre-staging", broken[:7], "not promoted yet", ">failure<", `<img src="` + shot + `"`} {
+		for _, want := range []string{"pre-staging", broken[:7], "not promoted yet", ">failure<", `<img src="` + html.EscapeString(shot) + `"`} {
 			if !strings.Contains(cand, want) {
 				t.Errorf("pre-staging row lacks %q:\n%s", want, cand)
 			}
@@ -346,14 +348,19 @@ func isTime(v any) bool {
 	return err == nil
 }
 
-// dashboard reads one of the dashboard's pages.
+// dashboard reads one of the dashboard's pages, signed in as alice.
 func (w *world) dashboard(page string) string {
 	w.t.Helper()
-	code, body := fetch(w.t, w.url+page)
-	if code != http.StatusOK {
-		w.t.Fatalf("GET %s = %d", page, code)
+	res, err := w.gh.SignedInClient("alice").Get(w.url + page)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	return body
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		w.t.Fatalf("GET %s = %d", page, res.StatusCode)
+	}
+	return string(b)
 }
 
 // dashboardRow is the table row of page that starts at the first marker.

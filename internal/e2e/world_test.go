@@ -138,7 +138,7 @@ targets:
 cdns:
   edge: { type: varnish, nodes: [ %s ], repos: [acme/site] }
 `, triggerSecret, bucket, proxy, key, strings.Join(cdnNodes, ", "))
-	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: serverYAML,
+	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: serverYAML, Dashboard: true,
 		Env: map[string]string{"HOIST_CHROMIUM": chromium, "S3_SECRET": secret}})
 	w.gh, w.srv, w.url, w.inst = gh, srv, hoistURL, inst
 	w.alice = gh.Client(aliceToken)

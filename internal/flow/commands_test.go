@@ -45,7 +45,13 @@ type cmdWorld struct {
 
 func startCommands(t *testing.T, setup ...func(*flow.Service)) *cmdWorld {
 	t.Helper()
-	w := start(t, setup...)
+	return startCommandsSpec(t, worldSpec{Setup: setup})
+}
+
+// startCommandsSpec is startCommands with server settings.
+func startCommandsSpec(t *testing.T, spec worldSpec) *cmdWorld {
+	t.Helper()
+	w := startWorld(t, spec)
 	w.commit(".github/hoist.yml", commandsYML, "Commands configuration")
 	w.git(w.work, "push", "-q", "origin", "HEAD:main")
 	// A pull request to comment on: one commit on a feature branch.
@@ -413,7 +419,25 @@ func TestUnknownVerbGetsHelp(t *testing.T) {
 	contains(t, "the help", help, "### hoist commands", "| `/promote <env> [<sha>]` |", "Not available on this installation yet: `/preview`")
 	// A verb whose feature is off on this server is answered politely.
 	s := w.say(w.bob, "/preview staging")
-	contains(t, "the preview reply", w.answered(s, 1), "😕 @bob `/preview staging` failed.", "temporary preview links are not enabled on this server")
+	contains(t, "the preview reply", w.answered(s, 1), "😕 @bob `/preview staging` failed.", "previews are off on this server")
+}
+
+// The /preview reply is public to every reader of the pull request: it
+// links the preview origin's page that signs a writer in, never the signed
+// link itself.
+func TestPreviewReplyCarriesNoCredential(t *testing.T) {
+	w := startCommandsSpec(t, worldSpec{
+		ServerYAML: "dashboard: { client_id: Iv1.test, client_secret: s, session_key: 0123456789abcdef0123456789abcdef }\n",
+		Env:        map[string]string{"HOIST_PREVIEW_ADDR": "127.0.0.1:0", "HOIST_PREVIEW_URL": "http://localhost:1", "HOIST_CHROMIUM": "/nonexistent"},
+	})
+	reply := w.answered(w.say(w.bob, "/preview staging"), 1)
+	staging := w.head("staging")
+	contains(t, "the preview reply", reply, "write access", "(http://localhost:1/open/acme/site/"+staging+")")
+	for _, secret := range []string{"/preview/acme/site/", "sig=", "exp=", w.url} {
+		if strings.Contains(reply, secret) {
+			t.Errorf("the public reply contains %q:\n%s", secret, reply)
+		}
+	}
 }
 
 func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {

@@ -447,11 +447,15 @@ func (s *Service) cmdPreview(ctx context.Context, run *cmdRun, cmd command.Comma
 		return failed(err)
 	}
 	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "preview", Env: req.Env, SHA: req.SHA,
-		Outcome: "link", Detail: map[string]any{"expires": link.Expires, "comment": run.a.CommentID}}); err != nil {
+		Outcome: "ready", Detail: map[string]any{"comment": run.a.CommentID}}); err != nil {
 		return failed(err)
 	}
-	return result{outcome: command.Succeeded, detail: fmt.Sprintf("A temporary link to the site of %s, valid until %s.",
-		codeSpan(shortSHA(req.SHA)), link.Expires.UTC().Format("2006-01-02 15:04 UTC")), links: []command.Link{{Text: "Preview", URL: link.URL}}}
+	// The comment is public to every reader of the pull request, so it
+	// carries no credential: the page it links to signs the person in on
+	// the preview origin and hands the signed link to writers only.
+	return result{outcome: command.Succeeded, detail: fmt.Sprintf("A preview of the site of %s is ready for people with write access to this repository: "+
+		"open it and sign in with GitHub; the link you then get works for %s.", codeSpan(shortSHA(req.SHA)), link.TTL),
+		links: []command.Link{{Text: "Open the preview (write access)", URL: link.URL}}}
 }
 
 func (s *Service) cmdPurge(ctx context.Context, run *cmdRun, cmd command.Command) result {

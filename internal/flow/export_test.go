@@ -20,3 +20,11 @@ func (s *Service) HoldBrowser() (release func()) {
 // SetClock replaces the clock of decisions and holds; call it before the
 // service is attached to a server.
 func SetClock(s *Service, now func() time.Time) { s.now = now }
+
+// SignUntil signs a path of hoist's public address with the server's key,
+// to expire at exp (expired URLs in tests).
+func (s *Service) SignUntil(path string, exp time.Time) string {
+	s.smoke.mu.Lock()
+	defer s.smoke.mu.Unlock()
+	return s.smoke.urls.SignUntil(path, exp)
+}

@@ -42,6 +42,8 @@ type Service struct {
 	publishes
 	// smoke holds what smoke tests need (smoke.go).
 	smoke smokeState
+	// previewGate signs people in on the preview origin (smoke_preview.go).
+	previewGate PreviewGate
 }
 
 // New returns a Service; Attach gives it the server's clients, jobs and store.

@@ -62,7 +62,12 @@ type smokeState struct {
 	browserUser string
 	artifacts   smoke.ArtifactStore
 	signer      *site.AccessSigner
-	mirrors     map[string]*site.Mirror
+	// urls signs the public URLs of screenshots and reports.
+	urls *site.URLSigner
+	// previewURL is the preview origin (no trailing slash); previews are
+	// off when it is empty.
+	previewURL string
+	mirrors    map[string]*site.Mirror
 	// access serves preview links; nil while they are off.
 	access http.Handler
 	// browsers bounds the browsers this process runs at once.
@@ -87,18 +92,30 @@ func (s *Service) startSmoke(srv *server.Server) {
 	st.publicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	st.privateImages = privateHost(st.publicURL)
 	log := srv.Logger()
-	if cfg.Smoke.PreviewLinks {
-		// The link secret is derived from the App's private key, so every
-		// replica signs alike and no other secret needs managing.
-		if key, err := cfg.PrivateKeyPEM(); err == nil {
-			m := hmac.New(sha256.New, key)
-			m.Write([]byte("hoist preview links v1"))
-			st.signer, err = site.NewAccessSigner(m.Sum(nil), cfg.Smoke.PreviewTTL)
-			if err != nil {
-				log.Warn().Err(err).Msg("preview links disabled")
-			} else {
-				st.access = site.AccessHandler(st.signer, s.previewTree)
-			}
+	// Secrets are derived from the App's private key, so every replica
+	// signs alike and no other secret needs managing.
+	key, keyErr := cfg.PrivateKeyPEM()
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(label))
+		return m.Sum(nil)
+	}
+	if keyErr == nil {
+		var err error
+		if st.urls, err = site.NewURLSigner(derive("hoist signed urls v1"), cfg.Smoke.ArtifactTTL); err != nil {
+			log.Warn().Err(err).Msg("screenshots and reports unavailable")
+		}
+	}
+	// Previews run the site's own scripts: they are served only on the
+	// preview origin, never on public_url.
+	if cfg.Smoke.PreviewLinks && cfg.PreviewURL != "" && keyErr == nil {
+		var err error
+		st.signer, err = site.NewAccessSigner(derive("hoist preview links v1"), cfg.Smoke.PreviewTTL)
+		if err != nil {
+			log.Warn().Err(err).Msg("preview links disabled")
+		} else {
+			st.access = site.AccessHandler(st.signer, s.previewTree)
+			st.previewURL = strings.TrimSuffix(cfg.PreviewURL, "/")
 		}
 	}
 	a, err := s.artifactStore(cfg)
@@ -212,45 +229,6 @@ func (s *Service) RequestSmoke(ctx context.Context, req SmokeRequest) error {
 	}
 	zerolog.Ctx(ctx).Info().Str("repo", full).Str("sha", req.SHA).Str("env", req.Env).Str("trigger", req.Trigger).Msg("smoke test queued")
 	return nil
-}
-
-// PreviewLink is a signed, expiring link through which hoist proxies the
-// private preview of one commit's site (the /preview command).
-type PreviewLink struct {
-	URL     string
-	Expires time.Time
-}
-
-// ErrPreviewDisabled is returned when temporary access is not enabled.
-var ErrPreviewDisabled = errors.New("temporary preview links are not enabled on this server")
-
-// Preview returns a temporary access link to the site of sha. The commit
-// is fetched into the mirror first, so the link works at once.
-func (s *Service) Preview(ctx context.Context, req SmokeRequest) (PreviewLink, error) {
-	st := &s.smoke
-	st.mu.Lock()
-	signer, base := st.signer, st.publicURL
-	st.mu.Unlock()
-	if signer == nil {
-		return PreviewLink{}, ErrPreviewDisabled
-	}
-	client, err := s.clients.NewInstallationClient(req.Installation)
-	if err != nil {
-		return PreviewLink{}, fmt.Errorf("preview: client for installation %d: %w", req.Installation, err)
-	}
-	repo := gh.NewRepo(client, req.Owner, req.Repo)
-	m, err := s.mirror(req.Owner, req.Repo)
-	if err != nil {
-		return PreviewLink{}, err
-	}
-	if err := s.fetchCommits(ctx, repo, req.Installation, m, req.SHA); err != nil {
-		return PreviewLink{}, fmt.Errorf("preview of %s: %w", shortSHA(req.SHA), err)
-	}
-	now := s.now()
-	link := signer.Sign(repo.FullName(), req.SHA, now)
-	zerolog.Ctx(ctx).Info().Str("repo", repo.FullName()).Str("sha", req.SHA).
-		Dict("audit", zerolog.Dict().Str("actor", req.Actor).Str("action", "preview_link")).Msg("preview link issued")
-	return PreviewLink{URL: base + link, Expires: now.Add(signer.TTL()).Truncate(time.Second)}, nil
 }
 
 // fetchCommits brings the commits into the repository's mirror, with an

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/site"
@@ -21,34 +22,64 @@ import (
 // check run's details_url is <public_url>/smoke/runs/<token>.
 const SmokeReportPrefix = "/smoke/runs/"
 
-// mountSmoke adds the public routes of smoke tests: screenshots, report
-// pages and (when enabled) temporary preview links. Nothing else of a site
-// under test is reachable through hoist's public address.
+// mountSmoke adds the public routes of smoke tests: screenshots and report
+// pages, each only through a signed, expiring URL (GitHub's image proxy and
+// the check run's readers reach them without signing in). An unsigned,
+// tampered or expired URL gets 404, which does not confirm that anything
+// exists. Nothing of a site under test is served here: previews live on
+// their own origin (smoke_preview.go).
 func (s *Service) mountSmoke(mux *http.ServeMux) {
-	mux.Handle("GET /artifacts/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.smoke.mu.Lock()
-		a := s.smoke.artifacts
-		s.smoke.mu.Unlock()
-		if a == nil {
-			http.NotFound(w, r)
-			return
-		}
-		smoke.ArtifactHandler(a).ServeHTTP(w, r)
-	}))
+	mux.Handle("GET /artifacts/{owner}/{repo}/{file}", http.HandlerFunc(s.serveArtifact))
 	mux.Handle("GET "+SmokeReportPrefix+"{token}", http.HandlerFunc(s.serveSmokeReport))
-	mux.Handle("GET "+site.AccessPrefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.smoke.mu.Lock()
-		h := s.smoke.access
-		s.smoke.mu.Unlock()
-		if h == nil {
-			http.NotFound(w, r) // temporary access is off
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
 }
 
-var tokenRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var (
+	tokenRE    = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	artifactRE = regexp.MustCompile(`^([0-9a-f]{64})\.png$`)
+)
+
+// verified reports whether r carries a valid signature of its own path.
+func (s *Service) verified(r *http.Request) bool {
+	s.smoke.mu.Lock()
+	u := s.smoke.urls
+	s.smoke.mu.Unlock()
+	return u != nil && u.Verify(r.URL, time.Now()) == nil
+}
+
+// artifactPath is the path of a screenshot of repo ("owner/name"); the
+// repository is part of what is signed.
+func artifactPath(repo, sha256 string) string {
+	return "/artifacts/" + repo + "/" + sha256 + ".png"
+}
+
+// artifactURL makes signed URLs of repo's screenshots under base ("" for
+// a path on hoist's own address).
+func (s *Service) artifactURL(repo, base string) func(sha256 string) string {
+	s.smoke.mu.Lock()
+	u := s.smoke.urls
+	s.smoke.mu.Unlock()
+	now := time.Now()
+	return func(sha string) string {
+		if u == nil {
+			return ""
+		}
+		return base + u.Sign(artifactPath(repo, sha), now)
+	}
+}
+
+func (s *Service) serveArtifact(w http.ResponseWriter, r *http.Request) {
+	m := artifactRE.FindStringSubmatch(r.PathValue("file"))
+	s.smoke.mu.Lock()
+	a := s.smoke.artifacts
+	s.smoke.mu.Unlock()
+	if m == nil || a == nil || !s.verified(r) {
+		http.NotFound(w, r)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath, r2.URL.RawQuery = "/artifacts/"+m[1]+".png", "", ""
+	smoke.ArtifactHandler(a).ServeHTTP(w, r2)
+}
 
 var pendingPage = template.Must(template.New("pending").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><meta name="robots" content="noindex">
@@ -62,7 +93,7 @@ var pendingPage = template.Must(template.New("pending").Parse(`<!doctype html>
 // serveSmokeReport renders a run's report: every page, every screenshot.
 func (s *Service) serveSmokeReport(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	if !tokenRE.MatchString(token) || s.store == nil {
+	if !tokenRE.MatchString(token) || s.store == nil || !s.verified(r) {
 		http.NotFound(w, r)
 		return
 	}
@@ -87,9 +118,11 @@ func (s *Service) serveSmokeReport(w http.ResponseWriter, r *http.Request) {
 		w.Write(buf.Bytes())
 		return
 	}
-	// A completed report never changes.
-	h.Set("Cache-Control", "public, max-age=3600")
-	page, err := smoke.RenderHTML(rep, func(sha string) string { return "/artifacts/" + sha + ".png" })
+	// A completed report never changes; it is the repository's, so no
+	// shared cache keeps it.
+	h.Set("Cache-Control", "private, max-age=3600")
+	h.Set("Referrer-Policy", "no-referrer")
+	page, err := smoke.RenderHTML(rep, s.artifactURL(run.Repo, ""))
 	if err != nil {
 		http.Error(w, "cannot render the report", http.StatusInternalServerError)
 		return

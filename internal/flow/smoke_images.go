@@ -32,5 +32,7 @@ func (s *Service) SmokeImages(ctx context.Context, repo string, checkRunID int64
 	s.smoke.mu.Lock()
 	base := s.smoke.publicURL
 	s.smoke.mu.Unlock()
-	return smokeImages(rep, base), nil
+	// Signed for this repository: the dashboard shows them only to the
+	// repository's readers.
+	return smokeImagesAt(rep, s.artifactURL(run.Repo, base)), nil
 }

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -27,6 +29,10 @@ func TestSmokeImagesOfACheckRun(t *testing.T) {
 	s := New()
 	s.store = st
 	s.smoke.publicURL = "https://hoist.example"
+	s.smoke.urls, err = site.NewURLSigner([]byte(strings.Repeat("k", 32)), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	rep := &smoke.Report{Title: "1/2 pages OK", Conclusion: smoke.Failure, Pages: []smoke.PageResult{
 		{Path: "/", Viewport: "desktop", Status: 200, Conclusion: smoke.Success, Screenshot: shotOf(1)},
@@ -54,11 +60,11 @@ func TestSmokeImagesOfACheckRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := smokeImages(rep, "https://hoist.example")
+	want := smokeImagesAt(rep, s.artifactURL("acme/site", "https://hoist.example"))
 	if len(imgs) != 2 || len(want) != 2 || imgs[0] != want[0] || imgs[1] != want[1] {
 		t.Fatalf("images %+v, want the check run's %+v", imgs, want)
 	}
-	if !strings.Contains(imgs[0].Alt, "/products/") || imgs[0].ImageURL != "https://hoist.example/artifacts/"+shotOf(2).SHA256+".png" {
+	if !strings.Contains(imgs[0].Alt, "/products/") || !strings.HasPrefix(imgs[0].ImageURL, "https://hoist.example/artifacts/acme/site/"+shotOf(2).SHA256+".png?exp=") {
 		t.Errorf("first image %+v, want the failing page's screenshot", imgs[0])
 	}
 	for _, other := range []struct {

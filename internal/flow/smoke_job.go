@@ -147,8 +147,18 @@ func (s *Service) smokeReady() error {
 	return nil
 }
 
+// reportURL is the run's report page, signed: the check run links it and
+// its readers open it without signing in to hoist.
 func (s *Service) reportURL(run store.SmokeRun) string {
-	return s.smoke.publicURL + SmokeReportPrefix + run.Token
+	s.smoke.mu.Lock()
+	u := s.smoke.urls
+	s.smoke.mu.Unlock()
+	if u == nil {
+		return s.smoke.publicURL + "/"
+	}
+	// Signed at the run's creation, so the URL stays the same across the
+	// check run's updates.
+	return s.smoke.publicURL + u.Sign(SmokeReportPrefix+run.Token, run.CreatedAt)
 }
 
 func (s *Service) createSmokeCheck(ctx context.Context, repo *gh.Repo, run store.SmokeRun) (int64, error) {
@@ -343,7 +353,8 @@ func (s *Service) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRu
 	if hasEnv && s.manualPromotionAllowed(ctx, repo, p, env, a.SHA, conclusion, run.CheckRunID) {
 		actions = append(actions, checks.Action{Label: "Promote", Description: cutRunes("Promote to "+env.Name, checks.MaxActionDescription), Identifier: "promote"})
 	}
-	view := smokeView{Env: a.Env, SHA: a.SHA, ArtifactBase: s.smoke.publicURL, ReportURL: s.reportURL(run), Baseline: baseHead,
+	view := smokeView{Env: a.Env, SHA: a.SHA, ArtifactBase: s.smoke.publicURL, ArtifactURL: s.artifactURL(run.Repo, s.smoke.publicURL),
+		ReportURL: s.reportURL(run), Baseline: baseHead,
 		PreviewLinks: s.smoke.signer != nil}
 	if err := s.updateSmokeCheck(ctx, repo, run, conclusion, smokeOutput(rep, view), actions); err != nil {
 		return err

@@ -17,6 +17,9 @@ type smokeView struct {
 	// ArtifactBase is hoist's public URL; screenshots are served at
 	// <ArtifactBase>/artifacts/<sha256>.png.
 	ArtifactBase string
+	// ArtifactURL, when set, makes a screenshot's URL instead (the server
+	// signs them: screenshots are readable only through signed URLs).
+	ArtifactURL func(sha256 string) string
 	// ReportURL is the run's report page (details_url).
 	ReportURL string
 	// Baseline is the environment head the screenshots were compared with.
@@ -74,7 +77,11 @@ func smokeOutput(rep *smoke.Report, v smokeView) checks.Output {
 			fmt.Sprintf("%d ms", p.LoadMS), checks.Escape(problems(p)), checks.Escape(visualWord(p)))
 	}
 	out := checks.Output{Title: rep.Title, Summary: intro.String() + tb.String()}
-	out.Images = smokeImages(rep, v.ArtifactBase)
+	if v.ArtifactURL != nil {
+		out.Images = smokeImagesAt(rep, v.ArtifactURL)
+	} else {
+		out.Images = smokeImages(rep, v.ArtifactBase)
+	}
 	return out
 }
 
@@ -139,6 +146,11 @@ func msWords(ms int64) string {
 
 // smokeImages picks the screenshots shown on the check run.
 func smokeImages(rep *smoke.Report, base string) []checks.Image {
+	return smokeImagesAt(rep, func(sha string) string { return base + "/artifacts/" + sha + ".png" })
+}
+
+// smokeImagesAt is smokeImages with each screenshot's URL made by at.
+func smokeImagesAt(rep *smoke.Report, at func(sha256 string) string) []checks.Image {
 	var out []checks.Image
 	seen := map[string]bool{}
 	add := func(p smoke.PageResult, sha, why string) {
@@ -147,7 +159,7 @@ func smokeImages(rep *smoke.Report, base string) []checks.Image {
 		}
 		seen[sha+p.Key()] = true
 		out = append(out, checks.Image{Alt: "Screenshot of " + p.Path + " (" + p.Viewport + ")",
-			ImageURL: base + "/artifacts/" + sha + ".png", Caption: why})
+			ImageURL: at(sha), Caption: why})
 	}
 	shot := func(p smoke.PageResult) string {
 		if p.Screenshot == nil {

@@ -3,7 +3,9 @@ package flow_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,8 +51,10 @@ smoke:
 	}
 	for _, img := range state.Output.Images {
 		w.checkImage(img)
-		u := fmt.Sprint(img["image_url"])
-		name := strings.TrimPrefix(u, w.url+"/artifacts/")
+		// /artifacts/<owner>/<repo>/<sha256>.png?<signature>: the object is
+		// the screenshot's content name.
+		u, _ := url.Parse(fmt.Sprint(img["image_url"]))
+		name := path.Base(u.Path)
 		head, err := direct.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("assets"), Key: aws.String("shots/" + name)})
 		if err != nil {
 			t.Fatalf("%s is not in the bucket: %v", name, err)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,7 +127,7 @@ func (w *smokeWorld) get(u string) (*http.Response, []byte) {
 func (w *smokeWorld) checkImage(img map[string]any) {
 	w.t.Helper()
 	u, _ := img["image_url"].(string)
-	if !strings.HasPrefix(u, w.url+"/artifacts/") || !strings.HasSuffix(u, ".png") {
+	if !strings.HasPrefix(u, w.url+"/artifacts/acme/site/") || !strings.Contains(u, ".png?exp=") {
 		w.t.Fatalf("image URL %q is not one of hoist's artifacts", u)
 	}
 	if alt, _ := img["alt"].(string); alt == "" {
@@ -196,14 +198,53 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 	if !home {
 		t.Errorf("home page not among the images: %+v", state.Output.Images)
 	}
+	// Screenshots are served only through their signed URL: unsigned,
+	// tampered, moved to another repository, or expired gets 404.
+	shot, _ := url.Parse(fmt.Sprint(state.Output.Images[0]["image_url"]))
+	sig := shot.Query().Get("sig")
+	sha256 := strings.TrimSuffix(path.Base(shot.Path), ".png")
+	tamperedSig := []byte(sig)
+	tamperedSig[3] ^= 1
+	if tamperedSig[3] == '.' || tamperedSig[3] == '/' {
+		tamperedSig[3] = 'A'
+	}
+	for name, u := range map[string]string{
+		"unsigned":                w.url + shot.Path,
+		"the old unsigned form":   w.url + "/artifacts/" + sha256 + ".png",
+		"tampered signature":      w.url + shot.Path + "?exp=" + shot.Query().Get("exp") + "&sig=" + string(tamperedSig),
+		"later expiry":            w.url + shot.Path + "?exp=" + fmt.Sprint(time.Now().Add(1000*24*time.Hour).Unix()) + "&sig=" + sig,
+		"another repository":      w.url + strings.Replace(shot.String(), "/acme/site/", "/acme/other/", 1)[len(shot.Scheme+"://"+shot.Host):],
+		"expired":                 w.url + w.svc.SignUntil(shot.Path, time.Now().Add(-time.Second)),
+		"an extra query argument": fmt.Sprint(state.Output.Images[0]["image_url"]) + "&x=1",
+	} {
+		if resp, body := w.get(u); resp.StatusCode != http.StatusNotFound || bytes.HasPrefix(body, []byte("\x89PNG")) {
+			t.Errorf("%s screenshot URL %s: %d, want 404", name, u, resp.StatusCode)
+		}
+	}
+	if resp, _ := w.get(w.url + w.svc.SignUntil(shot.Path, time.Now().Add(time.Minute))); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("a freshly signed URL: %d %s, want 200 image/png", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 
 	// details_url is hoist's own report page, with every page.
 	if !strings.HasPrefix(cr.GetDetailsURL(), w.url+flow.SmokeReportPrefix) {
 		t.Fatalf("details_url %q", cr.GetDetailsURL())
 	}
 	resp, body := w.get(cr.GetDetailsURL())
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "/about/") || !strings.Contains(string(body), "/artifacts/") {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "/about/") || !strings.Contains(string(body), "/artifacts/acme/site/") {
 		t.Fatalf("report page: %d\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(body), "?exp=") {
+		t.Errorf("the report links unsigned screenshots:\n%s", body)
+	}
+	// The report, too, only through its signed URL.
+	details, _ := url.Parse(cr.GetDetailsURL())
+	for name, u := range map[string]string{
+		"unsigned": w.url + details.Path,
+		"expired":  w.url + w.svc.SignUntil(details.Path, time.Now().Add(-time.Second)),
+	} {
+		if resp, body := w.get(u); resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "/about/") {
+			t.Errorf("%s report URL: %d, want 404", name, resp.StatusCode)
+		}
 	}
 
 	// The browser tested a loopback-only preview, closed once the run ended.
@@ -222,7 +263,7 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 		t.Errorf("the preview of a finished run still answers at %s", report.BaseURL)
 	}
 
-	// Nothing of the site itself is public, and preview links are off.
+	// Nothing of the site itself is public, and previews are off.
 	for _, p := range []string{"/", "/index.html", "/about/", "/public/index.html", "/preview/acme/site/" + sha + "/1/x/"} {
 		resp, body := w.get(w.url + p)
 		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "Spring sale") {
@@ -385,33 +426,12 @@ func TestSmokePromoteButton(t *testing.T) {
 	}
 }
 
-func TestPreviewLinkProxiesThePrivateSite(t *testing.T) {
-	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/bin/true", "HOIST_PREVIEW_LINKS": "true", "HOIST_PREVIEW_TTL": "2s"})
+// Previews themselves (their own origin, sign-in, write access) are tested
+// with the whole of hoist serve in internal/serve.
+func TestSmokeWithABrokenBrowserFailsVisibly(t *testing.T) {
+	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/bin/true"})
 	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Preview me</h1>`, "Candidate")
 	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
-	link, err := w.svc.Preview(context.Background(), flow.SmokeRequest{Installation: w.inst, Owner: "acme", Repo: "site", SHA: sha, Actor: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(link.URL, w.url+"/preview/acme/site/"+sha+"/") || time.Until(link.Expires) > 3*time.Second {
-		t.Fatalf("link %+v", link)
-	}
-	resp, body := w.get(link.URL)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "Preview me") || resp.Header.Get("Cache-Control") != "private, no-store" {
-		t.Fatalf("GET link: %d %q", resp.StatusCode, body)
-	}
-	if resp, body := w.get(link.URL + "about/"); resp.StatusCode != 200 || !strings.Contains(string(body), "About the Shop") {
-		t.Fatalf("GET link/about/: %d %q", resp.StatusCode, body)
-	}
-	// Tampered: another commit under the same signature.
-	tampered := strings.Replace(link.URL, sha, strings.Repeat("a", 40), 1)
-	if resp, _ := w.get(tampered); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("tampered link: %d, want 403", resp.StatusCode)
-	}
-	time.Sleep(time.Until(link.Expires) + 1100*time.Millisecond)
-	if resp, body := w.get(link.URL); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "expired") {
-		t.Errorf("expired link: %d %q, want 403", resp.StatusCode, body)
-	}
 	// The push also queued a smoke test, whose browser (/bin/true) cannot
 	// start: after its last attempt the check run is completed as a
 	// failure with the reason, never left in progress.

@@ -47,6 +47,13 @@ func (s *Service) Attach(opts *server.Options) {
 			routes(mux)
 		}
 	}
+	previews := opts.PreviewRoutes
+	opts.PreviewRoutes = func(mux *http.ServeMux) {
+		s.mountPreview(mux)
+		if previews != nil {
+			previews(mux)
+		}
+	}
 }
 
 // Start gives the service the server's store (audit log, publish leases),

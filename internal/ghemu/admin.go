@@ -62,7 +62,24 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusUnprocessableEntity, "%v", err)
 			return
 		}
-		adminJSON(w, http.StatusCreated, map[string]any{"id": app.ID, "slug": app.Slug})
+		adminJSON(w, http.StatusCreated, map[string]any{"id": app.ID, "slug": app.Slug, "client_id": app.ClientID, "client_secret": app.ClientSecret})
+	case r.Method == http.MethodPut && strings.HasPrefix(p, "/apps/") && strings.HasSuffix(p, "/callback-urls"):
+		id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(p, "/apps/"), "/callback-urls"), 10, 64)
+		if err != nil {
+			adminError(w, http.StatusNotFound, "no app %q", p)
+			return
+		}
+		var in struct {
+			URLs []string `json:"callback_urls"`
+		}
+		if !decode(&in) {
+			return
+		}
+		if err := s.SetCallbackURLs(id, in.URLs...); err != nil {
+			adminError(w, http.StatusUnprocessableEntity, "%v", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPost && p == "/repos":
 		var in RepoSpec
 		if !decode(&in) {
@@ -203,6 +220,8 @@ type AppSpec struct {
 	WebhookSecret string            `json:"webhook_secret"`
 	Permissions   map[string]string `json:"permissions,omitempty"`
 	Events        []string          `json:"events,omitempty"`
+	// CallbackURLs are where the sign-in web flow may send browsers back.
+	CallbackURLs []string `json:"callback_urls,omitempty"`
 }
 
 // DefaultAppPermissions are granted when an AppSpec names none.
@@ -244,6 +263,7 @@ func (s *Server) CreateApp(in AppSpec) (*App, error) {
 		ID: s.nextID(), Slug: in.Slug, Name: name, Owner: in.Owner, PublicKeyPEM: in.PublicKeyPEM,
 		WebhookURL: in.WebhookURL, WebhookSecret: in.WebhookSecret, Permissions: perms, Events: in.Events,
 		BotLogin: in.Slug + "[bot]", CreatedAt: s.now(),
+		ClientID: "Iv1." + newToken("")[:16], ClientSecret: newToken(""), CallbackURLs: in.CallbackURLs,
 	}
 	if app.Owner == "" || s.user(app.Owner) == nil {
 		app.Owner = ""

@@ -54,6 +54,9 @@ type actor struct {
 	user *User         // the acting account; the app's bot for installations
 	inst *Installation // installation token
 	app  *App          // JWT, or the installation's app
+	// via is the app a user-to-server token was issued to (0: a personal
+	// token).
+	via int64
 }
 
 func (a actor) login() string {
@@ -143,7 +146,7 @@ func (s *Server) identifyFor(tok string, download bool) (actor, error) {
 	if u == nil {
 		return actor{}, fmt.Errorf("Bad credentials")
 	}
-	return actor{user: u}, nil
+	return actor{user: u, via: t.AppID}, nil
 }
 
 // verifyJWT checks an app JWT as GitHub does: RS256 signed by the app's
@@ -318,7 +321,25 @@ func (s *Server) access(a actor, repo *Repo, scope string, need level) level {
 	if a.user == nil {
 		return levelNone
 	}
+	if a.via != 0 && !s.installedFor(a.via, repo) {
+		// A user-to-server token reaches only the app's installations.
+		if !repo.Private {
+			return levelRead
+		}
+		return levelNone
+	}
 	return s.userLevel(a.user.Login, repo)
+}
+
+// installedFor reports whether the app is installed on repo; callers hold
+// s.mu.
+func (s *Server) installedFor(appID int64, repo *Repo) bool {
+	for _, in := range s.st.Installations {
+		if in.AppID == appID && contains(in.Repos, repo.FullName()) {
+			return true
+		}
+	}
+	return false
 }
 
 // userLevel is a user's role on a repository; callers hold s.mu.

@@ -70,6 +70,11 @@ type Server struct {
 	hooks *sender
 	cats  catFiles
 
+	// Sign-in state of the web flow (oauth.go), kept in memory: codes
+	// not yet exchanged, and the emulator's browser sessions.
+	oauthCodes  map[string]oauthCode
+	webSessions map[string]string
+
 	dirty     chan struct{} // a snapshot is wanted
 	stopSaver chan struct{}
 	saverDone chan struct{}
@@ -177,6 +182,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, "/_emulator/"):
 		s.serveAdmin(w, r)
+	case p == "/login/oauth/authorize" && r.Method == http.MethodGet:
+		s.serveAuthorize(w, r)
+	case p == "/login/oauth/access_token" && r.Method == http.MethodPost:
+		s.serveAccessToken(w, r)
 	case strings.HasPrefix(p, "/codeload/"):
 		s.serveCodeload(w, r)
 	case isGitPath(p):

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"time"
@@ -91,6 +92,8 @@ type TestApp struct {
 	Slug          string
 	PrivateKeyPEM []byte // PKCS#1, as GitHub hands out
 	WebhookSecret string
+	// ClientID and ClientSecret are the app's OAuth credentials (sign-in).
+	ClientID, ClientSecret string
 }
 
 // Start runs an emulator on a loopback port with its data in t.TempDir(),
@@ -147,7 +150,31 @@ func (h *Harness) CreateApp(slug, webhookURL string) *TestApp {
 		h.t.Fatalf("ghemu: %v", err)
 	}
 	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret}
+	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret, ClientID: app.ClientID, ClientSecret: app.ClientSecret}
+}
+
+// SetCallbackURLs registers where the app's sign-in may return.
+func (h *Harness) SetCallbackURLs(appID int64, urls ...string) {
+	h.t.Helper()
+	if err := h.Server.SetCallbackURLs(appID, urls...); err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+}
+
+// SignedInClient is a browser-like client (cookie jar, redirects
+// followed) that the emulator knows as login: the sign-in web flow signs
+// it in as that user without asking.
+func (h *Harness) SignedInClient(login string) *http.Client {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	ck, err := h.Server.BrowserSession(login)
+	if err != nil {
+		h.t.Fatalf("ghemu: %v", err)
+	}
+	base, _ := url.Parse(h.URL())
+	jar.SetCookies(base, []*http.Cookie{ck})
+	return c
 }
 
 // JWT signs an app token valid for nine minutes.

@@ -136,6 +136,11 @@ func (s *Server) routeTable() []*route {
 		other("POST", "/app/hook/deliveries/{delivery_id}/attempts", authApp, redeliver),
 		other("GET", "/rate_limit", authAny, rateLimit),
 
+		// the signed-in user (user-to-server and personal tokens)
+		other("GET", "/user", authAny, getAuthenticatedUser),
+		other("GET", "/user/installations", authAny, listUserInstallations),
+		other("GET", "/user/installations/{installation_id}/repositories", authAny, listUserInstallationRepos),
+
 		// teams
 		other("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authAny, getTeamMembership),
 	}

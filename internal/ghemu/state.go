@@ -54,6 +54,11 @@ type App struct {
 	Events        []string          `json:"events"`
 	BotLogin      string            `json:"bot_login"`
 	CreatedAt     time.Time         `json:"created_at"`
+	// ClientID and ClientSecret are the app's OAuth credentials; people
+	// sign in to it at CallbackURLs (the web flow, oauth.go).
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	CallbackURLs []string `json:"callback_urls,omitempty"`
 }
 
 // Installation puts an app on some repositories of one account.
@@ -76,6 +81,9 @@ type Token struct {
 	Permissions map[string]string `json:"permissions,omitempty"`
 	// Download tokens only fetch archives through /codeload/.
 	Download bool `json:"download,omitempty"`
+	// AppID marks a user-to-server token: the user acting through that
+	// app, limited to the repositories of its installations.
+	AppID int64 `json:"app_id,omitempty"`
 }
 
 // Repo is one repository's metadata and everything GitHub keeps beside git.

@@ -6,7 +6,10 @@ package serve
 
 import (
 	"context"
+	"net/http"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/flow"
@@ -20,12 +23,36 @@ import (
 // opts.Logger must be set; tests and the demo pass their listener in opts.
 func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
 	promotions := flow.New()
+	if cfg.PreviewURL != "" {
+		// The preview origin signs people in itself: its cookies are its
+		// own, never the dashboard's.
+		gate, err := signIn(cfg, *opts.Logger, cfg.PreviewURL, "hoist_preview_session")
+		if err != nil {
+			return nil, err
+		}
+		promotions.SetPreviewGate(gate)
+	}
 	promotions.Attach(&opts)
 	gen := generate.New(generate.Deps{Secret: cfg.GenerateSecret, Logger: *opts.Logger})
 	gen.Attach(&opts)
 	holds := &storeHolds{}
-	dash := web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger, Holds: holds, Images: smokeImages{promotions}})
-	opts.Routes = dash.Routes(opts.Routes)
+	var dash *web.Dashboard
+	if cfg.Dashboard.Enabled() {
+		// The dashboard shows private repositories: it exists only with
+		// sign-in, and shows each person what GitHub lets them read.
+		auth, err := signIn(cfg, *opts.Logger, cfg.PublicURL, "hoist_session")
+		if err != nil {
+			return nil, err
+		}
+		dash = web.NewDashboard(web.DashboardOptions{Logger: *opts.Logger, Holds: holds, Images: smokeImages{promotions}, Access: auth})
+		next := opts.Routes
+		opts.Routes = dash.Routes(func(mux *http.ServeMux) {
+			auth.Mount(mux)
+			if next != nil {
+				next(mux)
+			}
+		})
+	}
 	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
@@ -36,8 +63,22 @@ func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.
 		srv.Store().Close()
 		return nil, err
 	}
-	dash.Bind(srv.Store(), srv.ClientCreator())
+	if dash != nil {
+		dash.Bind(srv.Store(), srv.ClientCreator())
+	}
 	return srv, nil
+}
+
+// signIn is GitHub sign-in for the origin at base, with the App's OAuth
+// credentials from the dashboard section.
+func signIn(cfg *config.Server, log zerolog.Logger, base, cookie string) (*web.Auth, error) {
+	d := cfg.Dashboard
+	return web.NewAuth(web.AuthOptions{
+		ClientID: d.ClientID, ClientSecret: d.ClientSecret, SessionKey: []byte(d.SessionKey),
+		GitHubWebURL: cfg.GitHubWebURL(), GitHubAPIURL: cfg.GitHub.URL, BaseURL: base, Cookie: cookie,
+		SessionTTL: d.SessionTTL, AccessTTL: d.AccessTTL, HTTPClient: &http.Client{Timeout: cfg.GitHub.Timeout},
+		Logger: log.With().Str("component", "sign-in").Logger(),
+	})
 }
 
 // storeHolds shows the store's holds on the dashboard; st is set once the

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -68,8 +69,15 @@ type Options struct {
 	Workers func(engine *jobs.Engine) error
 	// Routes mounts more HTTP routes (dashboard, artifacts, …).
 	Routes func(mux *http.ServeMux)
-	// Listener replaces listening on cfg.Addr (tests pass 127.0.0.1:0).
-	Listener net.Listener
+	// PreviewRoutes mounts the routes of the preview origin, served on
+	// cfg.PreviewAddr only (never on Addr), when cfg.PreviewURL is set.
+	PreviewRoutes func(mux *http.ServeMux)
+	// Listener replaces listening on cfg.Addr (tests pass 127.0.0.1:0);
+	// MetricsListener and PreviewListener replace listening on
+	// cfg.MetricsAddr and cfg.PreviewAddr.
+	Listener        net.Listener
+	MetricsListener net.Listener
+	PreviewListener net.Listener
 	// JobsClientID names this process to the job engine (see jobs.Options).
 	JobsClientID string
 }
@@ -86,6 +94,10 @@ type Server struct {
 	clients    githubapp.ClientCreator
 	handler    http.Handler
 	mux        *http.ServeMux
+	// metrics and preview are served on listeners of their own; nil when
+	// not configured.
+	metrics http.Handler
+	preview http.Handler
 }
 
 // New opens the store (applying migrations), prepares the job engine, the
@@ -156,9 +168,21 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 			return nil
 		}},
 	))
-	s.mux.Handle("GET /metrics", web.Metrics(s.registry))
+	if cfg.MetricsAddr != "" || opts.MetricsListener != nil {
+		// Metrics on an address of their own: not exposed with public_url.
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", web.Metrics(s.registry))
+		s.metrics = mm
+	} else {
+		s.mux.Handle("GET /metrics", web.Metrics(s.registry))
+	}
 	if opts.Routes != nil {
 		opts.Routes(s.mux)
+	}
+	if cfg.PreviewURL != "" && opts.PreviewRoutes != nil {
+		pm := http.NewServeMux()
+		opts.PreviewRoutes(pm)
+		s.preview = pm
 	}
 	s.handler = s.mux
 	return s, nil
@@ -200,16 +224,25 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("server: listen on %s (HOIST_ADDR): %w", s.cfg.Addr, err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return s.log.WithContext(context.WithoutCancel(ctx)) },
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			ReadTimeout:       ReadTimeout,
+			WriteTimeout:      WriteTimeout,
+			IdleTimeout:       IdleTimeout,
+			MaxHeaderBytes:    MaxHeaderBytes,
+			BaseContext:       func(net.Listener) context.Context { return s.log.WithContext(context.WithoutCancel(ctx)) },
+		}
 	}
-	served := make(chan error, 1)
+	srv := newServer(s.handler)
+	served := make(chan error, 3)
+	extra, err := s.serveExtra(newServer, served)
+	if err != nil {
+		ln.Close()
+		_ = s.engine.Stop(context.WithoutCancel(ctx), s.cfg.Jobs.ShutdownGrace)
+		return err
+	}
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info().Str("addr", ln.Addr().String()).Str("public_url", s.cfg.PublicURL).
 		Str("database", string(s.store.Dialect())).Msg("hoist serving")
@@ -224,6 +257,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		s.log.Warn().Err(err).Msg("HTTP shutdown")
+	}
+	for _, x := range extra {
+		_ = x.Shutdown(sctx)
 	}
 	if err := s.engine.Stop(context.WithoutCancel(ctx), s.cfg.Jobs.ShutdownGrace); err != nil {
 		s.log.Warn().Err(err).Msg("job engine shutdown")
@@ -242,4 +278,42 @@ func storeRetention(r config.Retention) store.Retention {
 		Deliveries: limit(r.Deliveries), MinDeliveryAge: config.MinDeliveryAge,
 		Audit: limit(r.Audit), SmokeRuns: limit(r.SmokeRuns), CommandRuns: limit(r.CommandRuns),
 	}
+}
+
+// serveExtra starts the metrics and preview listeners, when configured.
+func (s *Server) serveExtra(newServer func(http.Handler) *http.Server, served chan<- error) ([]*http.Server, error) {
+	var out []*http.Server
+	for _, x := range []struct {
+		h       http.Handler
+		ln      net.Listener
+		addr    string
+		name    string
+		setting string // its YAML key; HOIST_<KEY> in the environment
+	}{
+		{s.metrics, s.opts.MetricsListener, s.cfg.MetricsAddr, "metrics", "metrics_addr"},
+		{s.preview, s.opts.PreviewListener, s.cfg.PreviewAddr, "preview", "preview_addr"},
+	} {
+		if x.h == nil {
+			continue
+		}
+		ln := x.ln
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", x.addr); err != nil {
+				for _, o := range out {
+					o.Close()
+				}
+				return nil, fmt.Errorf("server: listen on %s for %s (HOIST_%s): %w", x.addr, x.setting, strings.ToUpper(x.setting), err)
+			}
+		}
+		srv := newServer(x.h)
+		out = append(out, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				served <- fmt.Errorf("%s listener: %w", x.name, err)
+			}
+		}()
+		s.log.Info().Str(x.setting, ln.Addr().String()).Msgf("serving %s on its own listener", x.name)
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,10 +40,19 @@ type Spec struct {
 	App    *ghemu.TestApp
 	// Listener is from Listen; hoist's public URL is its address.
 	Listener net.Listener
+	// MetricsListener and PreviewListener, when set, serve /metrics and
+	// the preview origin (with metrics_addr and preview_addr set to
+	// their addresses).
+	MetricsListener, PreviewListener net.Listener
 	// ServerYAML is a server configuration file's content (empty: none).
 	ServerYAML string
 	// Env adds to or overrides the HOIST_* settings (and ${NAME} secrets).
 	Env map[string]string
+	// Dashboard turns the dashboard on with the emulated App's OAuth
+	// credentials (a dashboard section is added to ServerYAML) and
+	// registers hoist's sign-in callbacks with the App; people then sign
+	// in with GitHub.SignedInClient(login).
+	Dashboard bool
 	// New builds the server from its configuration; nil is serve.New, the
 	// whole of hoist serve.
 	New func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error)
@@ -59,8 +69,24 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": spec.App.WebhookSecret, "HOIST_GITHUB_URL": spec.GitHub.URL() + "/", "HOIST_LOG_LEVEL": "warn",
 	}
+	if spec.MetricsListener != nil {
+		env["HOIST_METRICS_ADDR"] = spec.MetricsListener.Addr().String()
+	}
+	if spec.PreviewListener != nil {
+		env["HOIST_PREVIEW_ADDR"] = spec.PreviewListener.Addr().String()
+	}
 	for k, v := range spec.Env {
 		env[k] = v
+	}
+	if spec.Dashboard {
+		spec.ServerYAML += "dashboard:\n  client_id: " + spec.App.ClientID +
+			"\n  client_secret: ${SERVETEST_CLIENT_SECRET}\n  session_key: ${SERVETEST_SESSION_KEY}\n"
+		env["SERVETEST_CLIENT_SECRET"], env["SERVETEST_SESSION_KEY"] = spec.App.ClientSecret, "servetest-session-key-of-32-bytes!"
+		callbacks := []string{url + "/login/callback"}
+		if p := env["HOIST_PREVIEW_URL"]; p != "" {
+			callbacks = append(callbacks, strings.TrimSuffix(p, "/")+"/login/callback")
+		}
+		spec.GitHub.SetCallbackURLs(spec.App.ID, callbacks...)
 	}
 	file := ""
 	if spec.ServerYAML != "" {
@@ -80,7 +106,8 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		build = serve.New
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener})
+	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener,
+		MetricsListener: spec.MetricsListener, PreviewListener: spec.PreviewListener})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

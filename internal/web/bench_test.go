@@ -3,7 +3,6 @@ package web_test
 import (
 	"image/color"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 )
@@ -22,7 +21,7 @@ func BenchmarkDashboardView(b *testing.B) {
 	b.ReportMetric(float64(len(first)), "page-bytes")
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := http.Get(w.srv.URL + "/")
+		res, err := w.client.Get(w.srv.URL + "/")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -47,7 +46,7 @@ func BenchmarkDashboardFirstView(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		w.clock.Add(time.Minute)
-		res, err := http.Get(w.srv.URL + "/")
+		res, err := w.client.Get(w.srv.URL + "/")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -53,8 +53,19 @@ type AuditReader interface {
 	AuditLog(ctx context.Context, repo string, limit int) ([]store.AuditEntry, error)
 }
 
-// DashboardOptions tune the dashboard; the zero value is usable.
+// Access decides who sees what: Require answers itself (sending the
+// browser to sign in) when nobody is signed in; Readable lists what the
+// person may read (lower-case owner/name → installation id). *Auth is one.
+type Access interface {
+	Require(w http.ResponseWriter, r *http.Request) (*Session, bool)
+	Readable(ctx context.Context, s *Session) (map[string]int64, error)
+}
+
+// DashboardOptions tune the dashboard.
 type DashboardOptions struct {
+	// Access signs people in and says what they may read; without it
+	// every page answers 404 (the dashboard shows private repositories).
+	Access Access
 	// TTL is how long what was read from GitHub is reused (default 15s):
 	// a page view costs GitHub calls at most once per TTL per repository.
 	TTL time.Duration
@@ -141,6 +152,8 @@ func (d *Dashboard) bound() (AuditReader, githubapp.ClientCreator) {
 // Page is what a template renders.
 type Page struct {
 	Title string
+	// User is the signed-in person's login.
+	User string
 	// Repos are the repositories shown, by name.
 	Repos []*RepoView
 	// Single is true on a repository's own page (more activity shown).
@@ -247,15 +260,54 @@ const (
 	loadTimeout = 20 * time.Second
 )
 
+// viewer signs the request's person in (or has answered) and returns
+// what they may read.
+func (d *Dashboard) viewer(w http.ResponseWriter, r *http.Request) (*Session, map[string]int64, bool) {
+	if d.opts.Access == nil {
+		http.NotFound(w, r)
+		return nil, nil, false
+	}
+	s, ok := d.opts.Access.Require(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	ctx := d.logCtx(r.Context())
+	readable, err := d.opts.Access.Readable(ctx, s)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("user", s.Login).Msg("dashboard: what the person may read")
+		d.render(w, http.StatusBadGateway, &Page{Title: "hoist", User: s.Login, Now: d.opts.Now(),
+			Error: "could not ask GitHub which repositories you can read; sign in again if this persists"})
+		return nil, nil, false
+	}
+	return s, readable, true
+}
+
+// readableRefs keeps the repositories the person may read, through the
+// same installation GitHub named.
+func readableRefs(refs []repoRef, readable map[string]int64) []repoRef {
+	var out []repoRef
+	for _, ref := range refs {
+		if id, ok := readable[strings.ToLower(ref.FullName)]; ok && id == ref.Installation {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
 func (d *Dashboard) serveOverview(w http.ResponseWriter, r *http.Request) {
+	who, readable, ok := d.viewer(w, r)
+	if !ok {
+		return
+	}
 	audit, cc := d.bound()
 	if cc == nil {
-		d.render(w, http.StatusServiceUnavailable, &Page{Title: "hoist", Error: "hoist is starting", Now: d.opts.Now()})
+		d.render(w, http.StatusServiceUnavailable, &Page{Title: "hoist", User: who.Login, Error: "hoist is starting", Now: d.opts.Now()})
 		return
 	}
 	ctx := d.logCtx(r.Context())
 	refs, err := d.listRepos(ctx, cc)
-	page := &Page{Title: "hoist", Now: d.opts.Now()}
+	refs = readableRefs(refs, readable)
+	page := &Page{Title: "hoist", User: who.Login, Now: d.opts.Now()}
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("dashboard: list repositories")
 		page.Error = "could not list the App's repositories on GitHub: " + err.Error()
@@ -267,15 +319,22 @@ func (d *Dashboard) serveOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) serveRepo(w http.ResponseWriter, r *http.Request) {
+	who, readable, ok := d.viewer(w, r)
+	if !ok {
+		return
+	}
 	audit, cc := d.bound()
 	full := r.PathValue("owner") + "/" + r.PathValue("repo")
 	if cc == nil {
-		d.render(w, http.StatusServiceUnavailable, &Page{Title: full, Error: "hoist is starting", Now: d.opts.Now()})
+		d.render(w, http.StatusServiceUnavailable, &Page{Title: "hoist", User: who.Login, Error: "hoist is starting", Now: d.opts.Now()})
 		return
 	}
 	ctx := d.logCtx(r.Context())
 	refs, err := d.listRepos(ctx, cc)
-	page := &Page{Title: full, Single: true, Now: d.opts.Now()}
+	// A repository the person cannot read is answered exactly like one
+	// that does not exist.
+	refs = readableRefs(refs, readable)
+	page := &Page{Title: full, User: who.Login, Single: true, Now: d.opts.Now()}
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("dashboard: list repositories")
 		page.Error = "could not list the App's repositories on GitHub: " + err.Error()
@@ -454,12 +513,13 @@ func (d *Dashboard) render(w http.ResponseWriter, status int, p *Page) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	// No scripts at all; images from anywhere (screenshots are public
-	// artifacts, possibly on another host); no framing.
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	// No scripts at all; images from anywhere (screenshots behind signed
+	// URLs, possibly on another host); the sign-out form only; no framing.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-cache")
+	// A page is one person's view: never kept by a shared cache.
+	h.Set("Cache-Control", "private, no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -124,8 +124,13 @@ func TestDashboardInChromium(t *testing.T) {
 	steps := []func() error{
 		func() error { _, err := chromedp.Call(bctx, log.Enable, cdp.Empty{}); return err },
 		func() error { _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); return err },
+		// Not signed in: the dashboard sends the browser to GitHub's
+		// sign-in (the emulator's page asks who), then back.
 		func() error {
-			return chromedp.Do(bctx, chromedp.Navigate(w.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`tr.env`)))
+			return chromedp.Do(bctx, chromedp.Navigate(w.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href*="login=alice"]`)))
+		},
+		func() error {
+			return chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`a[href*="login=alice"]`)), chromedp.WaitVisible(chromedp.CSS(`tr.env`)))
 		},
 	}
 	for _, step := range steps {

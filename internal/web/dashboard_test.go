@@ -224,7 +224,7 @@ func TestDashboardReusesWhatItReadWithinTheTTL(t *testing.T) {
 }
 
 func TestDashboardBeforeBindAnswers503(t *testing.T) {
-	d := web.NewDashboard(web.DashboardOptions{})
+	d := web.NewDashboard(web.DashboardOptions{Access: fixedAccess{}})
 	mux := http.NewServeMux()
 	d.Mount(mux)
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "/", nil)
@@ -274,7 +274,8 @@ func TestDashboardTakesScreenshotsFromAnImageSource(t *testing.T) {
 	_, shots := artifacts(t, testPNG(color.RGBA{1, 2, 3, 255}), testPNG(color.RGBA{4, 5, 6, 255}), testPNG(color.RGBA{7, 8, 9, 255}))
 	s := w.fill(shots)
 	_, extra := artifacts(t, testPNG(color.RGBA{9, 9, 9, 255}))
-	dash := web.NewDashboard(web.DashboardOptions{Images: imageStore{s.ourRun: {{Alt: "from the report", URL: extra[0]}}}})
+	dash := web.NewDashboard(web.DashboardOptions{Images: imageStore{s.ourRun: {{Alt: "from the report", URL: extra[0]}}},
+		Access: fixedAccess{"acme/shop": w.inst}})
 	dash.Bind(w.st, w.cc)
 	mux := http.NewServeMux()
 	dash.Mount(mux)

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,10 @@ type world struct {
 	dash  *web.Dashboard
 	srv   *httptest.Server
 	heads map[string]string
+	// auth signs people in with the emulator; client is alice's browser,
+	// signed in.
+	auth   *web.Auth
+	client *http.Client
 }
 
 type clock struct {
@@ -109,13 +114,55 @@ func newWorld(t testing.TB, holds web.HoldSource) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.st.Close() })
-	w.dash = web.NewDashboard(web.DashboardOptions{Holds: holds, Logger: log, Now: w.clock.Now, TTL: 15 * time.Second})
-	w.dash.Bind(w.st, w.cc)
 	mux := http.NewServeMux()
-	w.dash.Routes(nil)(mux)
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
+	w.auth = newAuth(t, w.gh, w.app, w.srv.URL, w.clock.Now)
+	w.dash = web.NewDashboard(web.DashboardOptions{Holds: holds, Logger: log, Now: w.clock.Now, TTL: 15 * time.Second, Access: w.auth})
+	w.dash.Bind(w.st, w.cc)
+	w.dash.Routes(w.auth.Mount)(mux)
+	w.client = w.signIn("alice")
 	return w
+}
+
+// sessionKey signs the test's session cookies.
+var sessionKey = []byte("0123456789abcdef0123456789abcdef")
+
+// newAuth is sign-in with the emulator for the origin at base, whose
+// callback the App registers.
+func newAuth(t testing.TB, gh *ghemu.Harness, app *ghemu.TestApp, base string, now func() time.Time) *web.Auth {
+	t.Helper()
+	gh.SetCallbackURLs(app.ID, base+web.CallbackPath)
+	a, err := web.NewAuth(web.AuthOptions{ClientID: app.ClientID, ClientSecret: app.ClientSecret, SessionKey: sessionKey,
+		GitHubWebURL: gh.URL(), GitHubAPIURL: gh.URL() + "/", BaseURL: base, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// signIn is a browser that signed in to the dashboard as login, through
+// GitHub's web flow on the emulator. It stops short of the page it is sent
+// back to, so that signing in reads nothing of GitHub's state yet.
+func (w *world) signIn(login string) *http.Client {
+	w.t.Helper()
+	c := w.gh.SignedInClient(login)
+	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), w.srv.URL+"/") && req.URL.Path != web.CallbackPath {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	res, err := c.Get(w.srv.URL + web.LoginPath + "?next=/repos/acme/shop")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	res.Body.Close()
+	c.CheckRedirect = nil
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != w.srv.URL+"/repos/acme/shop" {
+		w.t.Fatalf("sign in as %s: %d to %q", login, res.StatusCode, res.Header.Get("Location"))
+	}
+	return c
 }
 
 // put commits a file to a branch of acme/<repo> as alice and returns the
@@ -194,10 +241,16 @@ func (w *world) audit(e store.AuditEntry) {
 	}
 }
 
-// get fetches a dashboard page.
+// get fetches a dashboard page as alice.
 func (w *world) get(path string) (int, string) {
 	w.t.Helper()
-	res, err := http.Get(w.srv.URL + path)
+	return w.getAs(w.client, path)
+}
+
+// getAs fetches a dashboard page with a browser (redirects followed).
+func (w *world) getAs(c *http.Client, path string) (int, string) {
+	w.t.Helper()
+	res, err := c.Get(w.srv.URL + path)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -240,6 +293,16 @@ func testPNG(c color.RGBA) []byte {
 	_ = png.Encode(&b, img)
 	return b.Bytes()
 }
+
+// fixedAccess is an Access with one signed-in person who reads the
+// repositories listed (lower-case owner/name → installation).
+type fixedAccess map[string]int64
+
+func (fixedAccess) Require(http.ResponseWriter, *http.Request) (*web.Session, bool) {
+	return &web.Session{Login: "tester"}, true
+}
+
+func (f fixedAccess) Readable(context.Context, *web.Session) (map[string]int64, error) { return f, nil }
 
 // holdList is a HoldSource over a fixed list.
 type holdList []web.Hold
