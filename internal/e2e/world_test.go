@@ -3,9 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -195,7 +192,7 @@ func (w *world) trigger(body []byte) (int, generate.Response, error) {
 		return 0, generate.Response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(generate.SignatureHeader, sign(triggerSecret, body))
+	generate.Sign(req, triggerSecret, body, time.Now())
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, generate.Response{}, err
@@ -207,12 +204,6 @@ func (w *world) trigger(body []byte) (int, generate.Response, error) {
 		return res.StatusCode, out, fmt.Errorf("answer %d is not JSON: %q", res.StatusCode, raw)
 	}
 	return res.StatusCode, out, nil
-}
-
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // waitDispatches waits until the emulator has recorded n workflow
