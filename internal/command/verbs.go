@@ -147,9 +147,10 @@ func init() {
 		{
 			Verb:    Preview,
 			Args:    "[<env>|<sha>]",
-			Summary: "Get a signed, expiring link to the private site under test.",
-			Details: "The site under test is private. This replies with a temporary signed link to the " +
-				"candidate of the pull request, of `<env>`, or of `<sha>`, for debugging.",
+			Summary: "Open the private site under test on the preview origin (writers only).",
+			Details: "The site under test is private. This replies with a link to the preview origin for the " +
+				"candidate of the pull request, of `<env>`, or of `<sha>`, for debugging; the link carries no " +
+				"credential: it signs you in with GitHub and opens the site only for people with write access.",
 			Access:   AccessWrite,
 			Examples: []string{"/preview", "/preview staging"},
 			parse:    parseEnvOrSHA,
