@@ -61,20 +61,9 @@ func runConfigValidate(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	github := fl.Bool("github", false, "also print each mistake as a GitHub Actions ::error annotation")
 	serverFile := fl.String("server", "", "server config file whose targets: and cdns: the file must use")
 	repoName := fl.String("repo", "", "the repository (owner/name) the file belongs to, checked against the server config's repos:")
-	// Flags may follow the files (hoist config validate FILE -server S).
-	var files []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		files = append(files, fl.Arg(0))
-		args = fl.Args()[1:]
+	files, code, ok := parseInterspersed(fl, args)
+	if !ok {
+		return code
 	}
 	if *repoName != "" && *serverFile == "" {
 		fmt.Fprintln(stderr, "hoist config validate: -repo needs -server (the server config to check against)")
@@ -95,7 +84,7 @@ func runConfigValidate(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	if len(files) == 0 {
 		files = []string{config.RepoConfigPath}
 	}
-	code := 0
+	code = 0
 	for i, file := range files {
 		var data []byte
 		var err error

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -62,4 +64,25 @@ func main() {
 	code := c.run(ctx, os.Args[2:])
 	stop()
 	os.Exit(code)
+}
+
+// parseInterspersed parses fl's flags wherever they stand among the
+// positional arguments (`hoist config validate FILE -server S`), which the
+// flag package alone stops at the first positional one. It returns the
+// positional arguments, or ok false with the exit code: 0 after -h, 2 after
+// a bad flag (the flag package has printed why).
+func parseInterspersed(fl *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	for {
+		if err := fl.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		if fl.NArg() == 0 {
+			return positional, 0, true
+		}
+		positional = append(positional, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
 }

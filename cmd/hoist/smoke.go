@@ -61,20 +61,9 @@ func runSmoke(ctx context.Context, args []string) int {
 	fl.BoolVar(&lowMemory, "low-memory", false, "run all tabs in one renderer process (the default now; kept for scripts that pass it)")
 	fl.BoolVar(&rendererPerTab, "renderer-per-tab", false, "give each tab its own renderer process (~130 MB more per tab; tabs never wait for each other)")
 
-	// Flags may come before or after the base URL.
-	var positional []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fl.Arg(0))
-		args = fl.Args()[1:]
+	positional, code, ok := parseInterspersed(fl, args)
+	if !ok {
+		return code
 	}
 	stderr := fl.Output()
 	if (len(positional) == 1) == (dir != "") || len(positional) > 1 {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/logging"
 )
 
 // Path is where HTTPHandler is mounted: POST /api/generate/{owner}/{repo}.
@@ -85,18 +87,6 @@ func validNonce(n string) bool {
 	return true
 }
 
-// boundForLog bounds a value from the URL for a log line or an answer and
-// replaces what is not printable ASCII.
-func boundForLog(v string) string {
-	b := []byte(v[:min(len(v), 100)])
-	for i, c := range b {
-		if c < ' ' || c >= 0x7f {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}
-
 // Request is the body of a POST trigger.
 type Request struct {
 	// Environment to generate; empty: the repository's default.
@@ -150,7 +140,7 @@ func (s *Service) servePost(w http.ResponseWriter, r *http.Request) {
 	full := owner + "/" + repo
 	t := Trigger{Owner: owner, Repo: repo, Source: "api", Actor: "api"}
 	stranger := func(status int, code, msg string) {
-		zerolog.Ctx(ctx).Debug().Str("repo", boundForLog(full)).Str("code", code).Int("status", status).
+		zerolog.Ctx(ctx).Debug().Str("repo", logging.Printable(full, 100)).Str("code", code).Int("status", status).
 			Str("remote", r.RemoteAddr).Msg("generate: unauthenticated request refused")
 		writeJSON(w, status, Response{Status: "refused", Code: code, Message: msg})
 	}
@@ -161,7 +151,7 @@ func (s *Service) servePost(w http.ResponseWriter, r *http.Request) {
 
 	secret, ok := s.d.Secret(owner, repo)
 	if !ok {
-		stranger(http.StatusNotFound, "unknown_repository", fmt.Sprintf("no generate secret is configured for %s on this server (generate.repositories in the server configuration)", boundForLog(full)))
+		stranger(http.StatusNotFound, "unknown_repository", fmt.Sprintf("no generate secret is configured for %s on this server (generate.repositories in the server configuration)", logging.Printable(full, 100)))
 		return
 	}
 	if r.ContentLength > MaxBody {

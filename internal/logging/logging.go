@@ -111,3 +111,20 @@ func (h slogHandler) WithGroup(name string) slog.Handler {
 	h.group = name
 	return h
 }
+
+// Printable bounds a value that a stranger sent (a header, a path segment)
+// to max bytes for a log line or an answer, replacing what is not printable
+// ASCII, and marks a cut with "...": such values must never carry control
+// characters or unbounded length into logs.
+func Printable(v string, max int) string {
+	b := []byte(v[:min(len(v), max)])
+	for i, c := range b {
+		if c < ' ' || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	if len(v) > max {
+		return string(b) + "..."
+	}
+	return string(b)
+}

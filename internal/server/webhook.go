@@ -47,7 +47,7 @@ func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
 		unverified := func(status int, reason, msg string) {
 			s.deliveries.RejectedUnverified(reason)
 			zerolog.Ctx(r.Context()).Debug().Int("status", status).Str("reason", reason).
-				Str("remote", r.RemoteAddr).Str(logging.KeyEvent, headerForLog(r.Header.Get("X-GitHub-Event"))).
+				Str("remote", r.RemoteAddr).Str(logging.KeyEvent, logging.Printable(r.Header.Get("X-GitHub-Event"), 64)).
 				Msg("webhook refused before its signature verified")
 			http.Error(w, msg, status)
 		}
@@ -92,8 +92,8 @@ func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
 
 		event := r.Header.Get("X-GitHub-Event")
 		id := r.Header.Get("X-GitHub-Delivery")
-		log := zerolog.Ctx(r.Context()).With().Str(logging.KeyDelivery, headerForLog(id)).
-			Str(logging.KeyEvent, headerForLog(event)).Logger()
+		log := zerolog.Ctx(r.Context()).With().Str(logging.KeyDelivery, logging.Printable(id, 64)).
+			Str(logging.KeyEvent, logging.Printable(event, 64)).Logger()
 		if !validEventName(event) || !validDeliveryID(id) {
 			s.deliveries.Rejected(event, "missing_header")
 			log.Warn().Int("status", http.StatusBadRequest).Str("reason", "missing_header").Msg("webhook rejected")
@@ -170,21 +170,6 @@ func validDeliveryID(id string) bool {
 		}
 	}
 	return true
-}
-
-// headerForLog bounds a header value for a log line and replaces what is
-// not printable ASCII.
-func headerForLog(v string) string {
-	b := []byte(v[:min(len(v), 64)])
-	for i, c := range b {
-		if c < ' ' || c >= 0x7f {
-			b[i] = '?'
-		}
-	}
-	if len(v) > 64 {
-		return string(b) + "..."
-	}
-	return string(b)
 }
 
 // onDispatchError answers a delivery the dispatcher or scheduler refused.

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/varnishd"
 )
 
 // VersityGW starts versitygw, an S3-compatible server, with the posix
@@ -43,7 +45,7 @@ func VersityGWDir(t testing.TB) (endpoint, accessKey, secretKey, dir string) {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if err := versityWaitListening(addr, exited, 10*time.Second); err != nil {
+		if err := varnishd.WaitListening(addr, exited, 10*time.Second); err != nil {
 			cmd.Process.Kill()
 			lastErr = fmt.Errorf("%v; output: %s", err, out.String())
 			continue // the port may have been taken between picking and binding
@@ -92,23 +94,6 @@ func versityFreePort(t testing.TB) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
-}
-
-func versityWaitListening(addr string, exited <-chan error, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("exited early: %v", err)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return fmt.Errorf("not listening on %s after %s", addr, limit)
 }
 
 type versityOutput struct {

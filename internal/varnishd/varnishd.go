@@ -97,7 +97,7 @@ func Start(vclPath, backendAddr string) (*Process, error) {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if err := waitHTTP(addr, exited, 30*time.Second); err != nil {
+		if err := WaitListening(addr, exited, 30*time.Second); err != nil {
 			cmd.Process.Kill()
 			<-exited
 			lastErr = fmt.Errorf("%v; output:\n%s", err, out.String())
@@ -126,9 +126,10 @@ func twoFreeAddrs() (string, string, error) {
 	return out[0], out[1], nil
 }
 
-// waitHTTP waits until addr accepts connections (varnishd listens once the
-// child has loaded the VCL).
-func waitHTTP(addr string, exited <-chan error, limit time.Duration) error {
+// WaitListening waits until addr accepts connections or the process whose
+// exit exited reports has ended (varnishd listens once the child has loaded
+// the VCL; the test kit waits for its other servers the same way).
+func WaitListening(addr string, exited <-chan error, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
