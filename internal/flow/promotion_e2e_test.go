@@ -435,7 +435,7 @@ func TestSoakTimerSurvivesARestart(t *testing.T) {
 	r := startRig(t, `version: 1
 environments:
   dev:     { branch: dev }
-  staging: { branch: staging, promote_from: dev, auto: true, gates: { soak: 2s } }
+  staging: { branch: staging, promote_from: dev, auto: true, gates: { soak: 8s } }
 `)
 	before := r.head("staging")
 	// Commit just after a second starts: commit times have whole seconds,
@@ -448,10 +448,12 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	soakEnds := time.Unix(committed, 0).Add(2 * time.Second)
+	// The soak is long enough for a loaded machine to evaluate the push
+	// and store the timer well before it ends.
+	soakEnds := time.Unix(committed, 0).Add(8 * time.Second)
 
 	// The evaluation waits for the soak with a durable timer.
-	eventually(t, 10*time.Second, func() (bool, string) {
+	eventually(t, time.Until(soakEnds)-time.Second, func() (bool, string) {
 		var n int
 		err := r.srv.Store().QueryRow(context.Background(),
 			`SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion' AND state = 'scheduled'`).Scan(&n)
