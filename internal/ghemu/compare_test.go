@@ -3,40 +3,11 @@ package ghemu_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
 )
-
-// commitMany adds n commits on top of HEAD of w's current branch with one
-// git fast-import (one process, not n), and returns the new head.
-func commitMany(t *testing.T, w *work, n int) string {
-	t.Helper()
-	branch := w.git("symbolic-ref", "HEAD")
-	parent := w.git("rev-parse", "HEAD")
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		msg := fmt.Sprintf("change %d", i)
-		fmt.Fprintf(&b, "commit %s\ncommitter Alice <alice@example.com> %d +0000\ndata %d\n%s\n", branch, 1700000000+i, len(msg), msg)
-		if i == 1 {
-			fmt.Fprintf(&b, "from %s\n", parent)
-		}
-		body := fmt.Sprintf("%d\n", i)
-		fmt.Fprintf(&b, "M 644 inline n.txt\ndata %d\n%s\n", len(body), body)
-	}
-	cmd := exec.Command("git", "fast-import", "--quiet", "--force")
-	cmd.Dir = w.dir
-	cmd.Stdin = strings.NewReader(b.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("fast-import: %v\n%s", err, out)
-	}
-	w.git("reset", "-q", "--hard")
-	return w.git("rev-parse", "HEAD")
-}
 
 // TestComparePaginatesCommits holds the emulator to GitHub's "Compare two
 // commits": without page/per_page at most 250 commits, the newest last;
@@ -48,9 +19,8 @@ func TestComparePaginatesCommits(t *testing.T) {
 	w := clone(t, e.gh.GitURL("acme/site", e.alice))
 	w.commit("base", map[string]string{"index.html": "v1\n"})
 	w.git("push", "-q", "origin", "HEAD:main")
-	w.git("checkout", "-q", "-b", "dev")
-	head := commitMany(t, w, 300)
-	w.git("push", "-q", "origin", "dev")
+	w.git("push", "-q", "origin", "HEAD:dev")
+	head := e.gh.PushCommits("acme/site", e.alice, "dev", 300)
 
 	cmp, resp, err := alice.Repositories.CompareCommits(ctx, "acme", "site", "main", "dev", nil)
 	if err != nil {
@@ -102,9 +72,7 @@ func TestCompareUnrelatedHistories(t *testing.T) {
 	w := clone(t, e.gh.GitURL("acme/site", e.alice))
 	w.commit("base", map[string]string{"index.html": "v1\n"})
 	w.git("push", "-q", "origin", "HEAD:main")
-	w.git("checkout", "-q", "--orphan", "other")
-	w.commit("unrelated", map[string]string{"index.html": "other\n"})
-	w.git("push", "-q", "origin", "other")
+	e.gh.PushCommits("acme/site", e.alice, "other", 1) // a history of its own
 
 	_, resp, err := alice.Repositories.CompareCommits(ctx, "acme", "site", "main", "other", nil)
 	var er *github.ErrorResponse
