@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -82,5 +83,55 @@ func TestCompareUnrelatedHistories(t *testing.T) {
 	_, resp, _ = alice.Repositories.CompareCommits(ctx, "acme", "site", "main", "nowhere", nil)
 	if resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("compare with a missing ref = %v", resp)
+	}
+}
+
+// A pull request of 300 commits lists 250 through pulls/{n}/commits, as
+// GitHub documents; its commits count says 300.
+func TestPullCommitsStopAt250(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	alice := e.userClient(e.alice)
+	w := clone(t, e.gh.GitURL("acme/site", e.alice))
+	w.commit("base", map[string]string{"index.html": "v1\n"})
+	w.git("push", "-q", "origin", "HEAD:main", "HEAD:dev")
+	e.gh.PushCommits("acme/site", e.alice, "dev", 300)
+	pr, _, err := alice.PullRequests.Create(ctx, "acme", "site", &github.NewPullRequest{Title: github.String("Big"), Head: github.String("dev"), Base: github.String("main")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.GetCommits() != 300 {
+		t.Errorf("pull request commits = %d, want 300", pr.GetCommits())
+	}
+	var all []*github.RepositoryCommit
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		cs, resp, err := alice.PullRequests.ListCommits(ctx, "acme", "site", pr.GetNumber(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, cs...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if len(all) != 250 || all[249].GetCommit().GetMessage() != "change 250" {
+		t.Errorf("listed %d commits, want the oldest 250", len(all))
+	}
+}
+
+// A pull request between unrelated histories is refused as GitHub does.
+func TestPullBetweenUnrelatedHistoriesIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	alice := e.userClient(e.alice)
+	w := clone(t, e.gh.GitURL("acme/site", e.alice))
+	w.commit("base", map[string]string{"index.html": "v1\n"})
+	w.git("push", "-q", "origin", "HEAD:main")
+	e.gh.PushCommits("acme/site", e.alice, "other", 1)
+	_, resp, err := alice.PullRequests.Create(ctx, "acme", "site", &github.NewPullRequest{Title: github.String("x"), Head: github.String("other"), Base: github.String("main")})
+	if resp == nil || resp.StatusCode != http.StatusUnprocessableEntity || err == nil || !strings.Contains(err.Error(), "The other branch has no history in common with main") {
+		t.Fatalf("pull between unrelated histories = %v, %v", resp, err)
 	}
 }

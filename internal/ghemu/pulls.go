@@ -348,6 +348,11 @@ func pullCommits(c *call) {
 	from, to := c.pullRange(is)
 	g := c.git()
 	list, _ := g.revList(0, from+".."+to)
+	// GitHub lists at most 250 commits of a pull request (the oldest);
+	// the rest only through the commits list.
+	if len(list) > 250 {
+		list = list[:250]
+	}
 	out := []obj{}
 	for _, sha := range pageOf(c, list) {
 		if cm, err := g.commit(sha); err == nil {
