@@ -93,11 +93,11 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 			return later(err)
 		}
 		if full != head {
-			cmp, err := run.repo.Compare(ctx, full, head)
-			if err != nil {
+			status, err := run.repo.CompareStatus(ctx, full, head)
+			if err != nil && !errors.Is(err, gh.ErrUnrelated) {
 				return later(err)
 			}
-			if cmp.Status != "ahead" {
+			if status != "ahead" {
 				return result{outcome: command.Refused, detail: fmt.Sprintf("%s is not on %s, which %s is promoted from.",
 					codeSpan(shortSHA(full)), codeSpan(t.Source), codeSpan(env.Name))}
 			}

@@ -35,11 +35,17 @@ func (s *Service) checkConfigOnPush(ctx context.Context, re RepoEvent, repo *gh.
 		check := true
 		if !onDefault {
 			args.DefaultBranch = re.DefaultBranch
-			cmp, cerr := repo.Compare(ctx, re.DefaultBranch, after)
-			if cerr != nil {
+			status, cerr := repo.CompareStatus(ctx, re.DefaultBranch, after)
+			switch {
+			case errors.Is(cerr, gh.ErrUnrelated):
+				// A branch with its own history: every commit is new to the
+				// default branch, so its config is checked (not retried).
+				check = true
+			case cerr != nil:
 				return cerr
+			default:
+				check = status == "ahead" || status == "diverged"
 			}
-			check = cmp.Status == "ahead" || cmp.Status == "diverged"
 		}
 		if check {
 			if _, err := s.engine.Insert(ctx, args, nil); err != nil {

@@ -324,6 +324,12 @@ func (s *Service) gatherFacts(ctx context.Context, repo *gh.Repo, env pipeline.E
 	default:
 		f.TargetHead = target
 		cmp, err := repo.Compare(ctx, target, f.SourceHead)
+		if errors.Is(err, gh.ErrUnrelated) {
+			// A fact to report, not a failure to retry: asking again
+			// gives the same answer until someone pushes.
+			f.Relation = pipeline.RelationUnrelated
+			break
+		}
 		if err != nil {
 			return f, err
 		}

@@ -29,9 +29,10 @@ import (
 // same data folder and address, as an operator restarts it.
 type rig struct {
 	*world
-	addr string
-	cfg  *config.Server
-	stop func()
+	token string // alice's
+	addr  string
+	cfg   *config.Server
+	stop  func()
 }
 
 func startRig(t *testing.T, hoistYML string) *rig {
@@ -73,7 +74,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
 	alice := gh.Client(aliceToken)
-	r := &rig{world: &world{t: t, gh: gh, alice: alice, work: filepath.Join(dir, "work")}, addr: addr, cfg: cfg}
+	r := &rig{world: &world{t: t, gh: gh, alice: alice, work: filepath.Join(dir, "work")}, token: aliceToken, addr: addr, cfg: cfg}
 	r.startHoist(ln)
 	t.Cleanup(func() { r.stopHoist() })
 

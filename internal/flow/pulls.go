@@ -123,6 +123,12 @@ func (s *Service) syncPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pipel
 		log.Info().Int("number", pr.Number).Msg("promotion pull request closed: the environment is up to date")
 		return nil
 	}
+	if pr == nil && f.Relation == pipeline.RelationUnrelated {
+		// GitHub opens no pull request between unrelated histories; the
+		// refusal is in the log and the audit trail instead.
+		log.Warn().Str("sha", d.SHA).Str("env", env.Name).Strs("reasons", d.Reasons).Msg("no promotion pull request: the branches share no history")
+		return nil
+	}
 	title, body := p.RenderPullRequest(d, f)
 	if pr != nil && pr.Title == title && pr.Body == body {
 		return nil

@@ -120,14 +120,14 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 // newest deployed commit before head. Either must be an ancestor of head.
 func (s *Service) rollbackTarget(ctx context.Context, run *cmdRun, env pipeline.Environment, cmd command.Command, head string) (target, refusal string, err error) {
 	isAncestor := func(sha string) (bool, error) {
-		cmp, err := run.repo.Compare(ctx, sha, head)
-		if errors.Is(err, gh.ErrNotFound) {
+		status, err := run.repo.CompareStatus(ctx, sha, head)
+		if errors.Is(err, gh.ErrNotFound) || errors.Is(err, gh.ErrUnrelated) {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		return cmp.Status == "ahead", nil
+		return status == "ahead", nil
 	}
 	if cmd.SHA != "" {
 		full, err := run.repo.ResolveCommit(ctx, cmd.SHA)

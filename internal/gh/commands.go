@@ -83,16 +83,22 @@ func (r *Repo) FindComment(ctx context.Context, number int, author, marker strin
 
 // CheckURLs maps the names of the check runs on sha to their web pages.
 func (r *Repo) CheckURLs(ctx context.Context, sha string) (map[string]string, error) {
-	res, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, &github.ListCheckRunsOptions{
-		Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}})
-	if err != nil {
-		return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
-	}
+	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
 	out := map[string]string{}
-	for _, cr := range res.CheckRuns {
-		if _, ok := out[cr.GetName()]; !ok && cr.GetHTMLURL() != "" {
-			out[cr.GetName()] = cr.GetHTMLURL()
+	for page := 0; page < maxPages; page++ {
+		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
+		if err != nil {
+			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
 		}
+		for _, cr := range res.CheckRuns {
+			if _, ok := out[cr.GetName()]; !ok && cr.GetHTMLURL() != "" {
+				out[cr.GetName()] = cr.GetHTMLURL()
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
 )
 
 // Errors the core acts on. GitHub signals them with status codes and
@@ -20,7 +21,16 @@ var (
 	// ErrNotFastForward: GitHub refused `PATCH git/refs` with force=false
 	// because the new commit does not descend from the ref's head.
 	ErrNotFastForward = errors.New("update is not a fast forward")
+	// ErrUnrelated: the two commits share no history (GitHub's compare
+	// answers 404 "No common ancestor between …"). Asking again cannot
+	// change that; only a push can.
+	ErrUnrelated = errors.New("no common ancestor")
 )
+
+// maxPages bounds every paginated read (100 items a page): a list longer
+// than 5,000 items is cut there and the caller is told (Truncated, or a
+// log line), rather than hoist paging without end.
+const maxPages = 50
 
 // Repo is the narrow view of one repository that hoist's core needs, over a
 // go-github client authenticated as the App's installation. Every method
@@ -137,24 +147,68 @@ type Comparison struct {
 	AheadBy  int
 	BehindBy int
 	Commits  []Commit
+	// Truncated: head has more than maxPages pages of commits; Commits
+	// holds the oldest of them and AheadBy still counts them all.
+	Truncated bool
 }
 
-// Compare returns how head relates to base.
+// Compare returns how head relates to base, reading every page of commits
+// (GitHub stops at 250 unless asked for pages). Two unrelated histories
+// give ErrUnrelated.
 func (r *Repo) Compare(ctx context.Context, base, head string) (Comparison, error) {
-	cmp, _, err := r.Client.Repositories.CompareCommits(ctx, r.Owner, r.Name, base, head, &github.ListOptions{PerPage: 100})
-	if err != nil {
-		return Comparison{}, fmt.Errorf("compare %s...%s: %w", short(base), short(head), err)
-	}
-	out := Comparison{Status: cmp.GetStatus(), AheadBy: cmp.GetAheadBy(), BehindBy: cmp.GetBehindBy()}
-	for _, c := range cmp.Commits {
-		author := c.GetAuthor().GetLogin()
-		if author == "" {
-			author = c.GetCommit().GetAuthor().GetName()
+	var out Comparison
+	opts := &github.ListOptions{PerPage: 100, Page: 1}
+	for page := 0; ; page++ {
+		if page == maxPages {
+			out.Truncated = true
+			zerolog.Ctx(ctx).Warn().Str("repo", r.FullName()).Str("base", base).Str("head", head).
+				Int("ahead_by", out.AheadBy).Int("read", len(out.Commits)).Msg("compare: too many commits, the list is cut")
+			break
 		}
-		subject, _, _ := strings.Cut(c.GetCommit().GetMessage(), "\n")
-		out.Commits = append(out.Commits, Commit{SHA: c.GetSHA(), Subject: subject, Author: author})
+		cmp, resp, err := r.Client.Repositories.CompareCommits(ctx, r.Owner, r.Name, base, head, opts)
+		if err != nil {
+			if status(resp) == http.StatusNotFound && strings.Contains(strings.ToLower(errMessage(err)), "no common ancestor") {
+				return Comparison{}, fmt.Errorf("compare %s...%s: %w", short(base), short(head), ErrUnrelated)
+			}
+			return Comparison{}, fmt.Errorf("compare %s...%s: %w", short(base), short(head), err)
+		}
+		out.Status, out.AheadBy, out.BehindBy = cmp.GetStatus(), cmp.GetAheadBy(), cmp.GetBehindBy()
+		for _, c := range cmp.Commits {
+			author := c.GetAuthor().GetLogin()
+			if author == "" {
+				author = c.GetCommit().GetAuthor().GetName()
+			}
+			subject, _, _ := strings.Cut(c.GetCommit().GetMessage(), "\n")
+			out.Commits = append(out.Commits, Commit{SHA: c.GetSHA(), Subject: subject, Author: author})
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
 	}
 	return out, nil
+}
+
+// CompareStatus is Compare's Status alone ("ahead", "behind", "diverged"
+// or "identical"), read with one commit a page: enough for an ancestry
+// question, without paging through the commits.
+func (r *Repo) CompareStatus(ctx context.Context, base, head string) (string, error) {
+	cmp, resp, err := r.Client.Repositories.CompareCommits(ctx, r.Owner, r.Name, base, head, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		if status(resp) == http.StatusNotFound && strings.Contains(strings.ToLower(errMessage(err)), "no common ancestor") {
+			return "", fmt.Errorf("compare %s...%s: %w", short(base), short(head), ErrUnrelated)
+		}
+		return "", fmt.Errorf("compare %s...%s: %w", short(base), short(head), err)
+	}
+	return cmp.GetStatus(), nil
+}
+
+func errMessage(err error) string {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Message
+	}
+	return err.Error()
 }
 
 // CheckState is the latest result of one named check on a commit, whichever
@@ -180,7 +234,7 @@ const maxStatusPages = 10
 func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 	var out []CheckState
 	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
-	for {
+	for page := 0; page < maxPages; page++ {
 		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
 		if err != nil {
 			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
@@ -220,17 +274,24 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		out = append(out, cs)
 	}
-	runs, _, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}})
-	if err != nil {
-		// Workflow runs are optional facts: a GitHub without Actions (or
-		// without the permission) still has check runs and statuses.
-		if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
-			return out, nil
+	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 0; page < maxPages; page++ {
+		runs, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
+		if err != nil {
+			// Workflow runs are optional facts: a GitHub without Actions (or
+			// without the permission) still has check runs and statuses.
+			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
+				return out, nil
+			}
+			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
 		}
-		return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
-	}
-	for _, run := range runs.WorkflowRuns {
-		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
+		for _, run := range runs.WorkflowRuns {
+			out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		wopts.Page = resp.NextPage
 	}
 	return out, nil
 }
@@ -290,15 +351,25 @@ func (r *Repo) SetDeploymentStatus(ctx context.Context, id int64, state, envURL,
 	return nil
 }
 
-// Deployments lists the deployments of env, newest first.
+// Deployments lists up to limit deployments of env, newest first, paging
+// past GitHub's 100 a page when limit asks for more.
 func (r *Repo) Deployments(ctx context.Context, env string, limit int) ([]Deployment, error) {
-	ds, _, err := r.Client.Repositories.ListDeployments(ctx, r.Owner, r.Name, &github.DeploymentsListOptions{Environment: env, ListOptions: github.ListOptions{PerPage: limit}})
-	if err != nil {
-		return nil, fmt.Errorf("deployments of %s: %w", env, err)
-	}
-	out := make([]Deployment, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, Deployment{ID: d.GetID(), SHA: d.GetSHA(), Env: d.GetEnvironment()})
+	opts := &github.DeploymentsListOptions{Environment: env, ListOptions: github.ListOptions{PerPage: min(max(limit, 1), 100)}}
+	var out []Deployment
+	for page := 0; page < maxPages && len(out) < limit; page++ {
+		ds, resp, err := r.Client.Repositories.ListDeployments(ctx, r.Owner, r.Name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("deployments of %s: %w", env, err)
+		}
+		for _, d := range ds {
+			if len(out) < limit {
+				out = append(out, Deployment{ID: d.GetID(), SHA: d.GetSHA(), Env: d.GetEnvironment()})
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
 	}
 	return out, nil
 }

@@ -27,6 +27,7 @@ type configWorld struct {
 	t     *testing.T
 	gh    *ghemu.Harness
 	alice *github.Client
+	tok   string // alice's token
 	repo  *gh.Repo
 	mu    sync.Mutex
 	reads map[string]int // "owner/name" -> GET contents served
@@ -61,7 +62,7 @@ func startConfigWorld(t *testing.T, conform bool) *configWorld {
 	tok := w.gh.CreateUser("alice")
 	w.gh.CreateRepo("acme", "site", tok)
 	w.gh.CreateRepo("acme", ".github", tok)
-	w.alice = w.gh.Client(tok)
+	w.alice, w.tok = w.gh.Client(tok), tok
 	w.put("site", "README.md", "site\n") // a first commit, so main exists
 	w.put(".github", "README.md", "the organization's defaults\n")
 	inst := w.gh.Install(app.ID, "acme/site", "acme/.github")

@@ -530,7 +530,9 @@ func compareCommits(c *call) {
 	}
 	mb, ok := g.mergeBase(bsha, hsha)
 	if !ok {
-		c.notFound()
+		// GitHub answers two histories without a merge base with a 404
+		// naming the refs as given, not a bare Not Found.
+		c.fail(http.StatusNotFound, "No common ancestor between "+base+" and "+head+".", nil)
 		return
 	}
 	ahead, _ := g.revList(0, mb+".."+hsha)
@@ -547,9 +549,16 @@ func compareCommits(c *call) {
 	bc, _ := g.commit(bsha)
 	mc, _ := g.commit(mb)
 	commits := []obj{}
+	// Without page or per_page GitHub lists at most 250 commits, the last
+	// being the newest of the comparison; with either it pages the commits
+	// oldest first (Link headers) and shows the files on page 1 only.
+	q := c.r.URL.Query()
+	paged := q.Has("page") || q.Has("per_page")
 	shown := ahead
-	if len(shown) > 250 {
-		shown = shown[:250]
+	if paged {
+		shown = pageOf(c, ahead)
+	} else if len(shown) > 250 {
+		shown = shown[len(shown)-250:]
 	}
 	c.s.mu.Lock()
 	for _, s := range shown {
@@ -559,9 +568,12 @@ func compareCommits(c *call) {
 	}
 	baseJSON, mbJSON := c.s.commitJSON(c.repo, bc), c.s.commitJSON(c.repo, mc)
 	c.s.mu.Unlock()
-	changes, _ := g.diff(mb, hsha)
-	if len(changes) > 300 {
-		changes = changes[:300]
+	var changes []fileChange
+	if page, _ := strconv.Atoi(q.Get("page")); page <= 1 {
+		changes, _ = g.diff(mb, hsha)
+		if len(changes) > 300 {
+			changes = changes[:300]
+		}
 	}
 	html := c.s.baseURL() + "/" + c.repo.FullName() + "/compare/" + basehead
 	c.json(http.StatusOK, obj{

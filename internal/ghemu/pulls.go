@@ -214,6 +214,11 @@ func createPull(c *call) {
 		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "No commits between " + in.Base + " and " + in.Head})
 		return
 	}
+	if _, ok := g.mergeBase(bsha, hsha); !ok {
+		// GitHub refuses a pull request between unrelated histories.
+		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "The " + in.Head + " branch has no history in common with " + in.Base})
+		return
+	}
 	c.s.mu.Lock()
 	for _, is := range c.repo.Issues {
 		if is.Pull != nil && is.State == "open" && is.Pull.Head == in.Head && is.Pull.Base == in.Base {
@@ -343,6 +348,11 @@ func pullCommits(c *call) {
 	from, to := c.pullRange(is)
 	g := c.git()
 	list, _ := g.revList(0, from+".."+to)
+	// GitHub lists at most 250 commits of a pull request (the oldest);
+	// the rest only through the commits list.
+	if len(list) > 250 {
+		list = list[:250]
+	}
 	out := []obj{}
 	for _, sha := range pageOf(c, list) {
 		if cm, err := g.commit(sha); err == nil {

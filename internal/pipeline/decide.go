@@ -150,12 +150,16 @@ func (p *Pipeline) Decide(t Target, f Facts) Decision {
 		d.Blocking = f.Blocking
 		d.Reasons = append(d.Reasons, divergedAdvice(env, t, f))
 	}
+	if rel == RelationUnrelated {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("%s cannot be fast-forwarded to %s: the two histories share no commit (no common ancestor). Rebuild %s from %s, then hoist promotes again; hoist never force-pushes.",
+			env.Branch, short(f.SourceHead), sourceWord(t), env.Branch))
+	}
 	for _, g := range d.Failed {
 		d.Reasons = append(d.Reasons, fmt.Sprintf("Gate %s failed: %s.", gateLabel(g), g.Detail))
 	}
 	if len(d.Reasons) > 0 {
 		d.Outcome = OutcomeRefuse
-		if len(d.Holds) > 0 && !openEnded && len(d.Failed) == 0 && rel != RelationDiverged {
+		if len(d.Holds) > 0 && !openEnded && len(d.Failed) == 0 && rel != RelationDiverged && rel != RelationUnrelated {
 			d.WaitUntil = holdsEnd
 		}
 		return d

@@ -222,3 +222,16 @@ func TestDecideLongFormOnly(t *testing.T) {
 		t.Errorf("decision = %+v", d)
 	}
 }
+
+func TestDecideUnrelatedRefusesWithoutWaiting(t *testing.T) {
+	p := mustPipeline(t, example)
+	f := stagingFacts()
+	f.Relation = RelationUnrelated
+	d := p.Decide(toStaging, f)
+	if d.Outcome != OutcomeRefuse || !d.WaitUntil.IsZero() || len(d.Blocking) != 0 {
+		t.Fatalf("decision = %+v", d)
+	}
+	if len(d.Reasons) != 1 || !strings.Contains(d.Reasons[0], "no common ancestor") || !strings.Contains(d.Reasons[0], "never force-pushes") {
+		t.Errorf("reasons = %q", d.Reasons)
+	}
+}

@@ -43,6 +43,10 @@ const (
 	// RelationDiverged: each has commits the other lacks; a fast-forward is
 	// impossible.
 	RelationDiverged Relation = "diverged"
+	// RelationUnrelated: the two share no history at all (no merge base;
+	// GitHub's compare answers 404 "No common ancestor"): a fast-forward is
+	// impossible and no pull request can be opened between them.
+	RelationUnrelated Relation = "unrelated"
 	// RelationNoTarget: the target branch does not exist yet; promotion
 	// creates it.
 	RelationNoTarget Relation = "no_target"
