@@ -73,6 +73,10 @@ candidates:
   - { from: pre-staging, to: staging }
 generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 100ms }
 `)
+	if _, _, err := user.Repositories.CreateFile(context.Background(), "acme", "site", ".github/workflows/build-site.yml",
+		&github.RepositoryContentFileOptions{Message: github.String("Add the build workflow"), Content: []byte(generate.DispatchTrigger)}); err != nil {
+		t.Fatalf("push the workflow: %v", err)
+	}
 	put("blog", "version: 1\nenvironments:\n  staging: { branch: staging }\n")
 	put("web", webConfig)
 

@@ -147,6 +147,7 @@ cdns:
 	w.git(w.work, "config", "user.email", "alice@example.com")
 	w.git(w.work, "config", "user.name", "Alice")
 	w.write(".github/hoist.yml", repoConfig("http://"+w.nodes[0]+"/"))
+	w.write(".github/workflows/build-site.yml", generate.DispatchTrigger)
 	w.write("public/index.html", comingSoon)
 	w.write("public/about/index.html", aboutPage)
 	w.write("public/css/site.css", siteCSS)

@@ -41,6 +41,17 @@ import (
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
+// DispatchTrigger is the smallest workflow trigger that accepts the inputs
+// hoist sends with a dispatch (environment, reason, requested_at): GitHub
+// refuses a dispatch whose inputs the workflow does not declare.
+const DispatchTrigger = `on:
+  workflow_dispatch:
+    inputs:
+      environment: { required: true, type: string }
+      reason: { required: false, type: string }
+      requested_at: { required: false, type: string }
+`
+
 // Settings are a repository's generation settings (the generate section of
 // .github/hoist.yml, plus what the trigger needs to know about its
 // environments).

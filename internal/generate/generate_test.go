@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/internal/generate"
+	"github.com/hoist-dev/hoist/internal/store"
 )
 
 func TestRepositoryDispatchStartsOneGeneration(t *testing.T) {
@@ -346,4 +347,39 @@ func TestRepositoryDispatchWithoutWorkflowIsRefused(t *testing.T) {
 
 func githubDispatch(eventType string) github.DispatchRequestOptions {
 	return github.DispatchRequestOptions{EventType: eventType}
+}
+
+// A workflow that does not declare hoist's inputs is refused by GitHub
+// (422 Unexpected inputs provided); hoist audits the refusal once and does
+// not retry it.
+func TestWorkflowWithoutHoistsInputsIsRefusedByGitHub(t *testing.T) {
+	w := newWorld(t, "100ms")
+	c := w.gh.Client(w.gh.InstallationToken(w.inst))
+	const path = ".github/workflows/build-site.yml"
+	file, _, _, err := c.Repositories.GetContents(t.Context(), "acme", "site", path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := "on:\n  workflow_dispatch:\n    inputs:\n      environment: { required: true }\n"
+	if _, _, err := c.Repositories.UpdateFile(t.Context(), "acme", "site", path, &github.RepositoryContentFileOptions{
+		Message: github.String("declare only environment"), Content: []byte(narrow), SHA: file.SHA,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.repositoryDispatch("content-changed", map[string]any{"reason": "product 42 updated"})
+	waitFor(t, 30*time.Second, "the refusal audited", func() bool { return countOutcomes(w.audit())["failed"] > 0 })
+	if ds := w.settle(); len(ds) != 0 {
+		t.Fatalf("%d dispatches recorded, want none: %+v", len(ds), ds)
+	}
+	var failed []store.AuditEntry
+	for _, e := range w.audit() {
+		if e.Action == "generate" && e.Outcome == "failed" {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) != 1 || failed[0].Detail["code"] != "github_refused" ||
+		!strings.Contains(fmt.Sprint(failed[0].Detail["error"]), `Unexpected inputs provided: ["reason","requested_at"]`) {
+		b, _ := json.Marshal(failed)
+		t.Fatalf("failures %s, want one github_refused naming the undeclared inputs", b)
+	}
 }

@@ -87,14 +87,16 @@ func newWorld(t testing.TB, debounce string) *world {
 	}
 	w.inst = w.gh.Install(w.app.ID, "acme/site", "acme/blog")
 	user := w.gh.Client(alice)
-	put := func(repo, body string) {
-		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, config.RepoConfigPath,
-			&github.RepositoryContentFileOptions{Message: github.String("hoist config"), Content: []byte(body)})
+	putFile := func(repo, path, body string) {
+		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, path,
+			&github.RepositoryContentFileOptions{Message: github.String("add " + path), Content: []byte(body)})
 		if err != nil {
-			t.Fatalf("push %s config: %v", repo, err)
+			t.Fatalf("push %s %s: %v", repo, path, err)
 		}
 	}
+	put := func(repo, body string) { putFile(repo, config.RepoConfigPath, body) }
 	put("site", strings.ReplaceAll(siteConfig, "%DEBOUNCE%", debounce))
+	putFile("site", ".github/workflows/build-site.yml", generate.DispatchTrigger)
 	put("blog", noGenerateConfig)
 	put("other", noGenerateConfig)
 

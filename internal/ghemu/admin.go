@@ -177,6 +177,9 @@ func validateFaults(f Faults) error {
 		if err := rate(fmt.Sprintf("routes[%d].secondary_rate_limit_rate", i), rf.SecondaryRateLimitRate); err != nil {
 			return err
 		}
+		if err := rate(fmt.Sprintf("routes[%d].secondary_rate_limit_no_retry_after_rate", i), rf.SecondaryRateLimitNoRetryRate); err != nil {
+			return err
+		}
 		if rf.ErrorStatus != 0 && (rf.ErrorStatus < 500 || rf.ErrorStatus > 599) {
 			return fmt.Errorf("routes[%d].error_status must be a 5xx status, got %d", i, rf.ErrorStatus)
 		}

@@ -124,7 +124,7 @@ func (s *Server) checkRunJSON(r *Repo, cr *CheckRun, webhook bool) obj {
 	images := cr.Output.Images
 	_ = images
 	return obj{
-		"id": cr.ID, "head_sha": cr.HeadSHA, "node_id": nodeID("CheckRun", cr.ID), "external_id": nullable(cr.ExternalID),
+		"id": cr.ID, "head_sha": cr.HeadSHA, "node_id": nodeID("CheckRun", cr.ID), "external_id": externalID(cr.ExternalID, webhook),
 		"url": u, "html_url": s.baseURL() + "/" + r.FullName() + "/runs/" + fmt.Sprint(cr.ID), "details_url": details,
 		"status": cr.Status, "conclusion": conclusion, "started_at": tsPtr(cr.StartedAt), "completed_at": tsPtr(cr.CompletedAt),
 		"output": obj{
@@ -153,6 +153,8 @@ type checkRunIn struct {
 	} `json:"output"`
 	Actions []map[string]any `json:"actions"`
 }
+
+var annotationLevels = map[string]bool{"notice": true, "warning": true, "failure": true}
 
 var checkConclusions = map[string]bool{"action_required": true, "cancelled": true, "failure": true, "neutral": true, "success": true, "skipped": true, "stale": true, "timed_out": true}
 
@@ -187,6 +189,13 @@ func (in *checkRunIn) validate() []fieldError {
 		}
 		if len(o.Annotations) > 50 {
 			bad("output.annotations", "at most 50 annotations per request")
+		}
+		for i, a := range o.Annotations {
+			// GitHub's enum is notice, warning, failure; "error" (a
+			// common guess) is refused with 422.
+			if lvl, _ := a["annotation_level"].(string); !annotationLevels[lvl] {
+				bad(fmt.Sprintf("output.annotations[%d].annotation_level", i), fmt.Sprintf("annotation_level %q is not one of notice, warning, failure", lvl))
+			}
 		}
 		if (o.Title == nil || o.Summary == nil) && (o.Title != nil || o.Summary != nil || o.Text != nil) {
 			errs = append(errs, fieldError{Resource: "CheckRun", Field: "output", Code: "missing_field", Message: "output needs title and summary"})
@@ -305,6 +314,11 @@ func createCheckRun(c *call) {
 	suite := c.s.suiteFor(c.repo, c.actor.app.ID, sha, "")
 	cr := &CheckRun{ID: c.s.nextID(), SuiteID: suite.ID, AppID: c.actor.app.ID, HeadSHA: sha}
 	in.apply(cr, now)
+	if cr.StartedAt == nil {
+		// GitHub starts the clock at creation when started_at is absent.
+		t := now
+		cr.StartedAt = &t
+	}
 	c.repo.CheckRuns[cr.ID] = cr
 	suite.UpdatedAt = now
 	body := c.s.checkRunJSON(c.repo, cr, false)
@@ -623,4 +637,13 @@ func setSuitePreferences(c *call) {
 	repo := c.s.repoJSON(c.repo)
 	c.s.mu.Unlock()
 	c.json(http.StatusOK, obj{"preferences": obj{"auto_trigger_checks": prefs}, "repository": repo})
+}
+
+// externalID is "" in webhooks (whose schema has no null) and null in REST
+// answers when the run has none.
+func externalID(id string, webhook bool) any {
+	if webhook {
+		return id
+	}
+	return nullable(id)
 }

@@ -291,6 +291,11 @@ func TestContentsCollaboratorsAndPermissions(t *testing.T) {
 	if d.Action != "content-changed" {
 		t.Errorf("dispatch action %q", d.Action)
 	}
+	if _, _, err := alice.Repositories.CreateFile(ctx, "acme", "site", ".github/workflows/build-site.yml", &github.RepositoryContentFileOptions{
+		Message: github.String("workflow"), Content: []byte("on:\n  workflow_dispatch:\n    inputs:\n      env: { required: true }\n"),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := alice.Actions.CreateWorkflowDispatchEventByFileName(ctx, "acme", "site", "build-site.yml", github.CreateWorkflowDispatchEventRequest{Ref: "main", Inputs: map[string]any{"env": "staging"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -284,18 +284,20 @@ func createDeploymentStatus(c *call) {
 	}
 	emit(d, ds)
 	// auto_inactive (default true): a success makes earlier deployments
-	// to the same environment inactive.
+	// to the same environment inactive, but only non-transient,
+	// non-production ones that had a success (GitHub's documented rule);
+	// production deployments stay as they are unless the client marks them.
 	if in.State == "success" && (in.AutoInactive == nil || *in.AutoInactive) {
 		var earlier []*Deployment
 		for _, o := range c.repo.Deployments {
-			if o.ID < d.ID && o.Environment == d.Environment {
+			if o.ID < d.ID && o.Environment == d.Environment && !o.Production && !o.Transient {
 				earlier = append(earlier, o)
 			}
 		}
 		sortByID(earlier, func(x *Deployment) int64 { return x.ID })
 		for _, o := range earlier {
 			states := c.s.deployStates(c.repo, o.ID)
-			if len(states) > 0 && states[0].State == "inactive" {
+			if len(states) == 0 || states[0].State == "inactive" || !hadSuccess(states) {
 				continue
 			}
 			in := &DeployState{ID: c.s.nextID(), Deployment: o.ID, State: "inactive", Environment: o.Environment, Creator: c.actor.login(), CreatedAt: now}
@@ -356,4 +358,13 @@ func listEnvironments(c *call) {
 	}
 	c.s.mu.Unlock()
 	c.json(http.StatusOK, obj{"total_count": len(envs), "environments": envs})
+}
+
+func hadSuccess(states []*DeployState) bool {
+	for _, st := range states {
+		if st.State == "success" {
+			return true
+		}
+	}
+	return false
 }

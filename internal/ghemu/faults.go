@@ -29,6 +29,10 @@ type Faults struct {
 type RouteFault struct {
 	Method string `json:"method,omitempty"`
 	Path   string `json:"path"`
+	// Writes limits the rule to requests that change something (any
+	// method but GET and HEAD), the requests GitHub's secondary limits
+	// for content creation count.
+	Writes bool `json:"writes,omitempty"`
 	// ErrorRate is the share answered with ErrorStatus (default 502).
 	ErrorRate   float64 `json:"error_rate,omitempty"`
 	ErrorStatus int     `json:"error_status,omitempty"`
@@ -36,12 +40,19 @@ type RouteFault struct {
 	// (RetryAfter seconds, default 60), GitHub's secondary rate limit.
 	SecondaryRateLimitRate float64 `json:"secondary_rate_limit_rate,omitempty"`
 	RetryAfter             int     `json:"retry_after,omitempty"`
+	// SecondaryRateLimitNoRetryRate is the share answered with the same 403
+	// but without Retry-After, as GitHub also does: the client must then
+	// wait on its own (GitHub advises at least a minute).
+	SecondaryRateLimitNoRetryRate float64 `json:"secondary_rate_limit_no_retry_after_rate,omitempty"`
 	// LatencyMS is added before answering.
 	LatencyMS int `json:"latency_ms,omitempty"`
 }
 
 func (f RouteFault) matches(method, specPath, urlPath string) bool {
 	if f.Method != "" && !strings.EqualFold(f.Method, method) {
+		return false
+	}
+	if f.Writes && (method == http.MethodGet || method == http.MethodHead) {
 		return false
 	}
 	switch {
@@ -57,6 +68,9 @@ type faultOutcome struct {
 	latency    time.Duration
 	status     int
 	retryAfter int
+	// secondary marks a secondary rate limit (403); retryAfter 0 then
+	// means no Retry-After header.
+	secondary bool
 }
 
 // pickFault rolls the dice for one request.
@@ -79,14 +93,22 @@ func (s *Server) pickFault(method, specPath, urlPath string) faultOutcome {
 			}
 		} else if f.SecondaryRateLimitRate > 0 && s.rng.Float64() < f.SecondaryRateLimitRate {
 			out.status = http.StatusForbidden
+			out.secondary = true
 			out.retryAfter = f.RetryAfter
 			if out.retryAfter == 0 {
 				out.retryAfter = 60
 			}
+		} else if f.SecondaryRateLimitNoRetryRate > 0 && s.rng.Float64() < f.SecondaryRateLimitNoRetryRate {
+			out.status = http.StatusForbidden
+			out.secondary = true
 		}
 	}
 	return out
 }
+
+// secondaryRateLimitDocs is the documentation_url GitHub sends with a
+// secondary rate limit.
+const secondaryRateLimitDocs = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 
 // injectFault answers a REST request with a configured fault; it returns
 // true when it did.
@@ -99,8 +121,11 @@ func (s *Server) injectFault(c *call) bool {
 		}
 	}
 	switch {
-	case f.status == http.StatusForbidden && f.retryAfter > 0:
-		c.w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+	case f.secondary:
+		if f.retryAfter > 0 {
+			c.w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+		}
+		c.docOverride = secondaryRateLimitDocs
 		c.fail(http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.", nil)
 		return true
 	case f.status != 0:

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 func sortStrings(xs []string) { sort.Strings(xs) }
@@ -179,6 +180,11 @@ func listPulls(c *call) {
 	paginate(c, out)
 }
 
+// maxPullBody is GitHub's limit on a pull request's body, in characters.
+const maxPullBody = 65536
+
+var pullBodyTooLong = fieldError{Resource: "Issue", Field: "body", Code: "custom", Message: "body is too long (maximum is 65536 characters)"}
+
 func createPull(c *call) {
 	var in struct {
 		Title string `json:"title"`
@@ -208,6 +214,16 @@ func createPull(c *call) {
 	}
 	if len(errs) > 0 {
 		c.invalid("Validation Failed", errs...)
+		return
+	}
+	if utf8.RuneCountInString(in.Body) > maxPullBody {
+		c.invalid("Validation Failed", pullBodyTooLong)
+		return
+	}
+	// Branches without a common commit (an orphan branch) cannot be
+	// compared; GitHub refuses the pull request.
+	if _, ok := g.mergeBase(bsha, hsha); !ok {
+		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "The " + in.Base + " branch has no history in common with " + in.Head})
 		return
 	}
 	if g.isAncestor(hsha, bsha) {
@@ -268,6 +284,10 @@ func updatePull(c *call) {
 		Base  *string `json:"base"`
 	}
 	if !c.decode(&in) {
+		return
+	}
+	if in.Body != nil && utf8.RuneCountInString(*in.Body) > maxPullBody {
+		c.invalid("Validation Failed", pullBodyTooLong)
 		return
 	}
 	if in.State != nil && *in.State != "open" && *in.State != "closed" {

@@ -130,6 +130,8 @@ type call struct {
 	repo   *Repo // for repository routes; read under s.mu only
 	body   []byte
 	status int
+	// docOverride replaces the documentation_url of an error answer.
+	docOverride string
 }
 
 func (c *call) param(name string) string { return c.params[name] }
@@ -355,6 +357,9 @@ func (c *call) failWith(status int, message string, errs any) {
 }
 
 func (c *call) docURL() string {
+	if c.docOverride != "" {
+		return c.docOverride
+	}
 	if c.route == nil {
 		return "https://docs.github.com/rest"
 	}
