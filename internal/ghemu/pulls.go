@@ -220,12 +220,6 @@ func createPull(c *call) {
 		c.invalid("Validation Failed", pullBodyTooLong)
 		return
 	}
-	// Branches without a common commit (an orphan branch) cannot be
-	// compared; GitHub refuses the pull request.
-	if _, ok := g.mergeBase(bsha, hsha); !ok {
-		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "The " + in.Base + " branch has no history in common with " + in.Head})
-		return
-	}
 	if g.isAncestor(hsha, bsha) {
 		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "No commits between " + in.Base + " and " + in.Head})
 		return

@@ -78,7 +78,7 @@ func TestPullRequestBodyLimitAndUnrelatedHistories(t *testing.T) {
 	}
 
 	_, _, err = alice.PullRequests.Create(ctx, "acme", "site", &github.NewPullRequest{Title: github.String("t"), Head: github.String("orphan"), Base: github.String("main")})
-	if errorStatus(err) != 422 || !strings.Contains(err.Error(), "The main branch has no history in common with orphan") {
+	if errorStatus(err) != 422 || !strings.Contains(err.Error(), "The orphan branch has no history in common with main") {
 		t.Errorf("unrelated histories: %v", err)
 	}
 }
