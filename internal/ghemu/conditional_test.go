@@ -97,6 +97,9 @@ func TestConditionalRequests(t *testing.T) {
 	if inst := e.gh.InstallationRequestStats(e.inst); inst.NotModified != 2 || inst.Counted < 2 || inst.Counted >= st.Counted {
 		t.Fatalf("installation's request stats %+v of all %+v", inst, st)
 	}
+	if n := e.gh.InstallationRequests(e.inst, "GET", path); n != 5 {
+		t.Fatalf("installation sent GET %s %d times, want 5", path, n)
+	}
 	resp, err := http.Get(e.gh.URL() + "/_emulator/requests")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ type rateBook struct {
 	counted     int64
 	notModified int64
 	byKey       map[string]*RequestStats
+	// paths counts each caller's requests by method and URL path.
+	paths map[string]map[string]int64
 }
 
 type rateWindow struct {
@@ -52,13 +54,29 @@ func (s *Server) InstallationRequestStats(installationID int64) RequestStats {
 	return RequestStats{}
 }
 
+// InstallationRequests reports how often the installation's tokens sent
+// method path (such as GET /repos/acme/site/git/ref/heads/dev), 304s
+// included.
+func (s *Server) InstallationRequests(installationID int64, method, path string) int64 {
+	s.rate.mu.Lock()
+	defer s.rate.mu.Unlock()
+	return s.rate.paths[installationKey(installationID)][method+" "+path]
+}
+
 func installationKey(id int64) string { return "installation " + strconv.FormatInt(id, 10) }
 
 // use records one request of key in the hour that ends at reset (when
 // count) and returns how many of that hour's requests were used.
-func (b *rateBook) use(key string, reset int64, count, notModified bool) int {
+func (b *rateBook) use(key, request string, reset int64, count, notModified bool) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.paths == nil {
+		b.paths = map[string]map[string]int64{}
+	}
+	if b.paths[key] == nil {
+		b.paths[key] = map[string]int64{}
+	}
+	b.paths[key][request]++
 	if b.windows == nil {
 		b.windows = map[string]*rateWindow{}
 	}
@@ -146,7 +164,7 @@ func (c *call) rateHeaders(h http.Header, free, notModified bool) {
 		limit = 15000
 	}
 	reset := c.s.now().Truncate(time.Hour).Add(time.Hour).Unix()
-	used := c.s.rate.use(c.actor.rateKey(c.r), reset, !free, notModified)
+	used := c.s.rate.use(c.actor.rateKey(c.r), c.r.Method+" "+strings.TrimPrefix(c.r.URL.Path, "/api/v3"), reset, !free, notModified)
 	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(limit-used, 0)))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
