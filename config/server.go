@@ -85,6 +85,10 @@ type GitHub struct {
 	// WebhookMaxReads is how many webhook bodies are read at once; a
 	// request beyond it is answered 503 with Retry-After.
 	WebhookMaxReads int `yaml:"webhook_max_reads"`
+	// CacheMB bounds, in MiB, the cache of API responses whose ETags are
+	// sent back as If-None-Match (a 304 does not count against the rate
+	// limit); 0 is the default (32), -1 turns the cache off.
+	CacheMB int `yaml:"cache_mb"`
 }
 
 // Jobs tunes the durable job engine that runs webhook handlers and the
@@ -124,6 +128,9 @@ const MinWebhookSecretLen = 16
 // default: GitHub delivers a handful at a time, and each read may buffer
 // up to 25 MB.
 const DefaultWebhookMaxReads = 32
+
+// DefaultGitHubCacheMB is the default bound of the API response cache.
+const DefaultGitHubCacheMB = 32
 
 // DefaultGitHubURL is the REST API of github.com.
 const DefaultGitHubURL = "https://api.github.com/"
@@ -364,6 +371,9 @@ func applyServerDefaults(cfg *Server) {
 	if cfg.GitHub.Timeout == 0 {
 		cfg.GitHub.Timeout = 30 * time.Second
 	}
+	if cfg.GitHub.CacheMB == 0 {
+		cfg.GitHub.CacheMB = DefaultGitHubCacheMB
+	}
 	if cfg.GitHub.WebhookMaxReads == 0 {
 		cfg.GitHub.WebhookMaxReads = DefaultWebhookMaxReads
 	}
@@ -427,6 +437,9 @@ func (cfg *Server) validate(s serverSources) error {
 	if n := len(cfg.GitHub.WebhookSecret); n < MinWebhookSecretLen {
 		// Never echo the secret itself.
 		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "the secret is %d bytes; use at least %d (for example: openssl rand -hex 32), and the same in the GitHub App's settings", n, MinWebhookSecretLen)
+	}
+	if cfg.GitHub.CacheMB < -1 {
+		return s.errorf("github.cache_mb", "", "must be -1 (off) or a size in MiB, got %d", cfg.GitHub.CacheMB)
 	}
 	if cfg.GitHub.WebhookMaxReads < 1 {
 		return s.errorf("github.webhook_max_reads", "", "must be at least 1, got %d", cfg.GitHub.WebhookMaxReads)

@@ -141,18 +141,24 @@ func (s *Service) OnCheckCompleted(ctx context.Context, re RepoEvent, sha string
 	if err != nil || p == nil {
 		return err
 	}
+	// Each branch is read once, however many environments promote from
+	// it or candidates name it.
 	heads := map[string]string{}
-	for _, e := range p.Environments {
-		if src := p.SourceBranch(e.Name); src != "" {
-			if h, err := repo.BranchHead(ctx, src); err == nil {
-				heads[src] = h
-			}
+	read := map[string]bool{}
+	head := func(branch string) {
+		if branch == "" || read[branch] {
+			return
+		}
+		read[branch] = true
+		if h, err := repo.BranchHead(ctx, branch); err == nil {
+			heads[branch] = h
 		}
 	}
+	for _, e := range p.Environments {
+		head(p.SourceBranch(e.Name))
+	}
 	for _, c := range p.Candidates {
-		if h, err := repo.BranchHead(ctx, c.Branch); err == nil {
-			heads[c.Branch] = h
-		}
+		head(c.Branch)
 	}
 	return s.enqueue(ctx, re, p.Plan(pipeline.Event{Kind: pipeline.EventCheck, SHA: sha, Heads: heads}), pipeline.TriggerEvent)
 }

@@ -32,6 +32,7 @@ type rig struct {
 	token string // alice's
 	addr  string
 	cfg   *config.Server
+	inst  int64 // hoist's installation
 	stop  func()
 }
 
@@ -41,8 +42,8 @@ func startRig(t *testing.T, hoistYML string) *rig {
 }
 
 // startRigOn is startRig with hoist's database at databaseURL (empty:
-// SQLite in the data folder).
-func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
+// SQLite in the data folder); tweaks change the server configuration.
+func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*config.Server)) *rig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -57,7 +58,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", aliceToken)
-	gh.Install(app.ID, "acme/site")
+	inst := gh.Install(app.ID, "acme/site")
 
 	dir := t.TempDir()
 	env := map[string]string{
@@ -73,8 +74,11 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string) *rig {
 		t.Fatal(err)
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	for _, tweak := range tweaks {
+		tweak(cfg)
+	}
 	alice := gh.Client(aliceToken)
-	r := &rig{world: &world{t: t, gh: gh, alice: alice, work: filepath.Join(dir, "work")}, token: aliceToken, addr: addr, cfg: cfg}
+	r := &rig{world: &world{t: t, gh: gh, alice: alice, work: filepath.Join(dir, "work")}, token: aliceToken, addr: addr, cfg: cfg, inst: inst}
 	r.startHoist(ln)
 	t.Cleanup(func() { r.stopHoist() })
 

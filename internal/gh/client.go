@@ -15,8 +15,9 @@ import (
 // NewClientCreator returns go-githubapp's caching client creator for the
 // App in cfg: the app client signs JWTs with the private key, installation
 // clients carry installation tokens that ghinstallation caches and renews
-// before they expire, and every client sends hoist's user agent and goes
-// through the RateLimit middleware.
+// before they expire, every client sends hoist's user agent and goes
+// through the RateLimit middleware, and GET answers are cached per client
+// and revalidated with If-None-Match (github.cache_mb).
 func NewClientCreator(cfg *config.Server, rl RateLimitOptions) (githubapp.ClientCreator, error) {
 	key, err := cfg.PrivateKeyPEM()
 	if err != nil {
@@ -36,11 +37,22 @@ func NewClientCreator(cfg *config.Server, rl RateLimitOptions) (githubapp.Client
 	transport.ResponseHeaderTimeout = cfg.GitHub.Timeout
 	transport.TLSHandshakeTimeout = min(cfg.GitHub.Timeout, 10*time.Second)
 
-	cc, err := githubapp.NewDefaultCachingClientCreator(app,
+	opts := []githubapp.ClientOption{
 		githubapp.WithTransport(userAgent{transport}),
 		githubapp.WithClientUserAgent(version.UserAgent()),
 		githubapp.WithClientMiddleware(RateLimit(rl)),
-	)
+	}
+	if cfg.GitHub.CacheMB > 0 {
+		// alwaysValidate: GitHub's max-age=60 would otherwise serve a
+		// minute-old ref or status without asking, and hoist must see a
+		// push at once; revalidating still costs nothing when unchanged.
+		// go-githubapp puts the cache inside the installation transport,
+		// so the rate-limit middleware sees what it returns (a 304 made
+		// into the cached 200, marked X-From-Cache).
+		rc := newResponseCache(int64(cfg.GitHub.CacheMB) << 20)
+		opts = append(opts, githubapp.WithClientCaching(true, rc.scope))
+	}
+	cc, err := githubapp.NewDefaultCachingClientCreator(app, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gh: client creator: %w", err)
 	}

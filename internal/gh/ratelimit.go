@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gregjones/httpcache"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -115,7 +116,13 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resource := res.Header.Get("X-Ratelimit-Resource")
-		rl.o.Metrics.call(strconv.Itoa(res.StatusCode), resource)
+		status := strconv.Itoa(res.StatusCode)
+		if res.Header.Get(httpcache.XFromCache) == "1" {
+			// GitHub answered 304 (free of the rate limit) and the body
+			// came from the response cache.
+			status = "304"
+		}
+		rl.o.Metrics.call(status, resource)
 		rl.o.Metrics.remaining(res.Header, resource)
 		wait, limited := rl.observe(res)
 		if !limited || attempt >= rl.o.MaxRetries || wait > rl.o.MaxWait || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {

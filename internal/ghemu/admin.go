@@ -141,6 +141,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodGet && p == "/workflow-dispatches":
 		adminJSON(w, http.StatusOK, s.WorkflowDispatches())
+	case r.Method == http.MethodGet && p == "/requests":
+		adminJSON(w, http.StatusOK, s.RequestStats())
 	case r.Method == http.MethodPut && p == "/faults":
 		var f Faults
 		if !decode(&f) {

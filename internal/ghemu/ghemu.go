@@ -69,6 +69,7 @@ type Server struct {
 
 	hooks *sender
 	cats  catFiles
+	rate  rateBook
 
 	// Sign-in state of the web flow (oauth.go), kept in memory: codes
 	// not yet exchanged, and the emulator's browser sessions.

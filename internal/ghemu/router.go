@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // route is one REST operation: the OpenAPI path template as GitHub
@@ -132,6 +131,9 @@ type call struct {
 	status int
 	// docOverride replaces the documentation_url of an error answer.
 	docOverride string
+	// free marks a request that does not count against the rate limit
+	// (GET /rate_limit).
+	free, notModifiedSent bool
 }
 
 func (c *call) param(name string) string { return c.params[name] }
@@ -276,16 +278,7 @@ func (c *call) commonHeaders() {
 	h.Set("X-Frame-Options", "deny")
 	h.Set("X-XSS-Protection", "0")
 	h.Set("Referrer-Policy", "origin-when-cross-origin, strict-origin-when-cross-origin")
-	limit := 5000
-	if c.actor.inst != nil {
-		limit = 15000
-	}
-	reset := c.s.now().Truncate(time.Hour).Add(time.Hour).Unix()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(limit-1))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
-	h.Set("X-RateLimit-Used", "1")
-	h.Set("X-RateLimit-Resource", "core")
+	c.rateHeaders(h, c.free, c.notModifiedSent)
 }
 
 // json answers with a JSON body.
@@ -295,15 +288,25 @@ func (c *call) json(status int, v any) {
 		c.fail(http.StatusInternalServerError, "encode response: "+err.Error(), nil)
 		return
 	}
-	c.commonHeaders()
 	h := c.w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
 	if c.r.Method == http.MethodGet {
 		h.Set("Cache-Control", "private, max-age=60, s-maxage=60")
 		h.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-		h.Set("ETag", fmt.Sprintf(`"%x"`, sha256Sum(data)[:16]))
+		etag := c.etag(data)
+		h.Set("ETag", etag)
+		if status == http.StatusOK && c.notModified(etag) {
+			// GitHub answers 304 without a body, and it does not count
+			// against the primary rate limit.
+			c.free, c.notModifiedSent = true, true
+			c.commonHeaders()
+			c.status = http.StatusNotModified
+			c.w.WriteHeader(http.StatusNotModified)
+			return
+		}
 	}
+	c.commonHeaders()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
 	c.status = status
 	c.w.WriteHeader(status)
 	c.w.Write(data)
