@@ -88,3 +88,9 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
+
+// go-githubapp v0.24.1 (pinned) requires golang-lru v0.6.0, whose main
+// package carries a testing.go helper that links Go's test framework into
+// the hoist binary; v0.5.4 has the same lru.New/Get/Add that go-githubapp
+// uses and no such file.
+replace github.com/hashicorp/golang-lru => github.com/hashicorp/golang-lru v0.5.4
