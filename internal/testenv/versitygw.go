@@ -1,14 +1,12 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +35,7 @@ func VersityGWDir(t testing.TB) (endpoint, accessKey, secretKey, dir string) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		addr := versityFreePort(t)
-		var out versityOutput
+		var out varnishd.LockedBuffer
 		cmd := exec.Command(bin, "--access", accessKey, "--secret", secretKey, "--port", addr, "--quiet", "posix", dir)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -96,19 +94,3 @@ func versityFreePort(t testing.TB) string {
 	return addr
 }
 
-type versityOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *versityOutput) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *versityOutput) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -86,7 +86,7 @@ func Start(vclPath, backendAddr string) (*Process, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		var out lockedBuffer
+		var out LockedBuffer
 		cmd := exec.Command(bin, "-F", "-j", "none",
 			"-a", addr, "-T", admin, "-n", filepath.Join(dir, "work"),
 			"-f", vclFile, "-s", "malloc,64m")
@@ -152,20 +152,20 @@ func Installed() bool {
 	return err == nil
 }
 
-// lockedBuffer collects varnishd's output, written by the process's copying
-// goroutines and read on failure.
-type lockedBuffer struct {
+// LockedBuffer collects a child process's output, written by its copying
+// goroutines and read on failure (the test kit uses it for its servers).
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *lockedBuffer) Write(p []byte) (int, error) {
+func (s *LockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *lockedBuffer) String() string {
+func (s *LockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
