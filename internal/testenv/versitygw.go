@@ -93,4 +93,3 @@ func versityFreePort(t testing.TB) string {
 	l.Close()
 	return addr
 }
-
