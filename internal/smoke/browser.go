@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,6 +72,9 @@ type browser struct {
 	// known and samples belong to the sampling goroutine.
 	known   []int
 	samples int
+	// treeChanged asks the next sample to find the tree again: a tab was
+	// opened, so a renderer may have started since the last search.
+	treeChanged atomic.Bool
 	// cpuTicks is the last CPU time seen of each process of the tree: a
 	// renderer that has ended still counts with what it used.
 	cpuTicks map[int]int64
@@ -367,7 +371,7 @@ func (b *browser) sampleRSS() {
 	// tree changes seldom, so it is found again every fifth sample and only
 	// its known processes are read in between.
 	var procs []proc
-	if b.samples%5 == 0 {
+	if b.samples%5 == 0 || b.treeChanged.Swap(false) {
 		procs = treeProcs(b.pid)
 		b.known = b.known[:0]
 		for _, p := range procs {

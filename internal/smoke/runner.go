@@ -260,6 +260,7 @@ func (r *runner) openTab() (*tab, error) {
 		return nil, fmt.Errorf("listen to tab: %w", err)
 	}
 	r.tabsOpened.Add(1)
+	r.browser.treeChanged.Store(true)
 	return t, nil
 }
 
