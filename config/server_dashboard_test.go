@@ -71,15 +71,7 @@ func TestDashboardSectionErrors(t *testing.T) {
 			want: "preview_url (HOIST_PREVIEW_URL): needs the dashboard section"},
 		{env: map[string]string{"HOIST_ARTIFACT_TTL": "10m"}, want: "smoke.artifact_ttl (HOIST_ARTIFACT_TTL): must be between 1h and 9600h"},
 	} {
-		env := validEnv(t)
-		for k, v := range c.env {
-			env[k] = v
-		}
-		path := ""
-		if c.yaml != "" {
-			path = writeYAML(t, c.yaml)
-		}
-		_, err := LoadServer(path, envOf(env))
+		_, err := loadServerWith(t, c.yaml, c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q %v: got %v, want %q", c.yaml, c.env, err, c.want)
 		}

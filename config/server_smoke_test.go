@@ -83,15 +83,7 @@ func TestSmokeSectionErrors(t *testing.T) {
 		{env: map[string]string{"HOIST_SMOKE_ALLOW_HOSTS": "localhost"}, want: `environment: smoke.allow_hosts (HOIST_SMOKE_ALLOW_HOSTS): entry 1: "localhost": localhost is this machine`},
 		{yaml: "smoke:\n  allow_hosts: [\"https://fonts.example.com/\"]\n", want: `not a URL`},
 	} {
-		env := validEnv(t)
-		for k, v := range c.env {
-			env[k] = v
-		}
-		path := ""
-		if c.yaml != "" {
-			path = writeYAML(t, c.yaml)
-		}
-		_, err := LoadServer(path, envOf(env))
+		_, err := loadServerWith(t, c.yaml, c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %q: error %v, want %q", c.env, c.yaml, err, c.want)
 		}
@@ -151,15 +143,7 @@ func TestSmokeArtifactsErrors(t *testing.T) {
 		{env: map[string]string{"HOIST_ARTIFACTS_TARGET": "gone"},
 			want: `environment: smoke.artifacts_target (HOIST_ARTIFACTS_TARGET): no deploy target named "gone" in the server config`},
 	} {
-		env := validEnv(t)
-		for k, v := range c.env {
-			env[k] = v
-		}
-		path := ""
-		if c.yaml != "" {
-			path = writeYAML(t, c.yaml)
-		}
-		_, err := LoadServer(path, envOf(env))
+		_, err := loadServerWith(t, c.yaml, c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %q: error %v, want %q", c.env, c.yaml, err, c.want)
 		}

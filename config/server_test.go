@@ -25,6 +25,21 @@ func validEnv(t *testing.T) map[string]string {
 	}
 }
 
+// loadServerWith loads the server config from yaml (no file when empty) and
+// a valid environment with env's overrides.
+func loadServerWith(t *testing.T, yaml string, env map[string]string) (*Server, error) {
+	t.Helper()
+	all := validEnv(t)
+	for k, v := range env {
+		all[k] = v
+	}
+	path := ""
+	if yaml != "" {
+		path = writeYAML(t, yaml)
+	}
+	return LoadServer(path, envOf(all))
+}
+
 func writeYAML(t *testing.T, body string) string {
 	p := filepath.Join(t.TempDir(), "hoist-server.yml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
