@@ -31,16 +31,19 @@ type Deps struct {
 	// Commands runs the slash-commands of pull request comments; nil
 	// leaves comments logged only.
 	Commands Commands
+	// CheckSuites re-runs hoist's smoke tests when a check suite is
+	// re-requested; nil leaves check suites logged only.
+	CheckSuites CheckSuites
 }
 
 // Commands is the part of the core that the issue_comment handler hands
-// comments to (internal/flow implements it).
+// comments to (internal/chatops implements it).
 type Commands interface {
 	OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error
 }
 
 // Promotions is the part of the core that the push and check handlers hand
-// their events to (internal/flow implements it).
+// their events to (internal/promotion implements it).
 type Promotions interface {
 	OnPush(ctx context.Context, ev *github.PushEvent) error
 	OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error

@@ -19,8 +19,9 @@ func NewCheckSuiteHandler(d Deps) *CheckSuiteHandler { return &CheckSuiteHandler
 // Handles lists the event this handler receives.
 func (h *CheckSuiteHandler) Handles() []string { return []string{"check_suite"} }
 
-// CheckSuites is implemented by a Promotions that acts on check suites
-// (re-running hoist's own smoke tests when the suite is re-requested).
+// CheckSuites is the part of the core that acts on check suites
+// (internal/smokegate re-runs hoist's own smoke tests when the suite is
+// re-requested).
 type CheckSuites interface {
 	OnCheckSuite(ctx context.Context, ev *github.CheckSuiteEvent) error
 }
@@ -33,8 +34,8 @@ func (h *CheckSuiteHandler) Handle(ctx context.Context, eventType, deliveryID st
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("sha", ev.GetCheckSuite().GetHeadSHA()).Str("conclusion", ev.GetCheckSuite().GetConclusion()).Msg("check_suite received")
-	if cs, ok := h.Deps.Promotions.(CheckSuites); ok {
-		return cs.OnCheckSuite(ctx, ev)
+	if h.Deps.CheckSuites != nil {
+		return h.Deps.CheckSuites.OnCheckSuite(ctx, ev)
 	}
 	return nil
 }

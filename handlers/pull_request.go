@@ -9,7 +9,7 @@ import (
 )
 
 // PullRequests is the part of the core that keeps promotion pull requests
-// (internal/flow implements it); the Promotions dependency provides it when
+// (internal/promotion implements it); the Promotions dependency provides it when
 // it implements it too.
 type PullRequests interface {
 	OnPullRequest(ctx context.Context, ev *github.PullRequestEvent) error

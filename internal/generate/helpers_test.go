@@ -136,7 +136,13 @@ func (w *world) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	installations, err := generate.AppInstallations(w.cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := generate.ClientRepos(w.cc)
 	svc := generate.New(generate.Deps{
+		Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations, Settings: generate.RepoConfigSettings(repos),
 		Secret: func(owner, repo string) (string, bool) {
 			s, ok := secrets[strings.ToLower(owner+"/"+repo)]
 			return s, ok
@@ -144,9 +150,6 @@ func (w *world) start() {
 		Logger: log,
 	})
 	svc.RegisterWorkers(engine)
-	if err := svc.Bind(st, w.cc); err != nil {
-		t.Fatal(err)
-	}
 	if err := engine.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -92,11 +92,8 @@ func (dispatchArgs) InsertOpts() river.InsertOpts {
 const busySnooze = time.Second
 
 // RegisterWorkers adds the generation workers to the engine, before it
-// starts, and uses it for inserting jobs if Deps named no engine.
+// starts.
 func (s *Service) RegisterWorkers(e *jobs.Engine) {
-	if s.d.Engine == nil {
-		s.d.Engine = e
-	}
 	river.AddWorker(e.Workers(), &windowWorker{s: s})
 	river.AddWorker(e.Workers(), &dispatchWorker{s: s})
 }

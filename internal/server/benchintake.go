@@ -29,7 +29,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -127,7 +126,6 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	srv, err := New(sctx, cfg, Options{
 		Logger: &log, Listener: ln, Handlers: []githubapp.EventHandler{idleHandler{}},
-		BuiltinHandlers: func(handlers.Deps) []githubapp.EventHandler { return nil },
 	})
 	if err != nil {
 		stop()

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -78,7 +79,7 @@ func runCrashChild() int {
 	}
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	h := &slowHandler{}
-	srv, err := server.New(ctx, cfg, server.Options{Logger: &log, Listener: ln, Handlers: []githubapp.EventHandler{h}, JobsClientID: "crash-test"})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: &log, Listener: ln, Handlers: append([]githubapp.EventHandler{h}, handlers.All(handlers.Deps{})...), JobsClientID: "crash-test"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -188,7 +191,8 @@ func (h *countingHandler) Handle(context.Context, string, string, []byte) error 
 func TestRedeliveryIsHandledOnce(t *testing.T) {
 	h := &countingHandler{event: "push"}
 	opts := serverOptionsNone()
-	opts.Handlers = append(opts.Handlers, h)
+	// Before the built-in handlers, which would take push otherwise.
+	opts.Handlers = append([]githubapp.EventHandler{h}, handlers.All(handlers.Deps{})...)
 	srv := startServer(t, testConfig(t, nil), opts)
 	body := []byte(`{"ref":"refs/heads/main"}`)
 	if code := deliver(t, srv.URL, "push", "same-id", body); code != http.StatusAccepted {

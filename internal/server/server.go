@@ -54,24 +54,30 @@ const (
 	MaxHeaderBytes = 64 << 10
 )
 
-// Options let callers extend the server before it starts.
+// Options are the finished pieces the server runs: what internal/app
+// built (store, job engine with every worker registered, GitHub clients,
+// event handlers, routes) and where to listen.
 type Options struct {
 	// Logger replaces the logger built from cfg.Logging.
 	Logger *zerolog.Logger
-	// Handlers are event handlers that take precedence over the built-in
-	// ones for the events they list.
+	// Registry is served at /metrics; nil is a new one.
+	Registry *prometheus.Registry
+	// Store, Engine and Clients are the database, the job engine (its
+	// workers registered, not started) and the App's GitHub clients. Nil
+	// ones are opened by New from cfg (tests of the intake alone).
+	Store   *store.Store
+	Engine  *jobs.Engine
+	Clients githubapp.ClientCreator
+	// Handlers are the event handlers, the first listing an event handling
+	// it; nil is handlers.All with no capabilities (events logged only).
 	Handlers []githubapp.EventHandler
-	// BuiltinHandlers builds the built-in handlers from their
-	// dependencies; nil means handlers.All.
-	BuiltinHandlers func(handlers.Deps) []githubapp.EventHandler
-	// Workers registers more River workers, before the engine starts; the
-	// engine is also how those workers' jobs get inserted later.
-	Workers func(engine *jobs.Engine) error
-	// Routes mounts more HTTP routes (dashboard, artifacts, …).
-	Routes func(mux *http.ServeMux)
-	// PreviewRoutes mounts the routes of the preview origin, served on
-	// cfg.PreviewAddr only (never on Addr), when cfg.PreviewURL is set.
-	PreviewRoutes func(mux *http.ServeMux)
+	// Routes holds the routes served on hoist's public address besides the
+	// webhook, health and metrics (dashboard, reports, generation); New
+	// adds its own to it. Nil is a new mux.
+	Routes *http.ServeMux
+	// PreviewRoutes is served on cfg.PreviewAddr only (never on Addr),
+	// when cfg.PreviewURL is set.
+	PreviewRoutes *http.ServeMux
 	// Listener replaces listening on cfg.Addr (tests pass 127.0.0.1:0);
 	// MetricsListener and PreviewListener replace listening on
 	// cfg.MetricsAddr and cfg.PreviewAddr.
@@ -100,10 +106,11 @@ type Server struct {
 	preview http.Handler
 }
 
-// New opens the store (applying migrations), prepares the job engine, the
-// GitHub clients and the HTTP routes. Nothing runs until Run.
+// New prepares the server from the finished pieces in opts: the webhook
+// intake over the store and job engine, the operational endpoints and the
+// routes. Nothing runs until Run.
 func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, opts: opts, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, opts: opts, registry: opts.Registry}
 	if opts.Logger != nil {
 		s.log = *opts.Logger
 	} else {
@@ -113,50 +120,32 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 		}
 		s.log = l
 	}
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	key, err := cfg.PrivateKeyPEM()
-	if err != nil {
-		return nil, err
+	if s.registry == nil {
+		s.registry = NewRegistry()
 	}
-	if err := gh.CheckPrivateKey(key); err != nil {
-		return nil, fmt.Errorf("config: github.private_key_file (HOIST_PRIVATE_KEY_FILE): %w", err)
-	}
-	s.clients, err = gh.NewClientCreator(cfg, gh.RateLimitOptions{
-		Metrics: gh.NewMetrics(s.registry),
-		Logger:  s.log.With().Str("component", "github").Logger(),
-	})
-	if err != nil {
-		return nil, err
-	}
-
-	s.store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: s.log})
-	if err != nil {
-		return nil, err
-	}
-	s.engine, err = jobs.New(ctx, jobs.Options{Store: s.store, Config: cfg.Jobs, Logger: s.log, Registerer: s.registry, ClientID: opts.JobsClientID,
-		PruneEvery: cfg.Retention.Interval})
-	if err != nil {
-		s.store.Close()
-		return nil, err
-	}
-	s.engine.AddPruner("database", true, func(ctx context.Context) (map[string]int64, error) {
-		return s.store.Prune(ctx, storeRetention(cfg.Retention))
-	})
-	builtin := opts.BuiltinHandlers
-	if builtin == nil {
-		builtin = handlers.All
-	}
-	all := append(append([]githubapp.EventHandler(nil), opts.Handlers...), builtin(handlers.Deps{ClientCreator: s.clients})...)
-	s.deliveries = jobs.NewDeliveries(s.engine, all)
-	if opts.Workers != nil {
-		if err := opts.Workers(s.engine); err != nil {
-			s.store.Close()
-			return nil, fmt.Errorf("server: register workers: %w", err)
+	s.store, s.engine, s.clients = opts.Store, opts.Engine, opts.Clients
+	if s.clients == nil {
+		var err error
+		if s.clients, err = NewClients(cfg, s.registry, s.log); err != nil {
+			return nil, err
 		}
 	}
+	if s.store == nil {
+		var err error
+		if s.store, s.engine, err = Open(ctx, cfg, s.registry, s.log, opts.JobsClientID); err != nil {
+			return nil, err
+		}
+	}
+	all := opts.Handlers
+	if all == nil {
+		all = handlers.All(handlers.Deps{ClientCreator: s.clients})
+	}
+	s.deliveries = jobs.NewDeliveries(s.engine, all)
 
-	s.mux = http.NewServeMux()
+	s.mux = opts.Routes
+	if s.mux == nil {
+		s.mux = http.NewServeMux()
+	}
 	s.mux.Handle("POST "+WebhookPath, s.webhookHandler(all))
 	s.mux.Handle("GET /healthz", web.Healthz())
 	s.mux.Handle("GET /readyz", web.Readyz(
@@ -176,16 +165,54 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 	} else {
 		s.mux.Handle("GET /metrics", web.Metrics(s.registry))
 	}
-	if opts.Routes != nil {
-		opts.Routes(s.mux)
-	}
 	if cfg.PreviewURL != "" && opts.PreviewRoutes != nil {
-		pm := http.NewServeMux()
-		opts.PreviewRoutes(pm)
-		s.preview = pm
+		s.preview = opts.PreviewRoutes
 	}
 	s.handler = s.mux
 	return s, nil
+}
+
+// NewRegistry is a Prometheus registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// NewClients checks the App's private key and makes its GitHub clients,
+// with their rate-limit metrics in registry.
+func NewClients(cfg *config.Server, registry prometheus.Registerer, log zerolog.Logger) (githubapp.ClientCreator, error) {
+	key, err := cfg.PrivateKeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if err := gh.CheckPrivateKey(key); err != nil {
+		return nil, fmt.Errorf("config: github.private_key_file (HOIST_PRIVATE_KEY_FILE): %w", err)
+	}
+	return gh.NewClientCreator(cfg, gh.RateLimitOptions{
+		Metrics: gh.NewMetrics(registry),
+		Logger:  log.With().Str("component", "github").Logger(),
+	})
+}
+
+// Open opens the store (applying migrations) and prepares the job engine
+// with the database's retention; register workers on the engine before
+// Run starts it. clientID names this process to the engine.
+func Open(ctx context.Context, cfg *config.Server, registry prometheus.Registerer, log zerolog.Logger, clientID string) (*store.Store, *jobs.Engine, error) {
+	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := jobs.New(ctx, jobs.Options{Store: st, Config: cfg.Jobs, Logger: log, Registerer: registry, ClientID: clientID,
+		PruneEvery: cfg.Retention.Interval})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	engine.AddPruner("database", true, func(ctx context.Context) (map[string]int64, error) {
+		return st.Prune(ctx, storeRetention(cfg.Retention))
+	})
+	return st, engine, nil
 }
 
 // Handler is the server's HTTP handler, for in-process use.

@@ -1,0 +1,99 @@
+// Package chatops runs the slash-commands of pull request comments
+// (/promote, /hold, /rollback, /smoke, /purge …): it parses and authorises
+// them with internal/command, acts through the capabilities that own each
+// action, and answers in the pull request. Each comment is a durable job,
+// answered once however often it is delivered.
+package chatops
+
+import (
+	"context"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/riverqueue/river"
+
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/promotion"
+	"github.com/hoist-dev/hoist/internal/publish"
+	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/smokegate"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// Service runs the commands of pull request comments; the zero value is
+// not usable.
+type Service struct {
+	clients    githubapp.ClientCreator
+	engine     *jobs.Engine
+	store      *store.Store
+	configs    *repoconfig.Loader
+	promotions Promotions
+	smoke      Smoke
+	pub        Publisher
+}
+
+// Promotions is what /promote, /status, /hold and /unhold need
+// (promotion.Service): the facts of a promotion, acting on a decision,
+// evaluating now, and the clock of holds.
+type Promotions interface {
+	Gather(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, *gh.PullRequest, error)
+	Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a promotion.EvaluateArgs, d pipeline.Decision) error
+	Enqueue(ctx context.Context, re repoconfig.RepoEvent, targets []pipeline.Target, trigger pipeline.Trigger) error
+	Now() time.Time
+}
+
+// Smoke is what /smoke, /preview and /help need (smokegate.Gate).
+type Smoke interface {
+	RequestSmoke(ctx context.Context, req smokegate.SmokeRequest) error
+	Preview(ctx context.Context, req smokegate.SmokeRequest) (smokegate.PreviewLink, error)
+	Ready() error
+	PreviewsOn() bool
+}
+
+// Publisher is what /deploy, /rollback and /purge need (publish.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub publish.Publication) error
+	Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req publish.PurgeRequest) (publish.PurgeResult, error)
+}
+
+// Deps is what a Service needs.
+type Deps struct {
+	Clients    githubapp.ClientCreator
+	Engine     *jobs.Engine
+	Store      *store.Store
+	Configs    *repoconfig.Loader
+	Promotions Promotions
+	Smoke      Smoke
+	Publish    Publisher
+}
+
+// New returns a Service.
+func New(d Deps) *Service {
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish}
+}
+
+// Workers registers the command worker.
+func (s *Service) Workers(e *jobs.Engine) {
+	river.AddWorker(e.Workers(), &commandWorker{s: s})
+}
+
+// Names of the other capabilities' types, as commands speak of them.
+type (
+	RepoEvent    = repoconfig.RepoEvent
+	EvaluateArgs = promotion.EvaluateArgs
+	Publication  = publish.Publication
+	PurgeRequest = publish.PurgeRequest
+	SmokeRequest = smokegate.SmokeRequest
+)
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// codeSpan shows user or git text literally in a reply.
+func codeSpan(s string) string { return promotion.CodeSpan(s) }

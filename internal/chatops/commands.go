@@ -1,0 +1,363 @@
+package chatops
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/hoist-dev/hoist/internal/command"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/promotion"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// helpAvailable is what /help offers as runnable on this server: every
+// verb, less /smoke when the server has no browser (or no artifact folder)
+// and /preview while temporary links are off. /purge is always offered;
+// an environment without a CDN gets that said in the reply.
+func (s *Service) helpAvailable() map[command.Verb]bool {
+	m := allVerbs()
+	m[command.Smoke] = s.smoke.Ready() == nil
+	m[command.Preview] = s.smoke.PreviewsOn()
+	return m
+}
+
+// allVerbs is a fully equipped server's /help (the README shows it).
+func allVerbs() map[command.Verb]bool {
+	m := map[command.Verb]bool{}
+	for _, spec := range command.Specs() {
+		m[spec.Verb] = true
+	}
+	return m
+}
+
+// CommandArgs is the durable job that runs the commands of one pull request
+// comment. It is unique by comment while it exists, and every command line
+// is recorded in the store (store.CommandRun), so a comment is acted on and
+// answered once whichever delivery brings it, and a crash resumes it.
+type CommandArgs struct {
+	Installation  int64  `json:"installation"`
+	Owner         string `json:"owner"`
+	Repo          string `json:"repo"`
+	DefaultBranch string `json:"default_branch"`
+	RepoURL       string `json:"repo_url,omitempty"`
+	Number        int    `json:"number"`
+	CommentID     int64  `json:"comment_id" river:"unique"`
+	CommentURL    string `json:"comment_url,omitempty"`
+	Body          string `json:"body"`
+	Author        string `json:"author"`
+	Delivery      string `json:"delivery,omitempty"`
+}
+
+// Kind names the job for River.
+func (CommandArgs) Kind() string { return "hoist_pr_command" }
+
+// InsertOpts: one job per comment.
+func (CommandArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 6, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// OnIssueComment hands the commands of a new pull request comment to a
+// durable job. Only `created` comments by people act: an edit never runs
+// anything, and bots (hoist included) are never obeyed.
+func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error {
+	log := zerolog.Ctx(ctx)
+	c := ev.GetComment()
+	author := c.GetUser()
+	isBot := author.GetType() == "Bot" || ev.GetSender().GetType() == "Bot" ||
+		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: ev.GetSender().GetLogin()}.IsBotAccount()
+	if !command.ShouldAct(ev.GetAction(), isBot) || !ev.GetIssue().IsPullRequest() {
+		return nil
+	}
+	// A cheap look before any API call: most comments hold no command.
+	if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
+		return nil
+	}
+	r := ev.GetRepo()
+	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
+		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
+		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID}
+	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).Msg("pull request command queued")
+	// Queued in the transaction that records the delivery handled: the job
+	// exists exactly when the delivery is done.
+	err := jobs.OnComplete(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := s.engine.InsertTx(ctx, tx, args, nil)
+		return err
+	})
+	if err != nil {
+		// Not inside a delivery job (a direct call): queue on its own.
+		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+			return fmt.Errorf("queue commands of comment %d: %w", args.CommentID, err)
+		}
+	}
+	return nil
+}
+
+// commandWorker runs CommandArgs jobs.
+type commandWorker struct {
+	river.WorkerDefaults[CommandArgs]
+	s *Service
+}
+
+// cmdRun is one comment being worked on.
+type cmdRun struct {
+	a     CommandArgs
+	repo  *gh.Repo
+	p     *pipeline.Pipeline
+	opts  command.Options // for parsing: every verb, so each reaches its seam
+	help  command.Options // for /help: what this server can really run
+	rules command.Rules
+	// lastAttempt is set on the job's last attempt: no more retries.
+	lastAttempt bool
+}
+
+// line is one command line of the comment: a command or a parse error.
+type cmdLine struct {
+	number int
+	raw    string
+	cmd    *command.Command
+	perr   *command.ParseError
+}
+
+// result is what a command did, for its reply and reaction.
+type result struct {
+	outcome command.Outcome
+	detail  string
+	links   []command.Link
+	// body replaces the whole reply (help, parse errors).
+	body string
+	// retry is a transient error met before anything changed: the job is
+	// retried rather than the command answered as failed, except on its
+	// last attempt.
+	retry error
+}
+
+// later asks for the job to be retried because of err, which happened
+// before the command changed anything.
+func later(err error) result { return result{outcome: command.Failed, retry: err} }
+
+// Work parses the comment against the repository's configuration and runs
+// each command line that has not been answered yet.
+func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) error {
+	s, a := w.s, job.Args
+	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Int64("comment", a.CommentID).Str("delivery", a.Delivery).Logger()
+	ctx = log.WithContext(ctx)
+	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Author}
+	p, repo, err := s.configs.PipelineFor(ctx, re)
+	if err != nil {
+		if jobs.IsPermanent(err) && repo == nil {
+			// A broken configuration: say so once, on the comment, rather than retry.
+			client, cerr := s.clients.NewInstallationClient(a.Installation)
+			if cerr != nil {
+				return cerr
+			}
+			run := &cmdRun{a: a, repo: gh.NewRepo(client, a.Owner, a.Repo)}
+			return s.answerLine(ctx, run, cmdLine{number: 0, raw: "(configuration)"}, func(context.Context, *store.CommandRun) result {
+				return result{outcome: command.Failed, body: fmt.Sprintf("😕 @%s I could not read this repository's hoist configuration, so I ran nothing:\n\n```\n%s\n```\n",
+					a.Author, strings.ReplaceAll(err.Error(), "```", "'''"))}
+			})
+		}
+		return err
+	}
+	if p == nil {
+		log.Debug().Msg("no hoist configuration; command ignored")
+		return nil
+	}
+	run := &cmdRun{a: a, repo: repo, p: p, rules: promotion.RulesOf(p), lastAttempt: job.Attempt >= job.MaxAttempts}
+	var envs []string
+	for _, e := range p.Environments {
+		envs = append(envs, e.Name)
+	}
+	run.opts = command.Options{Environments: envs, ShortForm: p.ShortForm, Rules: run.rules}
+	run.help = run.opts
+	run.help.Available = w.s.helpAvailable()
+
+	cmds, errs := command.Parse(a.Body, run.opts)
+	var lines []cmdLine
+	for i := range cmds {
+		lines = append(lines, cmdLine{number: cmds[i].Line, raw: cmds[i].Raw, cmd: &cmds[i]})
+	}
+	for _, e := range errs {
+		lines = append(lines, cmdLine{number: e.Line, raw: e.Raw, perr: e})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].number < lines[j].number })
+	for _, l := range lines {
+		err := s.answerLine(ctx, run, l, func(ctx context.Context, cr *store.CommandRun) result {
+			if l.perr != nil {
+				return result{outcome: command.Refused, body: l.perr.Markdown()}
+			}
+			return s.authorizeAndRun(ctx, run, *l.cmd, cr)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// marker is hidden in each reply so that a retry after a crash finds the
+// reply it posted instead of posting a second one.
+func marker(commentID int64, line int) string {
+	return fmt.Sprintf("<!-- hoist:command %d:%d -->", commentID, line)
+}
+
+// answerLine runs one command line at most once and answers it once. The
+// command run row is claimed first; the action's result is stored before
+// the reply is posted, and the row is marked done after. A rerun of a done
+// line does nothing; a rerun of a line with a stored result only makes sure
+// the reply and reaction exist; otherwise the action runs again, which each
+// verb makes safe (compare-and-swap moves, holds keyed by comment).
+func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act func(context.Context, *store.CommandRun) result) error {
+	a := run.a
+	cr, created, err := s.store.StartCommandRun(ctx, store.CommandRun{CommentID: a.CommentID, Line: l.number,
+		Repo: run.repo.FullName(), Number: a.Number, Actor: a.Author, Command: l.raw})
+	if err != nil {
+		return err
+	}
+	if cr.Status == store.CommandDone {
+		zerolog.Ctx(ctx).Debug().Int("line", l.number).Msg("command already answered")
+		return nil
+	}
+	if cr.Detail == nil {
+		cr.Detail = map[string]any{}
+	}
+	res, stored := storedResult(cr.Detail)
+	if !stored {
+		res = act(ctx, &cr)
+		if res.retry != nil {
+			if !run.lastAttempt {
+				return fmt.Errorf("command on line %d: %w", l.number, res.retry)
+			}
+			res = failed(res.retry)
+		}
+		cr.Detail["result"] = map[string]any{"outcome": int(res.outcome), "detail": res.detail, "body": res.body, "links": linksToAny(res.links)}
+		if err := s.store.UpdateCommandRun(ctx, cr); err != nil {
+			return err
+		}
+	}
+	body := res.body
+	if body == "" {
+		cmd := command.Command{Verb: command.Help}
+		if l.cmd != nil {
+			cmd = *l.cmd
+		}
+		body = command.Reply{Outcome: res.outcome, Command: cmd, Actor: a.Author, Detail: res.detail, Links: res.links}.Markdown()
+	}
+	mark := marker(a.CommentID, l.number)
+	var replyID int64
+	if !created {
+		if c, err := run.repo.FindComment(ctx, a.Number, "", mark); err != nil {
+			return err
+		} else if c != nil {
+			replyID = c.ID
+		}
+	}
+	if replyID == 0 {
+		if replyID, err = run.repo.Comment(ctx, a.Number, strings.TrimRight(body, "\n")+"\n\n"+mark+"\n"); err != nil {
+			return err
+		}
+	}
+	if res.outcome != command.Accepted {
+		if err := run.repo.React(ctx, a.CommentID, res.outcome.Reaction()); err != nil {
+			return err
+		}
+	}
+	cr.Status, cr.Outcome, cr.ReplyID = store.CommandDone, res.outcome.String(), replyID
+	return s.store.UpdateCommandRun(ctx, cr)
+}
+
+func storedResult(d map[string]any) (result, bool) {
+	m, ok := d["result"].(map[string]any)
+	if !ok {
+		return result{}, false
+	}
+	var r result
+	if f, ok := m["outcome"].(float64); ok {
+		r.outcome = command.Outcome(int(f))
+	}
+	r.detail, _ = m["detail"].(string)
+	r.body, _ = m["body"].(string)
+	if ls, ok := m["links"].([]any); ok {
+		for _, x := range ls {
+			if lm, ok := x.(map[string]any); ok {
+				t, _ := lm["text"].(string)
+				u, _ := lm["url"].(string)
+				r.links = append(r.links, command.Link{Text: t, URL: u})
+			}
+		}
+	}
+	return r, true
+}
+
+func linksToAny(ls []command.Link) []any {
+	out := make([]any, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, map[string]any{"text": l.Text, "url": l.URL})
+	}
+	return out
+}
+
+// authorizeAndRun checks who asked against the rules, audits the decision
+// and, when allowed, reacts 👀 and runs the command.
+func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.Command, cr *store.CommandRun) result {
+	a := run.a
+	actor, unreadable, err := s.actorOf(ctx, run, cmd)
+	if err != nil {
+		return later(fmt.Errorf("I could not check the permission of @%s: %w", a.Author, err))
+	}
+	d := command.Authorize(cmd, actor, run.rules)
+	if !d.Allowed && len(unreadable) > 0 {
+		d.Reason += fmt.Sprintf(" (I may not read the members of %s: this installation of hoist needs the organization permission \"Members: read\".)",
+			strings.Join(unreadable, ", "))
+	}
+	outcome := "allowed"
+	if !d.Allowed {
+		outcome = "refused"
+	}
+	if _, done := cr.Detail["audited"]; !done {
+		err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: a.Author, Action: "command", Env: cmd.Env, SHA: cmd.SHA,
+			Outcome: outcome, Detail: map[string]any{"command": cmd.String(), "comment": a.CommentID, "comment_url": a.CommentURL,
+				"pull_request": a.Number, "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
+		if err != nil {
+			return failed(err)
+		}
+		cr.Detail["audited"] = outcome
+		if err := s.store.UpdateCommandRun(ctx, *cr); err != nil {
+			return failed(err)
+		}
+	}
+	if !d.Allowed {
+		return result{outcome: command.Refused, detail: d.Reason}
+	}
+	if err := run.repo.React(ctx, a.CommentID, command.ReactionEyes); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not add the 👀 reaction")
+	}
+	return s.runCommand(ctx, run, cmd, cr)
+}
+
+// actorOf reads the commenter's permission on the repository and, when the
+// command's environment is limited to teams, which of them they belong to;
+// unreadable lists the teams GitHub would not show to hoist.
+func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command) (actor command.Actor, unreadable []string, err error) {
+	return promotion.ActorFor(ctx, run.repo, run.rules, run.a.Author, cmd)
+}
+
+func failed(err error) result {
+	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error())}
+}
+
+// sentence ends s with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
+}

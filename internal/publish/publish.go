@@ -1,0 +1,148 @@
+// Package publish carries out changes of environments: each is recorded as
+// a GitHub deployment, and an environment with a deploy target is deployed
+// and purged by a durable job holding the environment's lease, reporting
+// on the deployment's statuses and a hoist/deploy check run.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/store"
+)
+
+// Publication is one change of an environment's branch that hoist
+// publishes: the commit the branch now points at, the one before, why it
+// moved and who asked. Promotions, merges into an environment branch,
+// tags, rollbacks and re-deploys all publish through here, so deployment
+// records, uploads and purges happen in one place.
+type Publication struct {
+	Env string
+	// SHA is the commit the environment's branch points at now.
+	SHA string
+	// Previous is the commit it pointed at before; empty for a new branch
+	// or when unknown.
+	Previous string
+	// Reason is promote, merge, push, tag, rollback or redeploy.
+	Reason string
+	// Actor is the person (or "hoist") the change is attributed to.
+	Actor string
+	// Source and Route say where a promoted commit came from.
+	Source string
+	Route  string
+	// DefaultBranch decides which environment is production.
+	DefaultBranch string
+	// Installation is the App's installation on the repository, for the
+	// deploy job's GitHub client.
+	Installation int64
+}
+
+// Publish records the change as a GitHub deployment of the environment.
+// An environment with a deploy target is deployed and purged by a durable
+// job (deploy.go), which reports the outcome on the deployment and in a
+// hoist/deploy check run; one without records a success status and the
+// environment's URL.
+func (s *Publisher) Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub Publication) error {
+	dep, ok := p.Deployment(env.Name, pub.DefaultBranch)
+	if !ok {
+		return nil
+	}
+	if env.Deploy.Target != "" {
+		return s.queuePublish(ctx, repo, env, dep, pub)
+	}
+	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
+		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
+		map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason})
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", env.Name, err)
+	}
+	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+}
+
+// PurgeRequest asks for an environment's CDN cache to be purged outside a
+// deploy (the /purge command): the given site paths, or everything.
+type PurgeRequest struct {
+	Env   string
+	Paths []string
+	All   bool
+	Actor string
+}
+
+// PurgeResult says what a purge did, for the reply to the person.
+type PurgeResult struct {
+	// Requests is how many purge requests were sent, per CDN name.
+	Requests map[string]int
+	Summary  string
+}
+
+// ErrPurgeUnavailable is returned while this server has no CDN configured
+// for the environment.
+var ErrPurgeUnavailable = errors.New("no CDN purge is configured for this environment")
+
+// Purge purges an environment's CDN cache: the given site paths ("/",
+// "/docs/", "/a.css") by their surrogate keys or URLs, or with All the
+// whole edition, on every CDN the environment names.
+func (s *Publisher) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req PurgeRequest) (PurgeResult, error) {
+	if len(env.Purge) == 0 {
+		return PurgeResult{}, ErrPurgeUnavailable
+	}
+	full := repo.FullName()
+	cdns, _, err := s.cdnsFor(ctx, full, env)
+	if err != nil {
+		return PurgeResult{}, fmt.Errorf("purge %s: %w", env.Name, err)
+	}
+	if !req.All && len(req.Paths) == 0 {
+		return PurgeResult{}, fmt.Errorf("purge %s: name paths to purge, or all", env.Name)
+	}
+	// The edition, its keys and its paths are the repository's own, as a
+	// deploy names them.
+	edition := config.Edition(full, env.Name)
+	preq := purge.Request{Edition: edition, EditionKey: deploy.EditionKey(edition), All: req.All}
+	if env.Deploy.Target != "" && s.cfg != nil {
+		_, prefix, err := s.cfg.DeployTarget(env.Deploy.Target, full, env.Deploy.Prefix)
+		if err != nil {
+			return PurgeResult{}, fmt.Errorf("purge %s: %w", env.Name, err)
+		}
+		preq.Prefix = prefix
+	} else if p, err := deploy.JoinPrefix(strings.ToLower(full)+"/", env.Name+"/"); err == nil {
+		preq.Prefix = p
+	}
+	for _, u := range req.Paths {
+		sp := purge.SitePath(u)
+		preq.Changes = append(preq.Changes, purge.Change{Path: sp, Keys: []string{preq.EditionKey, deploy.PathKey(edition, sp)}})
+	}
+	out := PurgeResult{Requests: map[string]int{}}
+	var lines []string
+	var errs []error
+	for _, c := range cdns {
+		_, res, err := purge.Run(ctx, preq, c, s.purgeOptions...)
+		out.Requests[c.Name] = res.Requests
+		line := res.String()
+		if err != nil {
+			line += ": failed: " + err.Error()
+			errs = append(errs, fmt.Errorf("purge %s on %s: %w", env.Name, c.Name, err))
+		}
+		lines = append(lines, line)
+	}
+	out.Summary = strings.Join(lines, "\n")
+	actor := req.Actor
+	if actor == "" {
+		actor = "hoist"
+	}
+	outcome := "success"
+	if len(errs) > 0 {
+		outcome = "failure"
+	}
+	if s.store != nil {
+		_ = s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: actor, Action: "purge", Env: env.Name, Outcome: outcome,
+			Detail: map[string]any{"paths": req.Paths, "all": req.All, "requests": out.Requests}})
+	}
+	return out, errors.Join(errs...)
+}

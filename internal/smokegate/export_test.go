@@ -1,0 +1,26 @@
+package smokegate
+
+import "time"
+
+// SetSmokeDeadline shortens the deadline of smoke runs requested from now
+// on; the returned func restores it.
+func SetSmokeDeadline(d time.Duration) (restore func()) {
+	old := smokeDeadline
+	smokeDeadline = d
+	return func() { smokeDeadline = old }
+}
+
+// HoldBrowser takes this process's browser, as a long run would; runs
+// wait until release.
+func (s *Gate) HoldBrowser() (release func()) {
+	s.smoke.browsers <- struct{}{}
+	return func() { <-s.smoke.browsers }
+}
+
+// SignUntil signs a path of hoist's public address with the server's key,
+// to expire at exp (expired URLs in tests).
+func (s *Gate) SignUntil(path string, exp time.Time) string {
+	s.smoke.mu.Lock()
+	defer s.smoke.mu.Unlock()
+	return s.smoke.urls.SignUntil(path, exp)
+}
