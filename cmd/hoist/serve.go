@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/logging"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1
 	}
-	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log})
+	srv, err := app.New(ctx, cfg, server.Options{Logger: &log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1

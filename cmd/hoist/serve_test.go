@@ -36,7 +36,7 @@ const (
 
 // served is the emulator with acme/site (generation configured),
 // acme/blog (hoist without generate.workflow), and `hoist serve` as
-// serve.New builds it, in process, on a server configuration file that
+// app.New builds it, in process, on a server configuration file that
 // carries both repositories' trigger secrets.
 type served struct {
 	t     *testing.T

@@ -17,9 +17,9 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/chatops"
 	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -446,7 +446,7 @@ func TestATimedHoldEndsAndPromotionResumes(t *testing.T) {
 	const left = 15 * time.Second
 	var behind atomic.Int64
 	behind.Store(int64(time.Hour - left))
-	w := startCommands(t, func(h *serve.Hooks) {
+	w := startCommands(t, func(h *hoistapp.Hooks) {
 		h.Now = (func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) })
 	})
 	prod := w.head("prod")

@@ -46,11 +46,11 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/deploy/varnish"
+	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/purge"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/varnishd"
 	"github.com/hoist-dev/hoist/internal/web"
@@ -391,7 +391,7 @@ func (r *runner) startServer(s *Step) error {
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
 	log := r.opts.Log
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := serve.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})
+	srv, err := app.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})
 	if err != nil {
 		cancel()
 		ln.Close()

@@ -1,4 +1,4 @@
-// Package e2e holds hoist's end-to-end tests: `hoist serve` as serve.New
+// Package e2e holds hoist's end-to-end tests: `hoist serve` as app.New
 // assembles it, on SQLite, in front of the GitHub emulator, with real
 // headless Chromium, a real S3-compatible server (versitygw) and real
 // Varnish nodes, and `hoist demo --json` run as a process. The package has

@@ -66,7 +66,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 `, siteURL, debounce)
 }
 
-// world is the emulator with acme/site, hoist from serve.New on SQLite,
+// world is the emulator with acme/site, hoist from app.New on SQLite,
 // versitygw behind a counting proxy, and two Varnish nodes in front of an
 // origin that serves the bucket's acme/site/staging/ folder.
 type world struct {

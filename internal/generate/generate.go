@@ -90,9 +90,7 @@ var (
 	ErrBadConfig = errors.New("invalid repository configuration")
 )
 
-// Deps are the Service's dependencies. Engine and Store may be left nil
-// when the Service is built before the server: RegisterWorkers and Bind
-// fill them in.
+// Deps are the Service's dependencies.
 type Deps struct {
 	Engine *jobs.Engine
 	Store  *store.Store

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
@@ -53,19 +54,27 @@ func AppInstallations(cc githubapp.ClientCreator) (func(ctx context.Context, own
 // changed file applies within this time.
 const SettingsTTL = 10 * time.Second
 
-// RepoConfigSettings returns a SettingsLookup that reads .github/hoist.yml
-// from the repository's default branch. A repository without the file has
-// no generation configured; a file that does not load is ErrBadConfig
-// with the loader's message (which names file, line and key). Answers are
-// remembered for SettingsTTL; errors are not.
-func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
+// ConfigSource is the configuration in force on a branch
+// (repoconfig.Loader): the file when valid, else the last good one (nil
+// when there is none) with the file's mistakes in broken.
+type ConfigSource interface {
+	InForce(ctx context.Context, repo *gh.Repo, branch string) (cfg *config.RepoConfig, broken, err error)
+}
+
+// RepoConfigSettings returns a SettingsLookup that reads the configuration
+// in force on the repository's default branch from configs, as promotions
+// do. A repository without the file has no generation configured; a file
+// with mistakes leaves the last good configuration in force, and with none
+// before it is ErrBadConfig with the loader's message (which names file,
+// line and key). Answers are remembered for SettingsTTL; errors are not.
+func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error), configs ConfigSource) SettingsLookup {
 	type cached struct {
 		s       Settings
 		expires time.Time
 	}
 	var mu sync.Mutex
 	cache := map[string]cached{}
-	read := readRepoConfigSettings(repoFor)
+	read := readRepoConfigSettings(repoFor, configs)
 	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
 		k := fmt.Sprintf("%d/%s/%s", installationID, strings.ToLower(owner), strings.ToLower(name))
 		now := time.Now()
@@ -91,8 +100,7 @@ func RepoConfigSettings(repoFor func(ctx context.Context, installationID int64, 
 	}
 }
 
-func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error)) SettingsLookup {
-	configs := gh.NewConfigLoader(0)
+func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int64, owner, name string) (*gh.Repo, error), configs ConfigSource) SettingsLookup {
 	return func(ctx context.Context, installationID int64, owner, name string) (Settings, error) {
 		repo, err := repoFor(ctx, installationID, owner, name)
 		if err != nil {
@@ -106,17 +114,21 @@ func readRepoConfigSettings(repoFor func(ctx context.Context, installationID int
 			return Settings{}, fmt.Errorf("read %s/%s: %w", owner, name, err)
 		}
 		branch := r.GetDefaultBranch()
-		lc, err := configs.Load(ctx, repo, branch)
+		cfg, broken, err := configs.InForce(ctx, repo, branch)
 		if errors.Is(err, gh.ErrNoConfig) {
 			return Settings{Ref: branch}, nil
-		}
-		if errors.Is(err, gh.ErrInvalidConfig) {
-			return Settings{}, fmt.Errorf("%w: %s/%s: %v", ErrBadConfig, owner, name, err)
 		}
 		if err != nil {
 			return Settings{}, err
 		}
-		return SettingsFromConfig(lc.Config, branch), nil
+		if cfg == nil {
+			return Settings{}, fmt.Errorf("%w: %s/%s: %v", ErrBadConfig, owner, name, broken)
+		}
+		if broken != nil {
+			zerolog.Ctx(ctx).Warn().Err(broken).Str("repo", owner+"/"+name).
+				Msg(config.RepoConfigPath + " has mistakes; generation follows the last good configuration")
+		}
+		return SettingsFromConfig(cfg, branch), nil
 	}
 }
 

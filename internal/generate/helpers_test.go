@@ -29,6 +29,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -142,7 +143,7 @@ func (w *world) start() {
 	}
 	repos := generate.ClientRepos(w.cc)
 	svc := generate.New(generate.Deps{
-		Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations, Settings: generate.RepoConfigSettings(repos),
+		Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations, Settings: generate.RepoConfigSettings(repos, repoconfig.New(repoconfig.Deps{Clients: w.cc, Store: st})),
 		Secret: func(owner, repo string) (string, bool) {
 			s, ok := secrets[strings.ToLower(owner+"/"+repo)]
 			return s, ok

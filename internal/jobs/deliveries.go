@@ -38,7 +38,7 @@ var ErrDuplicate = errors.New("delivery already received")
 type Deliveries struct {
 	engine   *Engine
 	store    *store.Store
-	handlers map[string]githubapp.EventHandler
+	handlers *Router
 	log      zerolog.Logger
 	intake   groupCommit
 	// beforeCommit, when set (tests), runs last in each batch's
@@ -49,16 +49,10 @@ type Deliveries struct {
 var _ githubapp.Scheduler = (*Deliveries)(nil)
 
 // NewDeliveries registers the delivery worker on engine (call before
-// Start). handlers are matched by event the way go-githubapp's dispatcher
-// matches them: the first handler listing an event wins.
-func NewDeliveries(engine *Engine, handlers []githubapp.EventHandler) *Deliveries {
-	d := &Deliveries{engine: engine, store: engine.opts.Store, handlers: map[string]githubapp.EventHandler{}, log: engine.opts.Logger}
+// Start); the worker runs each delivery's handler as handlers routes it.
+func NewDeliveries(engine *Engine, handlers *Router) *Deliveries {
+	d := &Deliveries{engine: engine, store: engine.opts.Store, handlers: handlers, log: engine.opts.Logger}
 	d.intake = groupCommit{maxBatch: defaultMaxBatch, commit: d.commitBatch, answered: d.answered}
-	for i := len(handlers) - 1; i >= 0; i-- {
-		for _, ev := range handlers[i].Handles() {
-			d.handlers[ev] = handlers[i]
-		}
-	}
 	river.AddWorker(engine.Workers(), &deliveryWorker{d: d})
 	return d
 }
@@ -125,7 +119,7 @@ const (
 // value never becomes a label as it is, so a stranger cannot grow the
 // series without bound or panic the registry with invalid UTF-8.
 func (d *Deliveries) EventLabel(event string) string {
-	if _, ok := d.handlers[event]; ok || event == "ping" {
+	if _, ok := d.handlers.Handler(event); ok || event == "ping" {
 		return event
 	}
 	return OtherEvent
@@ -250,7 +244,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 		log.Debug().Str("status", row.Status).Msg("delivery already finished")
 		return nil
 	}
-	h, ok := d.handlers[row.Event]
+	h, ok := d.handlers.Handler(row.Event)
 	if !ok {
 		// The handler was removed by an upgrade while the job waited.
 		d.count(row.Event, "ignored", "")

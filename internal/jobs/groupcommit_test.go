@@ -64,7 +64,7 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st, h: &countingHandler{runs: map[string]int{}}}
-	f.d = NewDeliveries(e, []githubapp.EventHandler{f.h})
+	f.d = NewDeliveries(e, NewRouter([]githubapp.EventHandler{f.h}))
 	f.d.beforeCommit = func(ctx context.Context, tx store.Tx, n int) error {
 		f.mu.Lock()
 		f.sizes = append(f.sizes, n)

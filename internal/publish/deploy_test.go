@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 
+	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -51,7 +51,7 @@ cdns:
   edge: { type: varnish, nodes: [ "http://%s", "http://%s" ], repos: [acme/site] }
 `, proxy, key, nodeA, nodeB)
 	gate := newPurgeGate()
-	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *serve.Hooks) {
+	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *hoistapp.Hooks) {
 		h.PurgeOptions = []purge.Option{purge.WithHTTPClient(&http.Client{Transport: gate, Timeout: 30 * time.Second}),
 			purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond})}
 	})

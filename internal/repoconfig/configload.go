@@ -7,6 +7,7 @@ import (
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
+	"github.com/hoist-dev/hoist/internal/store"
 )
 
 // LoadRepoConfig is the configuration of the default branch as read, for
@@ -65,4 +66,35 @@ func (s *Loader) vetLastGood(repo string, cfg *config.RepoConfig) *config.RepoCo
 		return nil
 	}
 	return cfg
+}
+
+// InForce is the configuration in force on repo's branch, for those that
+// show or use it without acting on a change of it (the dashboard,
+// generation), read as promotions read it: the file when it is valid;
+// when it has mistakes, the last good one (nil when there is none) with
+// the mistakes in broken. err is gh.ErrNoConfig for a repository without
+// one, or why it could not be read. Nothing is stored.
+func (s *Loader) InForce(ctx context.Context, repo *gh.Repo, branch string) (cfg *config.RepoConfig, broken, err error) {
+	lc, err := s.loadConfig(ctx, repo, branch)
+	if err == nil {
+		return lc.Config, nil, nil
+	}
+	if !errors.Is(err, gh.ErrInvalidConfig) {
+		return nil, nil, err
+	}
+	broken = err
+	if s.store == nil {
+		return nil, broken, nil
+	}
+	stored, serr := s.store.LastGoodRepoConfig(ctx, repo.FullName())
+	switch {
+	case errors.Is(serr, store.ErrNotFound):
+		return nil, broken, nil
+	case serr != nil:
+		return nil, nil, serr
+	}
+	// The stored file was valid when stored; one that no longer parses
+	// (a newer hoist is stricter) is no good either.
+	last, _ := config.LoadRepoConfig(config.RepoConfigPath, stored.Content)
+	return s.vetLastGood(repo.FullName(), last), broken, nil
 }

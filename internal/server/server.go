@@ -140,13 +140,15 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 	if all == nil {
 		all = handlers.All(handlers.Deps{ClientCreator: s.clients})
 	}
-	s.deliveries = jobs.NewDeliveries(s.engine, all)
+	// Matched once: the intake and the delivery worker route alike.
+	router := jobs.NewRouter(all)
+	s.deliveries = jobs.NewDeliveries(s.engine, router)
 
 	s.mux = opts.Routes
 	if s.mux == nil {
 		s.mux = http.NewServeMux()
 	}
-	s.mux.Handle("POST "+WebhookPath, s.webhookHandler(all))
+	s.mux.Handle("POST "+WebhookPath, s.webhookHandler(router))
 	s.mux.Handle("GET /healthz", web.Healthz())
 	s.mux.Handle("GET /readyz", web.Readyz(
 		web.Check{Name: "store", Run: s.store.Ping},

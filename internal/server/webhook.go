@@ -31,9 +31,9 @@ type rawBodyKey struct{}
 // name, and the delivery id that is the idempotency key. The dispatcher
 // then checks the signature again (cheap) and hands the payload to the
 // durable scheduler, which persists it before the answer.
-func (s *Server) webhookHandler(hs []githubapp.EventHandler) http.Handler {
+func (s *Server) webhookHandler(router *jobs.Router) http.Handler {
 	secret := []byte(s.cfg.GitHub.WebhookSecret)
-	dispatcher := githubapp.NewEventDispatcher(hs, s.cfg.GitHub.WebhookSecret,
+	dispatcher := githubapp.NewEventDispatcher([]githubapp.EventHandler{router}, s.cfg.GitHub.WebhookSecret,
 		githubapp.WithScheduler(s.deliveries),
 		githubapp.WithErrorCallback(s.onDispatchError),
 		githubapp.WithResponseCallback(s.onDispatchResponse),

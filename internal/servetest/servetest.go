@@ -1,7 +1,7 @@
 // Package servetest runs a hoist server in process against the GitHub
 // emulator, for tests: the settings of an emulated App, an optional server
 // configuration file, a short job poll interval, logs into the test's
-// output, and a clean stop when the test ends. The flow, serve and
+// output, and a clean stop when the test ends. The capability, app and
 // end-to-end tests all start hoist through it.
 package servetest
 
@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -53,7 +53,7 @@ type Spec struct {
 	// registers hoist's sign-in callbacks with the App; people then sign
 	// in with GitHub.SignedInClient(login).
 	Dashboard bool
-	// New builds the server from its configuration; nil is serve.New, the
+	// New builds the server from its configuration; nil is app.New, the
 	// whole of hoist serve.
 	New func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error)
 }
@@ -103,7 +103,7 @@ func Start(t testing.TB, spec Spec) *server.Server {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	build := spec.New
 	if build == nil {
-		build = serve.New
+		build = app.New
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := build(ctx, cfg, server.Options{Logger: &log, Listener: spec.Listener,

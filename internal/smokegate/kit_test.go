@@ -29,12 +29,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 	"github.com/hoist-dev/hoist/config"
+	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -145,7 +145,7 @@ type world struct {
 	// capabilities the server runs.
 	url  string
 	inst int64
-	caps *serve.Capabilities
+	caps *hoistapp.Capabilities
 }
 
 // worldSpec says what a world starts with. The zero value is acme/site
@@ -162,10 +162,10 @@ type worldSpec struct {
 	// Branches are pushed at that commit (default main, dev, staging, prod).
 	Branches []string
 	// Setup changes how the capabilities are built.
-	Setup []func(*serve.Hooks)
+	Setup []func(*hoistapp.Hooks)
 }
 
-func start(t *testing.T, setup ...func(*serve.Hooks)) *world {
+func start(t *testing.T, setup ...func(*hoistapp.Hooks)) *world {
 	return startWorld(t, worldSpec{Setup: setup})
 }
 
@@ -190,16 +190,16 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 	inst := gh.Install(app.ID, "acme/site")
 
 	dir := t.TempDir()
-	var hooks serve.Hooks
+	var hooks hoistapp.Hooks
 	for _, f := range spec.Setup {
 		if f != nil {
 			f(&hooks)
 		}
 	}
-	var caps *serve.Capabilities
+	var caps *hoistapp.Capabilities
 	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: spec.ServerYAML, Env: spec.Env,
 		New: func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
-			srv, c, err := serve.Assemble(ctx, cfg, opts, hooks)
+			srv, c, err := hoistapp.Assemble(ctx, cfg, opts, hooks)
 			caps = c
 			return srv, err
 		}})
@@ -418,7 +418,7 @@ func (r *rig) startHoist(ln net.Listener) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	opts := server.Options{Logger: &log, Listener: ln}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := serve.New(ctx, r.cfg, opts)
+	srv, err := hoistapp.New(ctx, r.cfg, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -867,10 +867,10 @@ func actionIDs(cr ghemu.CheckRun) []string {
 
 // startWith is start with a server config file (targets:, cdns:) and the
 // repository config given, and hooks for the capabilities.
-func startWith(t *testing.T, serverYAML, repoYML string, extraEnv map[string]string, setup func(*serve.Hooks)) *world {
+func startWith(t *testing.T, serverYAML, repoYML string, extraEnv map[string]string, setup func(*hoistapp.Hooks)) *world {
 	t.Helper()
 	return startWorld(t, worldSpec{ServerYAML: serverYAML, RepoYML: repoYML, Env: extraEnv,
-		Branches: []string{"main", "dev", "staging"}, Setup: []func(*serve.Hooks){setup}})
+		Branches: []string{"main", "dev", "staging"}, Setup: []func(*hoistapp.Hooks){setup}})
 }
 
 // edgeOrigin serves an edition prefix of the bucket at the root of a site,
@@ -1146,7 +1146,7 @@ type cmdWorld struct {
 	rita *github.Client
 }
 
-func startCommands(t *testing.T, setup ...func(*serve.Hooks)) *cmdWorld {
+func startCommands(t *testing.T, setup ...func(*hoistapp.Hooks)) *cmdWorld {
 	t.Helper()
 	return startCommandsSpec(t, worldSpec{Setup: setup})
 }

@@ -294,7 +294,7 @@ func TestSmokePromoteButton(t *testing.T) {
 }
 
 // Previews themselves (their own origin, sign-in, write access) are tested
-// with the whole of hoist serve in internal/serve.
+// with the whole of hoist serve in internal/app.
 func TestSmokeWithABrokenBrowserFailsVisibly(t *testing.T) {
 	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/bin/true"})
 	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Preview me</h1>`, "Candidate")

@@ -16,6 +16,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -73,10 +74,39 @@ type DashboardOptions struct {
 	Holds HoldSource
 	// Images, when set, supplies smoke screenshots by check run.
 	Images ImageSource
+	// Audit is the store's audit log, and Clients the App's GitHub
+	// clients; without both every page answers 503.
+	Audit   AuditReader
+	Clients githubapp.ClientCreator
+	// Configs is the configuration in force (repoconfig.Loader), read as
+	// promotions read it; nil is every repository's file as read, without
+	// a last good one.
+	Configs ConfigSource
 	// Logger is used where the request context carries none.
 	Logger zerolog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+}
+
+// ConfigSource is the configuration in force on a branch: the file when
+// valid, else the last good one (nil when there is none) with the file's
+// mistakes in broken.
+type ConfigSource interface {
+	InForce(ctx context.Context, repo *gh.Repo, branch string) (cfg *config.RepoConfig, broken, err error)
+}
+
+// fileConfigs reads the file alone, for a dashboard given no ConfigSource.
+type fileConfigs struct{ l *gh.ConfigLoader }
+
+func (f fileConfigs) InForce(ctx context.Context, repo *gh.Repo, branch string) (*config.RepoConfig, error, error) {
+	lc, err := f.l.Load(ctx, repo, branch)
+	if errors.Is(err, gh.ErrInvalidConfig) {
+		return nil, err, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return lc.Config, nil, nil
 }
 
 // Dashboard serves the read-only overview at GET / and one repository
@@ -88,18 +118,14 @@ type DashboardOptions struct {
 type Dashboard struct {
 	opts DashboardOptions
 
-	mu      sync.RWMutex
-	audit   AuditReader
-	clients githubapp.ClientCreator
-
 	repos  *cache[[]repoRef]
 	states *cache[*RepoView]
 	app    *cache[string]
-	// configs reads repository configurations (cached by commit).
-	configs *gh.ConfigLoader
+	// configs is the configuration in force.
+	configs ConfigSource
 }
 
-// NewDashboard returns a dashboard; it answers 503 until Bind.
+// NewDashboard returns a dashboard.
 func NewDashboard(opts DashboardOptions) *Dashboard {
 	if opts.TTL <= 0 {
 		opts.TTL = 15 * time.Second
@@ -107,33 +133,15 @@ func NewDashboard(opts DashboardOptions) *Dashboard {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Configs == nil {
+		opts.Configs = fileConfigs{gh.NewConfigLoader(0)}
+	}
 	return &Dashboard{
 		opts:    opts,
 		repos:   newCache[[]repoRef](opts.TTL, opts.Now),
 		states:  newCache[*RepoView](opts.TTL, opts.Now),
 		app:     newCache[string](time.Hour, opts.Now),
-		configs: gh.NewConfigLoader(0),
-	}
-}
-
-// Bind gives the dashboard the store's audit log and the App's GitHub
-// clients, once the server has them.
-func (d *Dashboard) Bind(audit AuditReader, cc githubapp.ClientCreator) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.audit, d.clients = audit, cc
-}
-
-// Routes returns a server.Options.Routes function that mounts the
-// dashboard and then calls next (which may be nil):
-//
-//	opts.Routes = dash.Routes(opts.Routes)
-func (d *Dashboard) Routes(next func(*http.ServeMux)) func(*http.ServeMux) {
-	return func(mux *http.ServeMux) {
-		d.Mount(mux)
-		if next != nil {
-			next(mux)
-		}
+		configs: opts.Configs,
 	}
 }
 
@@ -144,9 +152,7 @@ func (d *Dashboard) Mount(mux *http.ServeMux) {
 }
 
 func (d *Dashboard) bound() (AuditReader, githubapp.ClientCreator) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.audit, d.clients
+	return d.opts.Audit, d.opts.Clients
 }
 
 // Page is what a template renders.
@@ -167,9 +173,11 @@ type Page struct {
 type RepoView struct {
 	FullName string
 	HTMLURL  string
-	// ConfigError is why .github/hoist.yml did not load; the repository
-	// is shown with it and nothing else.
+	// ConfigError is why .github/hoist.yml did not load. The repository
+	// is shown with it and, when LastGood, with the last good
+	// configuration, which stays in force; otherwise with nothing else.
 	ConfigError string
+	LastGood    bool
 	Envs        []EnvView
 	Holds       []Hold
 	Activity    []ActivityView

@@ -115,18 +115,21 @@ func (d *Dashboard) readRepo(ctx context.Context, cc githubapp.ClientCreator, re
 	}
 	repo := gh.NewRepo(c, ref.Owner, ref.Name)
 	v := &RepoView{FullName: ref.FullName, HTMLURL: ref.HTMLURL, ReadAt: d.opts.Now()}
-	lc, err := d.configs.Load(ctx, repo, ref.DefaultBranch)
+	cfg, broken, err := d.configs.InForce(ctx, repo, ref.DefaultBranch)
 	if errors.Is(err, gh.ErrNoConfig) {
 		return nil, nil
-	}
-	if errors.Is(err, gh.ErrInvalidConfig) {
-		v.ConfigError = err.Error()
-		return v, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	p := pipeline.New(lc.Config)
+	if broken != nil {
+		v.ConfigError = broken.Error()
+		v.LastGood = cfg != nil
+	}
+	if cfg == nil {
+		return v, nil
+	}
+	p := pipeline.New(cfg)
 	slug := d.appSlug(ctx, cc)
 	v.Envs = make([]EnvView, len(p.Environments))
 	var wg sync.WaitGroup

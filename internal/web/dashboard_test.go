@@ -223,7 +223,7 @@ func TestDashboardReusesWhatItReadWithinTheTTL(t *testing.T) {
 	t.Logf("first view: %d GitHub requests for 3 repositories, 3 environments", first)
 }
 
-func TestDashboardBeforeBindAnswers503(t *testing.T) {
+func TestDashboardWithoutStoreAndClientsAnswers503(t *testing.T) {
 	d := web.NewDashboard(web.DashboardOptions{Access: fixedAccess{}})
 	mux := http.NewServeMux()
 	d.Mount(mux)
@@ -231,7 +231,7 @@ func TestDashboardBeforeBindAnswers503(t *testing.T) {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "hoist is starting") {
-		t.Fatalf("before Bind: %d %s", rec.Code, rec.Body.String())
+		t.Fatalf("without store and clients: %d %s", rec.Code, rec.Body.String())
 	}
 	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy %q", csp)
@@ -275,8 +275,7 @@ func TestDashboardTakesScreenshotsFromAnImageSource(t *testing.T) {
 	s := w.fill(shots)
 	_, extra := artifacts(t, testPNG(color.RGBA{9, 9, 9, 255}))
 	dash := web.NewDashboard(web.DashboardOptions{Images: imageStore{s.ourRun: {{Alt: "from the report", URL: extra[0]}}},
-		Access: fixedAccess{"acme/shop": w.inst}})
-	dash.Bind(w.st, w.cc)
+		Access: fixedAccess{"acme/shop": w.inst}, Audit: w.st, Clients: w.cc})
 	mux := http.NewServeMux()
 	dash.Mount(mux)
 	rec := httptest.NewRecorder()
@@ -306,5 +305,26 @@ func TestDashboardSaysWhenGitHubFails(t *testing.T) {
 	code, page = w.get("/")
 	if code != http.StatusBadGateway || !strings.Contains(page, "could not list the App&#39;s repositories on GitHub") {
 		t.Errorf("GET / with GitHub down = %d\n%s", code, page)
+	}
+}
+
+// A broken file with a last good configuration before it: the dashboard
+// shows what promotions follow (the last good configuration's
+// environments) together with the mistakes, as the hoist/config check
+// does.
+func TestDashboardShowsTheLastGoodConfigurationBesideTheMistakes(t *testing.T) {
+	w := newWorld(t, nil)
+	good := "version: 1\nenvironments:\n  dev: { branch: dev }\n  live: { branch: live, promote_from: dev }\n"
+	if err := w.st.SaveRepoConfig(context.Background(), store.RepoConfig{Repo: "acme/broken", SHA: strings.Repeat("b", 40), Content: []byte(good)}); err != nil {
+		t.Fatal(err)
+	}
+	code, page := w.get("/repos/acme/broken")
+	if code != http.StatusOK {
+		t.Fatalf("GET /repos/acme/broken = %d\n%s", code, page)
+	}
+	for _, want := range []string{"brnch", "The last good configuration stays in force", `id="acme/broken/live"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q\n%s", want, page)
+		}
 	}
 }

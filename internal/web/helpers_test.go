@@ -25,6 +25,7 @@ import (
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
@@ -118,9 +119,10 @@ func newWorld(t testing.TB, holds web.HoldSource) *world {
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
 	w.auth = newAuth(t, w.gh, w.app, w.srv.URL, w.clock.Now)
-	w.dash = web.NewDashboard(web.DashboardOptions{Holds: holds, Logger: log, Now: w.clock.Now, TTL: 15 * time.Second, Access: w.auth})
-	w.dash.Bind(w.st, w.cc)
-	w.dash.Routes(w.auth.Mount)(mux)
+	w.dash = web.NewDashboard(web.DashboardOptions{Holds: holds, Logger: log, Now: w.clock.Now, TTL: 15 * time.Second, Access: w.auth,
+		Audit: w.st, Clients: w.cc, Configs: repoconfig.New(repoconfig.Deps{Clients: w.cc, Store: w.st})})
+	w.dash.Mount(mux)
+	w.auth.Mount(mux)
 	w.client = w.signIn("alice")
 	return w
 }

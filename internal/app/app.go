@@ -1,9 +1,9 @@
-// Package serve assembles `hoist serve` in one pass: store, job engine,
+// Package app assembles `hoist serve` in one pass: store, job engine,
 // GitHub clients, every capability (configuration in force, promotions,
 // smoke gate, publishing, commands, generation, the dashboard), and the
 // HTTP server they run in. The command and the demo both start hoist
 // through New, so what the demo shows is what a deployment runs.
-package serve
+package app
 
 import (
 	"context"
@@ -125,7 +125,7 @@ func build(cfg *config.Server, log zerolog.Logger, st *store.Store, engine *jobs
 	}
 	repos := generate.ClientRepos(clients)
 	c.Generate = generate.New(generate.Deps{Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations,
-		Settings: generate.RepoConfigSettings(repos), Secret: cfg.GenerateSecret, Logger: log})
+		Settings: generate.RepoConfigSettings(repos, c.Configs), Secret: cfg.GenerateSecret, Logger: log})
 
 	c.Configs.Workers(engine)
 	c.Publish.Workers(engine)
@@ -149,8 +149,8 @@ func build(cfg *config.Server, log zerolog.Logger, st *store.Store, engine *jobs
 		if err != nil {
 			return nil, built{}, err
 		}
-		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth})
-		c.Dashboard.Bind(st, clients)
+		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
+			Audit: st, Clients: clients, Configs: c.Configs})
 		c.Dashboard.Mount(routes)
 		auth.Mount(routes)
 	}

@@ -1,4 +1,4 @@
-package serve_test
+package app_test
 
 import (
 	"context"
