@@ -130,7 +130,10 @@ func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error)
 		return nil, err
 	}
 
-	s.store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: s.log})
+	// Both schemas under one lock: replicas starting together on an empty
+	// database take turns instead of failing on each other's tables.
+	s.store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: s.log,
+		AlsoMigrate: jobs.Migrate})
 	if err != nil {
 		return nil, err
 	}
