@@ -75,6 +75,8 @@ type Server struct {
 	// not yet exchanged, and the emulator's browser sessions.
 	oauthCodes  map[string]oauthCode
 	webSessions map[string]string
+	// manifestCodes are the App manifest flow's pending codes (manifest.go).
+	manifestCodes map[string]manifestCode
 
 	dirty     chan struct{} // a snapshot is wanted
 	stopSaver chan struct{}
@@ -187,6 +189,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAuthorize(w, r)
 	case p == "/login/oauth/access_token" && r.Method == http.MethodPost:
 		s.serveAccessToken(w, r)
+	case isManifestPath(p) && r.Method == http.MethodPost:
+		s.serveManifest(w, r)
 	case strings.HasPrefix(p, "/codeload/"):
 		s.serveCodeload(w, r)
 	case isGitPath(p):

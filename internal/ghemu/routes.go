@@ -135,6 +135,7 @@ func (s *Server) routeTable() []*route {
 		other("GET", "/app/hook/deliveries/{delivery_id}", authApp, getDelivery),
 		other("POST", "/app/hook/deliveries/{delivery_id}/attempts", authApp, redeliver),
 		other("GET", "/rate_limit", authAny, rateLimit),
+		other("POST", "/app-manifests/{code}/conversions", authAny, convertManifest),
 
 		// the signed-in user (user-to-server and personal tokens)
 		other("GET", "/user", authAny, getAuthenticatedUser),

@@ -97,21 +97,35 @@ func (c clientOf[TTx]) InsertManyFastTx(ctx context.Context, tx store.Tx, params
 	return c.Client.InsertManyFastTx(ctx, native, params)
 }
 
-// New applies River's own migrations and prepares an engine.
+// New applies River's own migrations, under the store's migration lock, and
+// prepares an engine. When the store was opened with Migrate as its
+// AlsoMigrate, they are applied already and this only checks.
 func New(ctx context.Context, opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, workers: river.NewWorkers()}
-	var err error
-	switch opts.Store.Dialect() {
-	case store.SQLite:
-		err = migrateRiver(ctx, riversqlite.New(opts.Store.SQLDB()), opts.Logger)
-	case store.Postgres:
-		err = migrateRiver(ctx, riverpgxv5.New(opts.Store.PgxPool()), opts.Logger)
-	}
+	err := opts.Store.WithMigrationLock(ctx, func(ctx context.Context) error {
+		return migrate(ctx, opts.Store, opts.Logger)
+	})
 	if err != nil {
 		return nil, err
 	}
 	e.metrics = newJobMetrics(opts.Registerer, opts.Store)
 	return e, nil
+}
+
+// Migrate applies River's migrations; it fits store.Options.AlsoMigrate, so
+// that they run under the same lock as hoist's own, right after them.
+func Migrate(ctx context.Context, st *store.Store) error {
+	return migrate(ctx, st, st.Logger())
+}
+
+func migrate(ctx context.Context, st *store.Store, log zerolog.Logger) error {
+	switch st.Dialect() {
+	case store.SQLite:
+		return migrateRiver(ctx, riversqlite.New(st.SQLDB()), log)
+	case store.Postgres:
+		return migrateRiver(ctx, riverpgxv5.New(st.PgxPool()), log)
+	}
+	return fmt.Errorf("jobs: unknown database %q", st.Dialect())
 }
 
 func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], log zerolog.Logger) error {

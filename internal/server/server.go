@@ -201,7 +201,10 @@ func NewClients(cfg *config.Server, registry prometheus.Registerer, log zerolog.
 // with the database's retention; register workers on the engine before
 // Run starts it. clientID names this process to the engine.
 func Open(ctx context.Context, cfg *config.Server, registry prometheus.Registerer, log zerolog.Logger, clientID string) (*store.Store, *jobs.Engine, error) {
-	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log})
+	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log,
+		// Both schemas under one lock: replicas starting together on an empty
+		// database take turns instead of failing on each other's tables.
+		AlsoMigrate: jobs.Migrate})
 	if err != nil {
 		return nil, nil, err
 	}

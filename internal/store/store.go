@@ -43,11 +43,16 @@ type Options struct {
 	// SQLitePath is the database file used when DatabaseURL is empty.
 	SQLitePath string
 	Logger     zerolog.Logger
+	// AlsoMigrate runs after hoist's own migrations and under the same
+	// lock, so that replicas starting together on an empty database apply
+	// every schema exactly once (the job queue's: jobs.Migrate).
+	AlsoMigrate func(ctx context.Context, s *Store) error
 }
 
 // Store is an open database with hoist's schema applied.
 type Store struct {
 	dialect Dialect
+	path    string        // SQLite file
 	db      *sql.DB       // SQLite
 	pool    *pgxpool.Pool // PostgreSQL
 	log     zerolog.Logger
@@ -66,7 +71,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := s.migrate(ctx); err != nil {
+	err := s.WithMigrationLock(ctx, func(ctx context.Context) error {
+		if err := s.migrate(ctx); err != nil {
+			return err
+		}
+		if opts.AlsoMigrate != nil {
+			return opts.AlsoMigrate(ctx, s)
+		}
+		return nil
+	})
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -86,7 +100,9 @@ func (s *Store) openSQLite(path string) error {
 	// covers. busy_timeout waits for the lock instead of failing, and
 	// _txlock=immediate takes the write lock at BEGIN so two transactions
 	// never deadlock upgrading a read lock.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)" +
+	// busy_timeout comes first so that switching to WAL, which needs an
+	// exclusive lock, waits for another process opening the same file.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db := sql.OpenDB(&stmtCacheConnector{dsn: dsn, drv: &sqlite.Driver{}})
 	// SQLite has one writer at a time. One connection serialises writers in
@@ -99,7 +115,7 @@ func (s *Store) openSQLite(path string) error {
 		db.Close()
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s.dialect, s.db = SQLite, db
+	s.dialect, s.db, s.path = SQLite, db, path
 	return nil
 }
 
@@ -125,6 +141,9 @@ func (s *Store) openPostgres(ctx context.Context, url string) error {
 	s.dialect, s.pool = Postgres, pool
 	return nil
 }
+
+// Logger is the logger the store was opened with.
+func (s *Store) Logger() zerolog.Logger { return s.log }
 
 // Dialect says which database this is.
 func (s *Store) Dialect() Dialect { return s.dialect }
@@ -379,14 +398,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The caller holds the migration lock: a replica that waited for
+		// it sees the version applied and skips it.
 		err = s.InTx(ctx, func(tx Tx) error {
-			if s.dialect == Postgres {
-				// Replicas starting together take turns; the loser sees the
-				// version applied and skips it.
-				if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7243011)`); err != nil {
-					return err
-				}
-			}
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
