@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -87,7 +87,7 @@ func TestSetupThenServe(t *testing.T) {
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	sctx, stop := context.WithCancel(context.Background())
-	srv, err := serve.New(sctx, cfg, server.Options{Logger: &log, Listener: ln})
+	srv, err := app.New(sctx, cfg, server.Options{Logger: &log, Listener: ln})
 	if err != nil {
 		stop()
 		t.Fatalf("hoist serve does not start on the config hoist setup wrote: %v", err)
