@@ -34,13 +34,13 @@ type Deps struct {
 }
 
 // Commands is the part of the core that the issue_comment handler hands
-// comments to (internal/flow implements it).
+// comments to (the slash-command capability implements it).
 type Commands interface {
 	OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error
 }
 
 // Promotions is the part of the core that the push and check handlers hand
-// their events to (internal/flow implements it).
+// their events to (the promotion capability implements it).
 type Promotions interface {
 	OnPush(ctx context.Context, ev *github.PushEvent) error
 	OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error

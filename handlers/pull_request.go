@@ -9,8 +9,8 @@ import (
 )
 
 // PullRequests is the part of the core that keeps promotion pull requests
-// (internal/flow implements it); the Promotions dependency provides it when
-// it implements it too.
+// (the promotion capability implements it); the Promotions dependency
+// provides it when it implements it too.
 type PullRequests interface {
 	OnPullRequest(ctx context.Context, ev *github.PullRequestEvent) error
 	OnPullRequestReview(ctx context.Context, ev *github.PullRequestReviewEvent) error
