@@ -309,6 +309,14 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 	return out, nil
 }
 
+func errStatus(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
 // CheckURLs maps the names of the check runs on sha to their web pages.
 func (r *Repo) CheckURLs(ctx context.Context, sha string) (map[string]string, error) {
 	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
@@ -329,14 +337,6 @@ func (r *Repo) CheckURLs(ctx context.Context, sha string) (map[string]string, er
 		opts.Page = resp.NextPage
 	}
 	return out, nil
-}
-
-func errStatus(err error) int {
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		return er.Response.StatusCode
-	}
-	return 0
 }
 
 // Deployment records an environment change as a GitHub Deployment.
