@@ -8,7 +8,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// CheckRunHandler receives `check_run` events: a check run changed: CI gates, and re-runs or buttons on hoist's own runs.
+// CheckRunHandler receives `check_run` events: a check run changed (a CI
+// gate), or someone asked for a re-run or pressed a button on one of
+// hoist's own runs.
 type CheckRunHandler struct{ Base }
 
 var _ githubapp.EventHandler = &CheckRunHandler{}
@@ -19,7 +21,9 @@ func NewCheckRunHandler(d Deps) *CheckRunHandler { return &CheckRunHandler{Base{
 // Handles lists the event this handler receives.
 func (h *CheckRunHandler) Handles() []string { return []string{"check_run"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands it to Promotions, which also takes
+// the re-runs and buttons of hoist's own runs; with none it only logs the
+// run.
 func (h *CheckRunHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.CheckRunEvent](eventType, payload)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// CreateHandler receives `create` events: a branch or tag was created: tag rules such as web-*.
+// CreateHandler receives `create` events: a branch or tag was created.
+// Nothing acts on them: GitHub also sends a push for every new ref, and tag
+// rules (web-*) run from that push, so acting here would act twice.
 type CreateHandler struct{ Base }
 
 var _ githubapp.EventHandler = &CreateHandler{}
@@ -19,7 +21,8 @@ func NewCreateHandler(d Deps) *CreateHandler { return &CreateHandler{Base{Deps: 
 // Handles lists the event this handler receives.
 func (h *CreateHandler) Handles() []string { return []string{"create"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload, so a malformed one fails the delivery, and
+// logs it at debug level.
 func (h *CreateHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.CreateEvent](eventType, payload)
 	if err != nil {

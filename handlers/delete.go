@@ -8,7 +8,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// DeleteHandler receives `delete` events: a branch or tag was deleted: an environment branch vanishing.
+// DeleteHandler receives `delete` events: a branch or tag was deleted.
+// Nothing acts on them: a deleted ref also arrives as a push with deleted
+// set, which hoist ignores too.
 type DeleteHandler struct{ Base }
 
 var _ githubapp.EventHandler = &DeleteHandler{}
@@ -19,7 +21,8 @@ func NewDeleteHandler(d Deps) *DeleteHandler { return &DeleteHandler{Base{Deps: 
 // Handles lists the event this handler receives.
 func (h *DeleteHandler) Handles() []string { return []string{"delete"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload, so a malformed one fails the delivery, and
+// logs it at debug level.
 func (h *DeleteHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.DeleteEvent](eventType, payload)
 	if err != nil {

@@ -8,7 +8,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// DeploymentStatusHandler receives `deployment_status` events: a deployment status changed: environments deployed by others.
+// DeploymentStatusHandler receives `deployment_status` events: a
+// deployment status changed, hoist's own included. Nothing acts on them:
+// hoist writes its own statuses and reads deployments back from the API
+// when it needs them (rollback).
 type DeploymentStatusHandler struct{ Base }
 
 var _ githubapp.EventHandler = &DeploymentStatusHandler{}
@@ -21,7 +24,8 @@ func NewDeploymentStatusHandler(d Deps) *DeploymentStatusHandler {
 // Handles lists the event this handler receives.
 func (h *DeploymentStatusHandler) Handles() []string { return []string{"deployment_status"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload, so a malformed one fails the delivery, and
+// logs it at debug level.
 func (h *DeploymentStatusHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.DeploymentStatusEvent](eventType, payload)
 	if err != nil {

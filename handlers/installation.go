@@ -8,7 +8,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// InstallationHandler receives `installation` events: the app was installed, removed, suspended or given new permissions.
+// InstallationHandler receives `installation` events: the App was
+// installed, removed, suspended or given new permissions. Nothing acts on
+// them: installation clients are made per delivery from the installation
+// id it carries, so there is no list of installations to keep.
 type InstallationHandler struct{ Base }
 
 var _ githubapp.EventHandler = &InstallationHandler{}
@@ -19,7 +22,8 @@ func NewInstallationHandler(d Deps) *InstallationHandler { return &InstallationH
 // Handles lists the event this handler receives.
 func (h *InstallationHandler) Handles() []string { return []string{"installation"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload, so a malformed one fails the delivery, and
+// logs it at debug level.
 func (h *InstallationHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.InstallationEvent](eventType, payload)
 	if err != nil {

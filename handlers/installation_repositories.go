@@ -8,7 +8,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// InstallationRepositoriesHandler receives `installation_repositories` events: repositories were added to or removed from an installation.
+// InstallationRepositoriesHandler receives `installation_repositories`
+// events: repositories were added to or removed from an installation.
+// Nothing acts on them: a repository's configuration is read when an
+// event of that repository arrives.
 type InstallationRepositoriesHandler struct{ Base }
 
 var _ githubapp.EventHandler = &InstallationRepositoriesHandler{}
@@ -23,7 +26,8 @@ func (h *InstallationRepositoriesHandler) Handles() []string {
 	return []string{"installation_repositories"}
 }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload, so a malformed one fails the delivery, and
+// logs it at debug level.
 func (h *InstallationRepositoriesHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.InstallationRepositoriesEvent](eventType, payload)
 	if err != nil {

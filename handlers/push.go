@@ -8,7 +8,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// PushHandler receives `push` events: a push to a branch or tag: promotions of candidates, tag rules, deploys of environment branches.
+// PushHandler receives `push` events: a push to a branch or tag. Pushes
+// drive most of hoist: the hoist/config check, promotions of candidates,
+// tag rules (refs/tags/*) and publishing of environment branches.
 type PushHandler struct{ Base }
 
 var _ githubapp.EventHandler = &PushHandler{}
@@ -19,7 +21,8 @@ func NewPushHandler(d Deps) *PushHandler { return &PushHandler{Base{Deps: d}} }
 // Handles lists the event this handler receives.
 func (h *PushHandler) Handles() []string { return []string{"push"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands it to Promotions; with none it only
+// logs the push.
 func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.PushEvent](eventType, payload)
 	if err != nil {

@@ -8,7 +8,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// StatusHandler receives `status` events: a commit status changed: gates on legacy CI statuses.
+// StatusHandler receives `status` events: a commit status changed, which
+// may open a gate that waits on a legacy CI status.
 type StatusHandler struct{ Base }
 
 var _ githubapp.EventHandler = &StatusHandler{}
@@ -19,7 +20,8 @@ func NewStatusHandler(d Deps) *StatusHandler { return &StatusHandler{Base{Deps: 
 // Handles lists the event this handler receives.
 func (h *StatusHandler) Handles() []string { return []string{"status"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands it to Promotions, which re-evaluates
+// the gates of the commit; with none it only logs the status.
 func (h *StatusHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.StatusEvent](eventType, payload)
 	if err != nil {

@@ -8,7 +8,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// WorkflowRunHandler receives `workflow_run` events: a workflow run changed: site builds and CI gates.
+// WorkflowRunHandler receives `workflow_run` events: a workflow run
+// changed, which may open a CI gate or finish a site build.
 type WorkflowRunHandler struct{ Base }
 
 var _ githubapp.EventHandler = &WorkflowRunHandler{}
@@ -19,7 +20,8 @@ func NewWorkflowRunHandler(d Deps) *WorkflowRunHandler { return &WorkflowRunHand
 // Handles lists the event this handler receives.
 func (h *WorkflowRunHandler) Handles() []string { return []string{"workflow_run"} }
 
-// Handle parses the payload and, for now, logs what arrived.
+// Handle parses the payload and hands it to Promotions; with none it only
+// logs the run.
 func (h *WorkflowRunHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.WorkflowRunEvent](eventType, payload)
 	if err != nil {

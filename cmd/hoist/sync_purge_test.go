@@ -58,7 +58,7 @@ func TestSyncPurgesVarnish(t *testing.T) {
 		w.Write(b)
 	}))
 	t.Cleanup(origin.Close)
-	node := testenv.Varnish(t, filepath.Join("..", "..", "deploy", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	node := testenv.Varnish(t, filepath.Join("..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
 	get := func(p string) (int, string) {
 		resp, err := http.Get("http://" + node + p)
 		if err != nil {

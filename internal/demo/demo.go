@@ -45,7 +45,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/deploy/varnish"
+	"github.com/hoist-dev/hoist/examples/varnish"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"

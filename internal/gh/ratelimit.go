@@ -1,7 +1,3 @@
-// Package gh is hoist's edge to the GitHub API: GitHub App authentication
-// (app JWT, cached installation tokens) through go-githubapp and
-// ghinstallation, a user agent with hoist's version, and a client
-// middleware that respects GitHub's primary and secondary rate limits.
 package gh
 
 import (

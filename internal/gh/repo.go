@@ -80,6 +80,19 @@ func (r *Repo) TagCommit(ctx context.Context, tag string) (string, error) {
 	return c.GetSHA(), nil
 }
 
+// ResolveCommit returns the full id of the commit ref names (an
+// abbreviated or full sha, a branch or a tag), or ErrNotFound.
+func (r *Repo) ResolveCommit(ctx context.Context, ref string) (string, error) {
+	c, resp, err := r.Client.Repositories.GetCommit(ctx, r.Owner, r.Name, ref, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		if s := status(resp); s == http.StatusNotFound || s == http.StatusUnprocessableEntity {
+			return "", fmt.Errorf("commit %s of %s: %w", ref, r.FullName(), ErrNotFound)
+		}
+		return "", fmt.Errorf("commit %s of %s: %w", ref, r.FullName(), err)
+	}
+	return c.GetSHA(), nil
+}
+
 // CommitTime is when sha was committed (the committer date).
 func (r *Repo) CommitTime(ctx context.Context, sha string) (time.Time, error) {
 	c, _, err := r.Client.Git.GetCommit(ctx, r.Owner, r.Name, sha)
@@ -304,6 +317,28 @@ func errStatus(err error) int {
 	return 0
 }
 
+// CheckURLs maps the names of the check runs on sha to their web pages.
+func (r *Repo) CheckURLs(ctx context.Context, sha string) (map[string]string, error) {
+	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
+	out := map[string]string{}
+	for page := 0; page < maxPages; page++ {
+		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
+		if err != nil {
+			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
+		}
+		for _, cr := range res.CheckRuns {
+			if _, ok := out[cr.GetName()]; !ok && cr.GetHTMLURL() != "" {
+				out[cr.GetName()] = cr.GetHTMLURL()
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
 // Deployment records an environment change as a GitHub Deployment.
 type Deployment struct {
 	ID  int64
@@ -374,36 +409,6 @@ func (r *Repo) Deployments(ctx context.Context, env string, limit int) ([]Deploy
 	return out, nil
 }
 
-// Permission is the user's permission on the repository: admin, maintain,
-// write, triage, read or none.
-func (r *Repo) Permission(ctx context.Context, user string) (string, error) {
-	p, resp, err := r.Client.Repositories.GetPermissionLevel(ctx, r.Owner, r.Name, user)
-	if err != nil {
-		if status(resp) == http.StatusNotFound {
-			return "none", nil
-		}
-		return "", fmt.Errorf("permission of %s on %s: %w", user, r.FullName(), err)
-	}
-	return permissionOf(p.GetUser().GetRoleName(), p.GetPermission()), nil
-}
-
-// permissionOf reads a collaborator permission answer. role_name carries
-// maintain and triage, which the legacy permission field folds into write
-// and read; but a custom role's role_name is its own name, which says
-// nothing of its rights, so it counts by its base role as the permission
-// field gives it.
-func permissionOf(role, legacy string) string {
-	switch role {
-	case "admin", "maintain", "write", "triage", "read":
-		return role
-	}
-	switch legacy {
-	case "admin", "write", "read":
-		return legacy
-	}
-	return "none"
-}
-
 // File returns a file's content at ref (up to the contents API's 1 MB), or
 // ErrNotFound.
 func (r *Repo) File(ctx context.Context, path, ref string) ([]byte, error) {
@@ -422,23 +427,6 @@ func (r *Repo) File(ctx context.Context, path, ref string) ([]byte, error) {
 		return nil, fmt.Errorf("%s at %s: %w", path, ref, err)
 	}
 	return []byte(content), nil
-}
-
-// Comment posts a comment on an issue or pull request and returns its id.
-func (r *Repo) Comment(ctx context.Context, number int, body string) (int64, error) {
-	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, number, &github.IssueComment{Body: github.String(body)})
-	if err != nil {
-		return 0, fmt.Errorf("comment on #%d: %w", number, err)
-	}
-	return c.GetID(), nil
-}
-
-// React adds a reaction (eyes, rocket, confused, …) to an issue comment.
-func (r *Repo) React(ctx context.Context, commentID int64, content string) error {
-	if _, _, err := r.Client.Reactions.CreateIssueCommentReaction(ctx, r.Owner, r.Name, commentID, content); err != nil {
-		return fmt.Errorf("react %s to comment %d: %w", content, commentID, err)
-	}
-	return nil
 }
 
 // PullRequest is the part of a pull request the core reads.

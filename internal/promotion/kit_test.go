@@ -958,7 +958,7 @@ func fetch(t *testing.T, addr, p string) (int, string) {
 
 func shippedVCL() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "varnish", "hoist.vcl")
+	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl")
 }
 
 // waitState waits until the newest deployment of env for sha has the

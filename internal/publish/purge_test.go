@@ -35,7 +35,7 @@ func TestPurgeByPathsOrAll(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	_, file, _, _ := runtime.Caller(0)
-	node := testenv.Varnish(t, filepath.Join(filepath.Dir(file), "..", "..", "deploy", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	node := testenv.Varnish(t, filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
 	get := func(p string) string {
 		resp, err := http.Get("http://" + node + p)
 		if err != nil {

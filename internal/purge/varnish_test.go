@@ -91,7 +91,7 @@ func get(t *testing.T, addr, p string) (int, string) {
 
 func shippedVCL(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "varnish", "hoist.vcl")
+	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl")
 }
 
 func pathKey(p string) string { return "p-" + strings.NewReplacer("/", "_", ".", "_").Replace(p) }
