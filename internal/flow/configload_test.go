@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 )
@@ -75,7 +76,7 @@ func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -77,7 +78,7 @@ func permanent(format string, a ...any) error {
 // publishes is the part of Service that deploys: targets opened once, and
 // the server config.
 type publishes struct {
-	cfg     *config.Server
+	cfg     *serverconfig.Server
 	mu      sync.Mutex
 	targets map[string]deploy.Target
 	// purgeOptions are given to every CDN adapter (tests shorten retries).
@@ -155,7 +156,7 @@ func (s *Service) cdnsFor(ctx context.Context, fullName string, env pipeline.Env
 		out = append(out, c)
 		extra.Paths = append(extra.Paths, p.Paths...)
 		for _, k := range p.Keys {
-			extra.Keys = append(extra.Keys, config.RepoKey(fullName, k))
+			extra.Keys = append(extra.Keys, serverconfig.RepoKey(fullName, k))
 		}
 	}
 	return out, extra, nil
@@ -342,7 +343,7 @@ func (s *Service) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs) 
 		return sum, err
 	}
 	defer closeMirror()
-	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: config.Edition(full, env.Name)}
+	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: serverconfig.Edition(full, env.Name)}
 	if src, ok := p.Env(env.PromoteFrom); ok && src.Deploy.Target == env.Deploy.Target && src.Deploy.Target != "" {
 		if _, srcPrefix, err := s.cfg.DeployTarget(src.Deploy.Target, full, src.Deploy.Prefix); err == nil && srcPrefix != prefix {
 			// Objects the source edition holds with the same blob are

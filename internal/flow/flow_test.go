@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -94,7 +94,7 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 	}
 	// The flow alone, without the rest of hoist serve.
 	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: spec.ServerYAML, Env: spec.Env,
-		New: func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
+		New: func(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error) {
 			svc.Attach(&opts)
 			srv, err := server.New(ctx, cfg, opts)
 			if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -31,7 +32,7 @@ type rig struct {
 	*world
 	token string // alice's
 	addr  string
-	cfg   *config.Server
+	cfg   *serverconfig.Server
 	inst  int64 // hoist's installation
 	stop  func()
 }
@@ -43,7 +44,7 @@ func startRig(t *testing.T, hoistYML string) *rig {
 
 // startRigOn is startRig with hoist's database at databaseURL (empty:
 // SQLite in the data folder); tweaks change the server configuration.
-func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*config.Server)) *rig {
+func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*serverconfig.Server)) *rig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -69,7 +70,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*conf
 	if databaseURL != "" {
 		env["HOIST_DATABASE_URL"] = databaseURL
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 )
@@ -39,7 +39,7 @@ func TestConditionalRequestsCutRateLimitedRequests(t *testing.T) {
 func promotionScenarioRequests(t *testing.T, cacheMB int) ghemu.RequestStats {
 	var stats ghemu.RequestStats
 	t.Run(fmt.Sprintf("cache_mb=%d", cacheMB), func(t *testing.T) {
-		r := startRigOn(t, manualProductionYML, "", func(cfg *config.Server) {
+		r := startRigOn(t, manualProductionYML, "", func(cfg *serverconfig.Server) {
 			if cacheMB != 0 {
 				cfg.GitHub.CacheMB = cacheMB
 			}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/site"
@@ -15,7 +15,7 @@ import (
 // artifactStore opens where screenshots are kept: the folder, or the s3
 // deploy target named by smoke.artifacts_target, whose client (endpoint,
 // path style, credentials) is the one deploys use.
-func (s *Service) artifactStore(cfg *config.Server) (smoke.ArtifactStore, error) {
+func (s *Service) artifactStore(cfg *serverconfig.Server) (smoke.ArtifactStore, error) {
 	name := cfg.Smoke.ArtifactsTarget
 	if name == "" {
 		return smoke.NewDirStore(cfg.Smoke.ArtifactsDir)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/flow"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -21,7 +21,7 @@ import (
 
 // New returns the server with every service attached, ready to Run.
 // opts.Logger must be set; tests and the demo pass their listener in opts.
-func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
+func New(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error) {
 	promotions := flow.New()
 	if cfg.PreviewURL != "" {
 		// The preview origin signs people in itself: its cookies are its
@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.
 
 // signIn is GitHub sign-in for the origin at base, with the App's OAuth
 // credentials from the dashboard section.
-func signIn(cfg *config.Server, log zerolog.Logger, base, cookie string) (*web.Auth, error) {
+func signIn(cfg *serverconfig.Server, log zerolog.Logger, base, cookie string) (*web.Auth, error) {
 	d := cfg.Dashboard
 	return web.NewAuth(web.AuthOptions{
 		ClientID: d.ClientID, ClientSecret: d.ClientSecret, SessionKey: []byte(d.SessionKey),

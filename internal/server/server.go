@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -84,7 +84,7 @@ type Options struct {
 
 // Server is one hoist serve process.
 type Server struct {
-	cfg        *config.Server
+	cfg        *serverconfig.Server
 	opts       Options
 	log        zerolog.Logger
 	store      *store.Store
@@ -102,7 +102,7 @@ type Server struct {
 
 // New opens the store (applying migrations), prepares the job engine, the
 // GitHub clients and the HTTP routes. Nothing runs until Run.
-func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error) {
+func New(ctx context.Context, cfg *serverconfig.Server, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, registry: prometheus.NewRegistry()}
 	if opts.Logger != nil {
 		s.log = *opts.Logger
@@ -272,10 +272,12 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // storeRetention is the database part of the retention settings.
-func storeRetention(r config.Retention) store.Retention {
-	limit := func(l config.RetentionLimit) store.Limit { return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows} }
+func storeRetention(r serverconfig.Retention) store.Retention {
+	limit := func(l serverconfig.RetentionLimit) store.Limit {
+		return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows}
+	}
 	return store.Retention{
-		Deliveries: limit(r.Deliveries), MinDeliveryAge: config.MinDeliveryAge,
+		Deliveries: limit(r.Deliveries), MinDeliveryAge: serverconfig.MinDeliveryAge,
 		Audit: limit(r.Audit), SmokeRuns: limit(r.SmokeRuns), CommandRuns: limit(r.CommandRuns),
 	}
 }
