@@ -1,3 +1,7 @@
+// Package config is the repository's configuration, .github/hoist.yml: its
+// types, loader, checks and schema. It is pure: LoadRepoConfig is handed
+// the bytes, and nothing here opens a file, talks to a network or imports
+// an adapter. The server's own settings are package config/serverconfig.
 package config
 
 // The repository configuration, .github/hoist.yml, as Go types. The struct

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/hoist-dev/hoist/internal/deploy"
 )
 
 // repoValidator checks the rules that span fields, after decoding. Each
@@ -23,12 +21,26 @@ func (v *repoValidator) errorf(at, format string, args ...any) {
 	if v.bad[at] {
 		return // already reported as unreadable
 	}
-	p := repoLookupPos(v.cfg.pos, at)
-	v.errs = append(v.errs, &RepoConfigError{File: v.cfg.File, Line: p.Line, Column: p.Column, Path: at, Message: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, v.cfg.ErrorAt(at, format, args...))
 }
 
 func (v *repoValidator) written(path string) bool {
-	_, ok := v.cfg.pos[path]
+	return v.cfg.Written(path)
+}
+
+// ErrorAt is a mistake about the value at the key path at
+// (environments.staging.deploy.target), placed at the line and column
+// where the file wrote it, or its nearest written parent. Checks made
+// elsewhere, such as the server's on the targets a repository names,
+// report through it so that every message points into the file alike.
+func (c *RepoConfig) ErrorAt(at, format string, args ...any) *RepoConfigError {
+	p := repoLookupPos(c.pos, at)
+	return &RepoConfigError{File: c.File, Line: p.Line, Column: p.Column, Path: at, Message: fmt.Sprintf(format, args...)}
+}
+
+// Written reports whether the file wrote a value at the key path.
+func (c *RepoConfig) Written(path string) bool {
+	_, ok := c.pos[path]
 	return ok
 }
 
@@ -232,7 +244,7 @@ func (v *repoValidator) deploy(at string, e RepoEnvironment) {
 	if d.Prefix != "" {
 		if d.Target == "" {
 			v.errorf(at+".prefix", "prefix needs a target to be a folder of")
-		} else if msg := deploy.CheckRelPrefix(d.Prefix); msg != "" {
+		} else if msg := CheckRelPrefix(d.Prefix); msg != "" {
 			// The prefix is placed under the repository's own folder of
 			// the target; nothing may lead out of it.
 			v.errorf(at+".prefix", "prefix %s", msg)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 )
 
 func init() {
@@ -73,10 +74,10 @@ func runConfigValidate(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "hoist config validate: -repo %q: write owner/name\n", *repoName)
 		return 2
 	}
-	var server *config.Server
+	var server *serverconfig.Server
 	if *serverFile != "" {
 		var err error
-		if server, err = config.LoadServerTargets(*serverFile); err != nil {
+		if server, err = serverconfig.LoadServerTargets(*serverFile); err != nil {
 			fmt.Fprintf(stderr, "hoist config validate: %v\n", err)
 			return 2
 		}

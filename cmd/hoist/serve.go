@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -26,7 +26,7 @@ func runServe(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.LoadServer(*configPath, nil)
+	cfg, err := serverconfig.LoadServer(*configPath, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hoist serve:", err)
 		return 1

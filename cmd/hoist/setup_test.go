@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -81,7 +81,7 @@ func TestSetupThenServe(t *testing.T) {
 	// hoist serve on that file; only the listener and the data dir are
 	// this test's.
 	env := map[string]string{"HOIST_ADDR": ln.Addr().String(), "HOIST_DATA_DIR": filepath.Join(dir, "data"), "HOIST_LOG_LEVEL": "warn"}
-	cfg, err := config.LoadServer(cfgPath, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer(cfgPath, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("the config hoist setup wrote does not load: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 )
@@ -44,7 +45,7 @@ func runSmoke(ctx context.Context, args []string) int {
 		timeout                   time.Duration
 		scale                     float64
 	)
-	fl.StringVar(&configPath, "config", "", "read the smoke: section of this hoist.yml (default .github/hoist.yml when present)")
+	fl.StringVar(&configPath, "config", "", "read the smoke: section of this hoist.yml, checked as the server checks it (default .github/hoist.yml when present)")
 	fl.StringVar(&outDir, "out", "hoist-smoke", "folder for report.json, report.html and artifacts/")
 	fl.BoolVar(&jsonOut, "json", false, "print the JSON report on stdout instead of a summary")
 	fl.Var(&pages, "page", "page path to test, such as /about/ (repeatable; replaces the config's pages)")
@@ -93,12 +94,11 @@ func runSmoke(ctx context.Context, args []string) int {
 		}
 	}
 	if configPath != "" {
-		cfg, err := smoke.LoadConfig(configPath)
-		if err == nil {
-			err = cfg.Apply(&opts)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
+		if err := applySmokeConfig(configPath, &opts); err != nil {
+			// One line per mistake, each with its file:line:column.
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(stderr, "hoist smoke: %s\n", line)
+			}
 			return 2
 		}
 	}
@@ -152,6 +152,38 @@ func runSmoke(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// applySmokeConfig reads the hoist.yml at path with the loader the server
+// uses, so a mistake anywhere in the file is refused with the same message,
+// and fills what the flags left unset from its smoke section.
+func applySmokeConfig(path string, opts *smoke.Options) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	cfg, err := config.LoadRepoConfig(path, data)
+	if err != nil {
+		return err
+	}
+	file, err := smoke.ConfigOptions(cfg.Smoke)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// Flags win over the file.
+	if len(opts.Pages) == 0 {
+		opts.Pages = file.Pages
+	}
+	if len(opts.Viewports) == 0 {
+		opts.Viewports = file.Viewports
+	}
+	if opts.Crawl.MaxPages == 0 {
+		opts.Crawl.MaxPages = file.Crawl.MaxPages
+	}
+	if len(opts.FailOn) == 0 {
+		opts.FailOn = file.FailOn
+	}
+	return nil
 }
 
 func parseViewport(s string) (smoke.Viewport, error) {

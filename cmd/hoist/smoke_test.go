@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -83,5 +84,90 @@ func TestSmokeFenceFromTheCommandLine(t *testing.T) {
 	}
 	if code := runSmoke(context.Background(), []string{"--dir", dir, "--out", out, "--quiet", "--chromium", chromium, "--allow-host", "169.254.169.254"}); code != 2 {
 		t.Errorf("--allow-host 169.254.169.254: exit %d, want 2", code)
+	}
+}
+
+// runSmokeStderr runs hoist smoke and returns its exit status and what it
+// wrote on stderr.
+func runSmokeStderr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stderr
+	os.Stderr = f
+	code := runSmoke(context.Background(), args)
+	os.Stderr = saved
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(b)
+}
+
+// --config reads the file with the repository config's own loader: a
+// mistake in smoke: and one outside it are both refused before Chromium
+// starts, each with file:line:column and a suggestion, as the server and
+// `hoist config validate` report them.
+func TestSmokeConfigMistakesSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html><title>Home</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "hoist.yml")
+	for _, c := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"in smoke", "version: 1\nsmoke:\n  pages:\n    - path: /\n      expect_txt: Home\n",
+			[]string{cfgPath + `:5:7: unknown key "expect_txt" in smoke.pages[0]; did you mean expect_text?`}},
+		{"outside smoke", "version: 1\nenvironments:\n  staging:\n    branch: staging\n    promte_from: main\nsmoke:\n  pages: [ { path: / } ]\n",
+			[]string{cfgPath + `:5:5: unknown key "promte_from" in environments.staging; did you mean promote_from?`}},
+		{"both, one line each", "version: 1\nsit: { root: public }\nsmoke:\n  viewport: [ { name: phone, width: 390, height: 844 } ]\n",
+			[]string{cfgPath + `:2:1: unknown key "sit"`, "did you mean site?", cfgPath + `:4:3: unknown key "viewport" in smoke; did you mean viewports?`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := os.WriteFile(cfgPath, []byte(c.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// No --chromium: a run that got past the config would fail
+			// another way, not with exit 2 and these lines.
+			code, stderr := runSmokeStderr(t, "--dir", dir, "--out", t.TempDir(), "--quiet", "--config", cfgPath)
+			if code != 2 {
+				t.Errorf("exit %d, want 2 (bad configuration); stderr:\n%s", code, stderr)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+				if !strings.HasPrefix(line, "hoist smoke: "+cfgPath+":") {
+					t.Errorf("line %q does not start with hoist smoke: %s:", line, cfgPath)
+				}
+			}
+		})
+	}
+
+	// A valid file is read: its smoke section's pages are the run's.
+	if err := os.WriteFile(cfgPath, []byte("version: 1\nsmoke:\n  pages: [ { path: /a/ }, { path: /b/, expect_text: B } ]\n  crawl: { max_pages: 3 }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var opts smoke.Options
+	if err := applySmokeConfig(cfgPath, &opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Pages) != 2 || opts.Pages[1] != (smoke.Page{Path: "/b/", ExpectText: "B"}) || opts.Crawl.MaxPages != 3 {
+		t.Errorf("options from the file: %+v", opts)
+	}
+	// Flags win over the file.
+	opts = smoke.Options{Pages: []smoke.Page{{Path: "/only/"}}}
+	if err := applySmokeConfig(cfgPath, &opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Pages) != 1 || opts.Pages[0].Path != "/only/" {
+		t.Errorf("--page overridden by the file: %+v", opts.Pages)
 	}
 }

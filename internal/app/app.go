@@ -13,7 +13,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
 	"github.com/hoist-dev/hoist/internal/generate"
@@ -30,7 +30,7 @@ import (
 
 // New returns hoist serve, assembled and ready to Run. opts.Logger must
 // be set; tests and the demo pass their listeners in opts.
-func New(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
+func New(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error) {
 	srv, _, err := Assemble(ctx, cfg, opts, Hooks{})
 	return srv, err
 }
@@ -60,7 +60,7 @@ type Capabilities struct {
 // the job engine, makes the GitHub clients, builds every capability with
 // what it needs, registers their workers, and hands the finished
 // handlers and routes to the HTTP server.
-func Assemble(ctx context.Context, cfg *config.Server, opts server.Options, hooks Hooks) (*server.Server, *Capabilities, error) {
+func Assemble(ctx context.Context, cfg *serverconfig.Server, opts server.Options, hooks Hooks) (*server.Server, *Capabilities, error) {
 	log := *opts.Logger
 	registry := server.NewRegistry()
 	clients, err := server.NewClients(cfg, registry, log)
@@ -93,7 +93,7 @@ type built struct {
 	routes, preview *http.ServeMux
 }
 
-func build(cfg *config.Server, log zerolog.Logger, st *store.Store, engine *jobs.Engine, clients githubapp.ClientCreator, hooks Hooks) (*Capabilities, built, error) {
+func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine *jobs.Engine, clients githubapp.ClientCreator, hooks Hooks) (*Capabilities, built, error) {
 	var previewGate smokegate.PreviewGate
 	if cfg.PreviewURL != "" {
 		// The preview origin signs people in itself: its cookies are its
@@ -168,7 +168,7 @@ type lateSmoke struct{ promotion.Smoke }
 
 // signIn is GitHub sign-in for the origin at base, with the App's OAuth
 // credentials from the dashboard section.
-func signIn(cfg *config.Server, log zerolog.Logger, base, cookie string) (*web.Auth, error) {
+func signIn(cfg *serverconfig.Server, log zerolog.Logger, base, cookie string) (*web.Auth, error) {
 	d := cfg.Dashboard
 	return web.NewAuth(web.AuthOptions{
 		ClientID: d.ClientID, ClientSecret: d.ClientSecret, SessionKey: []byte(d.SessionKey),

@@ -28,7 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/ghemu"
@@ -96,7 +96,7 @@ func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 		"HOIST_APP_ID": strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY": string(app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": app.WebhookSecret, "HOIST_GITHUB_URL": gh.URL() + "/", "HOIST_LOG_LEVEL": "warn",
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 	}
 	var caps *hoistapp.Capabilities
 	srv := servetest.Start(t, servetest.Spec{GitHub: gh, App: app, Listener: ln, ServerYAML: spec.ServerYAML, Env: spec.Env,
-		New: func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error) {
+		New: func(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error) {
 			srv, c, err := hoistapp.Assemble(ctx, cfg, opts, hooks)
 			caps = c
 			return srv, err
@@ -338,7 +338,7 @@ type rig struct {
 	*world
 	token string // alice's
 	addr  string
-	cfg   *config.Server
+	cfg   *serverconfig.Server
 	inst  int64 // hoist's installation
 	stop  func()
 }
@@ -350,7 +350,7 @@ func startRig(t *testing.T, hoistYML string) *rig {
 
 // startRigOn is startRig with hoist's database at databaseURL (empty:
 // SQLite in the data folder); tweaks change the server configuration.
-func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*config.Server)) *rig {
+func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*serverconfig.Server)) *rig {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -376,7 +376,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*conf
 	if databaseURL != "" {
 		env["HOIST_DATABASE_URL"] = databaseURL
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +575,7 @@ func (r *rig) configRun(sha string) *github.CheckRun {
 func promotionScenarioRequests(t *testing.T, cacheMB int) ghemu.RequestStats {
 	var stats ghemu.RequestStats
 	t.Run(fmt.Sprintf("cache_mb=%d", cacheMB), func(t *testing.T) {
-		r := startRigOn(t, manualProductionYML, "", func(cfg *config.Server) {
+		r := startRigOn(t, manualProductionYML, "", func(cfg *serverconfig.Server) {
 			if cacheMB != 0 {
 				cfg.GitHub.CacheMB = cacheMB
 			}

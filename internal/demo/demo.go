@@ -44,7 +44,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/examples/varnish"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
@@ -318,7 +318,7 @@ func (r *runner) startEdge(s *Step) error {
 
 // stagingEdition is acme/site's staging: its folder of the local target
 // (the default prefix template {owner}/{repo}/ and the prefix staging/)
-// and the name its surrogate keys derive from (config.Edition).
+// and the name its surrogate keys derive from (serverconfig.Edition).
 const stagingEdition = "acme/site/staging"
 
 // originHandler serves one edition of the deploy folder: dir/ is
@@ -383,7 +383,7 @@ func (r *runner) startServer(s *Step) error {
 	if r.opts.ChromiumPath != "" {
 		env["HOIST_CHROMIUM"] = r.opts.ChromiumPath
 	}
-	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		ln.Close()
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/gh"
@@ -107,7 +108,7 @@ func newWorld(t testing.TB, debounce string) *world {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	front := httptest.NewServer(w.gate.wrap(proxy))
 	t.Cleanup(front.Close)
-	cfg := &config.Server{GitHub: config.GitHub{URL: front.URL + "/api/v3/", AppID: w.app.ID,
+	cfg := &serverconfig.Server{GitHub: serverconfig.GitHub{URL: front.URL + "/api/v3/", AppID: w.app.ID,
 		PrivateKey: string(w.app.PrivateKeyPEM), Timeout: time.Minute}}
 	cc, err := gh.NewClientCreator(cfg, gh.RateLimitOptions{Logger: zerolog.Nop()})
 	if err != nil {
@@ -130,7 +131,7 @@ func (w *world) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := jobs.New(ctx, jobs.Options{Store: st, Logger: log, ClientID: "generate-test", Config: config.Jobs{
+	engine, err := jobs.New(ctx, jobs.Options{Store: st, Logger: log, ClientID: "generate-test", Config: serverconfig.Jobs{
 		Workers: 4, MaxAttempts: 5, Timeout: 30 * time.Second, RescueAfter: time.Minute,
 		ShutdownGrace: 5 * time.Second, PollInterval: 50 * time.Millisecond,
 	}})

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 )
 
 // Two installations read the same URL from a server whose ETag is the same
@@ -49,7 +49,7 @@ func TestResponseCacheKeepsInstallationsApart(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	cfg := &config.Server{}
+	cfg := &serverconfig.Server{}
 	cfg.GitHub.URL = srv.URL + "/api/v3/"
 	cfg.GitHub.AppID = 1
 	cfg.GitHub.PrivateKey = string(pemKey)

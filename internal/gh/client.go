@@ -8,7 +8,7 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/version"
 )
 
@@ -18,7 +18,7 @@ import (
 // before they expire, every client sends hoist's user agent and goes
 // through the RateLimit middleware, and GET answers are cached per client
 // and revalidated with If-None-Match (github.cache_mb).
-func NewClientCreator(cfg *config.Server, rl RateLimitOptions) (githubapp.ClientCreator, error) {
+func NewClientCreator(cfg *serverconfig.Server, rl RateLimitOptions) (githubapp.ClientCreator, error) {
 	key, err := cfg.PrivateKeyPEM()
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 )
 
 // The installation client authenticates with a token that it fetched once
@@ -51,7 +51,7 @@ func TestInstallationClientAgainstConfiguredBaseURL(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	cfg := &config.Server{}
+	cfg := &serverconfig.Server{}
 	cfg.GitHub.URL = srv.URL + "/api/v3/"
 	cfg.GitHub.AppID = 1
 	cfg.GitHub.PrivateKey = string(pemKey)

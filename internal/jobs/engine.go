@@ -33,7 +33,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/logging"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -41,7 +41,7 @@ import (
 // Options configure an Engine.
 type Options struct {
 	Store  *store.Store
-	Config config.Jobs
+	Config serverconfig.Jobs
 	Logger zerolog.Logger
 	// Registerer receives the job metrics; nil means none are exported.
 	Registerer prometheus.Registerer

@@ -13,7 +13,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -56,7 +56,7 @@ type fixture struct {
 func newFixture(t *testing.T, st *store.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	e, err := New(ctx, Options{Store: st, Logger: zerolog.Nop(), Config: config.Jobs{
+	e, err := New(ctx, Options{Store: st, Logger: zerolog.Nop(), Config: serverconfig.Jobs{
 		Workers: 4, MaxAttempts: 3, Timeout: time.Minute, RescueAfter: 2 * time.Minute,
 		ShutdownGrace: 5 * time.Second, PollInterval: 50 * time.Millisecond,
 	}})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -55,7 +55,7 @@ func startReplicasTogether(t *testing.T, n int, opts store.Options) {
 				return
 			}
 			t.Cleanup(st.Close)
-			_, errs[i] = New(ctx, Options{Store: st, Config: config.Jobs{Workers: 1}, Logger: opts.Logger})
+			_, errs[i] = New(ctx, Options{Store: st, Config: serverconfig.Jobs{Workers: 1}, Logger: opts.Logger})
 		})
 	}
 	close(start)

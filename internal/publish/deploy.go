@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -83,7 +84,7 @@ type Publisher struct {
 	engine  *jobs.Engine
 	store   *store.Store
 	configs *repoconfig.Loader
-	cfg     *config.Server
+	cfg     *serverconfig.Server
 	// purgeOptions are given to every CDN adapter (tests shorten retries).
 	purgeOptions []purge.Option
 
@@ -99,7 +100,7 @@ type Deps struct {
 	Store   *store.Store
 	Configs *repoconfig.Loader
 	// Server has the deploy targets and CDNs.
-	Server *config.Server
+	Server *serverconfig.Server
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
@@ -186,7 +187,7 @@ func (s *Publisher) cdnsFor(ctx context.Context, fullName string, env pipeline.E
 		out = append(out, c)
 		extra.Paths = append(extra.Paths, p.Paths...)
 		for _, k := range p.Keys {
-			extra.Keys = append(extra.Keys, config.RepoKey(fullName, k))
+			extra.Keys = append(extra.Keys, serverconfig.RepoKey(fullName, k))
 		}
 	}
 	return out, extra, nil
@@ -373,7 +374,7 @@ func (s *Publisher) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs
 		return sum, err
 	}
 	defer closeMirror()
-	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: config.Edition(full, env.Name)}
+	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: serverconfig.Edition(full, env.Name)}
 	if src, ok := p.Env(env.PromoteFrom); ok && src.Deploy.Target == env.Deploy.Target && src.Deploy.Target != "" {
 		if _, srcPrefix, err := s.cfg.DeployTarget(src.Deploy.Target, full, src.Deploy.Prefix); err == nil && srcPrefix != prefix {
 			// Objects the source edition holds with the same blob are

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -103,7 +103,7 @@ func (s *Publisher) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeli
 	}
 	// The edition, its keys and its paths are the repository's own, as a
 	// deploy names them.
-	edition := config.Edition(full, env.Name)
+	edition := serverconfig.Edition(full, env.Name)
 	preq := purge.Request{Edition: edition, EditionKey: deploy.EditionKey(edition), All: req.All}
 	if env.Deploy.Target != "" && s.cfg != nil {
 		_, prefix, err := s.cfg.DeployTarget(env.Deploy.Target, full, env.Deploy.Prefix)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -53,7 +54,7 @@ func TestPurgeByPathsOrAll(t *testing.T) {
 		t.Fatalf("not cached: %q", got)
 	}
 
-	s := &Publisher{cfg: &config.Server{CDNs: purge.CDNs{{Name: "edge", Type: purge.Varnish, Nodes: []string{"http://" + node}, Repos: []string{"acme/site"}}}}}
+	s := &Publisher{cfg: &serverconfig.Server{CDNs: purge.CDNs{{Name: "edge", Type: purge.Varnish, Nodes: []string{"http://" + node}, Repos: []string{"acme/site"}}}}}
 	repo := gh.NewRepo(nil, "acme", "site")
 	env := pipeline.Environment{Name: "staging", Purge: []config.RepoPurge{{CDN: "edge"}}}
 	ctx := context.Background()

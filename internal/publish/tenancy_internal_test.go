@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
@@ -25,8 +26,8 @@ func TestDeployAndPurgeRefuseAtActTime(t *testing.T) {
 	var requests atomic.Int64
 	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
 	t.Cleanup(cdn.Close)
-	s := &Publisher{cfg: &config.Server{
-		Targets: config.Targets{"site": {TargetConfig: deploy.TargetConfig{Type: "local", Dir: t.TempDir()}, Repos: []string{"acme"}}},
+	s := &Publisher{cfg: &serverconfig.Server{
+		Targets: serverconfig.Targets{"site": {TargetConfig: deploy.TargetConfig{Type: "local", Dir: t.TempDir()}, Repos: []string{"acme"}}},
 		CDNs:    purge.CDNs{{Name: "edge", Type: purge.Varnish, Nodes: []string{cdn.URL}, Repos: []string{"acme/site"}}},
 	}}
 	ctx := context.Background()

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/checks"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -43,7 +44,7 @@ type Loader struct {
 	clients githubapp.ClientCreator
 	store   *store.Store
 	engine  *jobs.Engine
-	cfg     *config.Server
+	cfg     *serverconfig.Server
 	configs *gh.ConfigLoader
 
 	mu sync.Mutex
@@ -60,7 +61,7 @@ type Deps struct {
 	Engine *jobs.Engine
 	// Server vets configurations against the server's targets and CDNs;
 	// nil vets nothing.
-	Server *config.Server
+	Server *serverconfig.Server
 	// Configs reads and caches the files; nil is a default cache.
 	Configs *gh.ConfigLoader
 }

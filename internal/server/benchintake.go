@@ -28,7 +28,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -111,7 +111,7 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 	if opts.Workers > 0 {
 		env["HOIST_JOBS_WORKERS"] = strconv.Itoa(opts.Workers)
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		return IntakeResult{}, fmt.Errorf("bench intake: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -62,7 +62,7 @@ func (h *slowHandler) Handle(ctx context.Context, _, id string, _ []byte) error 
 func runCrashChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.LoadServer("", nil)
+	cfg, err := serverconfig.LoadServer("", nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

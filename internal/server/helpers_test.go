@@ -22,7 +22,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -38,7 +38,7 @@ var testKeyPEM = func() []byte {
 
 // testConfig loads a configuration the way hoist serve does, from the
 // environment alone.
-func testConfig(t testing.TB, extra map[string]string) *config.Server {
+func testConfig(t testing.TB, extra map[string]string) *serverconfig.Server {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "app.pem")
@@ -58,7 +58,7 @@ func testConfig(t testing.TB, extra map[string]string) *config.Server {
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := config.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ type running struct {
 }
 
 // startServer runs a server on a loopback port until the test ends.
-func startServer(t testing.TB, cfg *config.Server, opts server.Options) *running {
+func startServer(t testing.TB, cfg *serverconfig.Server, opts server.Options) *running {
 	t.Helper()
 	if opts.Logger == nil {
 		l := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -90,7 +90,7 @@ type Options struct {
 
 // Server is one hoist serve process.
 type Server struct {
-	cfg        *config.Server
+	cfg        *serverconfig.Server
 	opts       Options
 	log        zerolog.Logger
 	store      *store.Store
@@ -109,7 +109,7 @@ type Server struct {
 // New prepares the server from the finished pieces in opts: the webhook
 // intake over the store and job engine, the operational endpoints and the
 // routes. Nothing runs until Run.
-func New(ctx context.Context, cfg *config.Server, opts Options) (*Server, error) {
+func New(ctx context.Context, cfg *serverconfig.Server, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, registry: opts.Registry}
 	if opts.Logger != nil {
 		s.log = *opts.Logger
@@ -183,7 +183,7 @@ func NewRegistry() *prometheus.Registry {
 
 // NewClients checks the App's private key and makes its GitHub clients,
 // with their rate-limit metrics in registry.
-func NewClients(cfg *config.Server, registry prometheus.Registerer, log zerolog.Logger) (githubapp.ClientCreator, error) {
+func NewClients(cfg *serverconfig.Server, registry prometheus.Registerer, log zerolog.Logger) (githubapp.ClientCreator, error) {
 	key, err := cfg.PrivateKeyPEM()
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func NewClients(cfg *config.Server, registry prometheus.Registerer, log zerolog.
 // Open opens the store (applying migrations) and prepares the job engine
 // with the database's retention; register workers on the engine before
 // Run starts it. clientID names this process to the engine.
-func Open(ctx context.Context, cfg *config.Server, registry prometheus.Registerer, log zerolog.Logger, clientID string) (*store.Store, *jobs.Engine, error) {
+func Open(ctx context.Context, cfg *serverconfig.Server, registry prometheus.Registerer, log zerolog.Logger, clientID string) (*store.Store, *jobs.Engine, error) {
 	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log,
 		// Both schemas under one lock: replicas starting together on an empty
 		// database take turns instead of failing on each other's tables.
@@ -304,10 +304,12 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // storeRetention is the database part of the retention settings.
-func storeRetention(r config.Retention) store.Retention {
-	limit := func(l config.RetentionLimit) store.Limit { return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows} }
+func storeRetention(r serverconfig.Retention) store.Retention {
+	limit := func(l serverconfig.RetentionLimit) store.Limit {
+		return store.Limit{MaxAge: l.MaxAge, MaxRows: l.MaxRows}
+	}
 	return store.Retention{
-		Deliveries: limit(r.Deliveries), MinDeliveryAge: config.MinDeliveryAge,
+		Deliveries: limit(r.Deliveries), MinDeliveryAge: serverconfig.MinDeliveryAge,
 		Audit: limit(r.Audit), SmokeRuns: limit(r.SmokeRuns), CommandRuns: limit(r.CommandRuns),
 	}
 }

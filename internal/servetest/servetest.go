@@ -17,7 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -55,7 +55,7 @@ type Spec struct {
 	Dashboard bool
 	// New builds the server from its configuration; nil is app.New, the
 	// whole of hoist serve.
-	New func(ctx context.Context, cfg *config.Server, opts server.Options) (*server.Server, error)
+	New func(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error)
 }
 
 // Start starts hoist as spec says, with its data in a temporary folder,
@@ -95,7 +95,7 @@ func Start(t testing.TB, spec Spec) *server.Server {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := serverconfig.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

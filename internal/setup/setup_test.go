@@ -16,7 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/setup"
 )
@@ -173,7 +173,7 @@ func TestSetupAgainstEmulator(t *testing.T) {
 			t.Errorf("%s has mode %v, want 0600", p, fi.Mode().Perm())
 		}
 	}
-	cfg, err := config.LoadServer(opts.ConfigPath, func(string) (string, bool) { return "", false })
+	cfg, err := serverconfig.LoadServer(opts.ConfigPath, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("the written config does not load: %v", err)
 	}
@@ -219,7 +219,7 @@ func TestSetupAgainstEmulator(t *testing.T) {
 	if run2.err != nil {
 		t.Fatal(run2.err)
 	}
-	cfg2, err := config.LoadServer(opts.ConfigPath, func(string) (string, bool) { return "", false })
+	cfg2, err := serverconfig.LoadServer(opts.ConfigPath, func(string) (string, bool) { return "", false })
 	if err != nil || cfg2.GitHub.AppID == cfg.GitHub.AppID {
 		t.Errorf("forced setup: config %v app %d, want a new app", err, cfg2.GitHub.AppID)
 	}
@@ -242,7 +242,7 @@ func TestSetupForOrganization(t *testing.T) {
 	if run.err != nil {
 		t.Fatal(run.err)
 	}
-	cfg, err := config.LoadServer(run.res.ConfigPath, func(string) (string, bool) { return "", false })
+	cfg, err := serverconfig.LoadServer(run.res.ConfigPath, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,15 @@ package smoke
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/config"
 )
 
-func TestConfigParse(t *testing.T) {
+func TestConfigOptions(t *testing.T) {
 	doc := `
 version: 1
 site: { root: public }
@@ -17,13 +20,12 @@ smoke:
   crawl: { max_pages: 50 }
   fail_on: [ http_error, console_error, failed_request ]
 `
-	c, err := ParseConfig([]byte(doc))
+	c, err := config.LoadRepoConfig("hoist.yml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o Options
-	o.Pages = nil
-	if err := c.Apply(&o); err != nil {
+	o, err := ConfigOptions(c.Smoke)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(o.Viewports) != 2 || o.Viewports[1] != (Viewport{"mobile", 390, 844}) {
@@ -35,28 +37,24 @@ smoke:
 	if o.Crawl.MaxPages != 50 || len(o.FailOn) != 3 || o.FailOn[2] != KindFailedRequest {
 		t.Errorf("crawl %+v fail_on %v", o.Crawl, o.FailOn)
 	}
-	// Flags win over the file.
-	o2 := Options{Pages: []Page{{Path: "/only"}}}
-	c.Apply(&o2)
-	if len(o2.Pages) != 1 {
-		t.Errorf("flags overridden: %+v", o2.Pages)
-	}
-}
-
-func TestConfigErrorsSayWhere(t *testing.T) {
-	_, err := ParseConfig([]byte("smoke:\n  pages:\n    - path: /\n      expect_txt: Shop\n  crawl: { maxpages: 3 }\n"))
-	if err == nil || !strings.Contains(err.Error(), `line 4: unknown key "expect_txt" in pages`) || !strings.Contains(err.Error(), `line 5: unknown key "maxpages" in crawl`) {
-		t.Fatalf("error: %v", err)
-	}
-	c, err := ParseConfig([]byte("smoke:\n  fail_on: [http_eror]\n"))
+	// The defaults of the configuration are the runner's own.
+	c, err = config.LoadRepoConfig("hoist.yml", []byte("version: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Apply(&Options{}); err == nil || !strings.Contains(err.Error(), `smoke.fail_on[0]: unknown finding kind "http_eror"`) {
-		t.Fatalf("fail_on error: %v", err)
+	if o, err = ConfigOptions(c.Smoke); err != nil {
+		t.Fatal(err)
 	}
-	if c, err := ParseConfig([]byte("version: 1\n")); err != nil || len(c.Pages) != 0 {
-		t.Fatalf("no smoke section: %+v %v", c, err)
+	d := (&Options{}).withDefaults()
+	if !reflect.DeepEqual(o.Pages, d.Pages) || !reflect.DeepEqual(o.Viewports, d.Viewports) || !reflect.DeepEqual(o.FailOn, d.FailOn) || o.Crawl != d.Crawl {
+		t.Errorf("defaults of the config %+v differ from the runner's %+v", o, d)
+	}
+}
+
+func TestConfigOptionsRefusesUnknownKind(t *testing.T) {
+	_, err := ConfigOptions(config.RepoSmoke{FailOn: []string{"http_error", "http_eror"}})
+	if err == nil || !strings.Contains(err.Error(), `smoke.fail_on[1]: unknown finding kind "http_eror"`) {
+		t.Fatalf("fail_on error: %v", err)
 	}
 }
 

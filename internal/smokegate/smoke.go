@@ -22,7 +22,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -64,7 +64,7 @@ type Gate struct {
 	configs    *repoconfig.Loader
 	targets    Targets
 	promotions Promotions
-	cfg        *config.Server
+	cfg        *serverconfig.Server
 	// now is the clock of runs and preview links.
 	now func() time.Time
 	// smoke holds what smoke tests need from the server.
@@ -95,7 +95,7 @@ type Deps struct {
 	Targets    Targets
 	Promotions Promotions
 	// Server has the smoke, retention and preview settings.
-	Server *config.Server
+	Server *serverconfig.Server
 	Logger zerolog.Logger
 	// PreviewGate signs people in on the preview origin; nil refuses
 	// everyone there.
@@ -167,7 +167,7 @@ const maxBrowsers = 1
 
 // startSmoke reads the server's smoke settings. A missing browser does not
 // stop the server: smoke requests are then refused with the reason.
-func (s *Gate) startSmoke(cfg *config.Server, log zerolog.Logger) {
+func (s *Gate) startSmoke(cfg *serverconfig.Server, log zerolog.Logger) {
 	st := &s.smoke
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -345,26 +345,6 @@ func (s *Gate) fetchCommits(ctx context.Context, repo *gh.Repo, installation int
 		return fmt.Errorf("installation token to fetch %s: %w", repo.FullName(), err)
 	}
 	return m.Fetch(ctx, info.GetCloneURL(), tok.GetToken(), missing...)
-}
-
-// smokeOptions turns the repository's smoke section into runner options.
-func smokeOptions(c config.RepoSmoke) (smoke.Options, error) {
-	var o smoke.Options
-	for _, p := range c.Pages {
-		o.Pages = append(o.Pages, smoke.Page{Path: p.Path, ExpectText: p.ExpectText, ExpectSelector: p.ExpectSelector, MaxLoadMS: p.MaxLoadMS})
-	}
-	for _, v := range c.Viewports {
-		o.Viewports = append(o.Viewports, smoke.Viewport{Name: v.Name, Width: v.Width, Height: v.Height})
-	}
-	o.Crawl.MaxPages = c.Crawl.MaxPages
-	for i, k := range c.FailOn {
-		kind, err := smoke.ParseKind(k)
-		if err != nil {
-			return o, fmt.Errorf("smoke.fail_on[%d]: %w", i, err)
-		}
-		o.FailOn = append(o.FailOn, kind)
-	}
-	return o, nil
 }
 
 // RepoEvent is what every repository event carries.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/site"
@@ -15,7 +15,7 @@ import (
 // artifactStore opens where screenshots are kept: the folder, or the s3
 // deploy target named by smoke.artifacts_target, whose client (endpoint,
 // path style, credentials) is the one deploys use.
-func (s *Gate) artifactStore(cfg *config.Server) (smoke.ArtifactStore, error) {
+func (s *Gate) artifactStore(cfg *serverconfig.Server) (smoke.ArtifactStore, error) {
 	name := cfg.Smoke.ArtifactsTarget
 	if name == "" {
 		return smoke.NewDirStore(cfg.Smoke.ArtifactsDir)
@@ -36,7 +36,7 @@ func (s *Gate) artifactStore(cfg *config.Server) (smoke.ArtifactStore, error) {
 // and git mirrors (retention.mirrors). An S3 artifact store is shared by
 // every replica and pruned by one of them; a folder and the mirrors are
 // this process's own and pruned by it.
-func (s *Gate) addPruners(cfg *config.Server, e *jobs.Engine) {
+func (s *Gate) addPruners(cfg *serverconfig.Server, e *jobs.Engine) {
 	if age := cfg.Retention.Artifacts.MaxAge; age > 0 {
 		e.AddPruner("artifacts", cfg.Smoke.ArtifactsTarget != "", func(ctx context.Context) (map[string]int64, error) {
 			s.smoke.mu.Lock()

@@ -287,7 +287,7 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 	if err != nil {
 		return jobs.Permanent(fmt.Errorf("site of %s: %w", shortSHA(a.SHA), err))
 	}
-	opts, err := smokeOptions(cfg.Smoke)
+	opts, err := smoke.ConfigOptions(cfg.Smoke)
 	if err != nil {
 		return jobs.Permanent(err)
 	}

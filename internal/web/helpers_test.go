@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
@@ -101,7 +102,7 @@ func newWorld(t testing.TB, holds web.HoldSource) *world {
 		proxy.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(front.Close)
-	cc, err := gh.NewClientCreator(&config.Server{GitHub: config.GitHub{URL: front.URL + "/api/v3/", AppID: w.app.ID,
+	cc, err := gh.NewClientCreator(&serverconfig.Server{GitHub: serverconfig.GitHub{URL: front.URL + "/api/v3/", AppID: w.app.ID,
 		PrivateKey: string(w.app.PrivateKeyPEM), Timeout: time.Minute}}, gh.RateLimitOptions{Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)

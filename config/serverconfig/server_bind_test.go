@@ -1,9 +1,11 @@
-package config
+package serverconfig
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hoist-dev/hoist/config"
 )
 
 func TestBindingErrorsNameTheSetting(t *testing.T) {
@@ -143,7 +145,7 @@ targets:
 cdns:
   acme-edge: { type: varnish, nodes: [http://x], repos: [acme] }
 `)
-	rc, err := LoadRepoConfig(RepoConfigPath, []byte(`version: 1
+	rc, err := config.LoadRepoConfig(config.RepoConfigPath, []byte(`version: 1
 environments:
   production:
     deploy: { target: acme-bucket, prefix: ../../acme/site/production/ }
@@ -155,7 +157,7 @@ environments:
 		t.Fatal("a prefix with .. was accepted by the repository validation")
 	}
 	// The same file with clean prefixes, from another account.
-	rc, err = LoadRepoConfig(RepoConfigPath, []byte(`version: 1
+	rc, err = config.LoadRepoConfig(config.RepoConfigPath, []byte(`version: 1
 environments:
   production:
     deploy: { target: acme-bucket, prefix: acme/site/production/ }
@@ -168,7 +170,7 @@ environments:
 		t.Fatalf("acme/site may use its owner's target: %v", err)
 	}
 	err = cfg.CheckRepoConfig(rc, "evil/site")
-	var list RepoConfigErrors
+	var list config.RepoConfigErrors
 	if !errors.As(err, &list) || len(list) != 2 {
 		t.Fatalf("evil/site: %v, want two mistakes", err)
 	}

@@ -1,4 +1,4 @@
-package config
+package serverconfig
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/deploy"
 )
 
@@ -125,7 +126,7 @@ func checkPrefixTemplate(tmpl string, repos []string) error {
 			if strings.ContainsAny(seg, "{}") {
 				return fmt.Errorf("%q: {owner} and {repo} are the only placeholders, each a whole folder name (as in sites/{owner}/{repo}/)", tmpl)
 			}
-			if msg := deploy.CheckRelPrefix(seg); msg != "" || seg == "" {
+			if msg := config.CheckRelPrefix(seg); msg != "" || seg == "" {
 				return fmt.Errorf("%q is not a clean relative folder", tmpl)
 			}
 		}
@@ -147,7 +148,7 @@ func expandPrefixTemplate(tmpl, owner, repo string) (string, error) {
 	if !ownerName.MatchString(owner) {
 		return "", fmt.Errorf("owner %q is not a GitHub account name", owner)
 	}
-	if repo == "" || repo == "." || repo == ".." || deploy.CheckRelPrefix(repo) != "" || strings.Contains(repo, "/") {
+	if repo == "" || repo == "." || repo == ".." || config.CheckRelPrefix(repo) != "" || strings.Contains(repo, "/") {
 		return "", fmt.Errorf("repository name %q cannot be a folder name", repo)
 	}
 	out := strings.ReplaceAll(tmpl, "{owner}", owner)
@@ -223,18 +224,21 @@ func (cfg *Server) CDNAllowed(name, fullName string) error {
 // the repository's folder. Each mistake names the file, line and column of
 // the value. A name this server does not have is left to the deploy, which
 // fails saying so (the operator may be about to add it).
-func (cfg *Server) CheckRepoConfig(rc *RepoConfig, fullName string) error {
+func (cfg *Server) CheckRepoConfig(rc *config.RepoConfig, fullName string) error {
 	return cfg.checkRepoConfig(rc, fullName, false)
 }
 
 // CheckRepoConfigNames also reports names this server does not have, and
 // without fullName checks only the names: `hoist config validate -server`.
-func (cfg *Server) CheckRepoConfigNames(rc *RepoConfig, fullName string) error {
+func (cfg *Server) CheckRepoConfigNames(rc *config.RepoConfig, fullName string) error {
 	return cfg.checkRepoConfig(rc, fullName, true)
 }
 
-func (cfg *Server) checkRepoConfig(rc *RepoConfig, fullName string, names bool) error {
-	v := &repoValidator{cfg: rc}
+func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names bool) error {
+	var errs config.RepoConfigErrors
+	errorf := func(at, format string, args ...any) {
+		errs = append(errs, rc.ErrorAt(at, format, args...))
+	}
 	for _, e := range rc.Environments {
 		at := "environments." + e.Name
 		if name := e.Deploy.Target; name != "" {
@@ -242,18 +246,18 @@ func (cfg *Server) checkRepoConfig(rc *RepoConfig, fullName string, names bool) 
 			switch {
 			case !known && names:
 				_, err := cfg.Target(name)
-				v.errorf(at+".deploy.target", "%v", err)
+				errorf(at+".deploy.target", "%v", err)
 			case !known || fullName == "":
 			case !RepoAllowed(t.Repos, fullName):
 				_, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix)
-				v.errorf(at+".deploy.target", "%v", err)
+				errorf(at+".deploy.target", "%v", err)
 			default:
 				if _, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix); err != nil {
 					where := at + ".deploy.prefix"
-					if !v.written(where) {
+					if !rc.Written(where) {
 						where = at + ".deploy.target"
 					}
-					v.errorf(where, "%v", err)
+					errorf(where, "%v", err)
 				}
 			}
 		}
@@ -270,14 +274,14 @@ func (cfg *Server) checkRepoConfig(rc *RepoConfig, fullName string, names bool) 
 				err = cfg.CDNAllowed(p.CDN, fullName)
 			}
 			if err != nil {
-				v.errorf(fmt.Sprintf("%s.purge[%d].cdn", at, i), "%v", err)
+				errorf(fmt.Sprintf("%s.purge[%d].cdn", at, i), "%v", err)
 			}
 		}
 	}
-	if len(v.errs) == 0 {
+	if len(errs) == 0 {
 		return nil
 	}
-	return v.errs
+	return errs
 }
 
 // LoadServerTargets reads only what a server config file says about deploy

@@ -1,12 +1,14 @@
-// Package config holds hoist's two configurations: the server's (YAML file
-// plus environment, read once at start by `hoist serve`) and the repository's
-// (.github/hoist.yml, read per event).
+// Package serverconfig holds the server's settings: the YAML file plus
+// environment that `hoist serve` reads once at start (deploy targets, CDNs
+// and their secrets, the dashboard, smoke, retention, generation). The
+// repository's configuration, .github/hoist.yml, is package config; it
+// stays free of the adapters these settings name.
 //
 // The server configuration is one struct, Server. A later section (deploy
 // targets, CDNs, smoke settings, …) lives in its own file server_<area>.go:
 // its type, plus an init() that calls registerServerSection with its
 // defaults and its check; the only line it adds here is its field in Server.
-package config
+package serverconfig
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package config
+package serverconfig
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func (t Target) MarshalYAML() (any, error) {
 
 // GoString keeps %#v from printing the secret key.
 func (t Target) GoString() string {
-	return fmt.Sprintf("config.Target{%s, repos %v, prefix %q}", t.TargetConfig, t.Repos, t.prefixTemplate())
+	return fmt.Sprintf("serverconfig.Target{%s, repos %v, prefix %q}", t.TargetConfig, t.Repos, t.prefixTemplate())
 }
 
 // DefaultTarget is the name of the embedded default target.

@@ -1,4 +1,4 @@
-package config
+package serverconfig
 
 import (
 	"os"
@@ -86,7 +86,7 @@ func TestGenerateSecretErrors(t *testing.T) {
 // Server embeds it.
 func TestGenerateSectionInServer(t *testing.T) {
 	if generateOf(&Server{}) == nil {
-		t.Skip("config.Server does not embed Generate yet: add the line  Generate `yaml:\"generate\"`  to it")
+		t.Skip("serverconfig.Server does not embed Generate yet: add the line  Generate `yaml:\"generate\"`  to it")
 	}
 	path := writeYAML(t, "generate:\n  repositories:\n    acme/shop: { secret: short }\n")
 	_, err := LoadServer(path, envOf(validEnv(t)))
