@@ -15,8 +15,9 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/generate"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -40,7 +41,7 @@ const (
 // carries both repositories' trigger secrets.
 type served struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	alice *github.Client
 	inst  int64
 	url   string
@@ -49,7 +50,7 @@ type served struct {
 
 func startServe(t *testing.T) *served {
 	t.Helper()
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	alice := gh.CreateUser("alice")
@@ -112,11 +113,11 @@ func (s *served) post(repo, secret string, body []byte) (int, generate.Response)
 	return res.StatusCode, out
 }
 
-func (s *served) dispatches() []ghemu.WorkflowDispatch { return s.gh.WorkflowDispatches() }
+func (s *served) dispatches() []emulator.WorkflowDispatch { return s.gh.WorkflowDispatches() }
 
 // waitDispatches waits for n workflow dispatches, then a little longer to
 // see that no more come.
-func (s *served) waitDispatches(n int) []ghemu.WorkflowDispatch {
+func (s *served) waitDispatches(n int) []emulator.WorkflowDispatch {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for len(s.dispatches()) < n {

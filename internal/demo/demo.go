@@ -46,9 +46,9 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/deploy/varnish"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/serve"
 	"github.com/hoist-dev/hoist/internal/server"
@@ -176,8 +176,8 @@ type runner struct {
 	url    string
 
 	ln       net.Listener
-	emu      *ghemu.Server
-	app      *ghemu.App
+	emu      *emulator.Server
+	app      *emulator.App
 	appKey   []byte
 	alice    *github.Client
 	aliceTok string
@@ -250,7 +250,7 @@ func (r *runner) startEmulator(s *Step) error {
 	r.url = "http://" + ln.Addr().String()
 	r.rep.HoistURL = r.url
 	r.rep.DashboardURL = r.url + "/"
-	emu, err := ghemu.New(ghemu.Options{DataDir: filepath.Join(r.dataDir, "github")})
+	emu, err := emulator.New(emulator.Options{DataDir: filepath.Join(r.dataDir, "github")})
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (r *runner) startEmulator(s *Step) error {
 		return err
 	}
 	r.appKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	r.app, err = emu.CreateApp(ghemu.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
+	r.app, err = emu.CreateApp(emulator.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
 		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
 		// The dashboard signs people in with the App's OAuth credentials.
 		CallbackURLs: []string{r.url + web.CallbackPath}})
@@ -517,7 +517,7 @@ func (r *runner) createRepo(s *Step) error {
 		return err
 	}
 	r.aliceTok = tok
-	if _, err := r.emu.CreateRepo(ghemu.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok}); err != nil {
+	if _, err := r.emu.CreateRepo(emulator.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok}); err != nil {
 		return err
 	}
 	inst, err := r.emu.Install(r.app.ID, "acme/site")
@@ -600,7 +600,7 @@ func (r *runner) contentChanged(s *Step) error {
 		}
 		answers = append(answers, ans.Status)
 	}
-	var ds []ghemu.WorkflowDispatch
+	var ds []emulator.WorkflowDispatch
 	if err := waitFor(stepLimit, func() bool { ds = r.emu.WorkflowDispatches(); return len(ds) > 0 }); err != nil {
 		return fmt.Errorf("no workflow dispatched: %w", err)
 	}

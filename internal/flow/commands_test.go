@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -147,9 +147,9 @@ func (w *cmdWorld) reactions(comment int64) []string {
 }
 
 // handled waits until hoist has handled the webhook of a comment event.
-func (w *cmdWorld) handled(comment int64, action string) ghemu.Delivery {
+func (w *cmdWorld) handled(comment int64, action string) emulator.Delivery {
 	w.t.Helper()
-	d := w.gh.WaitForDelivery(func(d ghemu.Delivery) bool {
+	d := w.gh.WaitForDelivery(func(d emulator.Delivery) bool {
 		var p struct {
 			Comment struct{ ID int64 } `json:"comment"`
 		}
@@ -452,7 +452,7 @@ func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {
 	if _, _, err := w.gh.Client(w.app.JWT()).Apps.RedeliverHookDelivery(ctx, first.ID); err != nil && !errors.As(err, &accepted) {
 		t.Fatal(err)
 	}
-	w.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.GUID == first.GUID && d.Redelivery })
+	w.gh.WaitForDelivery(func(d emulator.Delivery) bool { return d.GUID == first.GUID && d.Redelivery })
 	// The same comment under a new delivery id (a second hook, a replay).
 	body := []byte(first.Payload)
 	mac := hmac.New(sha256.New, []byte(w.app.WebhookSecret))

@@ -17,7 +17,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -52,7 +53,7 @@ func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 		t.Skip("git not installed")
 	}
 	o := &ownerRig{}
-	gh := ghemu.Start(t, ghemu.Options{ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
+	gh := emulatortest.Start(t, emulator.Options{ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
 		if method == http.MethodGet && specPath == "/repos/{owner}/{repo}/contents/{path}" {
 			o.reads.Add(1)
 		}

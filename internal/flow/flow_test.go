@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -32,9 +32,9 @@ tags: [ { pattern: "web-*", promote: production } ]
 // a working clone as alice.
 type world struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	srv   *server.Server
-	app   *ghemu.TestApp
+	app   *emulatortest.TestApp
 	alice *github.Client
 	work  string
 	// url is hoist's address, inst the installation on acme/site, svc the
@@ -78,7 +78,7 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 	if spec.Branches == nil {
 		spec.Branches = []string{"main", "dev", "staging", "prod"}
 	}
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")

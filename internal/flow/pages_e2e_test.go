@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -37,9 +38,9 @@ func TestPromotionPullRequestCountsEveryCommit(t *testing.T) {
 }
 
 // pushDelivery waits for the push webhook of ref and returns its id.
-func pushDelivery(t *testing.T, gh *ghemu.Harness, ref string) string {
+func pushDelivery(t *testing.T, gh *emulatortest.Harness, ref string) string {
 	t.Helper()
-	return gh.WaitForDelivery(func(d ghemu.Delivery) bool {
+	return gh.WaitForDelivery(func(d emulator.Delivery) bool {
 		var ev struct {
 			Ref string `json:"ref"`
 		}

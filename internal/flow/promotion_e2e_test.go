@@ -17,8 +17,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/testenv"
@@ -48,7 +49,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*conf
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +413,7 @@ environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }
 `, databaseURL)
-	r.gh.SetFaults(ghemu.Faults{WebhookDuplicateRate: 1})
+	r.gh.SetFaults(emulator.Faults{WebhookDuplicateRate: 1})
 	sha := r.commit("public/index.html", "<h1>twice</h1>", "Once only")
 	r.push("dev")
 	// Two success statuses (two deliveries), each sent twice with one

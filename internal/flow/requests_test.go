@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 )
 
 // The same scenario (pushes to dev with CI statuses, each promoted to
@@ -36,8 +36,8 @@ func TestConditionalRequestsCutRateLimitedRequests(t *testing.T) {
 	}
 }
 
-func promotionScenarioRequests(t *testing.T, cacheMB int) ghemu.RequestStats {
-	var stats ghemu.RequestStats
+func promotionScenarioRequests(t *testing.T, cacheMB int) emulator.RequestStats {
+	var stats emulator.RequestStats
 	t.Run(fmt.Sprintf("cache_mb=%d", cacheMB), func(t *testing.T) {
 		r := startRigOn(t, manualProductionYML, "", func(cfg *config.Server) {
 			if cacheMB != 0 {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/flow"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -142,7 +142,7 @@ func (w *smokeWorld) checkImage(img map[string]any) {
 	}
 }
 
-func actionIDs(cr ghemu.CheckRun) []string {
+func actionIDs(cr emulator.CheckRun) []string {
 	var ids []string
 	for _, a := range cr.Actions {
 		ids = append(ids, fmt.Sprint(a["identifier"]))

@@ -24,10 +24,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -59,8 +60,8 @@ var secrets = map[string]string{
 // store and job engine on one SQLite file, which restart reopens.
 type world struct {
 	t      testing.TB
-	gh     *ghemu.Harness
-	app    *ghemu.TestApp
+	gh     *emulatortest.Harness
+	app    *emulatortest.TestApp
 	inst   int64
 	gate   *gate
 	cc     githubapp.ClientCreator
@@ -77,7 +78,7 @@ type world struct {
 func newWorld(t testing.TB, debounce string) *world {
 	t.Helper()
 	w := &world{t: t, gate: newGate(), dbPath: filepath.Join(t.TempDir(), "hoist.db")}
-	w.gh = ghemu.Start(t)
+	w.gh = emulatortest.Start(t)
 	hook := httptest.NewServer(http.HandlerFunc(w.receiveWebhook))
 	t.Cleanup(hook.Close)
 	alice := w.gh.CreateUser("alice")
@@ -257,8 +258,8 @@ func sign(secret string, body []byte) string {
 }
 
 // dispatches are the workflow dispatches GitHub recorded for acme/site.
-func (w *world) dispatches() []ghemu.WorkflowDispatch {
-	var out []ghemu.WorkflowDispatch
+func (w *world) dispatches() []emulator.WorkflowDispatch {
+	var out []emulator.WorkflowDispatch
 	for _, d := range w.gh.WorkflowDispatches() {
 		if d.Repo == "acme/site" {
 			out = append(out, d)
@@ -292,7 +293,7 @@ func (w *world) allJobs() int {
 
 // settle waits until no generation job is left to run, then returns the
 // dispatches: what happened is final.
-func (w *world) settle() []ghemu.WorkflowDispatch {
+func (w *world) settle() []emulator.WorkflowDispatch {
 	w.t.Helper()
 	waitFor(w.t, 30*time.Second, "generation jobs finished", func() bool { return w.pendingJobs() == 0 })
 	return w.dispatches()

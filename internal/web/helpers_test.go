@@ -23,8 +23,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
@@ -47,8 +47,8 @@ candidates:
 // installed for the App; hoist's store; and the dashboard bound to both.
 type world struct {
 	t     testing.TB
-	gh    *ghemu.Harness
-	app   *ghemu.TestApp
+	gh    *emulatortest.Harness
+	app   *emulatortest.TestApp
 	inst  int64
 	alice *github.Client
 	// bot acts as the App's installation, as hoist does.
@@ -81,7 +81,7 @@ func (c *clock) Add(d time.Duration) {
 func newWorld(t testing.TB, holds web.HoldSource) *world {
 	t.Helper()
 	w := &world{t: t, clock: &clock{t: time.Now()}, heads: map[string]string{}}
-	w.gh = ghemu.Start(t)
+	w.gh = emulatortest.Start(t)
 	aliceTok := w.gh.CreateUser("alice")
 	w.app = w.gh.CreateApp("hoist", "")
 	for _, name := range []string{"shop", "plain", "broken"} {
@@ -130,7 +130,7 @@ var sessionKey = []byte("0123456789abcdef0123456789abcdef")
 
 // newAuth is sign-in with the emulator for the origin at base, whose
 // callback the App registers.
-func newAuth(t testing.TB, gh *ghemu.Harness, app *ghemu.TestApp, base string, now func() time.Time) *web.Auth {
+func newAuth(t testing.TB, gh *emulatortest.Harness, app *emulatortest.TestApp, base string, now func() time.Time) *web.Auth {
 	t.Helper()
 	gh.SetCallbackURLs(app.ID, base+web.CallbackPath)
 	a, err := web.NewAuth(web.AuthOptions{ClientID: app.ClientID, ClientSecret: app.ClientSecret, SessionKey: sessionKey,
