@@ -188,12 +188,20 @@ func (q *sender) deliver(d *Delivery) {
 	q.changed()
 }
 
-func signatures(secret string, body []byte) (sha256Hex, sha1Hex string) {
+// Sign is the X-Hub-Signature-256 value GitHub sends with a webhook body:
+// "sha256=" and the hex HMAC-SHA256 of body under the webhook secret. It is
+// the one place hoist's tests, demo and benchmarks sign deliveries, so they
+// sign exactly as the emulator (and GitHub) does.
+func Sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func signatures(secret string, body []byte) (sha256Hex, sha1Hex string) {
 	m1 := hmac.New(sha1.New, []byte(secret))
 	m1.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil)), "sha1=" + hex.EncodeToString(m1.Sum(nil))
+	return Sign(secret, body), "sha1=" + hex.EncodeToString(m1.Sum(nil))
 }
 
 func (q *sender) post(url, secret string, d *Delivery) (int, string, map[string]string, string, float64) {

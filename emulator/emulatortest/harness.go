@@ -7,19 +7,14 @@ package emulatortest
 import (
 	"testing"
 
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/internal/world"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/golang-jwt/jwt/v4"
 	"github.com/google/go-github/v60/github"
 )
 
@@ -38,14 +33,7 @@ type Harness struct {
 }
 
 // TestApp is an app registered by the harness with a fresh RSA key.
-type TestApp struct {
-	ID            int64
-	Slug          string
-	PrivateKeyPEM []byte // PKCS#1, as GitHub hands out
-	WebhookSecret string
-	// ClientID and ClientSecret are the app's OAuth credentials (sign-in).
-	ClientID, ClientSecret string
-}
+type TestApp = world.App
 
 // Start runs an emulator on a loopback port with its data in t.TempDir(),
 // closed when the test ends. Options may set observers, faults seed etc.;
@@ -73,6 +61,9 @@ func Start(t testing.TB, opts ...emulator.Options) *Harness {
 	return &Harness{Server: s, t: t}
 }
 
+// Wrap is the harness around an emulator started elsewhere (a world).
+func Wrap(t testing.TB, s *emulator.Server) *Harness { return &Harness{Server: s, t: t} }
+
 // CreateUser adds a user and returns its token.
 func (h *Harness) CreateUser(login string) string {
 	h.t.Helper()
@@ -87,21 +78,11 @@ func (h *Harness) CreateUser(login string) string {
 // webhooks to webhookURL ("" records deliveries without sending them).
 func (h *Harness) CreateApp(slug, webhookURL string) *TestApp {
 	h.t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		h.t.Fatalf("emulator: key: %v", err)
-	}
-	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	secret := "webhook-secret-of-" + slug // at least the 16 bytes hoist requires
-	app, err := h.Server.CreateApp(emulator.AppSpec{
-		Slug: slug, WebhookURL: webhookURL, WebhookSecret: secret,
-		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-	})
+	app, err := world.CreateApp(h.Server, emulator.AppSpec{Slug: slug, WebhookURL: webhookURL})
 	if err != nil {
 		h.t.Fatalf("emulator: %v", err)
 	}
-	priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	return &TestApp{ID: app.ID, Slug: app.Slug, PrivateKeyPEM: priv, WebhookSecret: secret, ClientID: app.ClientID, ClientSecret: app.ClientSecret}
+	return app
 }
 
 // SetCallbackURLs registers where the app's sign-in may return.
@@ -126,23 +107,6 @@ func (h *Harness) SignedInClient(login string) *http.Client {
 	base, _ := url.Parse(h.URL())
 	jar.SetCookies(base, []*http.Cookie{ck})
 	return c
-}
-
-// JWT signs an app token valid for nine minutes.
-func (a *TestApp) JWT() string {
-	key, err := jwt.ParseRSAPrivateKeyFromPEM(a.PrivateKeyPEM)
-	if err != nil {
-		panic(err)
-	}
-	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
-		Issuer: strconv.FormatInt(a.ID, 10), IssuedAt: jwt.NewNumericDate(now.Add(-time.Minute)),
-		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
-	}).SignedString(key)
-	if err != nil {
-		panic(err)
-	}
-	return tok
 }
 
 // CreateRepo creates owner/name (default branch main) administered by the

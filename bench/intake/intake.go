@@ -1,15 +1,8 @@
-package server
+package main
 
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -29,8 +22,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/handlers"
+	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/world"
 )
 
 // IntakeBench configures BenchIntake.
@@ -96,16 +92,16 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := world.NewAppKey()
 	if err != nil {
-		return IntakeResult{}, fmt.Errorf("bench intake: app key: %w", err)
+		return IntakeResult{}, fmt.Errorf("bench intake: %w", err)
 	}
 	const secret = "bench-webhook-secret"
 	env := map[string]string{
 		"HOIST_PUBLIC_URL":     "http://127.0.0.1",
 		"HOIST_DATA_DIR":       dir,
 		"HOIST_APP_ID":         "1",
-		"HOIST_PRIVATE_KEY":    string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		"HOIST_PRIVATE_KEY":    string(key.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": secret,
 		"HOIST_GITHUB_URL":     "http://127.0.0.1:1/", // never called: the handler is idle
 	}
@@ -125,7 +121,7 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 	}
 	log := zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)
 	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	srv, err := New(sctx, cfg, Options{
+	srv, err := server.New(sctx, cfg, server.Options{
 		Logger: &log, Listener: ln, Handlers: []githubapp.EventHandler{idleHandler{}},
 		BuiltinHandlers: func(handlers.Deps) []githubapp.EventHandler { return nil },
 	})
@@ -145,9 +141,7 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 		return IntakeResult{}, err
 	}
 
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(benchPayload)
-	sig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	sig := emulator.Sign(secret, benchPayload)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: opts.Concurrency, MaxConnsPerHost: opts.Concurrency}}
 	defer client.CloseIdleConnections()
 
@@ -181,7 +175,7 @@ func BenchIntake(ctx context.Context, opts IntakeBench) (IntakeResult, error) {
 					}
 				}
 				t0 := time.Now()
-				code, err := postDelivery(ctx, client, base+WebhookPath, "bench-"+runID+"-"+strconv.FormatInt(i, 10), sig)
+				code, err := postDelivery(ctx, client, base+server.WebhookPath, "bench-"+runID+"-"+strconv.FormatInt(i, 10), sig)
 				lat[i] = time.Since(t0)
 				if err == nil && code != http.StatusAccepted {
 					err = fmt.Errorf("delivery %d answered %d, want 202", i, code)
@@ -265,24 +259,21 @@ func postDelivery(ctx context.Context, client *http.Client, url, id, sig string)
 }
 
 func waitReady(ctx context.Context, base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err := world.WaitFor(30*time.Second, func() bool {
+		if ctx.Err() != nil {
+			return true
+		}
 		res, err := http.Get(base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			return errors.New("bench intake: server not ready after 30s")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return fmt.Errorf("bench intake: server not ready: %w", err)
 	}
+	return ctx.Err()
 }
 
 // rssBytes is the resident set size of this process (Linux; 0 elsewhere).

@@ -1,26 +1,24 @@
-package server_test
+package main
 
 import (
 	"context"
 	"os"
 	"strconv"
 	"testing"
-
-	"github.com/hoist-dev/hoist/internal/server"
 )
 
 // BenchmarkIntake measures signed deliveries accepted and persisted per
 // second on SQLite, and the time to answer, with handlers doing nothing.
-// It runs the same measurement as `hoist bench intake`:
+// It runs the same measurement as the command:
 //
-//	HOIST_BENCH_CONCURRENCY=8 go test -run '^$' -bench Intake -benchtime 10000x ./internal/server/
+//	HOIST_BENCH_CONCURRENCY=8 go test -run '^$' -bench Intake -benchtime 10000x ./bench/intake/
 func BenchmarkIntake(b *testing.B) {
 	// Concurrent senders; GitHub delivers in parallel, a handful at a time.
 	senders := 8
 	if n, err := strconv.Atoi(os.Getenv("HOIST_BENCH_CONCURRENCY")); err == nil && n > 0 {
 		senders = n
 	}
-	res, err := server.BenchIntake(context.Background(), server.IntakeBench{
+	res, err := BenchIntake(context.Background(), IntakeBench{
 		Deliveries: b.N, Concurrency: senders, DataDir: b.TempDir(),
 	})
 	if err != nil {
