@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/generate"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -50,22 +51,11 @@ type served struct {
 
 func startServe(t *testing.T) *served {
 	t.Helper()
-	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	alice := gh.CreateUser("alice")
-	for _, name := range []string{"site", "blog", "web"} {
-		gh.CreateRepo("acme", name, alice)
-	}
-	inst := gh.Install(app.ID, "acme/site", "acme/blog", "acme/web")
-	user := gh.Client(alice)
-	put := func(repo, body string) {
-		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, config.RepoConfigPath,
-			&github.RepositoryContentFileOptions{Message: github.String("Configure hoist"), Content: []byte(body)})
-		if err != nil {
-			t.Fatalf("push %s config: %v", repo, err)
-		}
-	}
+	ws := hoisttest.Start(t, hoisttest.Spec{App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath},
+		Repos: []string{"site", "blog", "web"}})
+	gh, app, inst, user := ws.GH, ws.App, ws.InstallationID, ws.User()
+	put := func(repo, body string) { ws.Put(repo, config.RepoConfigPath, body, "Configure hoist") }
 	put("site", `version: 1
 environments:
   staging: { branch: staging }

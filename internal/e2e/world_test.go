@@ -29,6 +29,7 @@ import (
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
@@ -120,12 +121,9 @@ func start(t *testing.T) *world {
 		cdnNodes = append(cdnNodes, strconv.Quote(g.url))
 	}
 
-	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	aliceToken := gh.CreateUser("alice")
-	gh.CreateRepo("acme", "site", aliceToken)
-	inst := gh.Install(app.ID, "acme/site")
+	ws := hoisttest.Start(t, hoisttest.Spec{App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath}, Repos: []string{"site"}})
+	gh, app, aliceToken, inst := ws.GH, ws.App, ws.UserToken, ws.InstallationID
 
 	dir := t.TempDir()
 	serverYAML := fmt.Sprintf(`generate:

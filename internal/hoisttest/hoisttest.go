@@ -13,6 +13,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/world"
 )
 
+// Spec says what world to build (world.Spec, named here so that tests with
+// a world type of their own need not import package world).
+type Spec = world.Spec
+
 // World is a world.World for a test, with the emulator's harness.
 type World struct {
 	*world.World
@@ -24,7 +28,7 @@ type World struct {
 // Start builds the world spec describes, with the emulator's data in
 // t.TempDir() and retries backing off from 20 ms unless spec says
 // otherwise, and stops it when the test ends.
-func Start(t testing.TB, spec world.Spec) *World {
+func Start(t testing.TB, spec Spec) *World {
 	t.Helper()
 	if spec.Emulator.DataDir == "" {
 		spec.Emulator.DataDir = t.TempDir()

@@ -25,6 +25,7 @@ import (
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
@@ -81,14 +82,9 @@ func (c *clock) Add(d time.Duration) {
 func newWorld(t testing.TB, holds web.HoldSource) *world {
 	t.Helper()
 	w := &world{t: t, clock: &clock{t: time.Now()}, heads: map[string]string{}}
-	w.gh = emulatortest.Start(t)
-	aliceTok := w.gh.CreateUser("alice")
-	w.app = w.gh.CreateApp("hoist", "")
-	for _, name := range []string{"shop", "plain", "broken"} {
-		w.gh.CreateRepo("acme", name, aliceTok)
-	}
-	w.inst = w.gh.Install(w.app.ID, "acme/shop", "acme/plain", "acme/broken")
-	w.alice = w.gh.Client(aliceTok)
+	ws := hoisttest.Start(t, hoisttest.Spec{Repos: []string{"shop", "plain", "broken"}})
+	w.gh, w.app, w.inst = ws.GH, ws.App, ws.InstallationID
+	w.alice = ws.User()
 	w.put("shop", "main", config.RepoConfigPath, shopConfig, "Configure hoist")
 	w.put("plain", "main", "README.md", "plain", "Initial commit")
 	w.put("broken", "main", config.RepoConfigPath, "version: 1\nenvironments:\n  dev: { brnch: dev }\n", "Configure hoist")

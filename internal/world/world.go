@@ -183,10 +183,10 @@ func Start(spec Spec) (*World, error) {
 
 func (w *World) populate(spec Spec) error {
 	var err error
-	if w.App, err = CreateApp(w.GitHub, spec.App); err != nil {
+	if _, w.UserToken, err = w.GitHub.CreateUser(spec.User); err != nil {
 		return err
 	}
-	if _, w.UserToken, err = w.GitHub.CreateUser(spec.User); err != nil {
+	if w.App, err = CreateApp(w.GitHub, spec.App); err != nil {
 		return err
 	}
 	for _, name := range spec.Repos {
