@@ -3,13 +3,9 @@ package emulator_test
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +21,7 @@ import (
 
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 )
 
 // served counts, per route, the responses the conformance observer saw
@@ -333,10 +330,5 @@ func jsonDecode(t testing.TB, resp *http.Response, v any) {
 }
 
 func testPublicKey(t testing.TB) string {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	return hoisttest.AppKey(t).PublicKeyPEM
 }

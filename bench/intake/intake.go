@@ -258,20 +258,10 @@ func postDelivery(ctx context.Context, client *http.Client, url, id, sig string)
 	return res.StatusCode, nil
 }
 
+// waitReady waits up to 30 s for the server to answer /readyz.
 func waitReady(ctx context.Context, base string) error {
-	err := world.WaitFor(30*time.Second, func() bool {
-		if ctx.Err() != nil {
-			return true
-		}
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	if err != nil {
-		return fmt.Errorf("bench intake: server not ready: %w", err)
+	if err := world.WaitReady(base, 30*time.Second); err != nil {
+		return fmt.Errorf("bench intake: %w", err)
 	}
 	return ctx.Err()
 }

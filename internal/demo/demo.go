@@ -384,14 +384,7 @@ func (r *runner) startServer(s *Step) error {
 	}
 	r.srv, r.cancel, r.done = srv, cancel, make(chan error, 1)
 	go func() { r.done <- srv.Run(ctx) }()
-	if err := world.WaitFor(20*time.Second, func() bool {
-		res, err := http.Get(r.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}); err != nil {
+	if err := world.WaitReady(r.url, 20*time.Second); err != nil {
 		return fmt.Errorf("hoist did not become ready: %w", err)
 	}
 	s.Detail = "listening on " + r.url + ", database " + filepath.Join(r.dataDir, "hoist", "hoist.db") + ", deploying to " + r.sitesDir

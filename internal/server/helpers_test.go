@@ -17,7 +17,6 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/emulator"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/world"
 )
@@ -99,14 +98,9 @@ func startServer(t testing.TB, cfg *config.Server, opts server.Options) *running
 		}
 	})
 	r := &running{Server: srv, URL: "http://" + ln.Addr().String()}
-	hoisttest.WaitFor(t, 20*time.Second, "server ready", func() bool {
-		res, err := http.Get(r.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	if err := world.WaitReady(r.URL, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -208,3 +209,20 @@ func (w *World) populate(spec Spec) error {
 
 // Close stops the emulator.
 func (w *World) Close() error { return w.GitHub.Close() }
+
+// WaitReady waits until hoist at base answers /readyz with 200, or limit
+// passes.
+func WaitReady(base string, limit time.Duration) error {
+	err := WaitFor(limit, func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return fmt.Errorf("%s/readyz: %w", base, err)
+	}
+	return nil
+}
