@@ -32,12 +32,26 @@ func testKit(pkg string) string {
 	case pkg == "github.com/getkin/kin-openapi" || strings.HasPrefix(pkg, "github.com/getkin/kin-openapi/"):
 		return "the OpenAPI checker the emulator's tests use"
 	case strings.HasPrefix(pkg, modulePath+"/"):
-		base := path.Base(pkg)
-		if strings.Contains(base, "test") || base == "ghspec" || base == "e2e" {
+		if why, ok := moduleTestKits[strings.TrimPrefix(pkg, modulePath+"/")]; ok {
+			return why
+		}
+		// A package named like a test kit (…test, testenv) is one, even
+		// when it is newer than the list below.
+		if base := path.Base(pkg); strings.Contains(base, "test") || base == "e2e" {
 			return "a test kit of this module"
 		}
 	}
 	return ""
+}
+
+// moduleTestKits are this module's packages that exist only for tests, by
+// path below the module, with what each is.
+var moduleTestKits = map[string]string{
+	"emulator/emulatortest": "the emulator's test harness and OpenAPI checker",
+	"internal/hoisttest":    "the testing.TB wrappers of the shared test world",
+	"internal/testenv":      "the real tools tests start",
+	"internal/servetest":    "hoist started in process for tests",
+	"internal/e2e":          "the end-to-end tests",
 }
 
 // linkedTestKits returns one line per test kit reachable from root in the
@@ -146,18 +160,27 @@ func TestLinkedTestKitsNamesTheChain(t *testing.T) {
 	root := modulePath + "/cmd/hoist"
 	graph := map[string][]string{
 		root:                                         {modulePath + "/internal/demo", "github.com/palantir/go-githubapp/githubapp"},
-		modulePath + "/internal/demo":                {modulePath + "/internal/testenv", modulePath + "/internal/ghemu"},
+		modulePath + "/internal/demo":                {modulePath + "/internal/testenv", modulePath + "/emulator", modulePath + "/internal/hoisttest"},
 		modulePath + "/internal/testenv":             {"testing", "net/http/httptest"},
-		modulePath + "/internal/ghemu":               {"github.com/getkin/kin-openapi/openapi3"},
+		modulePath + "/emulator":                     {modulePath + "/emulator/emulatortest"},
+		modulePath + "/emulator/emulatortest":        {"github.com/getkin/kin-openapi/openapi3"},
+		modulePath + "/internal/hoisttest":           {modulePath + "/internal/world"},
 		"github.com/palantir/go-githubapp/githubapp": {"github.com/hashicorp/golang-lru"},
 		"github.com/hashicorp/golang-lru":            {"testing"},
 	}
 	got := strings.Join(linkedTestKits(root, graph), "\n")
+	// The emulator and the shared world ship in the binary (hoist emulator,
+	// hoist demo); only their test kits are findings.
+	if strings.Contains(got, "internal/world") || strings.Contains(got, modulePath+"/emulator (") {
+		t.Errorf("the shared world or the emulator reported as a test kit; got:\n%s", got)
+	}
 	for _, want := range []string{
 		"testing (Go's test framework) is linked: cmd/hoist → internal/demo → internal/testenv → testing; imported by github.com/hashicorp/golang-lru, " + modulePath + "/internal/testenv",
 		"net/http/httptest (test HTTP servers) is linked",
-		modulePath + "/internal/testenv (a test kit of this module) is linked: cmd/hoist → internal/demo → internal/testenv",
-		"github.com/getkin/kin-openapi/openapi3 (the OpenAPI checker the emulator's tests use) is linked: cmd/hoist → internal/demo → internal/ghemu → github.com/getkin/kin-openapi/openapi3",
+		modulePath + "/internal/testenv (the real tools tests start) is linked: cmd/hoist → internal/demo → internal/testenv",
+		"github.com/getkin/kin-openapi/openapi3 (the OpenAPI checker the emulator's tests use) is linked: cmd/hoist → internal/demo → emulator → emulator/emulatortest → github.com/getkin/kin-openapi/openapi3",
+		modulePath + "/emulator/emulatortest (the emulator's test harness and OpenAPI checker) is linked: cmd/hoist → internal/demo → emulator → emulator/emulatortest",
+		modulePath + "/internal/hoisttest (the testing.TB wrappers of the shared test world) is linked: cmd/hoist → internal/demo → internal/hoisttest",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("findings lack %q; got:\n%s", want, got)

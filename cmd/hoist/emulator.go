@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/logging"
 )
 
@@ -35,7 +35,7 @@ func runEmulator(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "hoist emulator: %v\n", err)
 		return 2
 	}
-	err = ghemu.Run(ctx, *addr, ghemu.Options{DataDir: *data, BaseURL: *baseURL, Seed: *seed, Logger: log}, func(url string) {
+	err = emulator.Run(ctx, *addr, emulator.Options{DataDir: *data, BaseURL: *baseURL, Seed: *seed, Logger: log}, func(url string) {
 		fmt.Printf("GitHub emulator listening on %s (REST also under %s/api/v3)\n", url, url)
 	})
 	if err != nil {

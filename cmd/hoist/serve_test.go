@@ -15,8 +15,10 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/generate"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -40,7 +42,7 @@ const (
 // carries both repositories' trigger secrets.
 type served struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	alice *github.Client
 	inst  int64
 	url   string
@@ -49,22 +51,11 @@ type served struct {
 
 func startServe(t *testing.T) *served {
 	t.Helper()
-	gh := ghemu.Start(t)
 	ln, hoistURL := servetest.Listen(t)
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	alice := gh.CreateUser("alice")
-	for _, name := range []string{"site", "blog", "web"} {
-		gh.CreateRepo("acme", name, alice)
-	}
-	inst := gh.Install(app.ID, "acme/site", "acme/blog", "acme/web")
-	user := gh.Client(alice)
-	put := func(repo, body string) {
-		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, config.RepoConfigPath,
-			&github.RepositoryContentFileOptions{Message: github.String("Configure hoist"), Content: []byte(body)})
-		if err != nil {
-			t.Fatalf("push %s config: %v", repo, err)
-		}
-	}
+	ws := hoisttest.Start(t, hoisttest.Spec{App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath},
+		Repos: []string{"site", "blog", "web"}})
+	gh, app, inst, user := ws.GH, ws.App, ws.InstallationID, ws.User()
+	put := func(repo, body string) { ws.Put(repo, config.RepoConfigPath, body, "Configure hoist") }
 	put("site", `version: 1
 environments:
   staging: { branch: staging }
@@ -112,11 +103,11 @@ func (s *served) post(repo, secret string, body []byte) (int, generate.Response)
 	return res.StatusCode, out
 }
 
-func (s *served) dispatches() []ghemu.WorkflowDispatch { return s.gh.WorkflowDispatches() }
+func (s *served) dispatches() []emulator.WorkflowDispatch { return s.gh.WorkflowDispatches() }
 
 // waitDispatches waits for n workflow dispatches, then a little longer to
 // see that no more come.
-func (s *served) waitDispatches(n int) []ghemu.WorkflowDispatch {
+func (s *served) waitDispatches(n int) []emulator.WorkflowDispatch {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for len(s.dispatches()) < n {

@@ -15,8 +15,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/app"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -25,7 +26,7 @@ import (
 // `hoist serve` on the config it wrote: the App's installation webhook,
 // signed with the secret setup received, is accepted.
 func TestSetupThenServe(t *testing.T) {
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	alice := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", alice)
 	ln, hoistURL := servetest.Listen(t)
@@ -97,7 +98,7 @@ func TestSetupThenServe(t *testing.T) {
 	defer func() { stop(); <-done }()
 
 	gh.Install(cfg.GitHub.AppID, "acme/site")
-	d, err := gh.Server.WaitDelivery(30*time.Second, func(d ghemu.Delivery) bool {
+	d, err := gh.Server.WaitDelivery(30*time.Second, func(d emulator.Delivery) bool {
 		return d.Event == "installation" && d.StatusCode != 0
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -44,7 +44,7 @@ func listen(t *testing.T) net.Listener {
 // Without a dashboard section there is no dashboard and no sign-in: the
 // public address serves the webhook, health, and signed artifacts only.
 func TestDashboardIsOffUnlessConfigured(t *testing.T) {
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	alice := gh.CreateUser("alice")
@@ -68,7 +68,7 @@ func TestDashboardIsOffUnlessConfigured(t *testing.T) {
 // opens only for a signed-in writer and only on the preview origin.
 func TestListenersSignInAndPreviewsForWriters(t *testing.T) {
 	ctx := context.Background()
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
 	pln, mln := listen(t), listen(t)
 	// Another host name than public_url's, so that cookies are not shared.

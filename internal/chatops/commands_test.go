@@ -17,9 +17,9 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/chatops"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -273,7 +273,7 @@ func TestTheSameCommentTwiceIsAnsweredOnce(t *testing.T) {
 	if _, _, err := w.gh.Client(w.app.JWT()).Apps.RedeliverHookDelivery(ctx, first.ID); err != nil && !errors.As(err, &accepted) {
 		t.Fatal(err)
 	}
-	w.gh.WaitForDelivery(func(d ghemu.Delivery) bool { return d.GUID == first.GUID && d.Redelivery })
+	w.gh.WaitForDelivery(func(d emulator.Delivery) bool { return d.GUID == first.GUID && d.Redelivery })
 	// The same comment under a new delivery id (a second hook, a replay).
 	body := []byte(first.Payload)
 	mac := hmac.New(sha256.New, []byte(w.app.WebhookSecret))

@@ -13,15 +13,10 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"html/template"
@@ -45,15 +40,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/examples/varnish"
 	"github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/varnishd"
 	"github.com/hoist-dev/hoist/internal/web"
+	"github.com/hoist-dev/hoist/internal/world"
 )
 
 //go:embed sample
@@ -176,9 +172,8 @@ type runner struct {
 	url    string
 
 	ln       net.Listener
-	emu      *ghemu.Server
-	app      *ghemu.App
-	appKey   []byte
+	emu      *emulator.Server
+	app      *world.App
 	alice    *github.Client
 	aliceTok string
 	work     string
@@ -250,7 +245,7 @@ func (r *runner) startEmulator(s *Step) error {
 	r.url = "http://" + ln.Addr().String()
 	r.rep.HoistURL = r.url
 	r.rep.DashboardURL = r.url + "/"
-	emu, err := ghemu.New(ghemu.Options{DataDir: filepath.Join(r.dataDir, "github")})
+	emu, err := emulator.New(emulator.Options{DataDir: filepath.Join(r.dataDir, "github")})
 	if err != nil {
 		return err
 	}
@@ -259,17 +254,7 @@ func (r *runner) startEmulator(s *Step) error {
 	}
 	r.emu = emu
 	r.rep.GitHubURL = emu.URL()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return err
-	}
-	r.appKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	r.app, err = emu.CreateApp(ghemu.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
-		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+	r.app, err = world.CreateApp(emu, emulator.AppSpec{Slug: "hoist", WebhookURL: r.url + server.WebhookPath, WebhookSecret: webhookSecret,
 		// The dashboard signs people in with the App's OAuth credentials.
 		CallbackURLs: []string{r.url + web.CallbackPath}})
 	if err != nil {
@@ -374,7 +359,7 @@ func (r *runner) startServer(s *Step) error {
 		"HOIST_PUBLIC_URL":     r.url,
 		"HOIST_DATA_DIR":       filepath.Join(r.dataDir, "hoist"),
 		"HOIST_APP_ID":         strconv.FormatInt(r.app.ID, 10),
-		"HOIST_PRIVATE_KEY":    string(r.appKey),
+		"HOIST_PRIVATE_KEY":    string(r.app.PrivateKeyPEM),
 		"HOIST_WEBHOOK_SECRET": webhookSecret,
 		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
 		"DEMO_CLIENT_SECRET":   r.app.ClientSecret,
@@ -399,14 +384,7 @@ func (r *runner) startServer(s *Step) error {
 	}
 	r.srv, r.cancel, r.done = srv, cancel, make(chan error, 1)
 	go func() { r.done <- srv.Run(ctx) }()
-	if err := waitFor(20*time.Second, func() bool {
-		res, err := http.Get(r.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}); err != nil {
+	if err := world.WaitReady(r.url, 20*time.Second); err != nil {
 		return fmt.Errorf("hoist did not become ready: %w", err)
 	}
 	s.Detail = "listening on " + r.url + ", database " + filepath.Join(r.dataDir, "hoist", "hoist.db") + ", deploying to " + r.sitesDir
@@ -517,7 +495,7 @@ func (r *runner) createRepo(s *Step) error {
 		return err
 	}
 	r.aliceTok = tok
-	if _, err := r.emu.CreateRepo(ghemu.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok}); err != nil {
+	if _, err := r.emu.CreateRepo(emulator.RepoSpec{Owner: "acme", Name: "site", OwnerToken: tok}); err != nil {
 		return err
 	}
 	inst, err := r.emu.Install(r.app.ID, "acme/site")
@@ -600,8 +578,8 @@ func (r *runner) contentChanged(s *Step) error {
 		}
 		answers = append(answers, ans.Status)
 	}
-	var ds []ghemu.WorkflowDispatch
-	if err := waitFor(stepLimit, func() bool { ds = r.emu.WorkflowDispatches(); return len(ds) > 0 }); err != nil {
+	var ds []emulator.WorkflowDispatch
+	if err := world.WaitFor(stepLimit, func() bool { ds = r.emu.WorkflowDispatches(); return len(ds) > 0 }); err != nil {
 		return fmt.Errorf("no workflow dispatched: %w", err)
 	}
 	// Nothing more arrives after the window.
@@ -684,7 +662,7 @@ func generateSite(dir string, products []product) (int, error) {
 // smokeRun waits for the hoist/smoke check run on sha to complete.
 func (r *runner) smokeRun(sha string) (*github.CheckRun, error) {
 	var run *github.CheckRun
-	err := waitFor(stepLimit, func() bool {
+	err := world.WaitFor(stepLimit, func() bool {
 		res, _, err := r.alice.Checks.ListCheckRunsForRef(r.ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String("hoist/smoke")})
 		if err != nil || len(res.CheckRuns) == 0 {
 			return false
@@ -733,7 +711,7 @@ func (r *runner) smokePasses(s *Step) error {
 
 func (r *runner) stagingPromoted(s *Step) error {
 	var head string
-	if err := waitFor(stepLimit, func() bool {
+	if err := world.WaitFor(stepLimit, func() bool {
 		ref, _, err := r.alice.Git.GetRef(r.ctx, "acme", "site", "heads/staging")
 		if err == nil {
 			head = ref.GetObject().GetSHA()
@@ -752,7 +730,7 @@ func (r *runner) stagingPromoted(s *Step) error {
 // returns its final status; a failure is an error.
 func (r *runner) waitDeployment(env, sha string) (*github.DeploymentStatus, error) {
 	var last *github.DeploymentStatus
-	err := waitFor(stepLimit, func() bool {
+	err := world.WaitFor(stepLimit, func() bool {
 		deps, _, err := r.alice.Repositories.ListDeployments(r.ctx, "acme", "site", &github.DeploymentsListOptions{Environment: env, SHA: sha})
 		if err != nil || len(deps) == 0 {
 			return false
@@ -808,7 +786,7 @@ func (r *runner) deployedAndPurged(s *Step) error {
 // pull request staging → main for a person to merge or /promote.
 func (r *runner) productionPR(s *Step) error {
 	var pr *github.PullRequest
-	if err := waitFor(stepLimit, func() bool {
+	if err := world.WaitFor(stepLimit, func() bool {
 		prs, _, err := r.alice.PullRequests.List(r.ctx, "acme", "site", &github.PullRequestListOptions{State: "open"})
 		if err != nil {
 			return false
@@ -950,7 +928,7 @@ func writeFile(path, content string) error {
 func (r *runner) deliverPush(s *Step) error {
 	r.delivery = newUUID()
 	r.payload = pushPayload(r.installation)
-	code, err := r.post(r.delivery, "push", r.payload, sign(webhookSecret, r.payload))
+	code, err := r.post(r.delivery, "push", r.payload, emulator.Sign(webhookSecret, r.payload))
 	if err != nil {
 		return err
 	}
@@ -958,7 +936,7 @@ func (r *runner) deliverPush(s *Step) error {
 		return fmt.Errorf("hoist answered %d, want 202", code)
 	}
 	var status string
-	if err := waitFor(20*time.Second, func() bool {
+	if err := world.WaitFor(20*time.Second, func() bool {
 		d, err := r.srv.Store().GetDelivery(context.Background(), r.delivery)
 		status = d.Status
 		return err == nil && d.Status == "handled"
@@ -970,7 +948,7 @@ func (r *runner) deliverPush(s *Step) error {
 }
 
 func (r *runner) redeliver(s *Step) error {
-	code, err := r.post(r.delivery, "push", r.payload, sign(webhookSecret, r.payload))
+	code, err := r.post(r.delivery, "push", r.payload, emulator.Sign(webhookSecret, r.payload))
 	if err != nil {
 		return err
 	}
@@ -990,7 +968,7 @@ func (r *runner) redeliver(s *Step) error {
 
 func (r *runner) refuseForged(s *Step) error {
 	id := newUUID()
-	code, err := r.post(id, "push", r.payload, sign("not-the-secret", r.payload))
+	code, err := r.post(id, "push", r.payload, emulator.Sign("not-the-secret", r.payload))
 	if err != nil {
 		return err
 	}
@@ -1023,12 +1001,6 @@ func (r *runner) post(id, event string, body []byte, signature string) (int, err
 	return res.StatusCode, nil
 }
 
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
 func newUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -1053,17 +1025,6 @@ func pushPayload(installation int64) []byte {
 	}
 	b, _ := json.Marshal(p)
 	return b
-}
-
-func waitFor(limit time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("gave up after %s", limit)
 }
 
 // Text renders the report for a terminal.

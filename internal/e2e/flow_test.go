@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -30,7 +30,7 @@ import (
 func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 	w := start(t)
 	ctx := context.Background()
-	var ds []ghemu.WorkflowDispatch
+	var ds []emulator.WorkflowDispatch
 
 	ok := t.Run("a signed POST makes one workflow dispatch", func(t *testing.T) {
 		w.t = t

@@ -24,10 +24,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/examples/varnish"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
@@ -71,7 +73,7 @@ generate: { dispatch_type: content-changed, workflow: build-site.yml, debounce: 
 // origin that serves the bucket's acme/site/staging/ folder.
 type world struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	srv   *server.Server
 	url   string
 	inst  int64
@@ -119,12 +121,9 @@ func start(t *testing.T) *world {
 		cdnNodes = append(cdnNodes, strconv.Quote(g.url))
 	}
 
-	gh := ghemu.Start(t)
 	ln, hoistURL := servetest.Listen(t)
-	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
-	aliceToken := gh.CreateUser("alice")
-	gh.CreateRepo("acme", "site", aliceToken)
-	inst := gh.Install(app.ID, "acme/site")
+	ws := hoisttest.Start(t, hoisttest.Spec{App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath}, Repos: []string{"site"}})
+	gh, app, aliceToken, inst := ws.GH, ws.App, ws.UserToken, ws.InstallationID
 
 	dir := t.TempDir()
 	serverYAML := fmt.Sprintf(`generate:
@@ -210,7 +209,7 @@ func (w *world) trigger(body []byte) (int, generate.Response, error) {
 // waitDispatches waits until the emulator has recorded n workflow
 // dispatches, then for longer than hoist's job scheduler takes to run a
 // due job, so that a surplus dispatch would be seen.
-func (w *world) waitDispatches(n int) []ghemu.WorkflowDispatch {
+func (w *world) waitDispatches(n int) []emulator.WorkflowDispatch {
 	w.t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for len(w.gh.WorkflowDispatches()) < n {
@@ -226,7 +225,7 @@ func (w *world) waitDispatches(n int) []ghemu.WorkflowDispatch {
 // runWorkflow plays the dispatched build-site.yml, which the emulator
 // records without running: check out the environment's branch, generate
 // the site into public/, commit, force-push to pre-<environment>.
-func (w *world) runWorkflow(d ghemu.WorkflowDispatch, pages map[string]string) string {
+func (w *world) runWorkflow(d emulator.WorkflowDispatch, pages map[string]string) string {
 	w.t.Helper()
 	env, _ := d.Inputs["environment"].(string)
 	if d.Workflow != "build-site.yml" || env == "" {

@@ -13,7 +13,9 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/generate"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -21,7 +23,7 @@ func TestRepositoryDispatchStartsOneGeneration(t *testing.T) {
 	w := newWorld(t, "200ms")
 	w.repositoryDispatch("content-changed", map[string]any{"reason": "product 42 updated"})
 
-	waitFor(t, 30*time.Second, "one workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
+	hoisttest.WaitFor(t, 30*time.Second, "one workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
 	ds := w.settle()
 	if len(ds) != 1 {
 		t.Fatalf("%d workflow dispatches, want 1: %+v", len(ds), ds)
@@ -85,7 +87,7 @@ func TestBurstCoalescesIntoOneGeneration(t *testing.T) {
 			t.Fatalf("trigger in the burst: %d %+v, want it coalesced into job %d", a.code, a.res, first.JobID)
 		}
 	}
-	waitFor(t, 30*time.Second, "the workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
+	hoisttest.WaitFor(t, 30*time.Second, "the workflow dispatch", func() bool { return len(w.dispatches()) >= 1 })
 	ds := w.settle()
 	if len(ds) != 1 {
 		t.Fatalf("%d workflow dispatches for one burst, want 1", len(ds))
@@ -112,7 +114,7 @@ func TestTriggerDuringRunningGenerationGetsExactlyOneFollowUp(t *testing.T) {
 	// The first generation's dispatch reaches GitHub and is held there.
 	w.gate.close()
 	post("first")
-	waitFor(t, 30*time.Second, "the first dispatch to reach GitHub", func() bool { return w.gate.waiting.Load() == 1 })
+	hoisttest.WaitFor(t, 30*time.Second, "the first dispatch to reach GitHub", func() bool { return w.gate.waiting.Load() == 1 })
 
 	// Changes while it runs: one follow-up window, joined by the rest.
 	first := post("during 1")
@@ -126,7 +128,7 @@ func TestTriggerDuringRunningGenerationGetsExactlyOneFollowUp(t *testing.T) {
 	}
 	// The follow-up's window closes while the first dispatch still runs:
 	// it must wait, not fold into the running one nor start beside it.
-	waitFor(t, 30*time.Second, "the follow-up to find the generation running", func() bool {
+	hoisttest.WaitFor(t, 30*time.Second, "the follow-up to find the generation running", func() bool {
 		var snoozes int
 		err := w.st.QueryRow(t.Context(), `SELECT coalesce(json_extract(metadata, '$.snoozes'), 0) FROM river_job WHERE id = ?`, first.JobID).Scan(&snoozes)
 		if err != nil {
@@ -139,7 +141,7 @@ func TestTriggerDuringRunningGenerationGetsExactlyOneFollowUp(t *testing.T) {
 	}
 
 	w.gate.release()
-	waitFor(t, 30*time.Second, "the follow-up dispatch", func() bool { return len(w.dispatches()) >= 2 })
+	hoisttest.WaitFor(t, 30*time.Second, "the follow-up dispatch", func() bool { return len(w.dispatches()) >= 2 })
 	ds := w.settle()
 	if len(ds) != 2 {
 		t.Fatalf("%d workflow dispatches, want the first and one follow-up", len(ds))
@@ -168,7 +170,7 @@ func TestWindowSurvivesRestart(t *testing.T) {
 	if code, again := w.post("acme/site", secrets["acme/site"], []byte(`{"environment":"production"}`)); code != http.StatusAccepted || again.JobID != res.JobID {
 		t.Fatalf("trigger after restart: %d %+v, want it to join job %d", code, again, res.JobID)
 	}
-	waitFor(t, 30*time.Second, "the dispatch after the restart", func() bool { return len(w.dispatches()) >= 1 })
+	hoisttest.WaitFor(t, 30*time.Second, "the dispatch after the restart", func() bool { return len(w.dispatches()) >= 1 })
 	ds := w.settle()
 	if len(ds) != 1 || ds[0].Inputs["environment"] != "production" || ds[0].Inputs["reason"] != "before restart" {
 		t.Fatalf("dispatches %+v, want one for production", ds)
@@ -207,7 +209,7 @@ func TestBadRequestsAreRefused(t *testing.T) {
 		{"sha1 signature", "acme/site", good, signed(site, good, now, func(h http.Header) {
 			h.Set(generate.SignatureHeader, "sha1="+strings.TrimPrefix(h.Get(generate.SignatureHeader), "sha256="))
 		}), 401, "bad_signature", false},
-		{"body signature only (the old scheme)", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.SignatureHeader, sign(site, good)) }), 401, "bad_signature", false},
+		{"body signature only (the old scheme)", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.SignatureHeader, emulator.Sign(site, good)) }), 401, "bad_signature", false},
 		{"no timestamp", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Del(generate.TimestampHeader) }), 401, "bad_timestamp", false},
 		{"timestamp changed after signing", "acme/site", good, signed(site, good, now, func(h http.Header) { h.Set(generate.TimestampHeader, fmt.Sprint(now.Unix()+1)) }), 401, "bad_signature", false},
 		{"stale timestamp", "acme/site", good, signed(site, good, now.Add(-6*time.Minute), nil), 401, "stale_timestamp", false},
@@ -326,7 +328,7 @@ func TestRepositoryDispatchWithoutWorkflowIsRefused(t *testing.T) {
 	if _, _, err := c.Repositories.Dispatch(t.Context(), "acme", "blog", githubDispatch("content-changed")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "delivery", func() bool {
+	hoisttest.WaitFor(t, 10*time.Second, "delivery", func() bool {
 		for _, d := range w.gh.Deliveries()[before:] {
 			if d.Event == "repository_dispatch" && !d.Pending() {
 				return true
@@ -367,7 +369,7 @@ func TestWorkflowWithoutHoistsInputsIsRefusedByGitHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.repositoryDispatch("content-changed", map[string]any{"reason": "product 42 updated"})
-	waitFor(t, 30*time.Second, "the refusal audited", func() bool { return countOutcomes(w.audit())["failed"] > 0 })
+	hoisttest.WaitFor(t, 30*time.Second, "the refusal audited", func() bool { return countOutcomes(w.audit())["failed"] > 0 })
 	if ds := w.settle(); len(ds) != 0 {
 		t.Fatalf("%d dispatches recorded, want none: %+v", len(ds), ds)
 	}

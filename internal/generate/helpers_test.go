@@ -3,9 +3,6 @@ package generate_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,10 +22,12 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -61,8 +60,8 @@ var secrets = map[string]string{
 // store and job engine on one SQLite file, which restart reopens.
 type world struct {
 	t      testing.TB
-	gh     *ghemu.Harness
-	app    *ghemu.TestApp
+	gh     *emulatortest.Harness
+	app    *emulatortest.TestApp
 	inst   int64
 	gate   *gate
 	cc     githubapp.ClientCreator
@@ -79,23 +78,12 @@ type world struct {
 func newWorld(t testing.TB, debounce string) *world {
 	t.Helper()
 	w := &world{t: t, gate: newGate(), dbPath: filepath.Join(t.TempDir(), "hoist.db")}
-	w.gh = ghemu.Start(t)
 	hook := httptest.NewServer(http.HandlerFunc(w.receiveWebhook))
 	t.Cleanup(hook.Close)
-	alice := w.gh.CreateUser("alice")
-	w.app = w.gh.CreateApp("hoist", hook.URL)
-	for _, name := range []string{"site", "blog", "other"} {
-		w.gh.CreateRepo("acme", name, alice)
-	}
-	w.inst = w.gh.Install(w.app.ID, "acme/site", "acme/blog")
-	user := w.gh.Client(alice)
-	putFile := func(repo, path, body string) {
-		_, _, err := user.Repositories.CreateFile(context.Background(), "acme", repo, path,
-			&github.RepositoryContentFileOptions{Message: github.String("add " + path), Content: []byte(body)})
-		if err != nil {
-			t.Fatalf("push %s %s: %v", repo, path, err)
-		}
-	}
+	ws := hoisttest.Start(t, hoisttest.Spec{App: emulator.AppSpec{WebhookURL: hook.URL},
+		Repos: []string{"site", "blog", "other"}, Installed: []string{"site", "blog"}})
+	w.gh, w.app, w.inst = ws.GH, ws.App, ws.InstallationID
+	putFile := func(repo, path, body string) { ws.Put(repo, path, body, "add "+path) }
 	put := func(repo, body string) { putFile(repo, config.RepoConfigPath, body) }
 	put("site", strings.ReplaceAll(siteConfig, "%DEBOUNCE%", debounce))
 	putFile("site", ".github/workflows/build-site.yml", generate.DispatchTrigger)
@@ -212,7 +200,7 @@ func (w *world) repositoryDispatch(eventType string, payload map[string]any) {
 		github.DispatchRequestOptions{EventType: eventType, ClientPayload: &msg}); err != nil {
 		w.t.Fatal(err)
 	}
-	waitFor(w.t, 10*time.Second, "repository_dispatch delivered", func() bool {
+	hoisttest.WaitFor(w.t, 10*time.Second, "repository_dispatch delivered", func() bool {
 		ds := w.gh.Deliveries()
 		for _, d := range ds[before:] {
 			if d.Event == "repository_dispatch" && !d.Pending() {
@@ -255,15 +243,9 @@ func do(t testing.TB, req *http.Request) (int, generate.Response) {
 	return res.StatusCode, out
 }
 
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
 // dispatches are the workflow dispatches GitHub recorded for acme/site.
-func (w *world) dispatches() []ghemu.WorkflowDispatch {
-	var out []ghemu.WorkflowDispatch
+func (w *world) dispatches() []emulator.WorkflowDispatch {
+	var out []emulator.WorkflowDispatch
 	for _, d := range w.gh.WorkflowDispatches() {
 		if d.Repo == "acme/site" {
 			out = append(out, d)
@@ -297,9 +279,9 @@ func (w *world) allJobs() int {
 
 // settle waits until no generation job is left to run, then returns the
 // dispatches: what happened is final.
-func (w *world) settle() []ghemu.WorkflowDispatch {
+func (w *world) settle() []emulator.WorkflowDispatch {
 	w.t.Helper()
-	waitFor(w.t, 30*time.Second, "generation jobs finished", func() bool { return w.pendingJobs() == 0 })
+	hoisttest.WaitFor(w.t, 30*time.Second, "generation jobs finished", func() bool { return w.pendingJobs() == 0 })
 	return w.dispatches()
 }
 
@@ -320,17 +302,6 @@ func countOutcomes(entries []store.AuditEntry) map[string]int {
 		}
 	}
 	return m
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // gate holds workflow dispatch requests while closed.

@@ -2,10 +2,6 @@ package gh
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 )
 
 // Two installations read the same URL from a server whose ETag is the same
@@ -26,8 +23,7 @@ import (
 // its own answer, first and when revalidated, and the revalidations must
 // be 304s, counted as such in the metrics.
 func TestResponseCacheKeepsInstallationsApart(t *testing.T) {
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	pemKey := hoisttest.AppKey(t).PrivateKeyPEM
 	var notModified, full atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access_tokens") {

@@ -2,10 +2,6 @@ package gh
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,14 +12,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 )
 
 // The installation client authenticates with a token that it fetched once
 // with the app's JWT, sends hoist's user agent, and talks to the configured
 // base URL.
 func TestInstallationClientAgainstConfiguredBaseURL(t *testing.T) {
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	pemKey := hoisttest.AppKey(t).PrivateKeyPEM
 	var tokenCalls, apiCalls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.UserAgent(), "hoist/") {

@@ -13,9 +13,9 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/ghemu"
-	"github.com/hoist-dev/hoist/internal/ghemu/ghspec"
 )
 
 const ownYML = "version: 1\nenvironments:\n  dev: { branch: dev }\n  staging: { branch: staging, promote_from: dev, auto: true }\n"
@@ -25,7 +25,7 @@ const orgYML = "version: 1\nenvironments:\n  dev: { branch: dev }\n  qa: { branc
 // installation on both, and a count of the contents reads it served.
 type configWorld struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	alice *github.Client
 	tok   string // alice's token
 	repo  *gh.Repo
@@ -36,13 +36,13 @@ type configWorld struct {
 
 func startConfigWorld(t *testing.T, conform bool) *configWorld {
 	t.Helper()
-	var spec *ghspec.Spec
+	var spec *emulatortest.Spec
 	if conform {
-		spec = ghspec.Shared(t)
+		spec = emulatortest.Shared(t)
 	}
 	w := &configWorld{t: t, reads: map[string]int{}}
 	var errs []string
-	w.gh = ghemu.Start(t, ghemu.Options{
+	w.gh = emulatortest.Start(t, emulator.Options{
 		ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
 			if spec != nil && status < 400 {
 				if err := spec.CheckResponse(method, specPath, status, header, body); err != nil {
@@ -263,12 +263,12 @@ func TestConfigLoaderTellsUnreadableFromInvalidFromAbsent(t *testing.T) {
 
 	// Could not read: GitHub failing is neither absent nor invalid.
 	next := w.put("site", config.RepoConfigPath, ownYML+"# again\n")
-	w.gh.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Method: "GET", Path: "/repos/{owner}/{repo}/contents/{path}", ErrorRate: 1, ErrorStatus: 502}}})
+	w.gh.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{{Method: "GET", Path: "/repos/{owner}/{repo}/contents/{path}", ErrorRate: 1, ErrorStatus: 502}}})
 	_, err = l.LoadAt(ctx, w.repo, next)
 	if err == nil || errors.Is(err, gh.ErrNoConfig) || errors.Is(err, gh.ErrInvalidConfig) {
 		t.Fatalf("contents API failing: %v, want a load error to retry", err)
 	}
-	w.gh.SetFaults(ghemu.Faults{})
+	w.gh.SetFaults(emulator.Faults{})
 	if lc, err := l.LoadAt(ctx, w.repo, next); err != nil || lc.Origin.SHA != next {
 		t.Fatalf("after GitHub recovered: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -110,17 +111,6 @@ func (f *fixture) queued() int {
 	return len(f.d.intake.queue)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 type call struct {
 	event, id string
 }
@@ -149,7 +139,7 @@ func (f *fixture) sendBatch(t *testing.T, calls []call) []error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = f.send(ctx, c) }()
 	}
-	waitUntil(t, "every call queued behind the held batch", func() bool { return f.queued() == len(calls) })
+	hoisttest.WaitFor(t, 30*time.Second, "every call queued behind the held batch", func() bool { return f.queued() == len(calls) })
 	release()
 	wg.Wait()
 	if err := <-gate; err != nil {
@@ -218,7 +208,7 @@ func exerciseGroupCommit(t *testing.T, st *store.Store) {
 				t.Errorf("%s: duplicates %d, want %d", id, d.Duplicates, want)
 			}
 		}
-		waitUntil(t, "every delivery handled", func() bool {
+		hoisttest.WaitFor(t, 30*time.Second, "every delivery handled", func() bool {
 			c, err := st.DeliveryCounts(ctx)
 			return err == nil && c[store.StatusQueued] == 0 && c[store.StatusHandled] == 5 && c[store.StatusIgnored] == 1
 		})
@@ -289,7 +279,7 @@ func exerciseGroupCommit(t *testing.T, st *store.Store) {
 				t.Errorf("redelivery of %s: %v", c.id, err)
 			}
 		}
-		waitUntil(t, "x and y handled", func() bool { return f.h.count("x") == 1 && f.h.count("y") == 1 })
+		hoisttest.WaitFor(t, 30*time.Second, "x and y handled", func() bool { return f.h.count("x") == 1 && f.h.count("y") == 1 })
 		d, err := st.GetDelivery(ctx, "x")
 		if err != nil || d.Duplicates != 0 {
 			t.Errorf("x after redelivery: %+v, %v; want stored with no duplicates counted", d.Duplicates, err)

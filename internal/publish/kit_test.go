@@ -29,9 +29,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
@@ -73,7 +74,7 @@ func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 		t.Skip("git not installed")
 	}
 	o := &ownerRig{}
-	gh := ghemu.Start(t, ghemu.Options{ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
+	gh := emulatortest.Start(t, emulator.Options{ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
 		if method == http.MethodGet && specPath == "/repos/{owner}/{repo}/contents/{path}" {
 			o.reads.Add(1)
 		}
@@ -136,9 +137,9 @@ tags: [ { pattern: "web-*", promote: production } ]
 // a working clone as alice.
 type world struct {
 	t     *testing.T
-	gh    *ghemu.Harness
+	gh    *emulatortest.Harness
 	srv   *server.Server
-	app   *ghemu.TestApp
+	app   *emulatortest.TestApp
 	alice *github.Client
 	work  string
 	// url is hoist's address, inst the installation on acme/site, caps the
@@ -182,7 +183,7 @@ func startWorld(t *testing.T, spec worldSpec) *world {
 	if spec.Branches == nil {
 		spec.Branches = []string{"main", "dev", "staging", "prod"}
 	}
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, hoistURL := servetest.Listen(t)
 	app := gh.CreateApp("hoist", hoistURL+server.WebhookPath)
 	aliceToken := gh.CreateUser("alice")
@@ -304,9 +305,9 @@ environments:
 `
 
 // pushDelivery waits for the push webhook of ref and returns its id.
-func pushDelivery(t *testing.T, gh *ghemu.Harness, ref string) string {
+func pushDelivery(t *testing.T, gh *emulatortest.Harness, ref string) string {
 	t.Helper()
-	return gh.WaitForDelivery(func(d ghemu.Delivery) bool {
+	return gh.WaitForDelivery(func(d emulator.Delivery) bool {
 		var ev struct {
 			Ref string `json:"ref"`
 		}
@@ -355,7 +356,7 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*serv
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +517,7 @@ environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }
 `, databaseURL)
-	r.gh.SetFaults(ghemu.Faults{WebhookDuplicateRate: 1})
+	r.gh.SetFaults(emulator.Faults{WebhookDuplicateRate: 1})
 	sha := r.commit("public/index.html", "<h1>twice</h1>", "Once only")
 	r.push("dev")
 	// Two success statuses (two deliveries), each sent twice with one
@@ -572,8 +573,8 @@ func (r *rig) configRun(sha string) *github.CheckRun {
 	return run
 }
 
-func promotionScenarioRequests(t *testing.T, cacheMB int) ghemu.RequestStats {
-	var stats ghemu.RequestStats
+func promotionScenarioRequests(t *testing.T, cacheMB int) emulator.RequestStats {
+	var stats emulator.RequestStats
 	t.Run(fmt.Sprintf("cache_mb=%d", cacheMB), func(t *testing.T) {
 		r := startRigOn(t, manualProductionYML, "", func(cfg *serverconfig.Server) {
 			if cacheMB != 0 {
@@ -857,7 +858,7 @@ func (w *smokeWorld) checkImage(img map[string]any) {
 	}
 }
 
-func actionIDs(cr ghemu.CheckRun) []string {
+func actionIDs(cr emulator.CheckRun) []string {
 	var ids []string
 	for _, a := range cr.Actions {
 		ids = append(ids, fmt.Sprint(a["identifier"]))
@@ -1250,9 +1251,9 @@ func (w *cmdWorld) reactions(comment int64) []string {
 }
 
 // handled waits until hoist has handled the webhook of a comment event.
-func (w *cmdWorld) handled(comment int64, action string) ghemu.Delivery {
+func (w *cmdWorld) handled(comment int64, action string) emulator.Delivery {
 	w.t.Helper()
-	d := w.gh.WaitForDelivery(func(d ghemu.Delivery) bool {
+	d := w.gh.WaitForDelivery(func(d emulator.Delivery) bool {
 		var p struct {
 			Comment struct{ ID int64 } `json:"comment"`
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -203,7 +204,7 @@ func TestCrashSafety(t *testing.T) {
 	st, err := store.Open(context.Background(), store.Options{SQLitePath: filepath.Join(dir, "data", "hoist.db"), Logger: zerolog.Nop()})
 	must(t, err)
 	defer st.Close()
-	waitFor(t, 30*time.Second, "some deliveries handled", func() bool {
+	hoisttest.WaitFor(t, 30*time.Second, "some deliveries handled", func() bool {
 		return count(t, st, `SELECT count(*) FROM crash_effects`) >= 100 &&
 			count(t, st, `SELECT count(*) FROM river_job WHERE state = 'running'`) > 0
 	})
@@ -217,7 +218,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 
 	second := startChild(t, env)
-	waitFor(t, 90*time.Second, "every delivery handled after the restart", func() bool {
+	hoisttest.WaitFor(t, 90*time.Second, "every delivery handled after the restart", func() bool {
 		return count(t, st, `SELECT count(*) FROM deliveries WHERE status = 'handled'`) == total
 	})
 	effects := count(t, st, `SELECT count(*) FROM crash_effects`)
@@ -230,7 +231,7 @@ func TestCrashSafety(t *testing.T) {
 	// River's completer records jobs completed in batches, shortly after
 	// their deliveries are; jobs killed between the two are rescued, see
 	// the delivery handled, and complete without running the handler.
-	waitFor(t, 30*time.Second, "every job completed", func() bool {
+	hoisttest.WaitFor(t, 30*time.Second, "every job completed", func() bool {
 		return count(t, st, `SELECT count(*) FROM river_job WHERE state <> 'completed'`) == 0
 	})
 

@@ -3,13 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -23,17 +16,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/world"
 )
 
 const testSecret = "It's a Secret to Everybody"
 
 var testKeyPEM = func() []byte {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := world.NewAppKey()
 	if err != nil {
 		panic(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return key.PrivateKeyPEM
 }()
 
 // testConfig loads a configuration the way hoist serve does, from the
@@ -103,21 +98,10 @@ func startServer(t testing.TB, cfg *serverconfig.Server, opts server.Options) *r
 		}
 	})
 	r := &running{Server: srv, URL: "http://" + ln.Addr().String()}
-	waitFor(t, 20*time.Second, "server ready", func() bool {
-		res, err := http.Get(r.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	if err := world.WaitReady(r.URL, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	return r
-}
-
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
 // post sends a webhook; headers with an empty value are left out.
@@ -145,20 +129,9 @@ func post(t testing.TB, url string, headers map[string]string, body []byte) (int
 func deliver(t testing.TB, url, event, id string, body []byte) int {
 	t.Helper()
 	code, _ := post(t, url, map[string]string{
-		"X-GitHub-Event": event, "X-GitHub-Delivery": id, "X-Hub-Signature-256": sign(testSecret, body),
+		"X-GitHub-Event": event, "X-GitHub-Delivery": id, "X-Hub-Signature-256": emulator.Sign(testSecret, body),
 	}, body)
 	return code
-}
-
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 var errSlow = errors.New("slow")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/emulator"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
@@ -113,7 +115,7 @@ func TestUnsignedFloodLeavesNoTrace(t *testing.T) {
 		h := map[string]string{"X-GitHub-Event": hostileEvent(r), "X-GitHub-Delivery": hostileEvent(r)}
 		switch i % 4 {
 		case 1: // a signature with the wrong key
-			h["X-Hub-Signature-256"] = sign("not the secret at all", body)
+			h["X-Hub-Signature-256"] = emulator.Sign("not the secret at all", body)
 		case 2: // a malformed one
 			h["X-Hub-Signature-256"] = "sha256=" + hostileEvent(r)
 		case 3: // a SHA-1 one
@@ -304,7 +306,7 @@ func TestWebhookReadsAreCapped(t *testing.T) {
 // that it does not change the job table under a test.
 func waitFirstPrune(t *testing.T, st *store.Store) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "the first retention job", func() bool {
+	hoisttest.WaitFor(t, 30*time.Second, "the first retention job", func() bool {
 		var n int
 		err := st.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'retention_prune' AND state = 'completed'`).Scan(&n)
 		return err == nil && n > 0
@@ -341,7 +343,7 @@ func TestRetentionJobPrunesOldRows(t *testing.T) {
 		must(t, st.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n))
 		return n
 	}
-	waitFor(t, 30*time.Second, "old rows pruned", func() bool { return count("audit_log") == 30 && count("deliveries") == 30 })
+	hoisttest.WaitFor(t, 30*time.Second, "old rows pruned", func() bool { return count("audit_log") == 30 && count("deliveries") == 30 })
 }
 
 // Two replicas on one PostgreSQL database: the retention job runs once per
@@ -367,7 +369,7 @@ func TestSignedHostileEventNames(t *testing.T) {
 	body := []byte(`{"ref":"refs/heads/x"}`)
 	for i, event := range []string{"\xff\xfe", "push\xc3", strings.Repeat("a", 5000), "PUSH", "push;drop", "pi ng", "é"} {
 		code, _ := post(t, srv.URL, map[string]string{
-			"X-GitHub-Event": event, "X-GitHub-Delivery": fmt.Sprintf("hostile-%d", i), "X-Hub-Signature-256": sign(testSecret, body),
+			"X-GitHub-Event": event, "X-GitHub-Delivery": fmt.Sprintf("hostile-%d", i), "X-Hub-Signature-256": emulator.Sign(testSecret, body),
 		}, body)
 		if code != http.StatusBadRequest {
 			t.Errorf("event %q: status %d, want 400", event, code)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/handlers"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -58,7 +60,7 @@ func intakeOfGitHubExamples(t *testing.T, srv *running) {
 	}
 	ctx := context.Background()
 	st := srv.Store()
-	waitFor(t, 60*time.Second, "every delivery finished", func() bool {
+	hoisttest.WaitFor(t, 60*time.Second, "every delivery finished", func() bool {
 		c, err := st.DeliveryCounts(ctx)
 		return err == nil && c[store.StatusQueued] == 0 && c[store.StatusHandled]+c[store.StatusFailed]+c[store.StatusIgnored] == len(all)
 	})
@@ -99,7 +101,7 @@ func intakeOfGitHubExamples(t *testing.T, srv *running) {
 	if code := deliver(t, srv.URL, "push", "after-failures", body); code != http.StatusAccepted {
 		t.Fatalf("push after failures: %d", code)
 	}
-	waitFor(t, 20*time.Second, "push after failures handled", func() bool {
+	hoisttest.WaitFor(t, 20*time.Second, "push after failures handled", func() bool {
 		d, err := st.GetDelivery(ctx, "after-failures")
 		return err == nil && d.Status == store.StatusHandled
 	})
@@ -112,21 +114,21 @@ func intakeOfGitHubExamples(t *testing.T, srv *running) {
 func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 	srv := startServer(t, testConfig(t, nil), serverOptionsNone())
 	body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r"}}`)
-	good := sign(testSecret, body)
+	good := emulator.Sign(testSecret, body)
 	for _, tc := range []struct {
 		name    string
 		headers map[string]string
 		body    []byte
 		want    int
 	}{
-		{"wrong secret", map[string]string{"X-Hub-Signature-256": sign("not the secret", body)}, body, 401},
+		{"wrong secret", map[string]string{"X-Hub-Signature-256": emulator.Sign("not the secret", body)}, body, 401},
 		{"missing signature header", map[string]string{}, body, 401},
 		{"sha1 only", map[string]string{"X-Hub-Signature": "sha1=0123456789abcdef0123456789abcdef01234567"}, body, 401},
 		{"sha1 in the sha256 header", map[string]string{"X-Hub-Signature-256": "sha1=0123456789abcdef0123456789abcdef01234567"}, body, 401},
 		{"truncated signature", map[string]string{"X-Hub-Signature-256": good[:len(good)-10]}, body, 401},
-		{"signature of another body", map[string]string{"X-Hub-Signature-256": sign(testSecret, []byte("{}"))}, body, 401},
-		{"non-JSON body", map[string]string{"X-Hub-Signature-256": sign(testSecret, []byte("ref=main"))}, []byte("ref=main"), 400},
-		{"empty body", map[string]string{"X-Hub-Signature-256": sign(testSecret, nil)}, nil, 400},
+		{"signature of another body", map[string]string{"X-Hub-Signature-256": emulator.Sign(testSecret, []byte("{}"))}, body, 401},
+		{"non-JSON body", map[string]string{"X-Hub-Signature-256": emulator.Sign(testSecret, []byte("ref=main"))}, []byte("ref=main"), 400},
+		{"empty body", map[string]string{"X-Hub-Signature-256": emulator.Sign(testSecret, nil)}, nil, 400},
 		{"empty body unsigned", map[string]string{}, nil, 401},
 		{"missing delivery id", map[string]string{"X-Hub-Signature-256": good, "X-GitHub-Delivery": "-"}, body, 400},
 		{"form-encoded", map[string]string{"X-Hub-Signature-256": good, "Content-Type": "application/x-www-form-urlencoded"}, body, 415},
@@ -147,7 +149,7 @@ func TestRejectedDeliveriesStoreNothing(t *testing.T) {
 	t.Run("oversize body", func(t *testing.T) {
 		big := append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 25<<20)...)
 		big = append(big, `"}`...)
-		code, _ := post(t, srv.URL, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": sign(testSecret, big)}, big)
+		code, _ := post(t, srv.URL, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": emulator.Sign(testSecret, big)}, big)
 		if code != http.StatusRequestEntityTooLarge {
 			t.Errorf("status %d, want 413", code)
 		}
@@ -199,7 +201,7 @@ func TestRedeliveryIsHandledOnce(t *testing.T) {
 		t.Fatalf("first delivery: %d", code)
 	}
 	ctx := context.Background()
-	waitFor(t, 10*time.Second, "handled", func() bool {
+	hoisttest.WaitFor(t, 10*time.Second, "handled", func() bool {
 		d, err := srv.Store().GetDelivery(ctx, "same-id")
 		return err == nil && d.Status == store.StatusHandled
 	})

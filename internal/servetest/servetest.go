@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/app"
-	"github.com/hoist-dev/hoist/internal/ghemu"
 	"github.com/hoist-dev/hoist/internal/server"
 )
 
@@ -36,8 +36,8 @@ func Listen(t testing.TB) (net.Listener, string) {
 
 // Spec says how to start hoist.
 type Spec struct {
-	GitHub *ghemu.Harness
-	App    *ghemu.TestApp
+	GitHub *emulatortest.Harness
+	App    *emulatortest.TestApp
 	// Listener is from Listen; hoist's public URL is its address.
 	Listener net.Listener
 	// MetricsListener and PreviewListener, when set, serve /metrics and

@@ -17,7 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/setup"
 )
 
@@ -112,7 +112,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 // a forged redirect with another state is refused; the config written
 // loads with the server's loader and its key authenticates as the App.
 func TestSetupAgainstEmulator(t *testing.T) {
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	gh.CreateUser("alice")
 	browser := gh.SignedInClient("alice")
 	dir := t.TempDir()
@@ -193,7 +193,7 @@ func TestSetupAgainstEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &ghemu.TestApp{ID: cfg.GitHub.AppID, PrivateKeyPEM: key}
+	app := &emulatortest.TestApp{ID: cfg.GitHub.AppID, PrivateKeyPEM: key}
 	c := gh.Client(app.JWT())
 	c.BaseURL, _ = url.Parse(cfg.GitHub.URL)
 	me, _, err := c.Apps.Get(context.Background(), "")
@@ -227,7 +227,7 @@ func TestSetupAgainstEmulator(t *testing.T) {
 
 // With --org the App is registered for the organization.
 func TestSetupForOrganization(t *testing.T) {
-	gh := ghemu.Start(t)
+	gh := emulatortest.Start(t)
 	owner := gh.CreateUser("alice")
 	gh.CreateRepo("acme", "site", owner) // creates the organization acme
 	browser := gh.SignedInClient("alice")
@@ -247,7 +247,7 @@ func TestSetupForOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := cfg.PrivateKeyPEM()
-	c := gh.Client((&ghemu.TestApp{ID: cfg.GitHub.AppID, PrivateKeyPEM: key}).JWT())
+	c := gh.Client((&emulatortest.TestApp{ID: cfg.GitHub.AppID, PrivateKeyPEM: key}).JWT())
 	me, _, err := c.Apps.Get(context.Background(), "")
 	if err != nil || me.GetOwner().GetLogin() != "acme" {
 		t.Errorf("owner %q (%v), want acme", me.GetOwner().GetLogin(), err)

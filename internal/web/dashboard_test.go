@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/web"
 )
@@ -288,7 +288,7 @@ func TestDashboardTakesScreenshotsFromAnImageSource(t *testing.T) {
 
 func TestDashboardSaysWhenGitHubFails(t *testing.T) {
 	w := newWorld(t, nil)
-	w.gh.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Path: "/repos/acme/shop/deployments", ErrorRate: 1, ErrorStatus: 500}}})
+	w.gh.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{{Path: "/repos/acme/shop/deployments", ErrorRate: 1, ErrorStatus: 500}}})
 	code, page := w.get("/")
 	if code != http.StatusOK {
 		t.Fatalf("GET / = %d with one failing GitHub route\n%s", code, page)
@@ -300,7 +300,7 @@ func TestDashboardSaysWhenGitHubFails(t *testing.T) {
 		t.Errorf("what could be read is not shown")
 	}
 
-	w.gh.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Path: "/app/installations", ErrorRate: 1, ErrorStatus: 500}}})
+	w.gh.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{{Path: "/app/installations", ErrorRate: 1, ErrorStatus: 500}}})
 	w.clock.Add(time.Minute) // past the cached list
 	code, page = w.get("/")
 	if code != http.StatusBadGateway || !strings.Contains(page, "could not list the App&#39;s repositories on GitHub") {

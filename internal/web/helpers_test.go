@@ -24,8 +24,9 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -49,8 +50,8 @@ candidates:
 // installed for the App; hoist's store; and the dashboard bound to both.
 type world struct {
 	t     testing.TB
-	gh    *ghemu.Harness
-	app   *ghemu.TestApp
+	gh    *emulatortest.Harness
+	app   *emulatortest.TestApp
 	inst  int64
 	alice *github.Client
 	// bot acts as the App's installation, as hoist does.
@@ -83,14 +84,9 @@ func (c *clock) Add(d time.Duration) {
 func newWorld(t testing.TB, holds web.HoldSource) *world {
 	t.Helper()
 	w := &world{t: t, clock: &clock{t: time.Now()}, heads: map[string]string{}}
-	w.gh = ghemu.Start(t)
-	aliceTok := w.gh.CreateUser("alice")
-	w.app = w.gh.CreateApp("hoist", "")
-	for _, name := range []string{"shop", "plain", "broken"} {
-		w.gh.CreateRepo("acme", name, aliceTok)
-	}
-	w.inst = w.gh.Install(w.app.ID, "acme/shop", "acme/plain", "acme/broken")
-	w.alice = w.gh.Client(aliceTok)
+	ws := hoisttest.Start(t, hoisttest.Spec{Repos: []string{"shop", "plain", "broken"}})
+	w.gh, w.app, w.inst = ws.GH, ws.App, ws.InstallationID
+	w.alice = ws.User()
 	w.put("shop", "main", config.RepoConfigPath, shopConfig, "Configure hoist")
 	w.put("plain", "main", "README.md", "plain", "Initial commit")
 	w.put("broken", "main", config.RepoConfigPath, "version: 1\nenvironments:\n  dev: { brnch: dev }\n", "Configure hoist")
@@ -133,7 +129,7 @@ var sessionKey = []byte("0123456789abcdef0123456789abcdef")
 
 // newAuth is sign-in with the emulator for the origin at base, whose
 // callback the App registers.
-func newAuth(t testing.TB, gh *ghemu.Harness, app *ghemu.TestApp, base string, now func() time.Time) *web.Auth {
+func newAuth(t testing.TB, gh *emulatortest.Harness, app *emulatortest.TestApp, base string, now func() time.Time) *web.Auth {
 	t.Helper()
 	gh.SetCallbackURLs(app.ID, base+web.CallbackPath)
 	a, err := web.NewAuth(web.AuthOptions{ClientID: app.ClientID, ClientSecret: app.ClientSecret, SessionKey: sessionKey,
