@@ -223,6 +223,10 @@ type CheckState struct {
 	// workflow run); Creator the login that created a commit status.
 	AppSlug string
 	Creator string
+	// Workflow is the name of the Actions workflow whose run a check run
+	// is a job of (GitHub names the job's check run after the job alone;
+	// branch protection shows "<workflow> / <job>").
+	Workflow string
 }
 
 // maxStatusPages bounds the commit statuses read for one commit (GitHub
@@ -233,6 +237,7 @@ const maxStatusPages = 10
 // newest first within each source, so a caller keeps the first per name.
 func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 	var out []CheckState
+	suiteOf := map[int]int64{} // index in out → the check run's check suite
 	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
@@ -240,6 +245,7 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
 		}
 		for _, cr := range res.CheckRuns {
+			suiteOf[len(out)] = cr.GetCheckSuite().GetID()
 			out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(), ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug()})
 		}
 		if resp.NextPage == 0 {
@@ -274,6 +280,9 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		out = append(out, cs)
 	}
+	// Each workflow run has a check suite of its own, holding its jobs'
+	// check runs: that names the workflow of each job.
+	workflowOf := map[int64]string{}
 	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		runs, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
@@ -281,17 +290,23 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 			// Workflow runs are optional facts: a GitHub without Actions (or
 			// without the permission) still has check runs and statuses.
 			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
-				return out, nil
+				break
 			}
 			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
 		}
 		for _, run := range runs.WorkflowRuns {
+			if run.GetCheckSuiteID() != 0 {
+				workflowOf[run.GetCheckSuiteID()] = run.GetName()
+			}
 			out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
 		}
 		if resp.NextPage == 0 {
 			break
 		}
 		wopts.Page = resp.NextPage
+	}
+	for i, suite := range suiteOf {
+		out[i].Workflow = workflowOf[suite]
 	}
 	return out, nil
 }
