@@ -236,18 +236,14 @@ const maxStatusPages = 10
 // Checks lists every check run, commit status and workflow run on sha,
 // newest first within each source, so a caller keeps the first per name.
 func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
-	var out []CheckState
-	suiteOf := map[int]int64{} // index in out → the check run's check suite
+	var runs []*github.CheckRun
 	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
 		if err != nil {
 			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
 		}
-		for _, cr := range res.CheckRuns {
-			suiteOf[len(out)] = cr.GetCheckSuite().GetID()
-			out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(), ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug()})
-		}
+		runs = append(runs, res.CheckRuns...)
 		if resp.NextPage == 0 {
 			break
 		}
@@ -268,6 +264,43 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		sopts.Page = resp.NextPage
 	}
+	var wruns []*github.WorkflowRun
+	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 0; page < maxPages; page++ {
+		list, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
+		if err != nil {
+			// Workflow runs are optional facts: a GitHub without Actions (or
+			// without the permission) still has check runs and statuses.
+			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
+				break
+			}
+			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
+		}
+		wruns = append(wruns, list.WorkflowRuns...)
+		if resp.NextPage == 0 {
+			break
+		}
+		wopts.Page = resp.NextPage
+	}
+	return checkStates(runs, statuses, wruns), nil
+}
+
+// checkStates turns what GitHub lists for a commit into check states. Each
+// workflow run has a check suite of its own holding its jobs' check runs:
+// that names the workflow of each job, as branch protection shows it
+// ("ci / test").
+func checkStates(runs []*github.CheckRun, statuses []*github.RepoStatus, wruns []*github.WorkflowRun) []CheckState {
+	workflowOf := map[int64]string{}
+	for _, run := range wruns {
+		if run.GetCheckSuiteID() != 0 {
+			workflowOf[run.GetCheckSuiteID()] = run.GetName()
+		}
+	}
+	out := make([]CheckState, 0, len(runs)+len(statuses)+len(wruns))
+	for _, cr := range runs {
+		out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(),
+			ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug(), Workflow: workflowOf[cr.GetCheckSuite().GetID()]})
+	}
 	for _, st := range statuses {
 		cs := CheckState{Name: st.GetContext(), Source: "status", Status: "completed", ID: st.GetID(), Creator: st.GetCreator().GetLogin()}
 		switch st.GetState() {
@@ -280,35 +313,10 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		out = append(out, cs)
 	}
-	// Each workflow run has a check suite of its own, holding its jobs'
-	// check runs: that names the workflow of each job.
-	workflowOf := map[int64]string{}
-	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
-	for page := 0; page < maxPages; page++ {
-		runs, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
-		if err != nil {
-			// Workflow runs are optional facts: a GitHub without Actions (or
-			// without the permission) still has check runs and statuses.
-			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
-				break
-			}
-			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
-		}
-		for _, run := range runs.WorkflowRuns {
-			if run.GetCheckSuiteID() != 0 {
-				workflowOf[run.GetCheckSuiteID()] = run.GetName()
-			}
-			out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
-		}
-		if resp.NextPage == 0 {
-			break
-		}
-		wopts.Page = resp.NextPage
+	for _, run := range wruns {
+		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
 	}
-	for i, suite := range suiteOf {
-		out[i].Workflow = workflowOf[suite]
-	}
-	return out, nil
+	return out
 }
 
 func errStatus(err error) int {
