@@ -90,18 +90,19 @@ type RepoEnvironment struct {
 // RepoGates are the conditions for a promotion. An empty RepoGates lets
 // every commit through.
 type RepoGates struct {
-	Checks    []RepoCheck   `yaml:"checks" doc:"Checks that must succeed on the commit: a name (check runs, commit statuses or workflow runs of any reporter), or a mapping {name, app, creator} that also says who must report it (recommended: anyone who can post a commit status or install an app can otherwise report a check of that name). Success, neutral and skipped pass; pending waits; anything else refuses."`
+	Checks    []RepoCheck   `yaml:"checks" doc:"Checks that must succeed on the commit: a name or glob (check runs, commit statuses or workflow runs of any reporter), or a mapping {name, app, creator} that also says who must report it (recommended: anyone who can post a commit status or install an app can otherwise report a check of that name). Every check the name matches must pass (a matrix waits for each job); none matching yet waits. Success, neutral and skipped pass; pending waits; anything else refuses."`
 	Smoke     bool          `yaml:"smoke" doc:"The hoist/smoke check run on the commit must pass." schema:"default=false"`
 	Soak      time.Duration `yaml:"soak" doc:"How long the commit must have been the head of the source branch, for example 30m or 2h. Default: no soak time."`
 	Approvals int           `yaml:"approvals" doc:"Approving reviews the promotion pull request needs, on the commit being promoted, from distinct reviewers other than its author who have write access (and, when the environment has teams, belong to one of them). A request for changes by such a reviewer refuses." schema:"minimum=0;maximum=20;default=0"`
 }
 
 // RepoCheck is one check a gate requires. In the file it is either a name
-// ("ci / test") or a mapping that also names who must report it. When app or
+// or glob ("ci / test", "ci / test*") or a mapping that also names who must
+// report it. When app or
 // creator is set, only results from that reporter count; a result of the same
 // name from anyone else is ignored (and shown as ignored in the gate).
 type RepoCheck struct {
-	Name    string `yaml:"name" doc:"The check's name: a check run's or workflow run's name, or a commit status's context." schema:"required"`
+	Name    string `yaml:"name" doc:"The check's name, or a glob (* matches any run of characters except /, ? one character, [a-z] a class, \\ escapes): a check run's, workflow run's or commit status's name, or for a job of an Actions workflow '<workflow> / <job>' as branch protection shows it, such as 'ci / test' or 'ci / test*' for every job of a matrix." schema:"required"`
 	App     string `yaml:"app" doc:"Slug of the GitHub App whose check runs count, such as github-actions (workflow runs count as github-actions). Set, it ignores check runs of other apps, and commit statuses unless creator is set too." schema:"pattern=^[a-z0-9][a-z0-9-]{0,99}$"`
 	Creator string `yaml:"creator" doc:"Login of the account whose commit statuses count, such as ci-bot or my-app[bot]. Set, it ignores statuses by anyone else, and check runs unless app is set too." schema:"pattern=^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\\[bot\\])?$"`
 }

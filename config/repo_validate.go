@@ -217,6 +217,9 @@ func (v *repoValidator) gates(at string, g RepoGates) {
 	for i, c := range g.Checks {
 		names[i] = c.Name
 		ip := fmt.Sprintf("%s.checks[%d]", at, i)
+		if _, err := path.Match(c.Name, ""); err != nil {
+			v.errorf(ip+".name", "check %q is not a valid glob (unclosed [ or a trailing \\); write \\[ for a literal [", c.Name)
+		}
 		if c.App != "" && !repoAppSlug.MatchString(c.App) {
 			v.errorf(ip+".app", "app %q must be a GitHub App's slug (lower-case letters, digits and -), such as github-actions", c.App)
 		}

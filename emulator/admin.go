@@ -13,7 +13,8 @@ import (
 
 // The admin API covers only what GitHub itself has no API for: creating
 // accounts, apps, repositories and installations, clicking a check run's
-// button, reading recorded workflow dispatches and setting faults. It has
+// button, reading recorded workflow dispatches, finishing the jobs of workflow
+// runs and setting faults. It has
 // no authentication: the emulator listens on loopback for tests and demos.
 
 var loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
@@ -141,6 +142,29 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodGet && p == "/workflow-dispatches":
 		adminJSON(w, http.StatusOK, s.WorkflowDispatches())
+	case r.Method == http.MethodPost && p == "/workflow-jobs":
+		// Finishes a job of a workflow run (every unfinished job when job
+		// is empty): the emulator runs no workflows.
+		var in struct {
+			Repo       string `json:"repo"`
+			RunID      int64  `json:"run_id"`
+			Job        string `json:"job"`
+			Conclusion string `json:"conclusion"`
+		}
+		if !decode(&in) {
+			return
+		}
+		var err error
+		if in.Job == "" {
+			err = s.CompleteWorkflowRun(in.Repo, in.RunID, in.Conclusion)
+		} else {
+			err = s.CompleteWorkflowJob(in.Repo, in.RunID, in.Job, in.Conclusion)
+		}
+		if err != nil {
+			adminError(w, http.StatusUnprocessableEntity, "%v", err)
+			return
+		}
+		adminJSON(w, http.StatusOK, s.WorkflowJobs(in.Repo, in.RunID))
 	case r.Method == http.MethodGet && p == "/requests":
 		adminJSON(w, http.StatusOK, s.RequestStats())
 	case r.Method == http.MethodPut && p == "/faults":

@@ -453,7 +453,10 @@ func (c *call) runsWhere(keep func(*CheckRun) bool) {
 		seen := map[string]bool{}
 		kept := runs[:0]
 		for _, cr := range runs {
-			k := fmt.Sprint(cr.AppID, "/", cr.Name)
+			// Per check suite: an app has one suite per commit, while
+			// each workflow run has its own, so two workflows' jobs of
+			// the same name are both listed.
+			k := fmt.Sprint(cr.SuiteID, "/", cr.Name)
 			if !seen[k] {
 				seen[k] = true
 				kept = append(kept, cr)

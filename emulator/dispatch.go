@@ -43,8 +43,9 @@ func repositoryDispatch(c *call) {
 	c.noContent()
 }
 
-// workflowDispatch records the request; the emulator runs no workflows.
-// GET /_emulator/workflow-dispatches shows what was asked.
+// workflowDispatch records the request (GET /_emulator/workflow-dispatches
+// shows what was asked) and starts a workflow run whose jobs wait for a
+// test to finish them (actions.go).
 func workflowDispatch(c *call) {
 	var in struct {
 		Ref    string         `json:"ref"`
@@ -80,8 +81,10 @@ func workflowDispatch(c *call) {
 		return
 	}
 	c.s.mu.Lock()
+	run := c.s.startWorkflowRun(c.repo, c.actor.user, c.param("workflow_id"), wf, sha, in.Ref)
 	c.s.st.WorkflowDispatches = append(c.s.st.WorkflowDispatches, &WorkflowDispatch{
 		Repo: c.repo.FullName(), Workflow: c.param("workflow_id"), Ref: in.Ref, Inputs: in.Inputs, Actor: c.actor.login(), At: c.s.now(),
+		RunID: run.ID,
 	})
 	c.s.mu.Unlock()
 	c.s.saveLogged()
@@ -92,6 +95,8 @@ func workflowDispatch(c *call) {
 type dispatchWorkflow struct {
 	dispatchable bool
 	inputs       map[string]bool // name → required without a default
+	name         string          // the workflow's name:, if any
+	jobs         []workflowJob
 }
 
 // readWorkflow reads .github/workflows/<name> at commit sha. found is false
@@ -110,12 +115,14 @@ func readWorkflow(g gitRepo, sha, name string) (dispatchWorkflow, bool) {
 		return dispatchWorkflow{}, false
 	}
 	var doc struct {
-		On yaml.Node `yaml:"on"`
+		Name string    `yaml:"name"`
+		On   yaml.Node `yaml:"on"`
+		Jobs yaml.Node `yaml:"jobs"`
 	}
 	if yaml.Unmarshal(data, &doc) != nil {
 		return dispatchWorkflow{}, true
 	}
-	wf := dispatchWorkflow{inputs: map[string]bool{}}
+	wf := dispatchWorkflow{inputs: map[string]bool{}, name: doc.Name, jobs: workflowJobs(doc.Jobs)}
 	on := doc.On
 	switch on.Kind {
 	case yaml.ScalarNode:

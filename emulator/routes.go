@@ -121,6 +121,8 @@ func (s *Server) routeTable() []*route {
 		// dispatches
 		repo("POST", R+"/dispatches", levelWrite, "contents", repositoryDispatch),
 		repo("POST", R+"/actions/workflows/{workflow_id}/dispatches", levelWrite, "actions", workflowDispatch),
+		repo("GET", R+"/actions/runs", levelRead, "actions", listWorkflowRuns),
+		repo("GET", R+"/actions/runs/{run_id}", levelRead, "actions", getWorkflowRun),
 
 		// apps and installations
 		other("GET", "/app", authApp, getApp),

@@ -109,6 +109,10 @@ type Repo struct {
 	Statuses    []*Status              `json:"statuses"`
 	Deployments map[int64]*Deployment  `json:"deployments"`
 	DepStatuses map[int64]*DeployState `json:"deployment_statuses"`
+	// WorkflowRuns are the runs of dispatched workflows; Workflows the
+	// workflow files that ran, by path.
+	WorkflowRuns map[int64]*WorkflowRun `json:"workflow_runs,omitempty"`
+	Workflows    map[string]*Workflow   `json:"workflows,omitempty"`
 }
 
 func (r *Repo) FullName() string { return r.Owner + "/" + r.Name }
@@ -262,6 +266,8 @@ type WorkflowDispatch struct {
 	Inputs   map[string]any `json:"inputs"`
 	Actor    string         `json:"actor"`
 	At       time.Time      `json:"created_at"`
+	// RunID is the workflow run the dispatch started.
+	RunID int64 `json:"run_id,omitempty"`
 }
 
 func newState() *state {
@@ -320,6 +326,12 @@ func (r *Repo) init() {
 	}
 	if r.DepStatuses == nil {
 		r.DepStatuses = map[int64]*DeployState{}
+	}
+	if r.WorkflowRuns == nil {
+		r.WorkflowRuns = map[int64]*WorkflowRun{}
+	}
+	if r.Workflows == nil {
+		r.Workflows = map[string]*Workflow{}
 	}
 }
 

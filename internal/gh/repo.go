@@ -236,6 +236,10 @@ type CheckState struct {
 	// workflow run); Creator the login that created a commit status.
 	AppSlug string
 	Creator string
+	// Workflow is the name of the Actions workflow whose run a check run
+	// is a job of (GitHub names the job's check run after the job alone;
+	// branch protection shows "<workflow> / <job>").
+	Workflow string
 }
 
 // maxStatusPages bounds the commit statuses read for one commit (GitHub
@@ -245,16 +249,14 @@ const maxStatusPages = 10
 // Checks lists every check run, commit status and workflow run on sha,
 // newest first within each source, so a caller keeps the first per name.
 func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
-	var out []CheckState
+	var runs []*github.CheckRun
 	opts := &github.ListCheckRunsOptions{Filter: github.String("latest"), ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		res, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, sha, opts)
 		if err != nil {
 			return nil, fmt.Errorf("check runs of %s: %w", short(sha), err)
 		}
-		for _, cr := range res.CheckRuns {
-			out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(), ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug()})
-		}
+		runs = append(runs, res.CheckRuns...)
 		if resp.NextPage == 0 {
 			break
 		}
@@ -275,6 +277,43 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		sopts.Page = resp.NextPage
 	}
+	var wruns []*github.WorkflowRun
+	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 0; page < maxPages; page++ {
+		list, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
+		if err != nil {
+			// Workflow runs are optional facts: a GitHub without Actions (or
+			// without the permission) still has check runs and statuses.
+			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
+				break
+			}
+			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
+		}
+		wruns = append(wruns, list.WorkflowRuns...)
+		if resp.NextPage == 0 {
+			break
+		}
+		wopts.Page = resp.NextPage
+	}
+	return checkStates(runs, statuses, wruns), nil
+}
+
+// checkStates turns what GitHub lists for a commit into check states. Each
+// workflow run has a check suite of its own holding its jobs' check runs:
+// that names the workflow of each job, as branch protection shows it
+// ("ci / test").
+func checkStates(runs []*github.CheckRun, statuses []*github.RepoStatus, wruns []*github.WorkflowRun) []CheckState {
+	workflowOf := map[int64]string{}
+	for _, run := range wruns {
+		if run.GetCheckSuiteID() != 0 {
+			workflowOf[run.GetCheckSuiteID()] = run.GetName()
+		}
+	}
+	out := make([]CheckState, 0, len(runs)+len(statuses)+len(wruns))
+	for _, cr := range runs {
+		out = append(out, CheckState{Name: cr.GetName(), Source: "check_run", Status: cr.GetStatus(), Conclusion: cr.GetConclusion(),
+			ID: cr.GetID(), AppSlug: cr.GetApp().GetSlug(), Workflow: workflowOf[cr.GetCheckSuite().GetID()]})
+	}
 	for _, st := range statuses {
 		cs := CheckState{Name: st.GetContext(), Source: "status", Status: "completed", ID: st.GetID(), Creator: st.GetCreator().GetLogin()}
 		switch st.GetState() {
@@ -287,26 +326,10 @@ func (r *Repo) Checks(ctx context.Context, sha string) ([]CheckState, error) {
 		}
 		out = append(out, cs)
 	}
-	wopts := &github.ListWorkflowRunsOptions{HeadSHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
-	for page := 0; page < maxPages; page++ {
-		runs, resp, err := r.Client.Actions.ListRepositoryWorkflowRuns(ctx, r.Owner, r.Name, wopts)
-		if err != nil {
-			// Workflow runs are optional facts: a GitHub without Actions (or
-			// without the permission) still has check runs and statuses.
-			if s := errStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
-				return out, nil
-			}
-			return nil, fmt.Errorf("workflow runs of %s: %w", short(sha), err)
-		}
-		for _, run := range runs.WorkflowRuns {
-			out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
-		}
-		if resp.NextPage == 0 {
-			break
-		}
-		wopts.Page = resp.NextPage
+	for _, run := range wruns {
+		out = append(out, CheckState{Name: run.GetName(), Source: "workflow_run", Status: run.GetStatus(), Conclusion: run.GetConclusion(), ID: run.GetID(), AppSlug: "github-actions"})
 	}
-	return out, nil
+	return out
 }
 
 func errStatus(err error) int {

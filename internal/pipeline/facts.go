@@ -86,7 +86,11 @@ type Check struct {
 	App string
 	// Creator is the login of the account that created a commit status.
 	Creator string
-	ID      int64
+	// Workflow is the name of the Actions workflow whose run a check run
+	// is a job of ("ci" for the job "test" shown as "ci / test"), when the
+	// check run belongs to a workflow run; empty otherwise.
+	Workflow string
+	ID       int64
 	// At is when the result was last updated; the newest result of a name
 	// within a source is the one that counts.
 	At  time.Time

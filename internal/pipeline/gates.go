@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -156,13 +157,134 @@ func first(a, b string) string {
 	return b
 }
 
-// checkGate reads the results of one required check. A gate that names
-// its reporter counts only that reporter's results: anyone who may post a
-// commit status, or any installed app, could otherwise report a check of
-// that name. What it ignored is said in the detail.
+// CheckLabel is how a result is named in gate details and matched by a
+// gate: a job of an Actions workflow run as "<workflow> / <job>", the way
+// branch protection lists it, anything else by its own name.
+func CheckLabel(c Check) string {
+	if c.Workflow != "" && c.Source == SourceCheckRun {
+		return c.Workflow + " / " + c.Name
+	}
+	return c.Name
+}
+
+// MatchCheck reports whether a gate's name matches a result. The name is a
+// path.Match glob (* does not cross a /) matched against the result's own
+// name ("test (ubuntu-latest, 1.22)", as GitHub names an Actions job's
+// check run) and its label ("ci / test (ubuntu-latest, 1.22)"). A name
+// equal to either also matches, so a literal name with glob characters
+// ("build [linux]") keeps meaning itself.
+func MatchCheck(pattern string, c Check) bool {
+	for _, name := range []string{c.Name, CheckLabel(c)} {
+		if name == pattern {
+			return true
+		}
+		if ok, err := path.Match(pattern, name); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKey identifies one check among a commit's results: a re-run
+// replaces the result of the same key, while each matrix job, each
+// workflow's job of the same name and each source is a check of its own.
+type checkKey struct {
+	label  string
+	source CheckSource
+}
+
+// latestMatching keeps the newest result of every check the gate's name
+// matches, ordered by label and source.
+func latestMatching(pattern string, checks []Check, accept func(Check) bool) []Check {
+	latest := map[checkKey]Check{}
+	for _, c := range checks {
+		if !MatchCheck(pattern, c) || (accept != nil && !accept(c)) {
+			continue
+		}
+		k := checkKey{CheckLabel(c), c.Source}
+		prev, seen := latest[k]
+		if !seen || c.At.After(prev.At) || (c.At.Equal(prev.At) && c.ID > prev.ID) {
+			latest[k] = c
+		}
+	}
+	out := make([]Check, 0, len(latest))
+	for _, c := range latest {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		li, lj := CheckLabel(out[i]), CheckLabel(out[j])
+		if li != lj {
+			return li < lj
+		}
+		return out[i].Source < out[j].Source
+	})
+	return out
+}
+
+// maxListed bounds the checks a gate's detail names one by one.
+const maxListed = 8
+
+// combineMatched folds the results of every check a gate matched: any
+// failure fails, else any pending waits, else it passes. Every matched
+// check must pass, so a matrix gate waits for each of its jobs. Results of
+// one check (one label, from one or several sources) read as before; more
+// checks are named in the detail.
+func combineMatched(name string, results []Check) GateResult {
+	labels := map[string]bool{}
+	for _, c := range results {
+		labels[CheckLabel(c)] = true
+	}
+	if len(labels) <= 1 {
+		return combine(GateCheck, name, results, "not reported yet")
+	}
+	r := GateResult{Kind: GateCheck, Name: name}
+	var pass, pend, fail []string
+	var pendURL, failURL string
+	for _, c := range results {
+		st, why := verdict(c)
+		switch st {
+		case GatePassed:
+			pass = append(pass, CheckLabel(c))
+			r.URL = first(r.URL, c.URL)
+		case GatePending:
+			pend, pendURL = append(pend, CheckLabel(c)+": "+why), first(pendURL, c.URL)
+		default:
+			fail, failURL = append(fail, CheckLabel(c)+": "+why), first(failURL, c.URL)
+		}
+	}
+	n := len(results)
+	switch {
+	case len(fail) > 0:
+		r.State, r.URL = GateFailed, failURL
+		r.Detail = fmt.Sprintf("%d of %d failed: %s", len(fail), n, listSome(fail))
+	case len(pend) > 0:
+		r.State, r.URL = GatePending, pendURL
+		r.Detail = fmt.Sprintf("%d of %d passed; waiting for %s", len(pass), n, listSome(pend))
+	default:
+		r.State = GatePassed
+		r.Detail = fmt.Sprintf("all %d passed: %s", n, listSome(pass))
+	}
+	return r
+}
+
+// listSome joins at most maxListed items and says how many it left out.
+func listSome(items []string) string { return listSomeSep(items, ", ") }
+
+func listSomeSep(items []string, sep string) string {
+	if len(items) <= maxListed {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:maxListed], sep) + fmt.Sprintf(" and %d more", len(items)-maxListed)
+}
+
+// checkGate reads the results of one required check: every check its name
+// matches (see MatchCheck) must pass, and none matching yet waits. A gate
+// that names its reporter counts only that reporter's results: anyone who
+// may post a commit status, or any installed app, could otherwise report a
+// check of that name. What it ignored is said in the detail.
 func checkGate(g CheckGate, checks []Check) GateResult {
 	if !g.restricted() {
-		return combine(GateCheck, g.Name, latestBySource(g.Name, checks, nil), "not reported yet")
+		return combineMatched(g.Name, latestMatching(g.Name, checks, nil))
 	}
 	var ignored []string
 	accept := func(c Check) bool {
@@ -171,20 +293,20 @@ func checkGate(g CheckGate, checks []Check) GateResult {
 		switch c.Source {
 		case SourceStatus:
 			ok = g.Creator != "" && strings.EqualFold(c.Creator, g.Creator)
-			who = fmt.Sprintf("%s status by %s ignored", g.Name, orSomeone(c.Creator))
+			who = fmt.Sprintf("%s status by %s ignored", CheckLabel(c), orSomeone(c.Creator))
 		default:
 			ok = g.App != "" && c.App == g.App
-			who = fmt.Sprintf("%s from app %s ignored", g.Name, orSomeone(c.App))
+			who = fmt.Sprintf("%s from app %s ignored", CheckLabel(c), orSomeone(c.App))
 		}
 		if !ok && !slices.Contains(ignored, who) {
 			ignored = append(ignored, who)
 		}
 		return ok
 	}
-	r := combine(GateCheck, g.Name, latestBySource(g.Name, checks, accept), "not reported yet")
+	r := combineMatched(g.Name, latestMatching(g.Name, checks, accept))
 	if len(ignored) > 0 {
 		sort.Strings(ignored)
-		r.Detail += "; " + strings.Join(ignored, "; ")
+		r.Detail += "; " + listSomeSep(ignored, "; ")
 	}
 	return r
 }

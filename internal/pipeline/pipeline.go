@@ -75,6 +75,9 @@ type Gates struct {
 // from that reporter count: check runs (and workflow runs, whose app is
 // github-actions) of app App, commit statuses created by Creator.
 type CheckGate struct {
+	// Name is a check's name or a path.Match glob ("ci / test*"), matched
+	// against each result's name and, for a job of an Actions workflow
+	// run, against "<workflow> / <job>" as branch protection shows it.
 	Name    string
 	App     string
 	Creator string

@@ -384,7 +384,7 @@ func (s *Service) gatherFacts(ctx context.Context, repo *gh.Repo, env pipeline.E
 	}
 	for _, c := range checks {
 		f.Checks = append(f.Checks, pipeline.Check{Name: c.Name, Source: pipeline.CheckSource(c.Source), Status: c.Status,
-			Conclusion: c.Conclusion, App: c.AppSlug, Creator: c.Creator, ID: c.ID})
+			Conclusion: c.Conclusion, App: c.AppSlug, Creator: c.Creator, Workflow: c.Workflow, ID: c.ID})
 	}
 	return f, nil
 }
