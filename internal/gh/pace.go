@@ -42,6 +42,11 @@ func (o *PaceOptions) defaults() {
 	}
 }
 
+func (o PaceOptions) withDefaults() PaceOptions {
+	o.defaults()
+	return o
+}
+
 // limits derives the token bucket that keeps both rules: it refills one
 // write per Interval (or slower, when PerWindow asks for less), and its
 // burst is what PerWindow leaves over a full Window at that rate, so that
