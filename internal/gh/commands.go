@@ -37,6 +37,12 @@ func (r *Repo) InTeam(ctx context.Context, team, user string) (bool, error) {
 	}
 	m, resp, err := r.Client.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
 	if err != nil {
+		if isRateLimit(err) {
+			// A rate limit's 403 says nothing of the membership: the
+			// caller must retry later, not read "not a member" or "no
+			// permission".
+			return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, slug, err)
+		}
 		switch status(resp) {
 		case http.StatusNotFound:
 			return false, nil
@@ -101,4 +107,15 @@ func (r *Repo) CheckURLs(ctx context.Context, sha string) (map[string]string, er
 		opts.Page = resp.NextPage
 	}
 	return out, nil
+}
+
+// isRateLimit reports whether err is a rate limit rather than an answer:
+// hoist's own RateLimitedError, or go-github's errors for a primary limit
+// (which go-github also returns without sending, with a made-up 403) and
+// for a secondary one.
+func isRateLimit(err error) bool {
+	var own *RateLimitedError
+	var primary *github.RateLimitError
+	var secondary *github.AbuseRateLimitError
+	return errors.As(err, &own) || errors.As(err, &primary) || errors.As(err, &secondary)
 }

@@ -2,6 +2,7 @@ package gh_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -92,5 +93,48 @@ func TestSecondaryLimitWithoutRetryAfterBacksOffAgainstTheEmulator(t *testing.T)
 	}
 	if longest < 2 || len(writes) != n+refused {
 		t.Fatalf("%d writes with %d refusals (at most %d in a row) for %d statuses; want writes = statuses + refusals, and two refusals in a row", len(writes), refused, longest, n)
+	}
+}
+
+// A team-membership read refused by a rate limit is neither "not a
+// member" nor "no permission": the caller gets an error to retry on.
+func TestTeamMembershipRateLimitIsNotAnAnswer(t *testing.T) {
+	emu := ghemu.Start(t)
+	app := emu.CreateApp("hoist", "http://127.0.0.1:1/webhook")
+	tok := emu.CreateUser("alice")
+	emu.CreateUser("carol")
+	emu.CreateRepo("acme", "site", tok)
+	if err := emu.SetTeam("acme", "release", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	inst := emu.Install(app.ID, "acme/site")
+	cfg := &config.Server{}
+	cfg.GitHub.URL = emu.URL() + "/api/v3/"
+	cfg.GitHub.AppID = app.ID
+	cfg.GitHub.PrivateKey = string(app.PrivateKeyPEM)
+	cfg.GitHub.Timeout = 10 * time.Second
+	// GitHub's minute is beyond what the request may wait: the 403 goes
+	// back to the caller.
+	cc, err := gh.NewClientCreator(cfg, gh.RateLimitOptions{Logger: zerolog.Nop(), MaxWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := cc.NewInstallationClient(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := gh.NewRepo(client, "acme", "site")
+	ctx := context.Background()
+	if ok, err := repo.InTeam(ctx, "release", "carol"); !ok || err != nil {
+		t.Fatalf("carol in release: %v, %v; want a member", ok, err)
+	}
+	emu.SetFaults(ghemu.Faults{Routes: []ghemu.RouteFault{{Path: "/orgs/{org}/teams/{team_slug}/memberships/{username}", SecondaryRateLimitNoRetryRate: 1}}})
+	ok, err := repo.InTeam(ctx, "release", "carol")
+	if err == nil || ok || errors.Is(err, gh.ErrNoAccess) {
+		t.Fatalf("membership read refused by a secondary limit: %v, %v; want an error other than ErrNoAccess", ok, err)
+	}
+	var abuse *github.AbuseRateLimitError
+	if !errors.As(err, &abuse) {
+		t.Fatalf("error %v, want the secondary limit kept", err)
 	}
 }
