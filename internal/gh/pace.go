@@ -79,6 +79,9 @@ type installationPace struct {
 	mu          sync.Mutex
 	pausedUntil time.Time // secondary limit: no write leaves before this
 	strikes     int       // secondary limits in a row, for the backoff
+	// exhaustedUntil is the reset of an exhausted primary budget: no
+	// request, read or write, leaves before it.
+	exhaustedUntil time.Time
 }
 
 // acquire waits for the installation's turn to write: alone, after the
@@ -93,21 +96,33 @@ func (p *installationPace) acquire(ctx context.Context, o *RateLimitOptions) err
 	p.mu.Lock()
 	until := p.pausedUntil
 	p.mu.Unlock()
-	if d := until.Sub(o.Now()); d > 0 {
+	if d := until.Sub(o.Now()); d > o.MaxWait {
+		// A long pause (a large Retry-After, or backoff after limits in
+		// a row) is not sat out in a worker: the job snoozes until then.
+		<-p.queue
+		return &RateLimitedError{Until: until, Secondary: true}
+	} else if d > 0 {
 		if err := o.Sleep(ctx, d); err != nil {
 			<-p.queue
 			return err
 		}
 	}
-	r := p.lim.ReserveN(o.Now(), 1)
-	if d := r.DelayFrom(o.Now()); d > 0 {
+	// The token is taken when the write can leave, not booked ahead: a
+	// sleep that overshoots (a busy machine) must not let the next writes
+	// catch up on the booked schedule and leave closer than the interval.
+	for {
+		now := o.Now()
+		r := p.lim.ReserveN(now, 1)
+		d := r.DelayFrom(now)
+		if d == 0 {
+			return nil
+		}
+		r.CancelAt(now)
 		if err := o.Sleep(ctx, d); err != nil {
-			r.Cancel()
 			<-p.queue
 			return err
 		}
 	}
-	return nil
 }
 
 func (p *installationPace) release() { <-p.queue }

@@ -2,6 +2,7 @@ package gh
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -143,45 +144,42 @@ func TestPaceKeepsInstallationsApart(t *testing.T) {
 }
 
 // On the wall clock and through the middleware: concurrent writes of one
-// installation are sent one at a time and spaced, reads are not held, and
-// another installation's writes are not queued behind them.
+// installation leave one at a time and spaced, reads are not held, and
+// another installation's writes are not queued behind them. Times are
+// taken where requests leave the middleware, so that network jitter on a
+// busy machine does not blur them.
 func TestPaceSerializesConcurrentWrites(t *testing.T) {
 	const interval = 40 * time.Millisecond
-	var mu sync.Mutex
-	type span struct {
-		inst       string
-		start, end time.Time
-	}
-	var spans []span
-	var inFlight atomic.Int32
-	var overlapped atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			w.WriteHeader(200)
-			return
+		if r.Method != http.MethodGet {
+			time.Sleep(5 * time.Millisecond)
 		}
-		inst := strings.Split(r.URL.Path, "/")[1]
-		if inst == "1" && inFlight.Add(1) > 1 {
-			overlapped.Store(true)
-		}
-		s := span{inst: inst, start: time.Now()}
-		time.Sleep(5 * time.Millisecond)
-		s.end = time.Now()
-		if inst == "1" {
-			inFlight.Add(-1)
-		}
-		mu.Lock()
-		spans = append(spans, s)
-		mu.Unlock()
 		w.WriteHeader(201)
 	}))
 	t.Cleanup(srv.Close)
+	var mu sync.Mutex
+	var sent []time.Time // installation 1's writes
+	var inFlight atomic.Int32
+	var overlapped atomic.Bool
+	wire := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		one := r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/1/")
+		if one {
+			if inFlight.Add(1) > 1 {
+				overlapped.Store(true)
+			}
+			defer inFlight.Add(-1)
+			mu.Lock()
+			sent = append(sent, time.Now())
+			mu.Unlock()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
 	o := RateLimitOptions{Logger: zerolog.Nop(), Pace: PaceOptions{Interval: interval, PerWindow: 62, Window: 60 * interval}}
 	o.defaults()
 	ps := newPaces(o.Pace)
-	c1 := &http.Client{Transport: newRateLimiter(http.DefaultTransport, o, ps.get(1))}
-	c1b := &http.Client{Transport: newRateLimiter(http.DefaultTransport, o, ps.get(1))} // a second client of installation 1
-	c2 := &http.Client{Transport: newRateLimiter(http.DefaultTransport, o, ps.get(2))}
+	c1 := &http.Client{Transport: newRateLimiter(wire, o, ps.get(1))}
+	c1b := &http.Client{Transport: newRateLimiter(wire, o, ps.get(1))} // a second client of installation 1
+	c2 := &http.Client{Transport: newRateLimiter(wire, o, ps.get(2))}
 	var wg sync.WaitGroup
 	send := func(c *http.Client, path string) {
 		defer wg.Done()
@@ -214,24 +212,41 @@ func TestPaceSerializesConcurrentWrites(t *testing.T) {
 	if overlapped.Load() {
 		t.Error("two writes of installation 1 were in flight at once")
 	}
-	var ones []span
-	for _, s := range spans {
-		if s.inst == "1" {
-			ones = append(ones, s)
-		}
-	}
-	if len(ones) != 12 {
-		t.Fatalf("%d writes of installation 1, want 12", len(ones))
+	if len(sent) != 12 {
+		t.Fatalf("%d writes of installation 1, want 12", len(sent))
 	}
 	// Burst 2 (62 - 60), then one write per interval: any i..j holds at
-	// most 2 + span/interval writes (2ms slack for the server's clock
-	// reading after the request arrived).
-	for i := range ones {
-		for j := i + 1; j < len(ones); j++ {
-			span := ones[j].start.Sub(ones[i].start) + 2*time.Millisecond
+	// most 2 + span/interval writes.
+	for i := range sent {
+		for j := i + 1; j < len(sent); j++ {
+			span := sent[j].Sub(sent[i]) + time.Millisecond
 			if n := j - i + 1; n > 2+int(span/interval) {
 				t.Fatalf("writes %d..%d of installation 1 (%d) left within %s, want at most %d", i+1, j+1, n, span, 2+int(span/interval))
 			}
 		}
 	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A pause longer than MaxWait is not sat out in a worker: the write fails
+// at once with a RateLimitedError the job engine snoozes on, and the
+// queue is free again.
+func TestLongSecondaryPauseIsATypedError(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	o := paceOptions(clock, PaceOptions{})
+	p := newPaces(o.Pace).get(1)
+	p.pause(clock.Now(), 10*time.Minute)
+	err := p.acquire(context.Background(), o)
+	var rle *RateLimitedError
+	if !errors.As(err, &rle) || !rle.Secondary || !rle.Until.Equal(clock.Now().Add(10*time.Minute)) || len(clock.sleeps) != 0 {
+		t.Fatalf("acquire during a 10-minute pause: %v (waits %v), want a secondary RateLimitedError until its end", err, clock.sleeps)
+	}
+	clock.Sleep(context.Background(), 10*time.Minute)
+	if err := p.acquire(context.Background(), o); err != nil {
+		t.Fatalf("after the pause: %v", err)
+	}
+	p.release()
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gregjones/httpcache"
@@ -115,23 +114,22 @@ func RateLimit(opts RateLimitOptions) githubapp.ClientMiddleware {
 // rateLimiter keeps one client within GitHub's limits:
 //   - writes go through the installation's pace: one at a time, spaced
 //     by the token bucket (PaceOptions);
-//   - after a response with x-ratelimit-remaining: 0, later requests wait
-//     until x-ratelimit-reset when it is near (PrimaryMaxWait), and
-//     otherwise fail at once with *RateLimitedError; a 403/429 with
-//     remaining 0 is that same exhaustion;
+//   - after a response with x-ratelimit-remaining: 0, the installation's
+//     later requests wait until x-ratelimit-reset when it is near
+//     (PrimaryMaxWait), and otherwise fail at once with *RateLimitedError;
+//     a 403/429 with remaining 0 is that same exhaustion;
 //   - a secondary limit (a 403/429 with Retry-After, GitHub's "secondary
 //     rate limit" message, or a bare 429) pauses the installation's writes
 //     for Retry-After, or until the reset when remaining is 0, or
 //     SecondaryWait, doubled for each limit in a row; the request is
 //     retried after the pause when it is within MaxWait and the request
-//     can be replayed, and otherwise the response goes back to the caller.
+//     can be replayed, and otherwise the response goes back to the caller;
+//     a write that finds a pause longer than MaxWait fails at once with
+//     *RateLimitedError.
 type rateLimiter struct {
 	next http.RoundTripper
 	o    RateLimitOptions
 	pace *installationPace
-
-	mu         sync.Mutex
-	blockUntil time.Time // primary budget exhausted until then
 }
 
 func newRateLimiter(next http.RoundTripper, o RateLimitOptions, pace *installationPace) *rateLimiter {
@@ -235,9 +233,9 @@ var errNotReplayable = replayError{}
 // to be exhausted: it waits when the reset is near, and otherwise fails
 // with *RateLimitedError rather than block the caller for up to an hour.
 func (rl *rateLimiter) waitForBudget(ctx context.Context) error {
-	rl.mu.Lock()
-	until := rl.blockUntil
-	rl.mu.Unlock()
+	rl.pace.mu.Lock()
+	until := rl.pace.exhaustedUntil
+	rl.pace.mu.Unlock()
 	d := until.Sub(rl.o.Now())
 	switch {
 	case d <= 0:
@@ -291,11 +289,11 @@ func (rl *rateLimiter) observe(res *http.Response) limit {
 	if exhausted && !reset.IsZero() && (resource == "" || resource == "core") {
 		// Other resources (search, graphql) have budgets of their own;
 		// the next core request must not be held back by them.
-		rl.mu.Lock()
-		if reset.After(rl.blockUntil) {
-			rl.blockUntil = reset
+		rl.pace.mu.Lock()
+		if reset.After(rl.pace.exhaustedUntil) {
+			rl.pace.exhaustedUntil = reset
 		}
-		rl.mu.Unlock()
+		rl.pace.mu.Unlock()
 	}
 	if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusTooManyRequests {
 		return limit{}
