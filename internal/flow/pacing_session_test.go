@@ -14,7 +14,20 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
+
+const sessionYML = `version: 1
+site: { root: public }
+environments:
+  dev:     { branch: dev }
+  staging: { branch: staging, promote_from: dev, auto: false, deploy: { url: "https://staging.example.com/" },
+             gates: { checks: ["ci / test"] } }
+  production: { branch: prod, promote_from: staging, auto: true, permission: maintain,
+                gates: { checks: ["ci / test"], smoke: true } }
+smoke:
+  pages: [ { path: /, expect_text: "Shop" } ]
+`
 
 // patient wraps a test-side client in hoist's own rate-limit middleware,
 // so that the people of the test ride out the injected secondary limits
@@ -29,8 +42,8 @@ func patient(c *github.Client) *github.Client {
 
 // A session with the emulator answering a tenth of the writes with a
 // secondary limit without Retry-After, and slow answers: a promotion by
-// command and the automatic one after it, a pull-request update and thirty
-// slash-commands all complete, nothing is posted or promoted twice, and
+// command and the automatic one after it behind a smoke check run in
+// Chromium, a pull-request update and thirty slash-commands all complete, nothing is posted or promoted twice, and
 // the emulator's log shows hoist's writes one at a time, within the token
 // bucket (a burst of 20, then one per write_interval), under the cap.
 func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
@@ -41,7 +54,14 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 		// twentieth of the interval.
 		perMinute = int(time.Minute/interval) + burst
 	)
-	w := startCommandsSpec(t, worldSpec{ServerYAML: fmt.Sprintf("github: { write_interval: %s, writes_per_minute: %d, secondary_wait: 100ms }\n", interval, perMinute)})
+	w := startCommandsSpec(t, worldSpec{
+		ServerYAML: fmt.Sprintf("github: { write_interval: %s, writes_per_minute: %d, secondary_wait: 100ms }\n", interval, perMinute),
+		Env:        map[string]string{"HOIST_CHROMIUM": testenv.Chromium(t)},
+		Files:      map[string]string{"public/index.html": `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop.</p>`},
+	})
+	// commandsYML, with production behind the smoke gate as well.
+	w.commit(".github/hoist.yml", sessionYML, "Smoke-test production")
+	w.git(w.work, "push", "-q", "origin", "HEAD:main")
 	ctx := context.Background()
 	bob := patient(w.bob)
 	sha := w.greenOnDev("v2")
@@ -92,6 +112,10 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	}
 	w.waitAudit("staging", sha, "promoted")
 	w.waitAudit("production", sha, "promoted")
+	smoke := (&smokeWorld{world: w.world}).waitSmoke(sha, 1)
+	if len(smoke) != 1 || smoke[0].GetConclusion() != "success" {
+		t.Fatalf("%d smoke check runs on %s (want 1), first %s %q", len(smoke), sha[:7], smoke[0].GetConclusion(), smoke[0].GetOutput().GetTitle())
+	}
 	eventually(t, 30*time.Second, func() (bool, string) {
 		pr, _, err := w.alice.PullRequests.Get(ctx, "acme", "site", w.pr)
 		return err == nil && pr.GetHead().GetSHA() == updated, "the pull request's head is not the update"
@@ -150,7 +174,7 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	}
 	// slack covers the time between the client's clock reading and the
 	// request's arrival.
-	const slack = 5 * time.Millisecond
+	const slack = 10 * time.Millisecond
 	for i := 1; i < len(writes); i++ {
 		if writes[i].At.Before(writes[i-1].Done.Add(-slack)) {
 			t.Errorf("write %s %s arrived before the previous write %s %s was answered: not one at a time",
