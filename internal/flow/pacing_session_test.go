@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/ghemu"
+	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -103,10 +104,23 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	reply := w.answered(promote, 1)
-	for _, c := range comments {
-		w.answered(c, 1)
+	// Every command answered; a busy machine gets more than answered's
+	// 30 s per comment.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		done := 0
+		for _, c := range append([]int64{promote}, comments...) {
+			if run, err := w.srv.Store().CommandRun(ctx, c, 1); err == nil && run.Status == store.CommandDone {
+				done++
+			}
+		}
+		if done == len(comments)+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d commands answered", done, len(comments)+1)
+		}
 	}
+	reply := w.answered(promote, 1)
 	if got := w.head("staging"); got != sha {
 		t.Fatalf("staging = %s after /promote, want %s; reply:\n%s", got, sha, reply)
 	}

@@ -32,7 +32,8 @@ type RateLimitOptions struct {
 	// no worker sits out the hour. Default 5s.
 	PrimaryMaxWait time.Duration
 	// MaxRetries is how often one request is retried after a limit.
-	// Default 2.
+	// Default 4; with GitHub's minute and its doubling, MaxWait is what
+	// bounds the retries of a secondary limit in practice.
 	MaxRetries int
 	// SecondaryWait is the pause after a secondary rate limit that came
 	// without Retry-After; GitHub asks for at least a minute. Default 60s.
@@ -55,7 +56,7 @@ func (o *RateLimitOptions) defaults() {
 		o.PrimaryMaxWait = 5 * time.Second
 	}
 	if o.MaxRetries == 0 {
-		o.MaxRetries = 2
+		o.MaxRetries = 4
 	}
 	if o.SecondaryWait == 0 {
 		o.SecondaryWait = 60 * time.Second
