@@ -514,3 +514,45 @@ func TestConcurrentRequestsOnOnePull(t *testing.T) {
 		t.Errorf("%d comments, want 2", n)
 	}
 }
+
+// The request log has every REST request, faults included, with its
+// times and the installation that sent it.
+func TestRequestLogRecordsTimesAndInstallations(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e)
+	tok := e.gh.InstallationToken(e.inst)
+	before := time.Now()
+	e.gh.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{{Path: "/repos/acme/site/statuses/*", SecondaryRateLimitNoRetryRate: 1, LatencyMS: 30}}})
+	if status, _, _ := e.do(tok, "POST", "/repos/acme/site/statuses/0123456789abcdef0123456789abcdef01234567", map[string]any{"state": "success"}); status != 403 {
+		t.Fatalf("faulted write: %d, want 403", status)
+	}
+	e.gh.SetFaults(emulator.Faults{})
+	if status, _, _ := e.do(tok, "GET", "/repos/acme/site", nil); status != 200 {
+		t.Fatalf("read: %d", status)
+	}
+	if status, _, _ := e.do(e.alice, "GET", "/repos/acme/site", nil); status != 200 {
+		t.Fatalf("read as alice: %d", status)
+	}
+	var got []emulator.LoggedRequest
+	for _, r := range e.gh.RequestLog() {
+		if !r.At.Before(before) {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d requests logged, want 3: %+v", len(got), got)
+	}
+	w, r, a := got[0], got[1], got[2]
+	if w.Method != "POST" || w.Path != "/repos/acme/site/statuses/0123456789abcdef0123456789abcdef01234567" || w.Status != 403 || w.Installation != e.inst {
+		t.Errorf("faulted write logged as %+v", w)
+	}
+	if d := w.Done.Sub(w.At); d < 30*time.Millisecond {
+		t.Errorf("faulted write answered %s after it arrived, want the 30ms latency", d)
+	}
+	if r.Method != "GET" || r.Status != 200 || r.Installation != e.inst || r.At.Before(w.Done) {
+		t.Errorf("read logged as %+v", r)
+	}
+	if a.Installation != 0 || a.Status != 200 {
+		t.Errorf("alice's read logged as %+v, want installation 0", a)
+	}
+}

@@ -70,6 +70,8 @@ type Server struct {
 	hooks *sender
 	cats  catFiles
 	rate  rateBook
+	// reqLog records every REST request with its times (RequestLog).
+	reqLog requestLog
 
 	// Sign-in state of the web flow (oauth.go), kept in memory: codes
 	// not yet exchanged, and the emulator's browser sessions.

@@ -171,3 +171,43 @@ func (c *call) rateHeaders(h http.Header, free, notModified bool) {
 	h.Set("X-RateLimit-Used", strconv.Itoa(used))
 	h.Set("X-RateLimit-Resource", "core")
 }
+
+// LoggedRequest is one REST request as the emulator received it, faults
+// included, so that tests can check how a client paces itself.
+type LoggedRequest struct {
+	// At is when the request arrived and Done when its answer was sent
+	// (latency faults included), both on the wall clock.
+	At, Done time.Time
+	// Installation is the installation whose token sent it (0: another
+	// caller).
+	Installation int64
+	Method       string
+	// Path is the URL path without the /api/v3 prefix.
+	Path   string
+	Status int
+}
+
+// requestLog keeps the REST requests received, oldest first; it is
+// bounded so that a long-running emulator does not grow without end.
+type requestLog struct {
+	mu      sync.Mutex
+	entries []LoggedRequest
+}
+
+const requestLogMax = 100_000
+
+func (l *requestLog) add(e LoggedRequest) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.entries) >= requestLogMax {
+		l.entries = append(l.entries[:0], l.entries[len(l.entries)/2:]...)
+	}
+	l.entries = append(l.entries, e)
+}
+
+// RequestLog returns the REST requests received so far, oldest first.
+func (s *Server) RequestLog() []LoggedRequest {
+	s.reqLog.mu.Lock()
+	defer s.reqLog.mu.Unlock()
+	return append([]LoggedRequest(nil), s.reqLog.entries...)
+}

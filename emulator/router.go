@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // route is one REST operation: the OpenAPI path template as GitHub
@@ -186,6 +187,20 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &recorder{ResponseWriter: w, header: http.Header{}}
 	c := &call{s: s, w: rec, r: r, route: rt, params: params}
+	arrived := time.Now()
+	defer func() {
+		a := c.actor
+		if (a == actor{}) {
+			// A fault answered before authorization: find the caller
+			// for the log only.
+			a, _ = s.identify(credentials(r))
+		}
+		var inst int64
+		if a.inst != nil {
+			inst = a.inst.ID
+		}
+		s.reqLog.add(LoggedRequest{At: arrived, Done: time.Now(), Installation: inst, Method: r.Method, Path: p, Status: rec.status})
+	}()
 	if rt == nil {
 		c.fail(http.StatusNotFound, "Not Found", nil)
 		rec.flush()

@@ -91,6 +91,20 @@ type GitHub struct {
 	// sent back as If-None-Match (a 304 does not count against the rate
 	// limit); 0 is the default (32), -1 turns the cache off.
 	CacheMB int `yaml:"cache_mb"`
+	// WriteInterval is the least time between two writes (POST, PATCH,
+	// PUT, DELETE) of one installation once its burst allowance is spent,
+	// and WritesPerMinute the most writes of one installation in any
+	// minute; the burst allowed after a quiet spell is what the cap leaves
+	// over a minute at one write per interval (80 - 60 = 20 by default).
+	// GitHub asks for at least a second between writes and at most 80 a
+	// minute. Defaults 1s and 80.
+	WriteInterval   time.Duration `yaml:"write_interval"`
+	WritesPerMinute int           `yaml:"writes_per_minute"`
+	// SecondaryWait is the pause of an installation's writes after a
+	// secondary rate limit that came without Retry-After; it doubles with
+	// each such limit in a row. GitHub asks for at least a minute.
+	// Default 1m.
+	SecondaryWait time.Duration `yaml:"secondary_wait"`
 }
 
 // Jobs tunes the durable job engine that runs webhook handlers and the
@@ -133,6 +147,14 @@ const DefaultWebhookMaxReads = 32
 
 // DefaultGitHubCacheMB is the default bound of the API response cache.
 const DefaultGitHubCacheMB = 32
+
+// DefaultGitHubWriteInterval and DefaultGitHubWritesPerMinute follow
+// GitHub's advice for content-creating requests: at least a second apart,
+// at most 80 a minute.
+const (
+	DefaultGitHubWriteInterval   = time.Second
+	DefaultGitHubWritesPerMinute = 80
+)
 
 // DefaultGitHubURL is the REST API of github.com.
 const DefaultGitHubURL = "https://api.github.com/"
@@ -379,6 +401,15 @@ func applyServerDefaults(cfg *Server) {
 	if cfg.GitHub.WebhookMaxReads == 0 {
 		cfg.GitHub.WebhookMaxReads = DefaultWebhookMaxReads
 	}
+	if cfg.GitHub.WriteInterval == 0 {
+		cfg.GitHub.WriteInterval = DefaultGitHubWriteInterval
+	}
+	if cfg.GitHub.WritesPerMinute == 0 {
+		cfg.GitHub.WritesPerMinute = DefaultGitHubWritesPerMinute
+	}
+	if cfg.GitHub.SecondaryWait == 0 {
+		cfg.GitHub.SecondaryWait = time.Minute
+	}
 	if cfg.Jobs.Workers == 0 {
 		cfg.Jobs.Workers = 10
 	}
@@ -442,6 +473,15 @@ func (cfg *Server) validate(s serverSources) error {
 	}
 	if cfg.GitHub.CacheMB < -1 {
 		return s.errorf("github.cache_mb", "", "must be -1 (off) or a size in MiB, got %d", cfg.GitHub.CacheMB)
+	}
+	if cfg.GitHub.WriteInterval < 0 {
+		return s.errorf("github.write_interval", "", "must be a positive duration, got %s", cfg.GitHub.WriteInterval)
+	}
+	if cfg.GitHub.WritesPerMinute < 1 {
+		return s.errorf("github.writes_per_minute", "", "must be at least 1, got %d", cfg.GitHub.WritesPerMinute)
+	}
+	if cfg.GitHub.SecondaryWait < 0 {
+		return s.errorf("github.secondary_wait", "", "must be a positive duration, got %s", cfg.GitHub.SecondaryWait)
 	}
 	if cfg.GitHub.WebhookMaxReads < 1 {
 		return s.errorf("github.webhook_max_reads", "", "must be at least 1, got %d", cfg.GitHub.WebhookMaxReads)

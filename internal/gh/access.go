@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/google/go-github/v60/github"
 )
 
 // ErrNoAccess: GitHub refused the installation (403), which lacks a
@@ -52,6 +54,12 @@ func (r *Repo) InTeam(ctx context.Context, team, user string) (bool, error) {
 	}
 	m, resp, err := r.Client.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
 	if err != nil {
+		if isRateLimit(err) {
+			// A rate limit's 403 says nothing of the membership: the
+			// caller must retry later, not read "not a member" or "no
+			// permission".
+			return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, slug, err)
+		}
 		switch status(resp) {
 		case http.StatusNotFound:
 			return false, nil
@@ -61,4 +69,15 @@ func (r *Repo) InTeam(ctx context.Context, team, user string) (bool, error) {
 		return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, slug, err)
 	}
 	return m.GetState() == "active", nil
+}
+
+// isRateLimit reports whether err is a rate limit rather than an answer:
+// hoist's own RateLimitedError, or go-github's errors for a primary limit
+// (which go-github also returns without sending, with a made-up 403) and
+// for a secondary one.
+func isRateLimit(err error) bool {
+	var own *RateLimitedError
+	var primary *github.RateLimitError
+	var secondary *github.AbuseRateLimitError
+	return errors.As(err, &own) || errors.As(err, &primary) || errors.As(err, &secondary)
 }

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/shurcooL/githubv4"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/version"
@@ -16,19 +18,28 @@ import (
 // App in cfg: the app client signs JWTs with the private key, installation
 // clients carry installation tokens that ghinstallation caches and renews
 // before they expire, every client sends hoist's user agent and goes
-// through the RateLimit middleware, and GET answers are cached per client
+// through the rate-limit middleware, and GET answers are cached per client
 // and revalidated with If-None-Match (github.cache_mb).
+//
+// All clients of one installation share one write pace (github.write_interval,
+// github.writes_per_minute) and one pause after a secondary limit, so that
+// the installation's writes leave one at a time whichever job sends them.
 func NewClientCreator(cfg *serverconfig.Server, rl RateLimitOptions) (githubapp.ClientCreator, error) {
 	key, err := cfg.PrivateKeyPEM()
 	if err != nil {
 		return nil, err
 	}
-	var app githubapp.Config
-	app.V3APIURL = cfg.GitHub.URL
-	app.V4APIURL = GraphQLURL(cfg.GitHub.URL)
-	app.App.IntegrationID = cfg.GitHub.AppID
-	app.App.PrivateKey = string(key)
-	app.App.WebhookSecret = cfg.GitHub.WebhookSecret
+	if rl.Pace.Interval == 0 {
+		rl.Pace.Interval = cfg.GitHub.WriteInterval
+	}
+	if rl.Pace.PerWindow == 0 {
+		rl.Pace.PerWindow = cfg.GitHub.WritesPerMinute
+	}
+	if rl.SecondaryWait == 0 {
+		rl.SecondaryWait = cfg.GitHub.SecondaryWait
+	}
+	rl.defaults()
+	paces := newPaces(rl.Pace)
 
 	// The timeout bounds each attempt's wait for response headers rather
 	// than the whole call (http.Client.Timeout would), so that waiting out
@@ -37,11 +48,7 @@ func NewClientCreator(cfg *serverconfig.Server, rl RateLimitOptions) (githubapp.
 	transport.ResponseHeaderTimeout = cfg.GitHub.Timeout
 	transport.TLSHandshakeTimeout = min(cfg.GitHub.Timeout, 10*time.Second)
 
-	opts := []githubapp.ClientOption{
-		githubapp.WithTransport(userAgent{transport}),
-		githubapp.WithClientUserAgent(version.UserAgent()),
-		githubapp.WithClientMiddleware(RateLimit(rl)),
-	}
+	var caching []githubapp.ClientOption
 	if cfg.GitHub.CacheMB > 0 {
 		// alwaysValidate: GitHub's max-age=60 would otherwise serve a
 		// minute-old ref or status without asking, and hoist must see a
@@ -50,13 +57,44 @@ func NewClientCreator(cfg *serverconfig.Server, rl RateLimitOptions) (githubapp.
 		// so the rate-limit middleware sees what it returns (a 304 made
 		// into the cached 200, marked X-From-Cache).
 		rc := newResponseCache(int64(cfg.GitHub.CacheMB) << 20)
-		opts = append(opts, githubapp.WithClientCaching(true, rc.scope))
+		caching = append(caching, githubapp.WithClientCaching(true, rc.scope))
 	}
-	cc, err := githubapp.NewDefaultCachingClientCreator(app, opts...)
+	creator := func(pace *installationPace) githubapp.ClientCreator {
+		opts := append([]githubapp.ClientOption{
+			githubapp.WithTransport(userAgent{transport}),
+			githubapp.WithClientUserAgent(version.UserAgent()),
+			githubapp.WithClientMiddleware(func(next http.RoundTripper) http.RoundTripper {
+				return newRateLimiter(next, rl, pace)
+			}),
+		}, caching...)
+		return githubapp.NewClientCreator(cfg.GitHub.URL, GraphQLURL(cfg.GitHub.URL), cfg.GitHub.AppID, key, opts...)
+	}
+	// go-githubapp applies middleware to the clients a creator makes
+	// without telling it the installation, so each installation's clients
+	// come from a creator of their own that carries its pace; app and
+	// token clients share a pace of their own.
+	paced := &pacedCreator{ClientCreator: creator(paces.get(0)), forInstallation: func(id int64) githubapp.ClientCreator {
+		return creator(paces.get(id))
+	}}
+	cc, err := githubapp.NewCachingClientCreator(paced, githubapp.DefaultCachingClientCapacity)
 	if err != nil {
 		return nil, fmt.Errorf("gh: client creator: %w", err)
 	}
 	return cc, nil
+}
+
+// pacedCreator makes installation clients with their installation's pace.
+type pacedCreator struct {
+	githubapp.ClientCreator
+	forInstallation func(id int64) githubapp.ClientCreator
+}
+
+func (p *pacedCreator) NewInstallationClient(id int64) (*github.Client, error) {
+	return p.forInstallation(id).NewInstallationClient(id)
+}
+
+func (p *pacedCreator) NewInstallationV4Client(id int64) (*githubv4.Client, error) {
+	return p.forInstallation(id).NewInstallationV4Client(id)
 }
 
 // GraphQLURL derives the GraphQL endpoint from the REST base URL:

@@ -1,10 +1,13 @@
 package gh
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/gregjones/httpcache"
@@ -15,18 +18,27 @@ import (
 
 // RateLimitOptions tune the rate-limit middleware.
 type RateLimitOptions struct {
-	// MaxWait is the longest hoist waits for a limit to reset before
-	// giving the 403/429 back to the caller (whose job then retries later
-	// with backoff). Default 60s.
+	// MaxWait is the longest hoist waits for a secondary limit to lift
+	// before giving the 403/429 back to the caller (whose job then retries
+	// later with backoff). Default 60s.
 	MaxWait time.Duration
+	// PrimaryMaxWait is the longest a request waits for an exhausted
+	// primary budget to reset; beyond it the request fails at once with a
+	// *RateLimitedError, which the job engine turns into a snooze, so that
+	// no worker sits out the hour. Default 5s.
+	PrimaryMaxWait time.Duration
 	// MaxRetries is how often one request is retried after a limit.
-	// Default 2.
+	// Default 4; with GitHub's minute and its doubling, MaxWait is what
+	// bounds the retries of a secondary limit in practice.
 	MaxRetries int
 	// SecondaryWait is the pause after a secondary rate limit that came
 	// without Retry-After; GitHub asks for at least a minute. Default 60s.
+	// Each further secondary limit in a row doubles it.
 	SecondaryWait time.Duration
-	Metrics       *Metrics
-	Logger        zerolog.Logger
+	// Pace spaces each installation's writes.
+	Pace    PaceOptions
+	Metrics *Metrics
+	Logger  zerolog.Logger
 	// Now and Sleep are replaced in tests.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -36,12 +48,16 @@ func (o *RateLimitOptions) defaults() {
 	if o.MaxWait == 0 {
 		o.MaxWait = 60 * time.Second
 	}
+	if o.PrimaryMaxWait == 0 {
+		o.PrimaryMaxWait = 5 * time.Second
+	}
 	if o.MaxRetries == 0 {
-		o.MaxRetries = 2
+		o.MaxRetries = 4
 	}
 	if o.SecondaryWait == 0 {
 		o.SecondaryWait = 60 * time.Second
 	}
+	o.Pace.defaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -59,41 +75,74 @@ func (o *RateLimitOptions) defaults() {
 	}
 }
 
+// RateLimitedError is returned instead of sending a request while the
+// installation may not send it for longer than hoist waits inside a job:
+// its primary budget is exhausted until the reset, or a secondary limit
+// paused its writes. Job workers snooze until Until rather than fail.
+type RateLimitedError struct {
+	Until time.Time
+	// Secondary is set when a secondary limit, not the primary budget,
+	// is the cause.
+	Secondary bool
+}
+
+func (e *RateLimitedError) Error() string {
+	kind := "primary rate limit exhausted"
+	if e.Secondary {
+		kind = "secondary rate limit"
+	}
+	return fmt.Sprintf("gh: %s until %s", kind, e.Until.UTC().Format(time.RFC3339))
+}
+
+// RetryAt is when the request may be sent again.
+func (e *RateLimitedError) RetryAt() time.Time { return e.Until }
+
 // RateLimit returns a client middleware that keeps a client within GitHub's
-// rate limits instead of hammering it:
-//   - after a response with x-ratelimit-remaining: 0, later requests wait
-//     until x-ratelimit-reset before they are sent;
-//   - a 403 or 429 that is a rate limit (Retry-After, or remaining 0) is
-//     retried after Retry-After, or the reset time, or SecondaryWait, when
-//     that wait is within MaxWait and the request can be replayed;
-//     otherwise the response goes back to the caller unchanged.
-//
-// go-githubapp applies a middleware to each client it creates, and each
-// installation has its own client, so each installation's budget is
-// tracked on its own.
+// rate limits instead of hammering it (see rateLimiter). Each call of the
+// middleware makes a client with its own write pace; NewClientCreator
+// shares one pace among all clients of an installation instead.
 func RateLimit(opts RateLimitOptions) githubapp.ClientMiddleware {
 	opts.defaults()
 	return func(next http.RoundTripper) http.RoundTripper {
-		return &rateLimiter{next: next, o: opts}
+		return newRateLimiter(next, opts, newPaces(opts.Pace).get(0))
 	}
 }
 
+// rateLimiter keeps one client within GitHub's limits:
+//   - writes go through the installation's pace: one at a time, spaced
+//     by the token bucket (PaceOptions);
+//   - after a response with x-ratelimit-remaining: 0, the installation's
+//     later requests wait until x-ratelimit-reset when it is near
+//     (PrimaryMaxWait), and otherwise fail at once with *RateLimitedError;
+//     a 403/429 with remaining 0 is that same exhaustion;
+//   - a secondary limit (a 403/429 with Retry-After, GitHub's "secondary
+//     rate limit" message, or a bare 429) pauses the installation's writes
+//     for Retry-After, or until the reset when remaining is 0, or
+//     SecondaryWait, doubled for each limit in a row; the request is
+//     retried after the pause when it is within MaxWait and the request
+//     can be replayed, and otherwise the response goes back to the caller;
+//     a write that finds a pause longer than MaxWait fails at once with
+//     *RateLimitedError.
 type rateLimiter struct {
 	next http.RoundTripper
 	o    RateLimitOptions
+	pace *installationPace
+}
 
-	mu         sync.Mutex
-	blockUntil time.Time // no request leaves before this time
+func newRateLimiter(next http.RoundTripper, o RateLimitOptions, pace *installationPace) *rateLimiter {
+	return &rateLimiter{next: next, o: o, pace: pace}
 }
 
 func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	write := isWrite(req.Method)
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	for attempt := 0; ; attempt++ {
 		if err := rl.waitForBudget(ctx); err != nil {
 			return nil, err
 		}
 		if attempt > 0 {
-			if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
+			if !replayable {
 				return nil, errNotReplayable
 			}
 			clone := req.Clone(ctx)
@@ -106,7 +155,15 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			req = clone
 		}
+		if write {
+			if err := rl.pace.acquire(ctx, &rl.o); err != nil {
+				return nil, err
+			}
+		}
 		res, err := rl.next.RoundTrip(req)
+		if write {
+			rl.pace.release()
+		}
 		if err != nil {
 			rl.o.Metrics.call("error", "")
 			return nil, err
@@ -120,15 +177,44 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		rl.o.Metrics.call(status, resource)
 		rl.o.Metrics.remaining(res.Header, resource)
-		wait, limited := rl.observe(res)
-		if !limited || attempt >= rl.o.MaxRetries || wait > rl.o.MaxWait || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		lim := rl.observe(res)
+		switch lim.kind {
+		case notLimited:
+			if write {
+				rl.pace.succeeded()
+			}
+			return res, nil
+		case primaryLimit:
+			rl.o.Metrics.limited(resource)
+			if lim.wait <= rl.o.PrimaryMaxWait && attempt < rl.o.MaxRetries && replayable {
+				// The reset is near: waitForBudget sits it out.
+				_ = res.Body.Close()
+				continue
+			}
+			_ = res.Body.Close()
+			rl.o.Logger.Warn().Int("status", res.StatusCode).Time("until", lim.until).Str("resource", resource).
+				Str("path", req.URL.Path).Msg("GitHub rate limit exhausted; the job waits for the reset")
+			return nil, &RateLimitedError{Until: lim.until}
+		}
+		// A secondary limit: pause the installation's writes, longer with
+		// each limit in a row.
+		wait := rl.pace.pause(rl.o.Now(), lim.wait)
+		rl.o.Metrics.limited(resource)
+		if attempt >= rl.o.MaxRetries || wait > rl.o.MaxWait || !replayable {
+			rl.o.Logger.Warn().Int("status", res.StatusCode).Dur("pause", wait).Str("path", req.URL.Path).
+				Msg("GitHub secondary rate limit; giving the answer back")
 			return res, nil
 		}
 		rl.o.Logger.Warn().Int("status", res.StatusCode).Dur("wait", wait).Str("resource", resource).
-			Str("path", req.URL.Path).Msg("GitHub rate limit reached; waiting before retrying")
-		rl.o.Metrics.limited(resource)
+			Str("path", req.URL.Path).Msg("GitHub secondary rate limit; waiting before retrying")
 		// Drain so the connection can be reused.
 		_ = res.Body.Close()
+		if !write {
+			// A write waits for the pause in acquire, a read here.
+			if err := rl.o.Sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		}
 	}
 }
 
@@ -140,25 +226,53 @@ func (replayError) Error() string {
 
 var errNotReplayable = replayError{}
 
+// waitForBudget holds a request back while the primary budget is known
+// to be exhausted: it waits when the reset is near, and otherwise fails
+// with *RateLimitedError rather than block the caller for up to an hour.
 func (rl *rateLimiter) waitForBudget(ctx context.Context) error {
-	rl.mu.Lock()
-	until := rl.blockUntil
-	rl.mu.Unlock()
-	if d := until.Sub(rl.o.Now()); d > 0 {
+	rl.pace.mu.Lock()
+	until := rl.pace.exhaustedUntil
+	rl.pace.mu.Unlock()
+	d := until.Sub(rl.o.Now())
+	switch {
+	case d <= 0:
+		return nil
+	case d <= rl.o.PrimaryMaxWait:
 		return rl.o.Sleep(ctx, d)
 	}
-	return nil
+	return &RateLimitedError{Until: until}
 }
 
-// observe records what the response says about the budget and reports
-// whether it is a rate-limit refusal and how long to wait.
-func (rl *rateLimiter) observe(res *http.Response) (time.Duration, bool) {
+type limitKind int
+
+const (
+	notLimited limitKind = iota
+	primaryLimit
+	secondaryLimit
+)
+
+type limit struct {
+	kind  limitKind
+	wait  time.Duration
+	until time.Time
+}
+
+// secondaryLimitMarkers are in the message and documentation_url of
+// GitHub's secondary-limit answers, which may come without Retry-After.
+var secondaryLimitMarkers = []string{"secondary rate limit", "secondary-rate-limits", "abuse"}
+
+// observe records what the response says about the primary budget and
+// classifies it as no limit, the primary budget exhausted, or a
+// secondary limit, with the wait GitHub asks for.
+func (rl *rateLimiter) observe(res *http.Response) limit {
 	now := rl.o.Now()
 	h := res.Header
+	resource := h.Get("X-Ratelimit-Resource")
 	exhausted := h.Get("X-Ratelimit-Remaining") == "0"
 	var reset time.Time
 	if s, err := strconv.ParseInt(h.Get("X-Ratelimit-Reset"), 10, 64); err == nil {
-		reset = time.Unix(s, 0)
+		// One extra second: the reset is rounded down to the second.
+		reset = time.Unix(s, 0).Add(time.Second)
 	}
 	var retryAfter time.Duration
 	hasRetryAfter := false
@@ -166,41 +280,59 @@ func (rl *rateLimiter) observe(res *http.Response) (time.Duration, bool) {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
 			retryAfter, hasRetryAfter = time.Duration(s)*time.Second, true
 		} else if t, err := http.ParseTime(v); err == nil {
-			retryAfter, hasRetryAfter = t.Sub(now), true
+			retryAfter, hasRetryAfter = max(t.Sub(now), 0), true
 		}
 	}
-	var wait time.Duration
-	switch {
-	case hasRetryAfter:
-		wait = retryAfter
-	case exhausted && !reset.IsZero():
-		// One extra second: the reset is rounded down to the second.
-		wait = reset.Sub(now) + time.Second
-	}
-	if wait < 0 {
-		wait = 0
-	}
-	if hasRetryAfter || exhausted {
-		rl.mu.Lock()
-		if until := now.Add(wait); until.After(rl.blockUntil) {
-			rl.blockUntil = until
+	if exhausted && !reset.IsZero() && (resource == "" || resource == "core") {
+		// Other resources (search, graphql) have budgets of their own;
+		// the next core request must not be held back by them.
+		rl.pace.mu.Lock()
+		if reset.After(rl.pace.exhaustedUntil) {
+			rl.pace.exhaustedUntil = reset
 		}
-		rl.mu.Unlock()
+		rl.pace.mu.Unlock()
 	}
 	if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusTooManyRequests {
-		return 0, false
+		return limit{}
 	}
-	if !hasRetryAfter && !exhausted {
-		if res.StatusCode == http.StatusForbidden {
-			return 0, false // a permission error, not a limit
-		}
+	secondary := hasRetryAfter || isSecondaryMessage(res)
+	switch {
+	case secondary && hasRetryAfter:
+		return limit{kind: secondaryLimit, wait: retryAfter}
+	case secondary && exhausted && !reset.IsZero():
+		return limit{kind: secondaryLimit, wait: max(reset.Sub(now), 0)}
+	case secondary:
+		return limit{kind: secondaryLimit, wait: rl.o.SecondaryWait}
+	case exhausted && !reset.IsZero():
+		return limit{kind: primaryLimit, wait: max(reset.Sub(now), 0), until: reset}
+	case exhausted:
+		return limit{kind: primaryLimit, wait: rl.o.SecondaryWait, until: now.Add(rl.o.SecondaryWait)}
+	case res.StatusCode == http.StatusTooManyRequests:
 		// A 429 without any hint is a secondary limit: wait the minute.
-		wait = rl.o.SecondaryWait
-		rl.mu.Lock()
-		rl.blockUntil = now.Add(wait)
-		rl.mu.Unlock()
+		return limit{kind: secondaryLimit, wait: rl.o.SecondaryWait}
 	}
-	return wait, true
+	return limit{} // a 403 that is a permission error, not a limit
+}
+
+// isSecondaryMessage reads the error body (keeping it for the caller)
+// and reports whether it is GitHub's secondary-limit answer.
+func isSecondaryMessage(res *http.Response) bool {
+	if res.Body == nil {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	_ = res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	lower := strings.ToLower(string(body))
+	for _, m := range secondaryLimitMarkers {
+		if strings.Contains(lower, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Metrics are the GitHub API metrics: calls by status and the remaining

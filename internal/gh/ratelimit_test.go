@@ -2,6 +2,7 @@ package gh
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -111,9 +112,9 @@ func TestRetryAfterOn429IsWaitedOut(t *testing.T) {
 	}
 }
 
-func TestPrimaryLimit403WaitsForReset(t *testing.T) {
+func TestPrimaryLimit403NearResetIsWaitedOut(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	reset := clock.now.Add(20 * time.Second).Unix()
+	reset := clock.now.Add(3 * time.Second).Unix()
 	srv, _, _ := script(t, clock,
 		step{403, map[string]string{"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": strconv.FormatInt(reset, 10), "X-Ratelimit-Resource": "core"}},
 		step{200, nil})
@@ -123,14 +124,34 @@ func TestPrimaryLimit403WaitsForReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 200 || len(clock.sleeps) != 1 || clock.sleeps[0] != 21*time.Second {
-		t.Fatalf("status %d waits %v, want 200 after 21s (reset + 1s)", res.StatusCode, clock.sleeps)
+	if res.StatusCode != 200 || len(clock.sleeps) != 1 || clock.sleeps[0] != 4*time.Second {
+		t.Fatalf("status %d waits %v, want 200 after 4s (reset + 1s)", res.StatusCode, clock.sleeps)
+	}
+}
+
+func TestPrimaryLimit403FarFromResetIsATypedError(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	reset := clock.now.Add(20 * time.Minute).Unix()
+	srv, at, _ := script(t, clock,
+		step{403, map[string]string{"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": strconv.FormatInt(reset, 10), "X-Ratelimit-Resource": "core"}})
+	c := newClient(clock, prometheus.NewRegistry(), RateLimitOptions{})
+	_, err := c.Post(srv.URL+"/repos/o/r/statuses/abc", "application/json", strings.NewReader(`{}`))
+	var rle *RateLimitedError
+	if !errors.As(err, &rle) || rle.Secondary || !rle.Until.Equal(time.Unix(reset+1, 0)) {
+		t.Fatalf("error %v, want a primary *RateLimitedError until the reset + 1s", err)
+	}
+	if len(clock.sleeps) != 0 || len(*at) != 1 {
+		t.Fatalf("waits %v after %d requests: the caller must not be held", clock.sleeps, len(*at))
+	}
+	// The next request is not sent at all while the budget is exhausted.
+	if _, err := c.Get(srv.URL + "/x"); !errors.As(err, &rle) || len(*at) != 1 {
+		t.Fatalf("next request: %v after %d requests, want *RateLimitedError without sending", err, len(*at))
 	}
 }
 
 func TestExhaustedBudgetHoldsBackTheNextRequest(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	reset := clock.now.Add(30 * time.Second).Unix()
+	reset := clock.now.Add(2 * time.Second).Unix()
 	srv, at, _ := script(t, clock,
 		step{200, map[string]string{"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": strconv.FormatInt(reset, 10)}},
 		step{200, map[string]string{"X-Ratelimit-Remaining": "5000"}})
@@ -142,8 +163,77 @@ func TestExhaustedBudgetHoldsBackTheNextRequest(t *testing.T) {
 		}
 		res.Body.Close()
 	}
-	if got := (*at)[1].Sub((*at)[0]); got < 30*time.Second {
+	if got := (*at)[1].Sub((*at)[0]); got < 2*time.Second {
 		t.Fatalf("second request sent %v after the budget ran out, before the reset", got)
+	}
+}
+
+func TestOtherResourceDoesNotHoldBackCore(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	reset := clock.now.Add(time.Hour).Unix()
+	srv, at, _ := script(t, clock,
+		step{200, map[string]string{"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": strconv.FormatInt(reset, 10), "X-Ratelimit-Resource": "search"}},
+		step{200, nil})
+	c := newClient(clock, prometheus.NewRegistry(), RateLimitOptions{})
+	for i := 0; i < 2; i++ {
+		res, err := c.Get(srv.URL + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	if len(*at) != 2 || len(clock.sleeps) != 0 {
+		t.Fatalf("%d requests, waits %v", len(*at), clock.sleeps)
+	}
+}
+
+func TestSecondaryLimit403WithoutRetryAfterBacksOff(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	body := `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n <= 2 {
+			w.Header().Set("X-Ratelimit-Remaining", "4000")
+			w.WriteHeader(403)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		w.WriteHeader(201)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(clock, prometheus.NewRegistry(), RateLimitOptions{MaxWait: 10 * time.Minute})
+	res, err := c.Post(srv.URL+"/repos/o/r/issues/1/comments", "application/json", strings.NewReader(`{"body":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 || n != 3 {
+		t.Fatalf("status %d after %d requests, want the third to pass", res.StatusCode, n)
+	}
+	if len(clock.sleeps) != 2 || clock.sleeps[0] != time.Minute || clock.sleeps[1] != 2*time.Minute {
+		t.Fatalf("waits %v, want a minute, then two (exponential backoff)", clock.sleeps)
+	}
+}
+
+func TestSecondaryLimitBodyIsKeptForTheCaller(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	body := `{"message":"You have exceeded a secondary rate limit."}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(403)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	// The minute is beyond MaxWait: the answer goes back as it came.
+	c := newClient(clock, prometheus.NewRegistry(), RateLimitOptions{MaxWait: time.Second})
+	res, err := c.Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 403 || string(got) != body {
+		t.Fatalf("status %d body %q", res.StatusCode, got)
 	}
 }
 

@@ -297,6 +297,12 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 			return serr // retried; the handler fails the same way and records it then
 		}
 		return river.JobCancel(err)
+	case isRateLimited(err):
+		// Snoozed until the reset by snoozeRateLimited, whatever the
+		// attempt: a spent budget is no failure of the delivery.
+		log.Warn().Err(err).Msg("delivery waits for GitHub's rate limit to reset")
+		_ = d.store.SetDeliveryStatus(bg, nil, id, store.StatusQueued, fmt.Sprintf("attempt %d waits for GitHub's rate limit: %v", job.Attempt, err), job.Attempt-1)
+		return err
 	case job.Attempt >= job.MaxAttempts:
 		d.count(row.Event, "failed", "attempts_exhausted")
 		log.Error().Err(err).Msg("delivery failed on its last attempt")
@@ -319,4 +325,9 @@ func runHandler(ctx context.Context, h githubapp.EventHandler, row store.Deliver
 		}
 	}()
 	return h.Handle(ctx, row.Event, row.ID, row.Payload)
+}
+
+func isRateLimited(err error) bool {
+	_, ok := RetryAt(err)
+	return ok
 }

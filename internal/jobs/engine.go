@@ -173,6 +173,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		PeriodicJobs:                e.periodicPrune(),
+		Middleware:                  []rivertype.Middleware{&snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
 	}
 	switch e.opts.Store.Dialect() {
 	case store.SQLite:

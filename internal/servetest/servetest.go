@@ -100,6 +100,12 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		t.Fatal(err)
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	// The emulator is not GitHub: unless the test sets a pace of its own,
+	// writes leave at a twentieth of GitHub's advised interval, in the
+	// same proportions, so that tests exercise the pace without waiting on it.
+	if g := &cfg.GitHub; g.WriteInterval == serverconfig.DefaultGitHubWriteInterval && g.WritesPerMinute == serverconfig.DefaultGitHubWritesPerMinute {
+		g.WriteInterval, g.WritesPerMinute = 50*time.Millisecond, 1220
+	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	build := spec.New
 	if build == nil {
