@@ -382,6 +382,8 @@ func startRigOn(t *testing.T, hoistYML, databaseURL string, tweaks ...func(*serv
 		t.Fatal(err)
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	// GitHub's advised write pace at a twentieth, as servetest sets it.
+	cfg.GitHub.WriteInterval, cfg.GitHub.WritesPerMinute = 50*time.Millisecond, 1220
 	for _, tweak := range tweaks {
 		tweak(cfg)
 	}
