@@ -108,7 +108,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.metrics = newJobMetrics(opts.Registerer, opts.Store)
+	e.metrics = newJobMetrics(opts.Registerer, opts.Store, opts.Logger)
 	return e, nil
 }
 
