@@ -408,9 +408,6 @@ func methodLabel(m string) string {
 // resourceLabel keeps the resource label to the words GitHub sends
 // (core, search, graphql, integration_manifest, …).
 func resourceLabel(r string) string {
-	if r == "" {
-		return "core"
-	}
 	if len(r) > 32 {
 		return "other"
 	}
@@ -431,10 +428,6 @@ func (m *Metrics) call(method, status, resource string) {
 		class = status[:1] + "xx"
 	}
 	m.requests.WithLabelValues(methodLabel(method), class).Inc()
-	if status == "error" && resource == "" {
-		m.calls.WithLabelValues(status, "").Inc()
-		return
-	}
 	m.calls.WithLabelValues(status, resourceLabel(resource)).Inc()
 }
 
@@ -442,6 +435,9 @@ func (m *Metrics) call(method, status, resource string) {
 func (m *Metrics) budget(installation int64, h http.Header, resource string) {
 	if m == nil {
 		return
+	}
+	if resource == "" {
+		resource = "core" // GitHub's default budget
 	}
 	inst, res := installationLabel(installation), resourceLabel(resource)
 	if v, err := strconv.ParseFloat(h.Get("X-Ratelimit-Remaining"), 64); err == nil {
