@@ -17,6 +17,7 @@ type jobMetrics struct {
 	outcomes   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	batch      prometheus.Histogram
+	queue      *queueCollector
 }
 
 // queueCacheFor is how long one query of the job queue serves scrapes: a
@@ -49,7 +50,8 @@ func newJobMetrics(reg prometheus.Registerer, st *store.Store, log zerolog.Logge
 	}
 	if reg != nil {
 		reg.MustRegister(m.run, m.wait, m.outcomes, m.deliveries, m.batch)
-		reg.MustRegister(newQueueCollector(st, queueCacheFor, log))
+		m.queue = newQueueCollector(st, queueCacheFor, log)
+		reg.MustRegister(m.queue)
 	}
 	return m
 }
@@ -79,6 +81,9 @@ func (m *jobMetrics) observe(ev *river.Event) {
 		return
 	}
 	m.outcomes.WithLabelValues(kind, outcome).Inc()
+	if m.queue != nil {
+		m.queue.sawKind(kind)
+	}
 	if ev.JobStats != nil {
 		m.run.WithLabelValues(kind).Observe(ev.JobStats.RunDuration.Seconds())
 		m.wait.WithLabelValues(kind).Observe(ev.JobStats.QueueWaitDuration.Seconds())

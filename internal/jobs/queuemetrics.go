@@ -70,6 +70,17 @@ func newQueueCollector(st *store.Store, maxAge time.Duration, log zerolog.Logger
 	}
 }
 
+// sawKind makes kind's series appear at the next query, at 0 when none
+// of its jobs wait: a kind that ran once is known from then on.
+func (c *queueCollector) sawKind(kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.kinds[kind] {
+		c.kinds[kind] = true
+		c.at = time.Time{}
+	}
+}
+
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.depth
 	ch <- c.age
