@@ -8,6 +8,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,6 +340,103 @@ func TestGeneratedSiteFromTriggerToPurgedEdge(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("the metrics tell what happened", func(t *testing.T) {
+		w.t = t
+		body := w.metrics()
+		// Three builds smoke-tested, one failed; three deploys to S3 (one
+		// refused by the bucket and retried), each purging the one
+		// Varnish CDN.
+		atLeast := map[string]float64{
+			`hoist_smoke_runs_total{outcome="success"}`:                               2,
+			`hoist_smoke_runs_total{outcome="failure"}`:                               1,
+			`hoist_deploys_total{outcome="success",target_type="s3"}`:                 2,
+			`hoist_deploys_total{outcome="retrying",target_type="s3"}`:                1,
+			`hoist_deploy_objects_total{operation="uploaded",target_type="s3"}`:       3,
+			`hoist_deploy_duration_seconds_count{outcome="success",target_type="s3"}`: 2,
+			`hoist_purges_total{cdn_type="varnish",outcome="success"}`:                2,
+			`hoist_jobs_total{kind="hoist_publish",outcome="completed"}`:              2,
+			`hoist_jobs_total{kind="hoist_publish",outcome="retried"}`:                1,
+			`hoist_jobs_total{kind="github_delivery",outcome="completed"}`:            5,
+			`hoist_deliveries_total{event="push",outcome="accepted",reason=""}`:       3,
+			`hoist_github_requests_total{method="POST",status_class="2xx"}`:           5,
+			`hoist_smoke_duration_seconds_count{outcome="success"}`:                   2,
+		}
+		for series, least := range atLeast {
+			if v, ok := metricValue(body, series); !ok || v < least {
+				t.Errorf("%s = %v (present %v), want at least %v", series, v, ok, least)
+			}
+		}
+		for _, series := range []string{
+			`hoist_job_queue_jobs{kind="hoist_publish",state="available"}`,
+			`hoist_job_queue_oldest_age_seconds{kind="hoist_publish",state="running"}`,
+			`hoist_job_queue_depth`,
+		} {
+			if _, ok := metricValue(body, series); !ok {
+				t.Errorf("no %s in /metrics", series)
+			}
+		}
+		if _, ok := metricValue(body, `hoist_smoke_runs_total{outcome="error"}`); ok {
+			t.Error("a smoke run counted as an error")
+		}
+		// The budget gauge is what the emulator's headers last said for the
+		// installation: GET /rate_limit costs nothing, and its headers
+		// carry the installation's budget.
+		c := w.gh.Client(w.gh.InstallationToken(w.inst))
+		inst := strconv.FormatInt(w.inst, 10)
+		var got, want float64
+		for i := 0; i < 50; i++ {
+			_, res, err := c.RateLimit.Get(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = float64(res.Rate.Remaining)
+			got, _ = metricValue(w.metrics(), `hoist_github_rate_limit_remaining{installation="`+inst+`",resource="core"}`)
+			if got == want {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // hoist was still at work
+		}
+		if got != want || want >= 15000 || want <= 0 {
+			t.Errorf("budget gauge of installation %s = %v, the emulator says %v left of 15000", inst, got, want)
+		}
+		if v, _ := metricValue(body, `hoist_github_rate_limit_limit{installation="`+inst+`",resource="core"}`); v != 15000 {
+			t.Errorf("limit gauge = %v, want the emulator's 15000", v)
+		}
+		for _, line := range strings.Split(body, "\n") {
+			if strings.Contains(line, "acme") || strings.Contains(line, good) {
+				t.Errorf("a repository or commit in a metric label: %s", line)
+			}
+		}
+		t.Logf("/metrics: %d bytes, %d series", len(body), strings.Count(body, "\nhoist_"))
+	})
+}
+
+// metrics is hoist's /metrics page.
+func (w *world) metrics() string {
+	w.t.Helper()
+	res, err := http.Get(w.url + "/metrics")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		w.t.Fatalf("GET /metrics = %d", res.StatusCode)
+	}
+	return string(b)
+}
+
+// metricValue is the value of one series, named as the text format
+// writes it (labels in alphabetical order).
+func metricValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 // isTime says whether a workflow input is an RFC 3339 time.

@@ -70,6 +70,9 @@ func isWrite(method string) bool {
 // installationPace is one installation's write queue and its pause after
 // a secondary rate limit. Reads are neither queued nor paced.
 type installationPace struct {
+	// id is the installation (0: the App itself and user tokens), for
+	// the metrics.
+	id int64
 	// queue serializes writes: GitHub asks not to send them in parallel.
 	// A buffered channel rather than a mutex, so that a waiting caller
 	// can give up when its context ends.
@@ -169,7 +172,7 @@ func (ps *paces) get(installationID int64) *installationPace {
 	p := ps.m[installationID]
 	if p == nil {
 		r, b := ps.o.limits()
-		p = &installationPace{queue: make(chan struct{}, 1), lim: rate.NewLimiter(r, b)}
+		p = &installationPace{id: installationID, queue: make(chan struct{}, 1), lim: rate.NewLimiter(r, b)}
 		ps.m[installationID] = p
 	}
 	return p

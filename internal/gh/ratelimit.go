@@ -165,7 +165,7 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			rl.pace.release()
 		}
 		if err != nil {
-			rl.o.Metrics.call("error", "")
+			rl.o.Metrics.call(req.Method, "error", "")
 			return nil, err
 		}
 		resource := res.Header.Get("X-Ratelimit-Resource")
@@ -175,8 +175,8 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			// came from the response cache.
 			status = "304"
 		}
-		rl.o.Metrics.call(status, resource)
-		rl.o.Metrics.remaining(res.Header, resource)
+		rl.o.Metrics.call(req.Method, status, resource)
+		rl.o.Metrics.budget(rl.pace.id, res.Header, resource)
 		lim := rl.observe(res)
 		switch lim.kind {
 		case notLimited:
@@ -200,6 +200,7 @@ func (rl *rateLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 		// each limit in a row.
 		wait := rl.pace.pause(rl.o.Now(), lim.wait)
 		rl.o.Metrics.limited(resource)
+		rl.o.Metrics.paused(rl.pace.id)
 		if attempt >= rl.o.MaxRetries || wait > rl.o.MaxWait || !replayable {
 			rl.o.Logger.Warn().Int("status", res.StatusCode).Dur("pause", wait).Str("path", req.URL.Path).
 				Msg("GitHub secondary rate limit; giving the answer back")
@@ -335,53 +336,129 @@ func isSecondaryMessage(res *http.Response) bool {
 	return false
 }
 
-// Metrics are the GitHub API metrics: calls by status and the remaining
-// budget by rate-limit resource (core, search, graphql, …).
+// Metrics are the GitHub API metrics: requests by method and status, the
+// budget left per installation and rate-limit resource (core, search,
+// graphql, …), and the limits waited out.
+//
+// Installations are labelled by their numeric id: the App's own
+// installations are few and known, an id is not a secret (a token would
+// be), and the id is what GitHub's settings page and hoist's logs show.
+// Repositories are not labelled: the budget is the installation's, and
+// their number is unbounded.
 type Metrics struct {
 	calls          *prometheus.CounterVec
+	requests       *prometheus.CounterVec
 	remainingGauge *prometheus.GaugeVec
+	limitGauge     *prometheus.GaugeVec
+	resetGauge     *prometheus.GaugeVec
 	limits         *prometheus.CounterVec
+	pauses         *prometheus.CounterVec
 }
 
 // NewMetrics registers the GitHub API metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	budget := []string{"installation", "resource"}
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hoist_github_api_calls_total", Help: "GitHub API requests by HTTP status (or error) and rate-limit resource.",
 		}, []string{"status", "resource"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hoist_github_requests_total", Help: "GitHub API requests by method and status class (2xx, 3xx, 4xx, 5xx, error).",
+		}, []string{"method", "status_class"}),
 		remainingGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hoist_github_rate_limit_remaining", Help: "Requests left in the current rate-limit window, from the latest response, by resource.",
-		}, []string{"resource"}),
+			Name: "hoist_github_rate_limit_remaining", Help: "Requests left in the current rate-limit window, from the latest response, by installation id (app: the App itself) and resource.",
+		}, budget),
+		limitGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hoist_github_rate_limit_limit", Help: "Requests allowed in the rate-limit window, from the latest response, by installation id and resource.",
+		}, budget),
+		resetGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hoist_github_rate_limit_reset_timestamp_seconds", Help: "When the rate-limit window resets (Unix time), from the latest response, by installation id and resource.",
+		}, budget),
 		limits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hoist_github_rate_limited_total", Help: "Responses that were rate-limit refusals hoist waited out, by resource.",
 		}, []string{"resource"}),
+		pauses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hoist_github_secondary_limit_pauses_total", Help: "Pauses of an installation's writes after a GitHub secondary rate limit, by installation id.",
+		}, []string{"installation"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.remainingGauge, m.limits)
+		reg.MustRegister(m.calls, m.requests, m.remainingGauge, m.limitGauge, m.resetGauge, m.limits, m.pauses)
 	}
 	return m
 }
 
-func (m *Metrics) call(status, resource string) {
-	if m != nil {
-		m.calls.WithLabelValues(status, resource).Inc()
+// installationLabel is the installation id; 0 is the App's own budget
+// (JWT requests) and that of user tokens.
+func installationLabel(id int64) string {
+	if id == 0 {
+		return "app"
 	}
+	return strconv.FormatInt(id, 10)
 }
 
-func (m *Metrics) remaining(h http.Header, resource string) {
+// methodLabel keeps the method label to the methods GitHub's API knows.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return m
+	}
+	return "other"
+}
+
+// resourceLabel keeps the resource label to the words GitHub sends
+// (core, search, graphql, integration_manifest, …).
+func resourceLabel(r string) string {
+	if len(r) > 32 {
+		return "other"
+	}
+	for _, c := range []byte(r) {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return "other"
+		}
+	}
+	return r
+}
+
+func (m *Metrics) call(method, status, resource string) {
 	if m == nil {
 		return
 	}
+	class := "error"
+	if len(status) == 3 && status[0] >= '1' && status[0] <= '5' {
+		class = status[:1] + "xx"
+	}
+	m.requests.WithLabelValues(methodLabel(method), class).Inc()
+	m.calls.WithLabelValues(status, resourceLabel(resource)).Inc()
+}
+
+// budget records what the response says about the installation's budget.
+func (m *Metrics) budget(installation int64, h http.Header, resource string) {
+	if m == nil {
+		return
+	}
+	if resource == "" {
+		resource = "core" // GitHub's default budget
+	}
+	inst, res := installationLabel(installation), resourceLabel(resource)
 	if v, err := strconv.ParseFloat(h.Get("X-Ratelimit-Remaining"), 64); err == nil {
-		if resource == "" {
-			resource = "core"
-		}
-		m.remainingGauge.WithLabelValues(resource).Set(v)
+		m.remainingGauge.WithLabelValues(inst, res).Set(v)
+	}
+	if v, err := strconv.ParseFloat(h.Get("X-Ratelimit-Limit"), 64); err == nil {
+		m.limitGauge.WithLabelValues(inst, res).Set(v)
+	}
+	if v, err := strconv.ParseFloat(h.Get("X-Ratelimit-Reset"), 64); err == nil {
+		m.resetGauge.WithLabelValues(inst, res).Set(v)
 	}
 }
 
 func (m *Metrics) limited(resource string) {
 	if m != nil {
-		m.limits.WithLabelValues(resource).Inc()
+		m.limits.WithLabelValues(resourceLabel(resource)).Inc()
+	}
+}
+
+func (m *Metrics) paused(installation int64) {
+	if m != nil {
+		m.pauses.WithLabelValues(installationLabel(installation)).Inc()
 	}
 }

@@ -106,7 +106,7 @@ func TestRetryAfterOn429IsWaitedOut(t *testing.T) {
 		t.Fatalf("retried body %q", (*bodies)[1])
 	}
 	var g dto.Metric
-	_ = m.remainingGauge.WithLabelValues("core").Write(&g)
+	_ = m.remainingGauge.WithLabelValues("app", "core").Write(&g)
 	if got := g.GetGauge().GetValue(); got != 4999 {
 		t.Errorf("remaining gauge %v", got)
 	}

@@ -108,7 +108,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.metrics = newJobMetrics(opts.Registerer, opts.Store)
+	e.metrics = newJobMetrics(opts.Registerer, opts.Store, opts.Logger)
 	return e, nil
 }
 
@@ -303,3 +303,7 @@ func queueDepth(ctx context.Context, st *store.Store) (int, error) {
 	err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')`).Scan(&n)
 	return n, err
 }
+
+// Registerer is where the capabilities that run on this engine register
+// their metrics; nil when none are exported.
+func (e *Engine) Registerer() prometheus.Registerer { return e.opts.Registerer }

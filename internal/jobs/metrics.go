@@ -1,11 +1,12 @@
 package jobs
 
 import (
-	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -16,9 +17,15 @@ type jobMetrics struct {
 	outcomes   *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	batch      prometheus.Histogram
+	queue      *queueCollector
 }
 
-func newJobMetrics(reg prometheus.Registerer, st *store.Store) *jobMetrics {
+// queueCacheFor is how long one query of the job queue serves scrapes: a
+// Prometheus server scrapes every 15–60 s, so a few seconds keeps the
+// series fresh while several servers scraping at once cost one query.
+const queueCacheFor = 5 * time.Second
+
+func newJobMetrics(reg prometheus.Registerer, st *store.Store, log zerolog.Logger) *jobMetrics {
 	m := &jobMetrics{
 		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hoist_job_run_seconds", Help: "Time a job attempt spent running, by job kind.",
@@ -29,7 +36,7 @@ func newJobMetrics(reg prometheus.Registerer, st *store.Store) *jobMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"kind"}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hoist_jobs_total", Help: "Job attempts by kind and outcome (completed, failed, cancelled, snoozed).",
+			Name: "hoist_jobs_total", Help: "Job attempts by kind and outcome: completed, retried (failed, will run again), discarded (failed its last attempt), cancelled (gave up: a permanent failure), snoozed.",
 		}, []string{"kind", "outcome"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hoist_deliveries_total",
@@ -43,17 +50,8 @@ func newJobMetrics(reg prometheus.Registerer, st *store.Store) *jobMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.run, m.wait, m.outcomes, m.deliveries, m.batch)
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "hoist_job_queue_depth", Help: "Jobs waiting to run (available, scheduled or retrying).",
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := queueDepth(ctx, st)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}))
+		m.queue = newQueueCollector(st, queueCacheFor, log)
+		reg.MustRegister(m.queue)
 	}
 	return m
 }
@@ -63,16 +61,29 @@ func (m *jobMetrics) observe(ev *river.Event) {
 		return
 	}
 	kind := ev.Job.Kind
-	outcome := map[river.EventKind]string{
-		river.EventKindJobCompleted: "completed",
-		river.EventKindJobFailed:    "failed",
-		river.EventKindJobCancelled: "cancelled",
-		river.EventKindJobSnoozed:   "snoozed",
-	}[ev.Kind]
+	outcome := ""
+	switch ev.Kind {
+	case river.EventKindJobCompleted:
+		outcome = "completed"
+	case river.EventKindJobCancelled:
+		outcome = "cancelled"
+	case river.EventKindJobSnoozed:
+		outcome = "snoozed"
+	case river.EventKindJobFailed:
+		// River reports every failed attempt as failed; the job's new
+		// state tells a retry from the end.
+		outcome = "retried"
+		if ev.Job.State == rivertype.JobStateDiscarded {
+			outcome = "discarded"
+		}
+	}
 	if outcome == "" {
 		return
 	}
 	m.outcomes.WithLabelValues(kind, outcome).Inc()
+	if m.queue != nil {
+		m.queue.sawKind(kind)
+	}
 	if ev.JobStats != nil {
 		m.run.WithLabelValues(kind).Observe(ev.JobStats.RunDuration.Seconds())
 		m.wait.WithLabelValues(kind).Observe(ev.JobStats.QueueWaitDuration.Seconds())

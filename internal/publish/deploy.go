@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
@@ -88,6 +89,8 @@ type Publisher struct {
 	// purgeOptions are given to every CDN adapter (tests shorten retries).
 	purgeOptions []purge.Option
 
+	metrics *metrics
+
 	// mu guards targets, the deploy targets opened so far.
 	mu      sync.Mutex
 	targets map[string]deploy.Target
@@ -108,7 +111,12 @@ type Deps struct {
 
 // New returns a Publisher.
 func New(d Deps) *Publisher {
-	return &Publisher{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, cfg: d.Server, purgeOptions: d.PurgeOptions}
+	var reg prometheus.Registerer
+	if d.Engine != nil {
+		reg = d.Engine.Registerer()
+	}
+	return &Publisher{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, cfg: d.Server, purgeOptions: d.PurgeOptions,
+		metrics: newMetrics(reg)}
 }
 
 // Workers registers the publish worker.
@@ -266,11 +274,12 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) e
 
 	start := time.Now()
 	sum, err := s.runPublish(ctx, repo, a)
+	var perm permanentDeployError
+	last := err != nil && (errors.As(err, &perm) || job.Attempt >= job.MaxAttempts)
+	s.metrics.observe(sum, time.Since(start), err, last)
 	if err == nil {
 		return nil
 	}
-	var perm permanentDeployError
-	last := errors.As(err, &perm) || job.Attempt >= job.MaxAttempts
 	log.Warn().Err(err).Int("attempt", job.Attempt).Bool("final", last).Msg("publish failed")
 	desc := reason("deploy failed", err)
 	if !last {
@@ -317,10 +326,12 @@ func reason(what string, err error) string {
 
 // publishSummary is what the hoist/deploy check run reports.
 type publishSummary struct {
-	result   *deploy.Result
-	purger   *purge.DeployPurger
-	duration time.Duration
-	err      error
+	result *deploy.Result
+	purger *purge.DeployPurger
+	// targetType is the deploy target's type (s3, local), for metrics.
+	targetType string
+	duration   time.Duration
+	err        error
 }
 
 // runPublish deploys the commit's site and purges what changed. It returns
@@ -364,6 +375,7 @@ func (s *Publisher) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs
 	if err != nil {
 		return sum, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
+	sum.targetType = targetLabel(tc.Type)
 	cdns, extra, err := s.cdnsFor(ctx, full, env)
 	if err != nil {
 		return sum, fmt.Errorf("environment %s: %w", env.Name, err)

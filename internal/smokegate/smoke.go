@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
@@ -71,6 +72,7 @@ type Gate struct {
 	smoke smokeState
 	// previewGate signs people in on the preview origin (smoke_preview.go).
 	previewGate PreviewGate
+	metrics     *metrics
 }
 
 // Targets opens the server's deploy targets by name (publish.Publisher):
@@ -113,6 +115,11 @@ func New(d Deps) *Gate {
 	}
 	s := &Gate{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, targets: d.Targets,
 		promotions: d.Promotions, cfg: d.Server, now: d.Now, previewGate: d.PreviewGate}
+	var reg prometheus.Registerer
+	if d.Engine != nil {
+		reg = d.Engine.Registerer()
+	}
+	s.metrics = newMetrics(reg)
 	s.startSmoke(d.Server, d.Logger)
 	return s
 }

@@ -90,8 +90,11 @@ func (w *smokeWorker) Work(ctx context.Context, job *river.Job[SmokeArgs]) error
 		default:
 			return river.JobSnooze(time.Second)
 		}
-		err = s.runSmoke(ctx, repo, run, a)
+		start := time.Now()
+		var conclusion string
+		conclusion, err = s.runSmoke(ctx, repo, run, a)
 		<-s.smoke.browsers
+		s.metrics.observe(conclusion, time.Since(start))
 	}
 	if err == nil {
 		return nil
@@ -242,14 +245,14 @@ func (s *Gate) failSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun,
 
 // runSmoke is one attempt: everything from the fetch to the completed
 // check run.
-func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, a SmokeArgs) error {
+func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, a SmokeArgs) (string, error) {
 	log := zerolog.Ctx(ctx)
 	cfg, err := s.configs.LoadRepoConfig(ctx, repo, a.DefaultBranch)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if cfg == nil {
-		return jobs.Permanent(fmt.Errorf("%s has no %s", repo.FullName(), ".github/hoist.yml"))
+		return "", jobs.Permanent(fmt.Errorf("%s has no %s", repo.FullName(), ".github/hoist.yml"))
 	}
 	p := pipeline.New(cfg)
 	env, hasEnv := p.Env(a.Env)
@@ -259,7 +262,7 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 		if errors.Is(err, gh.ErrNotFound) {
 			baseHead = ""
 		} else if err != nil {
-			return err
+			return "", err
 		}
 	}
 	if baseHead == a.SHA {
@@ -273,23 +276,23 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 	}
 	m, err := s.mirror(a.Owner, a.Repo)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fetch := []string{a.SHA}
 	if baseHead != "" && baseline == nil {
 		fetch = append(fetch, baseHead)
 	}
 	if err := s.fetchCommits(ctx, repo, a.Installation, m, fetch...); err != nil {
-		return err
+		return "", err
 	}
 	root := cfg.Site.Root
 	tree, err := m.Tree(ctx, a.SHA, root)
 	if err != nil {
-		return jobs.Permanent(fmt.Errorf("site of %s: %w", shortSHA(a.SHA), err))
+		return "", jobs.Permanent(fmt.Errorf("site of %s: %w", shortSHA(a.SHA), err))
 	}
 	opts, err := smoke.ConfigOptions(cfg.Smoke)
 	if err != nil {
-		return jobs.Permanent(err)
+		return "", jobs.Permanent(err)
 	}
 	opts.ChromiumPath = s.smoke.chromium
 	opts.AllowHosts = s.smoke.allowHosts
@@ -297,7 +300,7 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 
 	pages := max(len(opts.Pages), 1) * max(len(opts.Viewports), 1)
 	if err := s.updateSmokeCheck(ctx, repo, run, "", smokeProgressOutput(a.SHA, a.Env, 0, pages, s.reportURL(run)), nil); err != nil {
-		return err
+		return "", err
 	}
 	// Progress: at most one check run update a second, never blocking the
 	// runner.
@@ -330,10 +333,10 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 	close(stop)
 	<-stopped
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := s.storeShots(ctx, rep); err != nil {
-		return err
+		return "", err
 	}
 
 	if baseHead != "" && baseline == nil {
@@ -357,18 +360,21 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 		ReportURL: s.reportURL(run), Baseline: baseHead,
 		PreviewLinks: s.smoke.signer != nil}
 	if err := s.updateSmokeCheck(ctx, repo, run, conclusion, smokeOutput(rep, view), actions); err != nil {
-		return err
+		return "", err
 	}
 	js, err := smoke.MarshalReport(rep)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := s.store.FinishSmokeRun(ctx, run.ID, conclusion, rep.Title, js); err != nil {
-		return err
+		return "", err
 	}
 	log.Info().Str("conclusion", conclusion).Str("title", rep.Title).Int64("duration_ms", rep.DurationMS).Msg("smoke test completed")
-	return s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: run.Actor, Action: "smoke", Env: a.Env, SHA: a.SHA,
-		Outcome: conclusion, Detail: map[string]any{"title": rep.Title, "trigger": a.Trigger, "check_run": run.CheckRunID}})
+	if err := s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: run.Actor, Action: "smoke", Env: a.Env, SHA: a.SHA,
+		Outcome: conclusion, Detail: map[string]any{"title": rep.Title, "trigger": a.Trigger, "check_run": run.CheckRunID}}); err != nil {
+		return "", err
+	}
+	return conclusion, nil
 }
 
 // smokeTree serves tree on a private loopback listener for the browser
