@@ -27,6 +27,8 @@ import (
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
+// start starts a site with hoisttest.HoistYML, its capabilities built
+// with setup.
 func start(t *testing.T, setup ...func(*hoistapp.Hooks)) *hoisttest.Site {
 	return hoisttest.StartSite(t, hoisttest.SiteSpec{Setup: setup})
 }
