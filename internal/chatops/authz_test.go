@@ -1,6 +1,8 @@
 package chatops_test
 
 import (
+	"github.com/hoist-dev/hoist/internal/hoisttest"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -19,27 +21,27 @@ import (
 // reviews and promotes.
 func TestApprovalsCountWritersOnlyAndCommandsReadThem(t *testing.T) {
 	w := startCommands(t)
-	w.commit(".github/hoist.yml", approvalsYML, "Production needs an approval")
-	w.git(w.work, "push", "-q", "origin", "HEAD:main")
-	prodBefore := w.head("prod")
+	w.Commit(".github/hoist.yml", approvalsYML, "Production needs an approval")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:main")
+	prodBefore := w.Head("prod")
 	sha := w.greenOnDev("v2")
-	w.waitAudit("staging", sha, "promoted")
+	w.WaitAudit("staging", sha, "promoted")
 	pr := w.promotionPull("staging", "prod")
 	n := pr.GetNumber()
 
 	// rita may only read: her approval is not counted, and says why.
 	w.review(w.rita, n, "APPROVE", sha)
 	w.pullBodySays(n, `0 of 1; not counted\: rita \(read access\)`)
-	waiting := w.answered(w.say(w.alice, "/promote production"), 1)
+	waiting := w.answered(w.say(w.Alice, "/promote production"), 1)
 	contains(t, "the reply while only rita approved", waiting, "cannot be promoted to `production` yet", "0 of 1")
-	if got := w.head("prod"); got != prodBefore {
+	if got := w.Head("prod"); got != prodBefore {
 		t.Fatalf("production moved to %s on a read-only user's approval", got)
 	}
 
 	// bob may write: his approval counts; dismissed, it no longer does.
 	first := w.review(w.bob, n, "APPROVE", sha)
 	w.pullBodySays(n, "**Ready**", `1 of 1 \(bob\)`)
-	if _, _, err := w.alice.PullRequests.DismissReview(context.Background(), "acme", "site", n, first.GetID(),
+	if _, _, err := w.Alice.PullRequests.DismissReview(context.Background(), "acme", "site", n, first.GetID(),
 		&github.PullRequestReviewDismissalRequest{Message: github.String("not that one")}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +53,9 @@ func TestApprovalsCountWritersOnlyAndCommandsReadThem(t *testing.T) {
 	w.review(w.bob, n, "APPROVE", sha)
 	w.review(w.bob, n, "COMMENT", sha)
 	w.review(w.rita, n, "REQUEST_CHANGES", sha)
-	done := w.answered(w.say(w.alice, "/promote production"), 1)
+	done := w.answered(w.say(w.Alice, "/promote production"), 1)
 	contains(t, "the reply after bob's approval", done, "`/promote production` is done", "Promoted `production` to `"+sha[:7]+"`")
-	if got := w.head("prod"); got != sha {
+	if got := w.Head("prod"); got != sha {
 		t.Fatalf("production = %s, want %s", got, sha)
 	}
 }
@@ -63,39 +65,39 @@ func TestApprovalsCountWritersOnlyAndCommandsReadThem(t *testing.T) {
 // ignored and shown as ignored.
 func TestCheckGateNamingAnAppIgnoresOtherReporters(t *testing.T) {
 	w := startCommands(t)
-	w.commit(".github/hoist.yml", `version: 1
+	w.Commit(".github/hoist.yml", `version: 1
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: [ { name: "ci / test", app: github-actions } ] } }
 `, "CI must be GitHub Actions")
-	w.git(w.work, "push", "-q", "origin", "HEAD:main")
-	before := w.head("staging")
-	sha := w.commit("public/v2.html", "v2", "Change v2")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:main")
+	before := w.Head("staging")
+	sha := w.Commit("public/v2.html", "v2", "Change v2")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
 	ctx := context.Background()
 	green := github.CreateCheckRunOptions{Name: "ci / test", HeadSHA: sha, Status: github.String("completed"), Conclusion: github.String("success")}
 
 	// Anyone who can write may post a commit status; any installed app may
 	// post a check run of that name.
-	w.status(sha, "success")
-	imp := w.gh.CreateApp("impostor", "")
-	if _, _, err := w.gh.InstallationClient(imp, w.gh.Install(imp.ID, "acme/site")).Checks.CreateCheckRun(ctx, "acme", "site", green); err != nil {
+	w.Status(sha, "success")
+	imp := w.GH.CreateApp("impostor", "")
+	if _, _, err := w.GH.InstallationClient(imp, w.GH.Install(imp.ID, "acme/site")).Checks.CreateCheckRun(ctx, "acme", "site", green); err != nil {
 		t.Fatal(err)
 	}
-	waiting := w.answered(w.say(w.alice, "/promote staging"), 1)
+	waiting := w.answered(w.say(w.Alice, "/promote staging"), 1)
 	contains(t, "the reply to the impostors' checks", waiting, "not reported yet", "ci / test from app impostor ignored", "ci / test status by alice ignored")
-	if got := w.head("staging"); got != before {
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s on another app's check run", got)
 	}
 
-	actions := w.gh.CreateApp("github-actions", "")
-	if _, _, err := w.gh.InstallationClient(actions, w.gh.Install(actions.ID, "acme/site")).Checks.CreateCheckRun(ctx, "acme", "site", green); err != nil {
+	actions := w.GH.CreateApp("github-actions", "")
+	if _, _, err := w.GH.InstallationClient(actions, w.GH.Install(actions.ID, "acme/site")).Checks.CreateCheckRun(ctx, "acme", "site", green); err != nil {
 		t.Fatal(err)
 	}
 	// The right app's check run promotes: staging is automatic, so the
 	// check_run event itself may move it before a /promote would.
-	w.waitAudit("staging", sha, "promoted")
-	if got := w.head("staging"); got != sha {
+	w.WaitAudit("staging", sha, "promoted")
+	if got := w.Head("staging"); got != sha {
 		t.Fatalf("staging = %s, want %s", got, sha)
 	}
 }
@@ -104,44 +106,44 @@ environments:
 // writer outside the environment's teams is refused (and the refusal is
 // audited), a member of the team promotes.
 func TestSmokePromoteButtonHonoursTeams(t *testing.T) {
-	w := startSmokeWith(t, strings.Replace(fmt.Sprintf(candidateYML, ", auto: false"), "branch: staging,", "branch: staging, teams: [release],", 1), nil)
+	w := hoisttest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(hoisttest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, teams: [release],", 1), nil)
 	ctx := context.Background()
 	for _, login := range []string{"bob", "carol"} {
-		w.gh.CreateUser(login)
-		if _, _, err := w.alice.Repositories.AddCollaborator(ctx, "acme", "site", login,
+		w.GH.CreateUser(login)
+		if _, _, err := w.Alice.Repositories.AddCollaborator(ctx, "acme", "site", login,
 			&github.RepositoryAddCollaboratorOptions{Permission: "push"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.gh.SetTeam("acme", "release", "carol"); err != nil {
+	if err := w.GH.SetTeam("acme", "release", "carol"); err != nil {
 		t.Fatal(err)
 	}
-	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
-	cr := w.waitSmoke(sha, 1)[0]
-	w.waitAudit("staging", sha, "ready")
+	sha := w.Commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
+	cr := w.WaitSmoke(sha, 1)[0]
+	w.WaitAudit("staging", sha, "ready")
 	click := func(user string) {
 		t.Helper()
-		resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+		resp, err := http.Post(w.GH.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
 			strings.NewReader(`{"identifier":"promote","user":"`+user+`"}`))
 		if err != nil || resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("%s clicks Promote: %v %v", user, resp, err)
 		}
 	}
 	click("bob")
-	w.waitAudit("staging", sha, "refused")
-	entries, _ := w.srv.Store().AuditLog(ctx, "acme/site", 50)
+	w.WaitAudit("staging", sha, "refused")
+	entries, _ := w.Srv.Store().AuditLog(ctx, "acme/site", 50)
 	for _, e := range entries {
 		if e.Outcome == "refused" && (e.Actor != "bob" || !strings.Contains(fmt.Sprint(e.Detail["reason"]), "limited to members of the team `release`")) {
 			t.Errorf("refusal %+v, want bob's, for the team", e)
 		}
 	}
-	if got := w.head("staging"); got == sha {
+	if got := w.Head("staging"); got == sha {
 		t.Fatal("a writer outside the environment's team promoted staging with the button")
 	}
 	click("carol")
-	w.waitAudit("staging", sha, "promoted")
-	entries, _ = w.srv.Store().AuditLog(ctx, "acme/site", 50)
+	w.WaitAudit("staging", sha, "promoted")
+	entries, _ = w.Srv.Store().AuditLog(ctx, "acme/site", 50)
 	for _, e := range entries {
 		if e.Outcome == "promoted" && e.Actor != "carol" {
 			t.Errorf("promotion attributed to %q, want carol", e.Actor)
@@ -153,37 +155,37 @@ func TestSmokePromoteButtonHonoursTeams(t *testing.T) {
 // approved on the environment's promotion pull request, by a writer.
 func TestTagPromotionReadsTheApprovalsOfThePromotionPullRequest(t *testing.T) {
 	w := startCommands(t)
-	w.commit(".github/hoist.yml", approvalsYML+`tags: [ { pattern: "web-*", promote: production } ]
+	w.Commit(".github/hoist.yml", approvalsYML+`tags: [ { pattern: "web-*", promote: production } ]
 `, "Tags promote production, with an approval")
-	w.git(w.work, "push", "-q", "origin", "HEAD:main")
-	prodBefore := w.head("prod")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:main")
+	prodBefore := w.Head("prod")
 	sha := w.greenOnDev("v2")
-	w.waitAudit("staging", sha, "promoted")
+	w.WaitAudit("staging", sha, "promoted")
 	pr := w.promotionPull("staging", "prod")
 
 	// Only rita (read) approved: the tag waits.
 	w.review(w.rita, pr.GetNumber(), "APPROVE", sha)
 	w.pullBodySays(pr.GetNumber(), `not counted\: rita`)
-	w.git(w.work, "tag", "web-1")
-	w.git(w.work, "push", "-q", "origin", "web-1")
+	w.Git(w.Work, "tag", "web-1")
+	w.Git(w.Work, "push", "-q", "origin", "web-1")
 	// Wait until hoist evaluated the tag's promotion.
-	eventually(t, 30*time.Second, func() (bool, string) {
+	hoisttest.Eventually(t, 30*time.Second, func() (bool, string) {
 		var n int
-		err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+		err := w.Srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
 			AND state = 'completed' AND json_extract(args, '$.trigger') = 'tag'`).Scan(&n)
 		return err == nil && n > 0, fmt.Sprintf("no evaluation of the tag yet (%v)", err)
 	})
-	if got := w.head("prod"); got != prodBefore {
+	if got := w.Head("prod"); got != prodBefore {
 		t.Fatalf("production moved to %s by a tag with a read-only user's approval", got)
 	}
 
 	// bob (write) approves; the next tag of that commit promotes it.
 	w.review(w.bob, pr.GetNumber(), "APPROVE", sha)
 	w.pullBodySays(pr.GetNumber(), `1 of 1 \(bob\)`)
-	w.git(w.work, "tag", "web-2")
-	w.git(w.work, "push", "-q", "origin", "web-2")
-	w.waitAudit("production", sha, "promoted")
-	if got := w.head("prod"); got != sha {
+	w.Git(w.Work, "tag", "web-2")
+	w.Git(w.Work, "push", "-q", "origin", "web-2")
+	w.WaitAudit("production", sha, "promoted")
+	if got := w.Head("prod"); got != sha {
 		t.Fatalf("production = %s, want the tagged commit %s", got, sha)
 	}
 }

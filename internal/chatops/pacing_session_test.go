@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -55,30 +56,30 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 		// twentieth of the interval.
 		perMinute = int(time.Minute/interval) + burst
 	)
-	w := startCommandsSpec(t, worldSpec{
+	w := startCommandsSpec(t, hoisttest.SiteSpec{
 		ServerYAML: fmt.Sprintf("github: { write_interval: %s, writes_per_minute: %d, secondary_wait: 100ms }\n", interval, perMinute),
 		Env:        map[string]string{"HOIST_CHROMIUM": testenv.Chromium(t)},
 		Files:      map[string]string{"public/index.html": `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop.</p>`},
 	})
 	// commandsYML, with production behind the smoke gate as well.
-	w.commit(".github/hoist.yml", sessionYML, "Smoke-test production")
-	w.git(w.work, "push", "-q", "origin", "HEAD:main")
+	w.Commit(".github/hoist.yml", sessionYML, "Smoke-test production")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:main")
 	ctx := context.Background()
 	bob := patient(w.bob)
 	sha := w.greenOnDev("v2")
-	w.waitAudit("staging", sha, "ready")
+	w.WaitAudit("staging", sha, "ready")
 	start := time.Now()
 
-	w.gh.SetFaults(emulator.Faults{Seed: 13, Routes: []emulator.RouteFault{
+	w.GH.SetFaults(emulator.Faults{Seed: 13, Routes: []emulator.RouteFault{
 		{Path: "/repos/*", Writes: true, SecondaryRateLimitNoRetryRate: 0.1},
 		{Path: "/repos/*", LatencyMS: 10},
 	}})
 	promote := w.say(bob, "/promote staging")
 	// The pull request is brought up to date while the command runs.
-	w.git(w.work, "checkout", "-q", "-b", "feature-2", "origin/feature")
-	w.commit("public/feature.html", "feature, updated", "Update the feature")
-	w.git(w.work, "push", "-q", "origin", "HEAD:feature")
-	updated := w.head("feature")
+	w.Git(w.Work, "checkout", "-q", "-b", "feature-2", "origin/feature")
+	w.Commit("public/feature.html", "feature, updated", "Update the feature")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:feature")
+	updated := w.Head("feature")
 	var comments []int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -109,7 +110,7 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		done := 0
 		for _, c := range append([]int64{promote}, comments...) {
-			if run, err := w.srv.Store().CommandRun(ctx, c, 1); err == nil && run.Status == store.CommandDone {
+			if run, err := w.Srv.Store().CommandRun(ctx, c, 1); err == nil && run.Status == store.CommandDone {
 				done++
 			}
 		}
@@ -121,28 +122,28 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 		}
 	}
 	reply := w.answered(promote, 1)
-	if got := w.head("staging"); got != sha {
+	if got := w.Head("staging"); got != sha {
 		t.Fatalf("staging = %s after /promote, want %s; reply:\n%s", got, sha, reply)
 	}
-	w.waitAudit("staging", sha, "promoted")
-	w.waitAudit("production", sha, "promoted")
-	smoke := (&smokeWorld{world: w.world}).waitSmoke(sha, 1)
+	w.WaitAudit("staging", sha, "promoted")
+	w.WaitAudit("production", sha, "promoted")
+	smoke := w.WaitSmoke(sha, 1)
 	if len(smoke) != 1 || smoke[0].GetConclusion() != "success" {
 		t.Fatalf("%d smoke check runs on %s (want 1), first %s %q", len(smoke), sha[:7], smoke[0].GetConclusion(), smoke[0].GetOutput().GetTitle())
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
-		pr, _, err := w.alice.PullRequests.Get(ctx, "acme", "site", w.pr)
+	hoisttest.Eventually(t, 30*time.Second, func() (bool, string) {
+		pr, _, err := w.Alice.PullRequests.Get(ctx, "acme", "site", w.pr)
 		return err == nil && pr.GetHead().GetSHA() == updated, "the pull request's head is not the update"
 	})
 	w.commandJobsDone()
-	w.gh.SetFaults(emulator.Faults{})
+	w.GH.SetFaults(emulator.Faults{})
 	elapsed := time.Since(start)
 
 	// Nothing twice: one reply per command, one promotion per environment.
 	if n := len(w.replies()); n != 31 {
 		t.Errorf("%d replies to 31 commands", n)
 	}
-	entries, err := w.srv.Store().AuditLog(ctx, "acme/site", 500)
+	entries, err := w.Srv.Store().AuditLog(ctx, "acme/site", 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	if promotions["staging"] != 1 || promotions["production"] != 1 {
 		t.Errorf("promotions %v, want one of staging and one of production", promotions)
 	}
-	deps, _, err := w.alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{SHA: sha, ListOptions: github.ListOptions{PerPage: 100}})
+	deps, _, err := w.Alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{SHA: sha, ListOptions: github.ListOptions{PerPage: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +173,8 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	// The pacing, from the emulator's side.
 	var writes []emulator.LoggedRequest
 	refused := 0
-	for _, r := range w.gh.RequestLog() {
-		if r.Installation != w.inst || r.Method == http.MethodGet || r.Method == http.MethodHead || r.At.Before(start) {
+	for _, r := range w.GH.RequestLog() {
+		if r.Installation != w.InstallationID || r.Method == http.MethodGet || r.Method == http.MethodHead || r.At.Before(start) {
 			continue
 		}
 		writes = append(writes, r)

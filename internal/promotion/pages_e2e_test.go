@@ -1,6 +1,8 @@
 package promotion_test
 
 import (
+	"github.com/hoist-dev/hoist/internal/hoisttest"
+
 	"context"
 	"fmt"
 	"strings"
@@ -12,9 +14,9 @@ import (
 // compare holds.
 func TestPromotionPullRequestCountsEveryCommit(t *testing.T) {
 	r := startRig(t, personPromotesYML)
-	head := r.gh.PushCommits("acme/site", r.token, "dev", 300)
-	eventually(t, 60*time.Second, func() (bool, string) {
-		prs := r.openPulls("dev", "staging")
+	head := r.GH.PushCommits("acme/site", r.UserToken, "dev", 300)
+	hoisttest.Eventually(t, 60*time.Second, func() (bool, string) {
+		prs := openPulls(r, "dev", "staging")
 		if len(prs) != 1 {
 			return false, fmt.Sprintf("%d open pull requests dev → staging, want 1", len(prs))
 		}
@@ -34,20 +36,20 @@ func TestUnrelatedHistoryIsReportedOnceNotRetried(t *testing.T) {
 
 	// A branch of its own history that carries a hoist.yml: its config
 	// is checked, once.
-	r.git(r.work, "checkout", "-q", "--orphan", "rewrite")
-	own := r.commit(".github/hoist.yml", personPromotesYML+"# rewritten\n", "A history of its own")
-	r.git(r.work, "push", "-q", "origin", "HEAD:rewrite")
-	r.handledOnce(pushDelivery(t, r.gh, "refs/heads/rewrite"))
-	if run := r.configRun(own); run.GetConclusion() != "success" {
+	r.Git(r.Work, "checkout", "-q", "--orphan", "rewrite")
+	own := r.Commit(".github/hoist.yml", personPromotesYML+"# rewritten\n", "A history of its own")
+	r.Git(r.Work, "push", "-q", "origin", "HEAD:rewrite")
+	handledOnce(r, pushDelivery(t, r.GH, "refs/heads/rewrite"))
+	if run := r.ConfigRun(own); run.GetConclusion() != "success" {
 		t.Errorf("hoist/config on the unrelated branch: %s", run.GetConclusion())
 	}
 
 	// The same history pushed over dev: staging cannot be promoted from it.
-	unrelated := r.commit("public/index.html", "<h1>new start</h1>", "Start over")
-	r.git(r.work, "push", "-q", "--force", "origin", "HEAD:dev")
-	r.handledOnce(pushDelivery(t, r.gh, "refs/heads/dev"))
-	r.waitAudit("staging", unrelated, "refuse")
-	entries, err := r.srv.Store().AuditLog(ctx, "acme/site", 50)
+	unrelated := r.Commit("public/index.html", "<h1>new start</h1>", "Start over")
+	r.Git(r.Work, "push", "-q", "--force", "origin", "HEAD:dev")
+	handledOnce(r, pushDelivery(t, r.GH, "refs/heads/dev"))
+	r.WaitAudit("staging", unrelated, "refuse")
+	entries, err := r.Srv.Store().AuditLog(ctx, "acme/site", 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestUnrelatedHistoryIsReportedOnceNotRetried(t *testing.T) {
 	// Each event that asks (the push, the publication of dev) is answered
 	// once; a failed evaluation would be retried and answered again.
 	time.Sleep(2 * time.Second)
-	entries, err = r.srv.Store().AuditLog(ctx, "acme/site", 50)
+	entries, err = r.Srv.Store().AuditLog(ctx, "acme/site", 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestUnrelatedHistoryIsReportedOnceNotRetried(t *testing.T) {
 			t.Errorf("%d refusals of staging at %s for the trigger %s, want 1", n, unrelated[:7], trigger)
 		}
 	}
-	if prs := r.openPulls("dev", "staging"); len(prs) != 0 {
+	if prs := openPulls(r, "dev", "staging"); len(prs) != 0 {
 		t.Errorf("%d promotion pull requests between unrelated histories, want none", len(prs))
 	}
 }

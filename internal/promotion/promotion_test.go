@@ -10,32 +10,32 @@ import (
 
 func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
 	w := start(t)
-	before := w.head("staging")
-	sha := w.commit("public/index.html", "<h1>v2</h1>", "New home page")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
+	before := w.Head("staging")
+	sha := w.Commit("public/index.html", "<h1>v2</h1>", "New home page")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
 
 	// No check yet: the gate is pending and staging stays.
-	w.status(sha, "pending")
+	w.Status(sha, "pending")
 	time.Sleep(300 * time.Millisecond)
-	if got := w.head("staging"); got != before {
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s before its check passed", got)
 	}
 
-	w.status(sha, "success")
-	w.waitAudit("staging", sha, "promoted")
-	if got := w.head("staging"); got != sha {
+	w.Status(sha, "success")
+	w.WaitAudit("staging", sha, "promoted")
+	if got := w.Head("staging"); got != sha {
 		t.Fatalf("staging = %s, want %s", got, sha)
 	}
 	// The promotion was a fast-forward: the old head is an ancestor.
-	w.git(w.work, "fetch", "-q", "origin")
-	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
+	w.Git(w.Work, "fetch", "-q", "origin")
+	w.Git(w.Work, "merge-base", "--is-ancestor", before, "origin/staging")
 
 	// The deployment is recorded right after the ref moves and the audit
 	// (the push that created the branch was published before it).
 	var deps []*github.Deployment
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		all, _, err := w.alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging", SHA: sha})
+		all, _, err := w.Alice.Repositories.ListDeployments(context.Background(), "acme", "site", &github.DeploymentsListOptions{Environment: "staging", SHA: sha})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
 	var sts []*github.DeploymentStatus
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var err error
-		sts, _, err = w.alice.Repositories.ListDeploymentStatuses(context.Background(), "acme", "site", deps[0].GetID(), nil)
+		sts, _, err = w.Alice.Repositories.ListDeploymentStatuses(context.Background(), "acme", "site", deps[0].GetID(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,12 +65,12 @@ func TestGreenChecksFastForwardStagingAndRecordADeployment(t *testing.T) {
 
 func TestRedCheckRefusesAndStagingStays(t *testing.T) {
 	w := start(t)
-	before := w.head("staging")
-	sha := w.commit("public/index.html", "<h1>broken</h1>", "Break the home page")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
-	w.status(sha, "failure")
-	w.waitAudit("staging", sha, "refuse")
-	if got := w.head("staging"); got != before {
+	before := w.Head("staging")
+	sha := w.Commit("public/index.html", "<h1>broken</h1>", "Break the home page")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
+	w.Status(sha, "failure")
+	w.WaitAudit("staging", sha, "refuse")
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s past a failed check", got)
 	}
 }
@@ -78,30 +78,30 @@ func TestRedCheckRefusesAndStagingStays(t *testing.T) {
 func TestDivergedTargetIsNeverForced(t *testing.T) {
 	w := start(t)
 	// Someone commits straight to staging: dev no longer contains it.
-	w.git(w.work, "checkout", "-q", "-b", "hotfix")
-	hotfix := w.commit("public/hotfix.html", "fix", "Hotfix on staging")
-	w.git(w.work, "push", "-q", "origin", "HEAD:staging")
-	w.git(w.work, "checkout", "-q", "-")
-	sha := w.commit("public/index.html", "<h1>v3</h1>", "Next feature")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
-	w.status(sha, "success")
-	w.waitAudit("staging", sha, "refuse")
-	if got := w.head("staging"); got != hotfix {
+	w.Git(w.Work, "checkout", "-q", "-b", "hotfix")
+	hotfix := w.Commit("public/hotfix.html", "fix", "Hotfix on staging")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:staging")
+	w.Git(w.Work, "checkout", "-q", "-")
+	sha := w.Commit("public/index.html", "<h1>v3</h1>", "Next feature")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
+	w.Status(sha, "success")
+	w.WaitAudit("staging", sha, "refuse")
+	if got := w.Head("staging"); got != hotfix {
 		t.Fatalf("staging = %s, want the hotfix %s kept", got, hotfix)
 	}
 }
 
 func TestMatchingTagPromotesTheTaggedCommit(t *testing.T) {
 	w := start(t)
-	sha := w.commit("public/index.html", "<h1>release</h1>", "Release")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
-	w.status(sha, "success")
+	sha := w.Commit("public/index.html", "<h1>release</h1>", "Release")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
+	w.Status(sha, "success")
 	// An annotated tag: the push names the tag object, hoist promotes the
 	// commit it points at.
-	w.git(w.work, "tag", "-a", "web-1.2.0", "-m", "Release 1.2.0")
-	w.git(w.work, "push", "-q", "origin", "web-1.2.0")
-	w.waitAudit("production", sha, "promoted")
-	if got := w.head("prod"); got != sha {
+	w.Git(w.Work, "tag", "-a", "web-1.2.0", "-m", "Release 1.2.0")
+	w.Git(w.Work, "push", "-q", "origin", "web-1.2.0")
+	w.WaitAudit("production", sha, "promoted")
+	if got := w.Head("prod"); got != sha {
 		t.Fatalf("prod = %s, want the tagged commit %s", got, sha)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
 )
 
@@ -37,7 +38,7 @@ func TestConditionalRequestsCutRateLimitedRequests(t *testing.T) {
 // environments promote from it. The check is of a commit no branch
 // points at, so no evaluation follows and every read is the handler's.
 func TestCheckEventReadsASharedSourceOnce(t *testing.T) {
-	w := startWorld(t, worldSpec{Branches: []string{"main", "dev", "staging", "preview"}, RepoYML: `version: 1
+	w := hoisttest.StartSite(t, hoisttest.SiteSpec{Branches: []string{"main", "dev", "staging", "preview"}, RepoYML: `version: 1
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }
@@ -46,20 +47,20 @@ environments:
 	const devRef = "/repos/acme/site/git/ref/heads/dev"
 	// Let the first pushes' evaluations finish: wait until hoist has
 	// not read dev for a second.
-	before := w.gh.InstallationRequests(w.inst, "GET", devRef)
+	before := w.GH.InstallationRequests(w.InstallationID, "GET", devRef)
 	for stable := 0; stable < 4; {
 		time.Sleep(250 * time.Millisecond)
-		if n := w.gh.InstallationRequests(w.inst, "GET", devRef); n != before {
+		if n := w.GH.InstallationRequests(w.InstallationID, "GET", devRef); n != before {
 			before, stable = n, 0
 		} else {
 			stable++
 		}
 	}
-	re := repoconfig.RepoEvent{Installation: w.inst, Owner: "acme", Repo: "site", DefaultBranch: "main"}
-	if err := w.caps.Promotions.OnCheckCompleted(context.Background(), re, strings.Repeat("a", 40)); err != nil {
+	re := repoconfig.RepoEvent{Installation: w.InstallationID, Owner: "acme", Repo: "site", DefaultBranch: "main"}
+	if err := w.Caps.Promotions.OnCheckCompleted(context.Background(), re, strings.Repeat("a", 40)); err != nil {
 		t.Fatal(err)
 	}
-	if n := w.gh.InstallationRequests(w.inst, "GET", devRef) - before; n != 1 {
+	if n := w.GH.InstallationRequests(w.InstallationID, "GET", devRef) - before; n != 1 {
 		t.Fatalf("hoist read dev's head %d times for one completed check, want once", n)
 	}
 }

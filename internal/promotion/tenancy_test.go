@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 )
 
 // TestAnotherAccountCannotUseATargetOrCDNItIsNotGiven is the attack of
@@ -36,13 +37,13 @@ func TestAnotherAccountCannotUseATargetOrCDNItIsNotGiven(t *testing.T) {
 cdns:
   edge: { type: varnish, nodes: [ %q ], repos: [acme/site] }
 `, endpoint, key, cdn.URL)
-	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, nil)
+	w := hoisttest.StartSiteWith(t, serverYAML, hoisttest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, nil)
 
 	// acme's site is deployed and purged.
-	w.commit("public/about.html", "<h1>about acme</h1>", "About")
-	first := w.commit("public/index.html", "<h1>acme</h1>", "Home")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", first); sts[0].GetState() != "success" {
+	w.Commit("public/about.html", "<h1>about acme</h1>", "About")
+	first := w.Commit("public/index.html", "<h1>acme</h1>", "Home")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", first); sts[0].GetState() != "success" {
 		t.Fatalf("acme's deploy: %s %s", sts[0].GetState(), sts[0].GetDescription())
 	}
 	before := bucketSnapshot(t, client, "site")
@@ -65,8 +66,8 @@ environments:
              purge: [ { cdn: edge, keys: [e-staging] } ],
              gates: { checks: ["ci / test"] } }
 `
-	evil := w.addTenant("evil", evilYML, "main", "dev", "staging")
-	run := evil.configRun(evil.w.git(evil.work, "rev-parse", "HEAD"))
+	evil := addTenant(w, "evil", evilYML, "main", "dev", "staging")
+	run := evil.ConfigRun(evil.w.Git(evil.work, "rev-parse", "HEAD"))
 	if run.GetConclusion() != "failure" {
 		t.Fatalf("evil's hoist/config: %s %s", run.GetConclusion(), run.GetOutput().GetSummary())
 	}
@@ -96,8 +97,8 @@ environments:
 	}
 
 	// The promotion it asks for never deploys or purges.
-	evil.commit("public/index.html", "<h1>defaced</h1>", "Deface")
-	evil.promote()
+	evil.Commit("public/index.html", "<h1>defaced</h1>", "Deface")
+	evil.Promote()
 	time.Sleep(2 * time.Second) // the status and push events are handled meanwhile
 	if deps, _, err := evil.client.Repositories.ListDeployments(context.Background(), "evil", "site", nil); err != nil || len(deps) != 0 {
 		t.Fatalf("evil/site has deployments %v (%v)", deps, err)
@@ -117,9 +118,9 @@ environments:
 
 	// A prefix that climbs out of the repository's folder is refused by the
 	// file's own validation, at its line and column.
-	evil.commit(".github/hoist.yml", strings.Replace(evilYML, "prefix: acme/site/staging/", "prefix: ../../acme/site/staging/", 1), "Climb")
-	evil.w.git(evil.work, "push", "-q", "origin", "HEAD:main")
-	climb := evil.configRun(evil.w.git(evil.work, "rev-parse", "HEAD"))
+	evil.Commit(".github/hoist.yml", strings.Replace(evilYML, "prefix: acme/site/staging/", "prefix: ../../acme/site/staging/", 1), "Climb")
+	evil.w.Git(evil.work, "push", "-q", "origin", "HEAD:main")
+	climb := evil.ConfigRun(evil.w.Git(evil.work, "rev-parse", "HEAD"))
 	if climb.GetConclusion() != "failure" || !strings.Contains(climb.GetOutput().GetSummary(), ".github/hoist.yml:6:46") ||
 		!strings.Contains(climb.GetOutput().GetSummary(), "must not contain a") {
 		t.Fatalf("climbing prefix: %s %s", climb.GetConclusion(), climb.GetOutput().GetSummary())
@@ -135,29 +136,29 @@ func TestTwoRepositoriesWithTheSameEnvironmentDeploySideBySide(t *testing.T) {
 	serverYAML := fmt.Sprintf(`targets:
   site: { type: s3, bucket: shared, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: ["*"] }
 `, endpoint, key)
-	yml := strings.Replace(deployRepoYML, "             purge: [ { cdn: edge } ],\n", "", 1)
-	w := startWith(t, serverYAML, yml, map[string]string{"S3_SECRET": secret}, nil)
+	yml := strings.Replace(hoisttest.DeployRepoYML, "             purge: [ { cdn: edge } ],\n", "", 1)
+	w := hoisttest.StartSiteWith(t, serverYAML, yml, map[string]string{"S3_SECRET": secret}, nil)
 
-	w.commit("public/old.html", "<h1>acme old</h1>", "Old")
-	a1 := w.commit("public/index.html", "<h1>acme</h1>", "Home")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", a1); sts[0].GetState() != "success" {
+	w.Commit("public/old.html", "<h1>acme old</h1>", "Old")
+	a1 := w.Commit("public/index.html", "<h1>acme</h1>", "Home")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", a1); sts[0].GetState() != "success" {
 		t.Fatalf("acme: %s %s", sts[0].GetState(), sts[0].GetDescription())
 	}
-	globex := w.addTenant("globex", yml, "main", "dev", "staging")
-	globex.commit("public/old.html", "<h1>globex old</h1>", "Old")
-	g1 := globex.commit("public/index.html", "<h1>globex</h1>", "Home")
-	globex.promote()
+	globex := addTenant(w, "globex", yml, "main", "dev", "staging")
+	globex.Commit("public/old.html", "<h1>globex old</h1>", "Old")
+	g1 := globex.Commit("public/index.html", "<h1>globex</h1>", "Home")
+	globex.Promote()
 	if st := globex.finished("staging", g1); st.GetState() != "success" {
 		t.Fatalf("globex: %s %s", st.GetState(), st.GetDescription())
 	}
 
 	// acme drops old.html: only its own copy goes.
-	w.git(w.work, "rm", "-q", "public/old.html")
-	w.git(w.work, "commit", "-q", "-m", "Drop the old page")
-	a2 := w.git(w.work, "rev-parse", "HEAD")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", a2); sts[0].GetState() != "success" {
+	w.Git(w.Work, "rm", "-q", "public/old.html")
+	w.Git(w.Work, "commit", "-q", "-m", "Drop the old page")
+	a2 := w.Git(w.Work, "rev-parse", "HEAD")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", a2); sts[0].GetState() != "success" {
 		t.Fatalf("acme again: %s %s", sts[0].GetState(), sts[0].GetDescription())
 	}
 	objs := bucketSnapshot(t, client, "shared")

@@ -17,6 +17,7 @@ import (
 
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/testenv"
@@ -51,18 +52,18 @@ cdns:
   edge: { type: varnish, nodes: [ "http://%s", "http://%s" ], repos: [acme/site] }
 `, proxy, key, nodeA, nodeB)
 	gate := newPurgeGate()
-	w := startWith(t, serverYAML, deployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *hoistapp.Hooks) {
+	w := hoisttest.StartSiteWith(t, serverYAML, hoisttest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *hoistapp.Hooks) {
 		h.PurgeOptions = []purge.Option{purge.WithHTTPClient(&http.Client{Transport: gate, Timeout: 30 * time.Second}),
 			purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond})}
 	})
 
 	// First deploy: every file is uploaded.
-	w.commit("public/css/site.css", "body { color: black }", "Style")
-	w.commit("public/about.html", "<h1>about v1</h1>", "About")
-	w.commit("public/old.html", "<h1>old v1</h1>", "Old page")
-	first := w.commit("public/index.html", "<h1>home v1</h1>", "Home")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", first); sts[0].GetState() != "success" {
+	w.Commit("public/css/site.css", "body { color: black }", "Style")
+	w.Commit("public/about.html", "<h1>about v1</h1>", "About")
+	w.Commit("public/old.html", "<h1>old v1</h1>", "Old page")
+	first := w.Commit("public/index.html", "<h1>home v1</h1>", "Home")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", first); sts[0].GetState() != "success" {
 		t.Fatalf("first deploy: %+v", sts[0])
 	}
 	puts, _, _ := counted.Snapshot()
@@ -81,14 +82,14 @@ cdns:
 	}
 
 	// Second: index.html changes, old.html goes; the purge waits at the gate.
-	w.commit("public/index.html", "<h1>home v2</h1>", "Home v2")
-	w.git(w.work, "rm", "-q", "public/old.html")
-	w.git(w.work, "commit", "-q", "-m", "Drop the old page")
-	second := w.git(w.work, "rev-parse", "HEAD")
+	w.Commit("public/index.html", "<h1>home v2</h1>", "Home v2")
+	w.Git(w.Work, "rm", "-q", "public/old.html")
+	w.Git(w.Work, "commit", "-q", "-m", "Drop the old page")
+	second := w.Git(w.Work, "rev-parse", "HEAD")
 	puts0, _, deletes0 := counted.Snapshot()
 	purges0 := gate.requests.Load()
 	gate.close()
-	w.promote()
+	w.Promote()
 	select {
 	case <-gate.waiting:
 	case <-time.After(60 * time.Second):
@@ -111,7 +112,7 @@ cdns:
 		}
 	}
 	gate.release()
-	dep, sts := w.waitDeployment("staging", second)
+	dep, sts := w.WaitDeployment("staging", second)
 	if sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://staging.example.com/" || sts[0].GetLogURL() == "" {
 		t.Fatalf("deployment status = %+v, want success with the environment URL and a log URL", sts[0])
 	}
@@ -144,17 +145,17 @@ cdns:
 		t.Fatalf("check run: %s", summary)
 	}
 	// Earlier deployments are inactive now.
-	firstDep, firstSts := w.waitDeployment("staging", first)
+	firstDep, firstSts := w.WaitDeployment("staging", first)
 	if firstSts[0].GetState() != "inactive" {
 		t.Fatalf("deployment %d of the first commit is %s, want inactive", firstDep.GetID(), firstSts[0].GetState())
 	}
 
 	// Third: a change outside the site root: same tree, nothing written or purged.
-	third := w.commit("README.md", "# the site", "Readme")
+	third := w.Commit("README.md", "# the site", "Readme")
 	puts2, copies2, deletes2 := counted.Snapshot()
 	purges2 := gate.requests.Load()
-	w.promote()
-	if _, sts := w.waitDeployment("staging", third); sts[0].GetState() != "success" {
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", third); sts[0].GetState() != "success" {
 		t.Fatalf("same-tree deploy: %+v", sts[0])
 	}
 	puts3, copies3, deletes3 := counted.Snapshot()
@@ -164,7 +165,7 @@ cdns:
 	if got := gate.requests.Load() - purges2; got != 0 {
 		t.Fatalf("same tree: %d purge requests, want none", got)
 	}
-	if s := w.deployCheck(third).GetOutput().GetSummary(); !strings.Contains(s, "Files uploaded: 0 · copied: 0 · deleted: 0") || !strings.Contains(s, "purge requests: 0") {
+	if s := deployCheck(w, third).GetOutput().GetSummary(); !strings.Contains(s, "Files uploaded: 0 · copied: 0 · deleted: 0") || !strings.Contains(s, "purge requests: 0") {
 		t.Fatalf("same-tree summary: %s", s)
 	}
 
@@ -172,16 +173,16 @@ cdns:
 	// visibly, the job is retried, and the retry (same tree by then) still
 	// purges what the first attempt changed.
 	gate.fail.Store(true)
-	fourth := w.commit("public/about.html", "<h1>about v2</h1>", "About v2")
-	w.promote()
-	if desc := w.waitState("staging", fourth, "failure"); !strings.Contains(desc, "attempt 1 of 5 failed, retrying") || !strings.Contains(desc, "purge failed") {
+	fourth := w.Commit("public/about.html", "<h1>about v2</h1>", "About v2")
+	w.Promote()
+	if desc := waitState(w, "staging", fourth, "failure"); !strings.Contains(desc, "attempt 1 of 5 failed, retrying") || !strings.Contains(desc, "purge failed") {
 		t.Fatalf("failed purge: %q", desc)
 	}
 	if _, body := fetch(t, nodeA, "/about.html"); body != "<h1>about v1</h1>" {
 		t.Fatalf("not purged yet, but the edge serves %q", body)
 	}
 	gate.fail.Store(false)
-	w.waitState("staging", fourth, "success")
+	waitState(w, "staging", fourth, "success")
 	for _, n := range nodes {
 		if _, body := fetch(t, n, "/about.html"); body != "<h1>about v2</h1>" {
 			t.Fatalf("after the retried purge %s serves %q", n, body)
@@ -192,30 +193,30 @@ cdns:
 	// They wait for it; the older of the two is superseded and never
 	// deployed, the newest is.
 	gate.close()
-	running := w.commit("public/about.html", "<h1>about v3</h1>", "About v3")
-	w.promote()
+	running := w.Commit("public/about.html", "<h1>about v3</h1>", "About v3")
+	w.Promote()
 	select {
 	case <-gate.waiting:
 	case <-time.After(60 * time.Second):
 		t.Fatal("no purge was sent")
 	}
-	older := w.commit("public/index.html", "<h1>home v3</h1>", "Home v3")
-	w.promote()
-	newest := w.commit("public/index.html", "<h1>home v4</h1>", "Home v4")
-	w.promote()
+	older := w.Commit("public/index.html", "<h1>home v3</h1>", "Home v3")
+	w.Promote()
+	newest := w.Commit("public/index.html", "<h1>home v4</h1>", "Home v4")
+	w.Promote()
 	time.Sleep(300 * time.Millisecond)
 	if _, body := fetch(t, nodeA, "/"); body != "<h1>home v2</h1>" {
 		t.Fatalf("a publish ran beside the running one: the edge serves %q", body)
 	}
 	gate.release()
-	w.waitState("staging", newest, "success")
-	w.waitState("staging", running, "inactive")
+	waitState(w, "staging", newest, "success")
+	waitState(w, "staging", running, "inactive")
 	// Its job wakes from waiting for the lease and ends it as superseded.
 	var states []string
 	superseded := false
 	for deadline := time.Now().Add(20 * time.Second); !superseded && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		dep, _ := w.waitDeployment("staging", older)
-		sts, _, err := w.alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", dep.GetID(), nil)
+		dep, _ := w.WaitDeployment("staging", older)
+		sts, _, err := w.Alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", dep.GetID(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +237,7 @@ cdns:
 			t.Fatalf("%s serves %q, want v4", n, body)
 		}
 	}
-	runs, _, err := w.alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", older, &github.ListCheckRunsOptions{CheckName: github.String(publish.DeployCheckName)})
+	runs, _, err := w.Alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", older, &github.ListCheckRunsOptions{CheckName: github.String(publish.DeployCheckName)})
 	if err != nil || runs.GetTotal() != 0 {
 		t.Fatalf("the superseded commit was deployed: %d runs, %v", runs.GetTotal(), err)
 	}
@@ -246,22 +247,22 @@ cdns:
 // server does not have gets a failed deployment that says so, and a failed
 // hoist/deploy check run; nothing is retried.
 func TestDeployFailureFailsTheDeployment(t *testing.T) {
-	repoYML := strings.Replace(deployRepoYML, "target: site", "target: site-bucket", 1)
-	w := startWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ], repos: [acme] }\n", repoYML, nil, nil)
-	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
-	w.promote()
-	_, sts := w.waitDeployment("staging", sha)
+	repoYML := strings.Replace(hoisttest.DeployRepoYML, "target: site", "target: site-bucket", 1)
+	w := hoisttest.StartSiteWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ], repos: [acme] }\n", repoYML, nil, nil)
+	sha := w.Commit("public/index.html", "<h1>home</h1>", "Home")
+	w.Promote()
+	_, sts := w.WaitDeployment("staging", sha)
 	desc := sts[0].GetDescription()
 	if sts[0].GetState() != "failure" || !strings.Contains(desc, `no deploy target named "site-bucket"`) || len([]rune(desc)) > 140 {
 		t.Fatalf("deployment status = %s %q, want failure naming the target", sts[0].GetState(), desc)
 	}
-	run := w.deployCheck(sha)
+	run := deployCheck(w, sha)
 	if run.GetConclusion() != "failure" || !strings.Contains(run.GetOutput().GetSummary(), `no deploy target named "site-bucket" in the server config (have: local)`) {
 		t.Fatalf("check run %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
 	}
 	// Ended, not retried: one failure status, one check run.
 	time.Sleep(500 * time.Millisecond)
-	_, again := w.waitDeployment("staging", sha)
+	_, again := w.WaitDeployment("staging", sha)
 	failures := 0
 	for _, s := range again {
 		if s.GetState() == "failure" {
@@ -271,7 +272,7 @@ func TestDeployFailureFailsTheDeployment(t *testing.T) {
 	if failures != 1 {
 		t.Fatalf("%d failure statuses, want 1: %+v", failures, again)
 	}
-	entries, err := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	entries, err := w.Srv.Store().AuditLog(context.Background(), "acme/site", 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,20 +310,20 @@ environments:
   staging:    { branch: staging, promote_from: dev, auto: true, deploy: { target: site, prefix: staging/ }, gates: { checks: ["ci / test"] } }
   production: { branch: main, promote_from: staging, auto: true, deploy: { target: site, prefix: production/ }, gates: { checks: ["ci / test", "qa"] } }
 `
-	w := startWith(t, serverYAML, repoYML, nil, nil)
-	w.commit("public/app.css", "body{}", "Style")
-	sha := w.commit("public/index.html", "<h1>home</h1>", "Home")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/acme/site/staging/" {
+	w := hoisttest.StartSiteWith(t, serverYAML, repoYML, nil, nil)
+	w.Commit("public/app.css", "body{}", "Style")
+	sha := w.Commit("public/index.html", "<h1>home</h1>", "Home")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", sha); sts[0].GetState() != "success" || sts[0].GetEnvironmentURL() != "https://cdn.example.com/acme/site/staging/" {
 		t.Fatalf("staging: %+v", sts[0])
 	}
 	puts0, copies0, _ := counted.Snapshot()
-	if _, _, err := w.alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
+	if _, _, err := w.Alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
 		&github.RepoStatus{State: github.String("success"), Context: github.String("qa")}); err != nil {
 		t.Fatal(err)
 	}
-	w.waitAudit("production", sha, "promoted")
-	if _, sts := w.waitDeployment("production", sha); sts[0].GetState() != "success" {
+	w.WaitAudit("production", sha, "promoted")
+	if _, sts := w.WaitDeployment("production", sha); sts[0].GetState() != "success" {
 		t.Fatalf("production: %+v", sts[0])
 	}
 	puts1, copies1, _ := counted.Snapshot()
@@ -350,21 +351,21 @@ environments:
 // symlink to /etc/passwd is refused before anything reaches the target (the
 // embedded local folder), and the deployment fails saying why.
 func TestHostileTreeFailsTheDeploymentAndWritesNothing(t *testing.T) {
-	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(deployRepoYML)
-	w := startWith(t, "", repoYML, nil, nil)
-	w.commit("public/index.html", "<h1>home</h1>", "Home")
-	if err := os.Symlink("/etc/passwd", filepath.Join(w.work, "public", "passwd.html")); err != nil {
+	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(hoisttest.DeployRepoYML)
+	w := hoisttest.StartSiteWith(t, "", repoYML, nil, nil)
+	w.Commit("public/index.html", "<h1>home</h1>", "Home")
+	if err := os.Symlink("/etc/passwd", filepath.Join(w.Work, "public", "passwd.html")); err != nil {
 		t.Fatal(err)
 	}
-	w.git(w.work, "add", "-A")
-	w.git(w.work, "commit", "-q", "-m", "Link")
-	sha := w.git(w.work, "rev-parse", "HEAD")
-	w.promote()
-	_, sts := w.waitDeployment("staging", sha)
+	w.Git(w.Work, "add", "-A")
+	w.Git(w.Work, "commit", "-q", "-m", "Link")
+	sha := w.Git(w.Work, "rev-parse", "HEAD")
+	w.Promote()
+	_, sts := w.WaitDeployment("staging", sha)
 	if sts[0].GetState() != "failure" || !strings.Contains(sts[0].GetDescription(), `"passwd.html" is a symbolic link`) {
 		t.Fatalf("deployment: %s %q", sts[0].GetState(), sts[0].GetDescription())
 	}
-	sites := filepath.Join(w.srv.Config().DataDir, "sites")
+	sites := filepath.Join(w.Srv.Config().DataDir, "sites")
 	var files []string
 	filepath.WalkDir(sites, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -56,14 +56,30 @@ type Spec struct {
 	// New builds the server from its configuration; nil is app.New, the
 	// whole of hoist serve.
 	New func(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error)
+	// DataDir holds hoist's data and the server configuration file (empty:
+	// a new temporary folder). Giving the same one again restarts hoist on
+	// its data, as an operator would.
+	DataDir string
 }
 
 // Start starts hoist as spec says, with its data in a temporary folder,
 // and stops it when the test ends.
 func Start(t testing.TB, spec Spec) *server.Server {
 	t.Helper()
+	srv, stop := Run(t, spec)
+	t.Cleanup(stop)
+	return srv
+}
+
+// Run starts hoist as spec says and returns it with the function that
+// stops it (and waits until it has), for tests that stop hoist midway.
+func Run(t testing.TB, spec Spec) (*server.Server, func()) {
+	t.Helper()
 	url := "http://" + spec.Listener.Addr().String()
-	dir := t.TempDir()
+	dir := spec.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	env := map[string]string{
 		"HOIST_ADDR": spec.Listener.Addr().String(), "HOIST_PUBLIC_URL": url, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
 		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
@@ -120,7 +136,7 @@ func Start(t testing.TB, spec Spec) *server.Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	return srv, func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -130,6 +146,5 @@ func Start(t testing.TB, spec Spec) *server.Server {
 		case <-time.After(30 * time.Second):
 			t.Error("hoist did not stop")
 		}
-	})
-	return srv
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -36,21 +37,21 @@ smoke:
   artifacts_target: assets
   artifacts_prefix: shots/
 `, endpoint)
-	w := startSmokeServer(t, fmt.Sprintf(candidateYML, ""), serverYML, map[string]string{"S3_KEY": ak, "S3_SECRET": sk})
-	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	w := hoisttest.StartSmokeServer(t, fmt.Sprintf(hoisttest.CandidateYML, ""), serverYML, map[string]string{"S3_KEY": ak, "S3_SECRET": sk})
+	sha := w.Commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 
-	runs := w.waitSmoke(sha, 1)
+	runs := w.WaitSmoke(sha, 1)
 	cr := runs[len(runs)-1]
 	if cr.GetConclusion() != "success" {
 		t.Fatalf("smoke run: %s %q", cr.GetConclusion(), cr.GetOutput().GetTitle())
 	}
-	state, ok := w.gh.CheckRunState(cr.GetID())
+	state, ok := w.GH.CheckRunState(cr.GetID())
 	if !ok || len(state.Output.Images) == 0 {
 		t.Fatalf("no images on the check run: %+v", state.Output)
 	}
 	for _, img := range state.Output.Images {
-		w.checkImage(img)
+		checkImage(w, img)
 		// /artifacts/<owner>/<repo>/<sha256>.png?<signature>: the object is
 		// the screenshot's content name.
 		u, _ := url.Parse(fmt.Sprint(img["image_url"]))
@@ -64,10 +65,10 @@ smoke:
 		}
 	}
 	// Nothing went to the local folder.
-	if entries, err := os.ReadDir(filepath.Join(w.srv.Config().DataDir, "artifacts")); err == nil && len(entries) > 0 {
+	if entries, err := os.ReadDir(filepath.Join(w.Srv.Config().DataDir, "artifacts")); err == nil && len(entries) > 0 {
 		t.Errorf("artifacts written locally too: %v", entries)
 	}
-	if resp, _ := w.get(w.url + "/artifacts/" + strings.Repeat("0", 64) + ".png"); resp.StatusCode != 404 {
+	if resp, _ := get(w, w.URL+"/artifacts/"+strings.Repeat("0", 64)+".png"); resp.StatusCode != 404 {
 		t.Errorf("unknown artifact: %d", resp.StatusCode)
 	}
 }

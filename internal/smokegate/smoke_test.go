@@ -14,32 +14,33 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 )
 
 func TestSmokePassPromotesCandidate(t *testing.T) {
 	w := startSmoke(t, "", nil)
-	before := w.head("staging")
-	w.write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Spring sale: everything must go!</p><a href="about/">About</a>`)
-	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	before := w.Head("staging")
+	w.Write("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>Spring sale: everything must go!</p><a href="about/">About</a>`)
+	sha := w.Commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 
-	w.waitAudit("staging", sha, "promoted")
-	if got := w.head("staging"); got != sha {
+	w.WaitAudit("staging", sha, "promoted")
+	if got := w.Head("staging"); got != sha {
 		t.Fatalf("staging = %s, want %s", got, sha)
 	}
 	// The push found the gate pending; hoist's own completed check run
 	// came back as a webhook and its re-evaluation promoted.
-	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 50)
+	entries, _ := w.Srv.Store().AuditLog(context.Background(), "acme/site", 50)
 	for _, e := range entries {
 		if e.Outcome == "promoted" && e.Detail["trigger"] != "event" {
 			t.Errorf("promoted by trigger %v, want the check run's event", e.Detail["trigger"])
 		}
 	}
-	w.git(w.work, "fetch", "-q", "origin")
-	w.git(w.work, "merge-base", "--is-ancestor", before, "origin/staging")
+	w.Git(w.Work, "fetch", "-q", "origin")
+	w.Git(w.Work, "merge-base", "--is-ancestor", before, "origin/staging")
 
-	runs := w.waitSmoke(sha, 1)
+	runs := w.WaitSmoke(sha, 1)
 	cr := runs[len(runs)-1]
 	if cr.GetConclusion() != "success" || cr.GetApp().GetSlug() != "hoist" {
 		t.Fatalf("smoke run: %s by %s, %q", cr.GetConclusion(), cr.GetApp().GetSlug(), cr.GetOutput().GetTitle())
@@ -53,13 +54,13 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 	if !strings.Contains(summary, "| `/` |") || !strings.Contains(summary, "changed") || !strings.Contains(summary, "compared with `"+before[:7]) {
 		t.Errorf("summary lacks the page table or the visual change:\n%s", summary)
 	}
-	state, ok := w.gh.CheckRunState(cr.GetID())
+	state, ok := w.GH.CheckRunState(cr.GetID())
 	if !ok || len(state.Output.Images) == 0 {
 		t.Fatalf("no images on the check run: %+v", state.Output)
 	}
 	home := false
 	for _, img := range state.Output.Images {
-		w.checkImage(img)
+		checkImage(w, img)
 		home = home || strings.Contains(fmt.Sprint(img["alt"]), "of / (desktop)")
 	}
 	if !home {
@@ -76,27 +77,27 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 		tamperedSig[3] = 'A'
 	}
 	for name, u := range map[string]string{
-		"unsigned":                w.url + shot.Path,
-		"the old unsigned form":   w.url + "/artifacts/" + sha256 + ".png",
-		"tampered signature":      w.url + shot.Path + "?exp=" + shot.Query().Get("exp") + "&sig=" + string(tamperedSig),
-		"later expiry":            w.url + shot.Path + "?exp=" + fmt.Sprint(time.Now().Add(1000*24*time.Hour).Unix()) + "&sig=" + sig,
-		"another repository":      w.url + strings.Replace(shot.String(), "/acme/site/", "/acme/other/", 1)[len(shot.Scheme+"://"+shot.Host):],
-		"expired":                 w.url + w.caps.Smoke.SignUntil(shot.Path, time.Now().Add(-time.Second)),
+		"unsigned":                w.URL + shot.Path,
+		"the old unsigned form":   w.URL + "/artifacts/" + sha256 + ".png",
+		"tampered signature":      w.URL + shot.Path + "?exp=" + shot.Query().Get("exp") + "&sig=" + string(tamperedSig),
+		"later expiry":            w.URL + shot.Path + "?exp=" + fmt.Sprint(time.Now().Add(1000*24*time.Hour).Unix()) + "&sig=" + sig,
+		"another repository":      w.URL + strings.Replace(shot.String(), "/acme/site/", "/acme/other/", 1)[len(shot.Scheme+"://"+shot.Host):],
+		"expired":                 w.URL + w.Caps.Smoke.SignUntil(shot.Path, time.Now().Add(-time.Second)),
 		"an extra query argument": fmt.Sprint(state.Output.Images[0]["image_url"]) + "&x=1",
 	} {
-		if resp, body := w.get(u); resp.StatusCode != http.StatusNotFound || bytes.HasPrefix(body, []byte("\x89PNG")) {
+		if resp, body := get(w, u); resp.StatusCode != http.StatusNotFound || bytes.HasPrefix(body, []byte("\x89PNG")) {
 			t.Errorf("%s screenshot URL %s: %d, want 404", name, u, resp.StatusCode)
 		}
 	}
-	if resp, _ := w.get(w.url + w.caps.Smoke.SignUntil(shot.Path, time.Now().Add(time.Minute))); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+	if resp, _ := get(w, w.URL+w.Caps.Smoke.SignUntil(shot.Path, time.Now().Add(time.Minute))); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
 		t.Errorf("a freshly signed URL: %d %s, want 200 image/png", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 
 	// details_url is hoist's own report page, with every page.
-	if !strings.HasPrefix(cr.GetDetailsURL(), w.url+smokegate.SmokeReportPrefix) {
+	if !strings.HasPrefix(cr.GetDetailsURL(), w.URL+smokegate.SmokeReportPrefix) {
 		t.Fatalf("details_url %q", cr.GetDetailsURL())
 	}
-	resp, body := w.get(cr.GetDetailsURL())
+	resp, body := get(w, cr.GetDetailsURL())
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "/about/") || !strings.Contains(string(body), "/artifacts/acme/site/") {
 		t.Fatalf("report page: %d\n%s", resp.StatusCode, body)
 	}
@@ -106,16 +107,16 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 	// The report, too, only through its signed URL.
 	details, _ := url.Parse(cr.GetDetailsURL())
 	for name, u := range map[string]string{
-		"unsigned": w.url + details.Path,
-		"expired":  w.url + w.caps.Smoke.SignUntil(details.Path, time.Now().Add(-time.Second)),
+		"unsigned": w.URL + details.Path,
+		"expired":  w.URL + w.Caps.Smoke.SignUntil(details.Path, time.Now().Add(-time.Second)),
 	} {
-		if resp, body := w.get(u); resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "/about/") {
+		if resp, body := get(w, u); resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "/about/") {
 			t.Errorf("%s report URL: %d, want 404", name, resp.StatusCode)
 		}
 	}
 
 	// The browser tested a loopback-only preview, closed once the run ended.
-	run, err := w.srv.Store().SmokeRunByCheck(context.Background(), "acme/site", cr.GetID())
+	run, err := w.Srv.Store().SmokeRunByCheck(context.Background(), "acme/site", cr.GetID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,17 +133,17 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 
 	// Nothing of the site itself is public, and previews are off.
 	for _, p := range []string{"/", "/index.html", "/about/", "/public/index.html", "/preview/acme/site/" + sha + "/1/x/"} {
-		resp, body := w.get(w.url + p)
+		resp, body := get(w, w.URL+p)
 		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "Spring sale") {
 			t.Errorf("GET %s on hoist's public address: %d %q", p, resp.StatusCode, body)
 		}
 	}
-	if _, err := w.caps.Smoke.Preview(context.Background(), smokegate.SmokeRequest{Installation: w.inst, Owner: "acme", Repo: "site", SHA: sha}); err != smokegate.ErrPreviewDisabled {
+	if _, err := w.Caps.Smoke.Preview(context.Background(), smokegate.SmokeRequest{Installation: w.InstallationID, Owner: "acme", Repo: "site", SHA: sha}); err != smokegate.ErrPreviewDisabled {
 		t.Errorf("Preview with links off: %v", err)
 	}
 	// Only the artifact names are public.
 	for _, p := range []string{"/artifacts/", "/artifacts/" + strings.Repeat("0", 64) + ".png", "/artifacts/../data/hoist.db"} {
-		if resp, _ := w.get(w.url + p); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := get(w, w.URL+p); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
 		}
 	}
@@ -150,17 +151,17 @@ func TestSmokePassPromotesCandidate(t *testing.T) {
 
 func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 	w := startSmoke(t, "", nil)
-	before := w.head("staging")
-	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
+	before := w.Head("staging")
+	sha := w.Commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
 <img src="/missing.png" alt="">
 <script>console.error("price feed is empty")</script>`, "Regenerate the site with broken data")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 
-	w.waitAudit("staging", sha, "refuse")
-	if got := w.head("staging"); got != before {
+	w.WaitAudit("staging", sha, "refuse")
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s past a failed smoke test", got)
 	}
-	runs := w.waitSmoke(sha, 1)
+	runs := w.WaitSmoke(sha, 1)
 	cr := runs[0]
 	if cr.GetConclusion() != "failure" {
 		t.Fatalf("conclusion %s, title %q", cr.GetConclusion(), cr.GetOutput().GetTitle())
@@ -169,12 +170,12 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 	if !strings.Contains(title, "1/2 pages OK") || !strings.Contains(title, "console error") || !strings.Contains(title, "failed request") {
 		t.Errorf("title %q", title)
 	}
-	state, _ := w.gh.CheckRunState(cr.GetID())
+	state, _ := w.GH.CheckRunState(cr.GetID())
 	failing := false
 	for _, img := range state.Output.Images {
 		if strings.Contains(fmt.Sprint(img["alt"]), "/about/") {
 			failing = true
-			w.checkImage(img)
+			checkImage(w, img)
 			if !strings.Contains(fmt.Sprint(img["caption"]), "price feed is empty") {
 				t.Errorf("caption %q does not say what failed", img["caption"])
 			}
@@ -188,34 +189,34 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 	}
 
 	// Re-run through the button, as a user would click it.
-	resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+	resp, err := http.Post(w.GH.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
 		strings.NewReader(`{"identifier":"rerun","user":"alice"}`))
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("click Re-run: %v %v", resp, err)
 	}
-	runs = w.waitSmoke(sha, 2)
+	runs = w.WaitSmoke(sha, 2)
 	if len(runs) != 2 || runs[1].GetID() == cr.GetID() || runs[1].GetConclusion() != "failure" {
 		t.Fatalf("re-run: %+v", runs)
 	}
 	// GitHub's "Re-run" link sends check_run rerequested.
-	rreq, _ := http.NewRequest("POST", w.gh.URL()+fmt.Sprintf("/repos/acme/site/check-runs/%d/rerequest", runs[1].GetID()), nil)
-	if _, err := w.alice.Do(context.Background(), rreq, nil); err != nil {
+	rreq, _ := http.NewRequest("POST", w.GH.URL()+fmt.Sprintf("/repos/acme/site/check-runs/%d/rerequest", runs[1].GetID()), nil)
+	if _, err := w.Alice.Do(context.Background(), rreq, nil); err != nil {
 		t.Fatal(err)
 	}
-	runs = w.waitSmoke(sha, 3)
+	runs = w.WaitSmoke(sha, 3)
 	if len(runs) != 3 {
 		t.Fatalf("rerequest: %d runs", len(runs))
 	}
 	// "Re-run all checks" sends check_suite rerequested.
-	sreq, _ := http.NewRequest("POST", w.gh.URL()+fmt.Sprintf("/repos/acme/site/check-suites/%d/rerequest", runs[2].GetCheckSuite().GetID()), nil)
-	if _, err := w.alice.Do(context.Background(), sreq, nil); err != nil {
+	sreq, _ := http.NewRequest("POST", w.GH.URL()+fmt.Sprintf("/repos/acme/site/check-suites/%d/rerequest", runs[2].GetCheckSuite().GetID()), nil)
+	if _, err := w.Alice.Do(context.Background(), sreq, nil); err != nil {
 		t.Fatal(err)
 	}
-	runs = w.waitSmoke(sha, 4)
+	runs = w.WaitSmoke(sha, 4)
 	if len(runs) != 4 {
 		t.Fatalf("suite rerequest: %d runs", len(runs))
 	}
-	if got := w.head("staging"); got != before {
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s", got)
 	}
 }
@@ -225,17 +226,17 @@ func TestSmokeFailureBlocksCandidateAndRerunRunsAgain(t *testing.T) {
 // run fails naming each refused request; staging does not move.
 func TestSmokeHostilePageIsFenced(t *testing.T) {
 	w := startSmoke(t, "", nil)
-	before := w.head("staging")
-	sha := w.commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
-<iframe src="`+w.url+`/"></iframe>
+	before := w.Head("staging")
+	sha := w.Commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1>
+<iframe src="`+w.URL+`/"></iframe>
 <img src="http://169.254.169.254/latest/meta-data/iam/security-credentials/">`, "A page that looks around")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 
-	w.waitAudit("staging", sha, "refuse")
-	if got := w.head("staging"); got != before {
+	w.WaitAudit("staging", sha, "refuse")
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s past a fenced page", got)
 	}
-	cr := w.waitSmoke(sha, 1)[0]
+	cr := w.WaitSmoke(sha, 1)[0]
 	out := cr.GetOutput()
 	if cr.GetConclusion() != "failure" || !strings.Contains(out.GetTitle(), "2 blocked requests") {
 		t.Fatalf("conclusion %s, title %q", cr.GetConclusion(), out.GetTitle())
@@ -243,7 +244,7 @@ func TestSmokeHostilePageIsFenced(t *testing.T) {
 	// The table escapes Markdown; read it as a person would.
 	summary := strings.ReplaceAll(out.GetSummary(), `\`, "")
 	for _, want := range []string{
-		"blocked_request: refused by hoist's browser fence: loopback address 127.0.0.1 (" + w.url + "/)",
+		"blocked_request: refused by hoist's browser fence: loopback address 127.0.0.1 (" + w.URL + "/)",
 		"blocked_request: refused by hoist's browser fence: cloud metadata address 169.254.169.254 (http://169.254.169.254/latest/meta-data/iam/security-credentials/)",
 	} {
 		if !strings.Contains(summary, want) {
@@ -253,39 +254,39 @@ func TestSmokeHostilePageIsFenced(t *testing.T) {
 }
 
 func TestSmokePromoteButton(t *testing.T) {
-	w := startSmokeWith(t, strings.Replace(fmt.Sprintf(candidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
-	w.gh.CreateUser("bob")
-	if _, _, err := w.alice.Repositories.AddCollaborator(context.Background(), "acme", "site", "bob",
+	w := hoisttest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(hoisttest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
+	w.GH.CreateUser("bob")
+	if _, _, err := w.Alice.Repositories.AddCollaborator(context.Background(), "acme", "site", "bob",
 		&github.RepositoryAddCollaboratorOptions{Permission: "push"}); err != nil {
 		t.Fatal(err)
 	}
-	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
-	runs := w.waitSmoke(sha, 1)
+	sha := w.Commit("public/index.html", `<!doctype html><title>Shop</title><h1>Shop</h1><p>New arrivals.</p>`, "Regenerate")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
+	runs := w.WaitSmoke(sha, 1)
 	cr := runs[0]
-	state, _ := w.gh.CheckRunState(cr.GetID())
+	state, _ := w.GH.CheckRunState(cr.GetID())
 	if cr.GetConclusion() != "success" || strings.Join(actionIDs(state), ",") != "rerun,promote" {
 		t.Fatalf("conclusion %s, buttons %v", cr.GetConclusion(), actionIDs(state))
 	}
 	// auto: false: the gate passes but nobody promoted yet.
-	w.waitAudit("staging", sha, "ready")
+	w.WaitAudit("staging", sha, "ready")
 	// bob may write, but staging needs maintain: refused, and recorded.
-	resp, err := http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+	resp, err := http.Post(w.GH.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
 		strings.NewReader(`{"identifier":"promote","user":"bob"}`))
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("bob clicks Promote: %v %v", resp, err)
 	}
-	w.waitAudit("staging", sha, "refused")
-	if got := w.head("staging"); got == sha {
+	w.WaitAudit("staging", sha, "refused")
+	if got := w.Head("staging"); got == sha {
 		t.Fatal("bob promoted staging without the maintain permission")
 	}
-	resp, err = http.Post(w.gh.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
+	resp, err = http.Post(w.GH.URL()+fmt.Sprintf("/_emulator/check-runs/%d/request-action", cr.GetID()), "application/json",
 		strings.NewReader(`{"identifier":"promote","user":"alice"}`))
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("click Promote: %v %v", resp, err)
 	}
-	w.waitAudit("staging", sha, "promoted")
-	entries, _ := w.srv.Store().AuditLog(context.Background(), "acme/site", 20)
+	w.WaitAudit("staging", sha, "promoted")
+	entries, _ := w.Srv.Store().AuditLog(context.Background(), "acme/site", 20)
 	for _, e := range entries {
 		if e.Outcome == "promoted" && e.Actor != "alice" {
 			t.Errorf("promotion attributed to %q, want alice", e.Actor)
@@ -297,18 +298,18 @@ func TestSmokePromoteButton(t *testing.T) {
 // with the whole of hoist serve in internal/app.
 func TestSmokeWithABrokenBrowserFailsVisibly(t *testing.T) {
 	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/bin/true"})
-	sha := w.commit("public/index.html", `<!doctype html><title>Shop</title><h1>Preview me</h1>`, "Candidate")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
+	sha := w.Commit("public/index.html", `<!doctype html><title>Shop</title><h1>Preview me</h1>`, "Candidate")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 	// The push also queued a smoke test, whose browser (/bin/true) cannot
 	// start: after its last attempt the check run is completed as a
 	// failure with the reason, never left in progress.
-	runs := w.waitSmoke(sha, 1)
+	runs := w.WaitSmoke(sha, 1)
 	last := runs[len(runs)-1]
 	if last.GetConclusion() != "failure" || last.GetOutput().GetTitle() != "Smoke test could not run" ||
 		!strings.Contains(last.GetOutput().GetSummary(), "chromium") {
 		t.Fatalf("run with a broken browser: %s %q\n%s", last.GetConclusion(), last.GetOutput().GetTitle(), last.GetOutput().GetSummary())
 	}
-	if got := w.head("staging"); got == sha {
+	if got := w.Head("staging"); got == sha {
 		t.Fatal("staging promoted past a smoke test that could not run")
 	}
 }
@@ -319,12 +320,12 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 	// No browser here: hoist cannot run its own smoke test, so only the
 	// impostor's run exists.
 	w := startSmoke(t, "", map[string]string{"HOIST_CHROMIUM": "/nonexistent/chromium"})
-	imp := w.gh.CreateApp("impostor", "")
-	inst := w.gh.Install(imp.ID, "acme/site")
-	before := w.head("staging")
-	sha := w.commit("public/index.html", "<h1>Shop, unchecked</h1>", "Regenerate")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
-	_, _, err := w.gh.InstallationClient(imp, inst).Checks.CreateCheckRun(context.Background(), "acme", "site", github.CreateCheckRunOptions{
+	imp := w.GH.CreateApp("impostor", "")
+	inst := w.GH.Install(imp.ID, "acme/site")
+	before := w.Head("staging")
+	sha := w.Commit("public/index.html", "<h1>Shop, unchecked</h1>", "Regenerate")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
+	_, _, err := w.GH.InstallationClient(imp, inst).Checks.CreateCheckRun(context.Background(), "acme", "site", github.CreateCheckRunOptions{
 		Name: "hoist/smoke", HeadSHA: sha, Status: github.String("completed"), Conclusion: github.String("success"),
 		Output: &github.CheckRunOutput{Title: github.String("all good"), Summary: github.String("trust me")}})
 	if err != nil {
@@ -334,7 +335,7 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
-		err := w.srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
+		err := w.Srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
 			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event'`).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
@@ -347,7 +348,7 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := w.head("staging"); got != before {
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s on another app's hoist/smoke run", got)
 	}
 }
@@ -355,7 +356,7 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 // An environment with the smoke gate promoted from another one: a push to
 // the source branch is smoke-tested and promoted once the test passes.
 func TestSmokeGateOnPromoteFrom(t *testing.T) {
-	w := startSmokeWith(t, `version: 1
+	w := hoisttest.StartSmokeWith(t, `version: 1
 site: { root: public }
 environments:
   dev:     { branch: dev }
@@ -363,10 +364,10 @@ environments:
 smoke:
   pages: [ { path: /, expect_text: "Shop" } ]
 `, nil)
-	sha := w.commit("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1><p>dev build</p>", "Change the home page")
-	w.git(w.work, "push", "-q", "origin", "HEAD:dev")
-	w.waitAudit("staging", sha, "promoted")
-	runs := w.waitSmoke(sha, 1)
+	sha := w.Commit("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1><p>dev build</p>", "Change the home page")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:dev")
+	w.WaitAudit("staging", sha, "promoted")
+	runs := w.WaitSmoke(sha, 1)
 	if runs[0].GetConclusion() != "success" {
 		t.Fatalf("smoke: %s %q", runs[0].GetConclusion(), runs[0].GetOutput().GetTitle())
 	}
@@ -378,18 +379,18 @@ smoke:
 func TestSmokeDeadlineFailsAStuckRun(t *testing.T) {
 	defer smokegate.SetSmokeDeadline(time.Second)()
 	w := startSmoke(t, "", nil)
-	release := w.caps.Smoke.HoldBrowser()
+	release := w.Caps.Smoke.HoldBrowser()
 	defer release()
-	before := w.head("staging")
-	sha := w.commit("public/index.html", "<h1>Shop</h1>", "Regenerate")
-	w.git(w.work, "push", "-q", "origin", "HEAD:pre-staging")
-	runs := w.waitSmoke(sha, 1)
+	before := w.Head("staging")
+	sha := w.Commit("public/index.html", "<h1>Shop</h1>", "Regenerate")
+	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
+	runs := w.WaitSmoke(sha, 1)
 	out := runs[0].GetOutput()
 	if runs[0].GetConclusion() != "failure" || out.GetTitle() != "Smoke test could not run" || !strings.Contains(out.GetSummary(), "did not finish within 1s") {
 		t.Fatalf("stuck run: %s %q\n%s", runs[0].GetConclusion(), out.GetTitle(), out.GetSummary())
 	}
-	w.waitAudit("staging", sha, "refuse")
-	if got := w.head("staging"); got != before {
+	w.WaitAudit("staging", sha, "refuse")
+	if got := w.Head("staging"); got != before {
 		t.Fatalf("staging moved to %s", got)
 	}
 }
