@@ -337,6 +337,10 @@ type recoverWorker struct {
 	r *Recoverer
 }
 
+// Timeout lets a run ask for max_per_run redeliveries at the paced rate
+// (one a second after a burst), longer than a delivery's job may take.
+func (w *recoverWorker) Timeout(*river.Job[RecoverArgs]) time.Duration { return 30 * time.Minute }
+
 func (w *recoverWorker) Work(ctx context.Context, _ *river.Job[RecoverArgs]) error {
 	if _, err := w.r.Run(ctx, w.r.opts.Window, false); err != nil && ctx.Err() == nil {
 		// Not retried by River: the next period is the retry, and a
