@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -190,71 +191,155 @@ func listInstallationRepos(c *call) {
 	c.json(http.StatusOK, obj{"total_count": total, "repositories": pageOf(c, list), "repository_selection": "selected"})
 }
 
-// deliveryItemJSON is a hook-delivery-item. Callers hold s.mu.
-func deliveryItemJSON(d *Delivery) obj {
+// attemptJSON is a hook-delivery-item.
+func attemptJSON(a *Attempt) obj {
 	var inst, repo any
-	if d.InstallationID != 0 {
-		inst = d.InstallationID
+	if a.InstallationID != 0 {
+		inst = a.InstallationID
 	}
-	if d.RepositoryID != 0 {
-		repo = d.RepositoryID
+	if a.RepositoryID != 0 {
+		repo = a.RepositoryID
 	}
-	status := d.Status
-	at := d.DeliveredAt
+	at := a.DeliveredAt
 	if at.IsZero() {
 		at = time.Unix(0, 0)
 	}
 	return obj{
-		"id": d.ID, "guid": d.GUID, "delivered_at": ts(at), "redelivery": d.Redelivery, "duration": d.Duration,
-		"status": status, "status_code": d.StatusCode, "event": d.Event, "action": nullable(d.Action),
+		"id": a.ID, "guid": a.GUID, "delivered_at": ts(at), "redelivery": a.Redelivery, "duration": a.Duration,
+		"status": a.Status, "status_code": a.StatusCode, "event": a.Event, "action": nullable(a.Action),
 		"installation_id": inst, "repository_id": repo, "throttled_at": nil,
 	}
 }
 
-func listDeliveries(c *call) {
-	c.s.mu.Lock()
-	out := []obj{}
-	for i := len(c.s.st.Deliveries) - 1; i >= 0; i-- {
-		if d := c.s.st.Deliveries[i]; d.AppID == c.actor.app.ID {
-			out = append(out, deliveryItemJSON(d))
-		}
-	}
-	c.s.mu.Unlock()
-	paginate(c, out)
+// pendingAttempt stands for a delivery not yet tried, so that its ID can
+// be fetched (and redelivered) before its first attempt is logged.
+func pendingAttempt(d *Delivery) *Attempt {
+	return &Attempt{ID: d.ID, Delivery: d.ID, GUID: d.GUID, AppID: d.AppID, Event: d.Event, Action: d.Action,
+		InstallationID: d.InstallationID, RepositoryID: d.RepositoryID, DeliveredAt: d.DeliveredAt,
+		Redelivery: d.Redelivery, Status: d.Status, StatusCode: d.StatusCode}
 }
 
-func (c *call) delivery() (*Delivery, bool) {
-	id, err := strconv.ParseInt(c.param("delivery_id"), 10, 64)
-	if err != nil {
-		c.notFound()
-		return nil, false
+// hookCursor is the opaque cursor of the deliveries list: the ID of the
+// newest attempt on the page it starts.
+func hookCursor(id int64) string { return "v1_" + strconv.FormatInt(id, 10) }
+
+// listDeliveries lists the app's delivery log, newest first, a page at a
+// time: per_page (default 30, at most 100) and the cursor GitHub puts in
+// the Link header's rel="next"; status=success keeps status codes
+// 200–399, status=failure 400–599 (so, as on GitHub, a receiver that was
+// down, status_code 0, is in neither).
+func listDeliveries(c *call) {
+	q := c.r.URL.Query()
+	per := 30
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			c.invalid("Invalid request.\n\nper_page must be a positive number.")
+			return
+		}
+		per = min(n, 100)
+	}
+	status := q.Get("status")
+	if status != "" && status != "success" && status != "failure" {
+		c.invalid("Invalid request.\n\nstatus must be one of success, failure.")
+		return
+	}
+	from := int64(-1)
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(v, "v1_"), 10, 64)
+		if err != nil || !strings.HasPrefix(v, "v1_") {
+			c.invalid("Invalid request.\n\nThe cursor is not valid.")
+			return
+		}
+		from = n
 	}
 	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	for _, d := range c.s.st.Deliveries {
-		if d.ID == id && d.AppID == c.actor.app.ID {
-			return d, true
+	oldest := c.s.now().Add(-HookLogRetention)
+	var items []*Attempt
+	for _, a := range c.s.st.HookLog {
+		if a.AppID != c.actor.app.ID || a.DeliveredAt.Before(oldest) {
+			continue
+		}
+		ok := a.StatusCode >= 200 && a.StatusCode < 400
+		if status == "failure" {
+			ok = a.StatusCode >= 400 && a.StatusCode < 600
+		}
+		if status == "" || ok {
+			items = append(items, a)
 		}
 	}
-	c.notFound()
-	return nil, false
+	sort.Slice(items, func(i, j int) bool { return items[i].ID > items[j].ID })
+	start := 0
+	if from >= 0 {
+		start = sort.Search(len(items), func(i int) bool { return items[i].ID <= from })
+	}
+	end := min(start+per, len(items))
+	out := make([]obj, 0, end-start)
+	for _, a := range items[start:end] {
+		out = append(out, attemptJSON(a))
+	}
+	if end < len(items) {
+		u := *c.r.URL
+		qq := u.Query()
+		qq.Set("per_page", strconv.Itoa(per))
+		qq.Set("cursor", hookCursor(items[end].ID))
+		u.RawQuery = qq.Encode()
+		c.w.Header().Set("Link", "<"+c.s.URL()+u.Path+"?"+u.RawQuery+`>; rel="next"`)
+	}
+	c.s.mu.Unlock()
+	c.json(http.StatusOK, out)
+}
+
+// attempt finds the app's logged attempt (or not yet attempted delivery)
+// with the route's delivery_id, within retention, and its delivery.
+// Callers hold s.mu.
+func (c *call) attempt() (*Attempt, *Delivery, bool) {
+	id, err := strconv.ParseInt(c.param("delivery_id"), 10, 64)
+	if err != nil {
+		return nil, nil, false
+	}
+	oldest := c.s.now().Add(-HookLogRetention)
+	var found *Attempt
+	for _, a := range c.s.st.HookLog {
+		if a.ID == id && a.AppID == c.actor.app.ID && !a.DeliveredAt.Before(oldest) {
+			found = a
+		}
+	}
+	want := id
+	if found != nil {
+		want = found.Delivery
+	}
+	for _, d := range c.s.st.Deliveries {
+		if d.ID == want && d.AppID == c.actor.app.ID {
+			if found == nil {
+				if d.Logged || d.Done {
+					return nil, nil, false // its attempts are past retention
+				}
+				found = pendingAttempt(d)
+			}
+			return found, d, true
+		}
+	}
+	return nil, nil, false
 }
 
 func getDelivery(c *call) {
-	d, ok := c.delivery()
+	c.s.mu.Lock()
+	a, d, ok := c.attempt()
 	if !ok {
+		c.s.mu.Unlock()
+		c.notFound()
 		return
 	}
-	c.s.mu.Lock()
-	body := deliveryItemJSON(d)
+	body := attemptJSON(a)
 	// The payload is the exact bytes that were signed, so a client can
 	// recompute X-Hub-Signature-256 from this answer.
 	body["request"] = obj{"headers": d.RequestHeader, "payload": json.RawMessage(d.Payload)}
 	var rh any
-	if d.ResponseHeader != nil {
-		rh = d.ResponseHeader
+	if a.ResponseHeader != nil {
+		rh = a.ResponseHeader
 	}
-	body["response"] = obj{"headers": rh, "payload": nullable(d.ResponseBody)}
+	body["response"] = obj{"headers": rh, "payload": nullable(a.ResponseBody)}
 	body["url"] = ""
 	if app := c.s.appByID(d.AppID); app != nil {
 		body["url"] = app.WebhookURL
@@ -263,14 +348,19 @@ func getDelivery(c *call) {
 	c.json(http.StatusOK, body)
 }
 
+// redeliver sends the attempt's delivery again, with the same GUID and
+// payload and redelivery true, as GitHub's "Redeliver" does.
 func redeliver(c *call) {
-	d, ok := c.delivery()
+	c.s.mu.Lock()
+	_, d, ok := c.attempt()
+	if ok {
+		c.s.redeliver(d)
+	}
+	c.s.mu.Unlock()
 	if !ok {
+		c.notFound()
 		return
 	}
-	c.s.mu.Lock()
-	c.s.redeliver(d)
-	c.s.mu.Unlock()
 	c.json(http.StatusAccepted, obj{})
 }
 

@@ -16,16 +16,19 @@ const stateFile = "state.json"
 // state is everything the emulator knows besides git objects and refs. It is
 // plain data so that it can be saved as one JSON snapshot.
 type state struct {
-	NextID             int64                   `json:"next_id"`
-	Users              map[string]*User        `json:"users"` // by lower-case login
-	Apps               map[int64]*App          `json:"apps"`
-	Installations      map[int64]*Installation `json:"installations"`
-	Tokens             map[string]*Token       `json:"tokens"`
-	Repos              map[string]*Repo        `json:"repos"` // by lower-case full name
-	Deliveries         []*Delivery             `json:"deliveries"`
-	WorkflowDispatches []*WorkflowDispatch     `json:"workflow_dispatches"`
-	Faults             Faults                  `json:"faults"`
-	Teams              map[string]*Team        `json:"teams,omitempty"` // by lower-case "org/slug"
+	NextID        int64                   `json:"next_id"`
+	Users         map[string]*User        `json:"users"` // by lower-case login
+	Apps          map[int64]*App          `json:"apps"`
+	Installations map[int64]*Installation `json:"installations"`
+	Tokens        map[string]*Token       `json:"tokens"`
+	Repos         map[string]*Repo        `json:"repos"` // by lower-case full name
+	Deliveries    []*Delivery             `json:"deliveries"`
+	// HookLog is the Apps' webhook delivery log: one entry per attempt,
+	// oldest first, kept for HookLogRetention.
+	HookLog            []*Attempt          `json:"hook_log,omitempty"`
+	WorkflowDispatches []*WorkflowDispatch `json:"workflow_dispatches"`
+	Faults             Faults              `json:"faults"`
+	Teams              map[string]*Team    `json:"teams,omitempty"` // by lower-case "org/slug"
 	// CustomRoles are organizations' custom repository roles: by
 	// lower-case "org/name", the base role they extend.
 	CustomRoles map[string]string          `json:"custom_roles,omitempty"`

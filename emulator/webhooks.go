@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,6 +44,74 @@ type Delivery struct {
 	// Done is set once the sender has finished with the delivery
 	// (delivered, failed after retries, or dropped).
 	Done bool `json:"done"`
+	// Logged is set once the delivery's first attempt is in the hook log
+	// (under the delivery's own ID; later attempts get new IDs).
+	Logged bool `json:"logged,omitempty"`
+}
+
+// Attempt is one entry of an App's webhook delivery log, as GitHub's
+// deliveries API lists it: one try to send a Delivery, with its outcome.
+// Every try is logged, the failed ones too (a receiver that is down is
+// status_code 0, "failed to connect to host"), so that a client can find
+// what it missed and ask for a redelivery.
+type Attempt struct {
+	ID int64 `json:"id"`
+	// Delivery is the ID of the Delivery this attempt sent.
+	Delivery       int64             `json:"delivery"`
+	GUID           string            `json:"guid"`
+	AppID          int64             `json:"app_id"`
+	Event          string            `json:"event"`
+	Action         string            `json:"action,omitempty"`
+	InstallationID int64             `json:"installation_id,omitempty"`
+	RepositoryID   int64             `json:"repository_id,omitempty"`
+	DeliveredAt    time.Time         `json:"delivered_at"`
+	Redelivery     bool              `json:"redelivery"`
+	Duration       float64           `json:"duration"`
+	Status         string            `json:"status"`
+	StatusCode     int               `json:"status_code"`
+	ResponseHeader map[string]string `json:"response_headers,omitempty"`
+	ResponseBody   string            `json:"response_body,omitempty"`
+}
+
+// HookLogRetention is how long the delivery log keeps an attempt: GitHub
+// keeps an App's webhook deliveries for 3 days, and only those can be
+// listed or redelivered.
+const HookLogRetention = 72 * time.Hour
+
+// logAttempt appends one attempt of d to the hook log and drops the
+// entries past retention. The first attempt of a delivery takes the
+// delivery's ID, so that the ID a test reads from Delivery is one the
+// deliveries API knows. Callers hold s.mu.
+func (s *Server) logAttempt(d *Delivery, redelivery bool, code int, status string, rh map[string]string, rb string, dur float64) {
+	id := d.ID
+	if d.Logged {
+		id = s.nextID()
+	}
+	d.Logged = true
+	now := s.now()
+	s.st.HookLog = append(s.st.HookLog, &Attempt{
+		ID: id, Delivery: d.ID, GUID: d.GUID, AppID: d.AppID, Event: d.Event, Action: d.Action,
+		InstallationID: d.InstallationID, RepositoryID: d.RepositoryID, DeliveredAt: now,
+		Redelivery: redelivery, Duration: dur, Status: status, StatusCode: code, ResponseHeader: rh, ResponseBody: rb,
+	})
+	cut := 0
+	for cut < len(s.st.HookLog) && now.Sub(s.st.HookLog[cut].DeliveredAt) > HookLogRetention {
+		cut++
+	}
+	if cut > 0 {
+		s.st.HookLog = append([]*Attempt(nil), s.st.HookLog[cut:]...)
+	}
+}
+
+// HookLog returns copies of the delivery log's attempts, oldest first.
+func (s *Server) HookLog() []Attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Attempt, 0, len(s.st.HookLog))
+	for _, a := range s.st.HookLog {
+		out = append(out, *a)
+	}
+	return out
 }
 
 // Pending is true until the sender has finished with a delivery.
@@ -151,6 +221,7 @@ func (q *sender) deliver(d *Delivery) {
 		}
 		d.DeliveredAt = s.now()
 		d.Done = true
+		s.logAttempt(d, d.Redelivery, 0, d.Status, nil, "", 0)
 		s.mu.Unlock()
 		s.saveLogged()
 		q.changed()
@@ -163,6 +234,9 @@ func (q *sender) deliver(d *Delivery) {
 		d.Attempts++
 		d.StatusCode, d.Status, d.ResponseHeader, d.ResponseBody, d.Duration = code, status, rh, rb, dur
 		d.DeliveredAt = s.now()
+		// The emulator's own retries are logged as redeliveries: the same
+		// GUID sent again, as a person's "Redeliver" would.
+		s.logAttempt(d, d.Redelivery || attempt > 0, code, status, rh, rb, dur)
 		s.mu.Unlock()
 		if code >= 200 && code < 300 {
 			break
@@ -179,7 +253,10 @@ func (q *sender) deliver(d *Delivery) {
 		backoff *= 2
 	}
 	if dup {
-		q.post(url, secret, d)
+		code, status, rh, rb, dur := q.post(url, secret, d)
+		s.mu.Lock()
+		s.logAttempt(d, d.Redelivery, code, status, rh, rb, dur)
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	d.Done = true
@@ -216,7 +293,14 @@ func (q *sender) post(url, secret string, d *Delivery) (int, string, map[string]
 	resp, err := q.client.Do(req)
 	dur := time.Since(start).Seconds()
 	if err != nil {
-		return 0, "We couldn't deliver this payload: " + err.Error(), nil, "", dur
+		// GitHub's delivery log says this of a receiver that is down or
+		// does not answer in time, with status_code 0.
+		status := "failed to connect to host"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			status = "timed out"
+		}
+		return 0, status, nil, "", dur
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -308,7 +392,7 @@ func (s *Server) redeliver(old *Delivery) *Delivery {
 	d := *old
 	d.ID = s.nextID()
 	d.Redelivery = true
-	d.Status, d.StatusCode, d.Attempts, d.ResponseBody, d.ResponseHeader, d.Dropped, d.Done = "pending", 0, 0, "", nil, false, false
+	d.Status, d.StatusCode, d.Attempts, d.ResponseBody, d.ResponseHeader, d.Dropped, d.Done, d.Logged = "pending", 0, 0, "", nil, false, false, false
 	hdr := map[string]string{}
 	for k, v := range old.RequestHeader {
 		hdr[k] = v

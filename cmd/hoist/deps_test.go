@@ -49,6 +49,7 @@ func testKit(pkg string) string {
 var moduleTestKits = map[string]string{
 	"emulator/emulatortest": "the emulator's test harness and OpenAPI checker",
 	"internal/hoisttest":    "the testing.TB wrappers of the shared test world",
+	"internal/sitetest":     "hoist in process on a site repository, for tests",
 	"internal/testenv":      "the real tools tests start",
 	"internal/servetest":    "hoist started in process for tests",
 	"internal/e2e":          "the end-to-end tests",

@@ -105,6 +105,9 @@ type GitHub struct {
 	// each such limit in a row. GitHub asks for at least a minute.
 	// Default 1m.
 	SecondaryWait time.Duration `yaml:"secondary_wait"`
+	// RecoverDeliveries asks GitHub to redeliver webhooks hoist missed
+	// (server_recover.go).
+	RecoverDeliveries RecoverDeliveries `yaml:"recover_deliveries"`
 }
 
 // Jobs tunes the durable job engine that runs webhook handlers and the

@@ -1,8 +1,6 @@
 package chatops_test
 
 import (
-	"github.com/hoist-dev/hoist/internal/hoisttest"
-
 	"context"
 	"fmt"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // An approval counts only from someone with write access, and the same
@@ -106,7 +105,7 @@ environments:
 // writer outside the environment's teams is refused (and the refusal is
 // audited), a member of the team promotes.
 func TestSmokePromoteButtonHonoursTeams(t *testing.T) {
-	w := hoisttest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(hoisttest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, teams: [release],", 1), nil)
+	w := sitetest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(sitetest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, teams: [release],", 1), nil)
 	ctx := context.Background()
 	for _, login := range []string{"bob", "carol"} {
 		w.GH.CreateUser(login)
@@ -169,7 +168,7 @@ func TestTagPromotionReadsTheApprovalsOfThePromotionPullRequest(t *testing.T) {
 	w.Git(w.Work, "tag", "web-1")
 	w.Git(w.Work, "push", "-q", "origin", "web-1")
 	// Wait until hoist evaluated the tag's promotion.
-	hoisttest.Eventually(t, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 30*time.Second, func() (bool, string) {
 		var n int
 		err := w.Srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
 			AND state = 'completed' AND json_extract(args, '$.trigger') = 'tag'`).Scan(&n)

@@ -20,8 +20,8 @@ import (
 	"github.com/hoist-dev/hoist/emulator"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/chatops"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -248,7 +248,7 @@ func TestUnknownVerbGetsHelp(t *testing.T) {
 // links the preview origin's page that signs a writer in, never the signed
 // link itself.
 func TestPreviewReplyCarriesNoCredential(t *testing.T) {
-	w := startCommandsSpec(t, hoisttest.SiteSpec{
+	w := startCommandsSpec(t, sitetest.SiteSpec{
 		ServerYAML: "dashboard: { client_id: Iv1.test, client_secret: s, session_key: 0123456789abcdef0123456789abcdef }\n",
 		Env:        map[string]string{"HOIST_PREVIEW_ADDR": "127.0.0.1:0", "HOIST_PREVIEW_URL": "http://localhost:1", "HOIST_CHROMIUM": "/nonexistent"},
 	})

@@ -11,12 +11,12 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/hoist-dev/hoist/emulator"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/world"
 )
 
-// Helpers of this package's tests only; the test world is hoisttest.Site.
+// Helpers of this package's tests only; the test world is sitetest.Site.
 
 // approvalsYML: production is promoted by a person from staging and needs
 // one approval on its promotion pull request.
@@ -31,7 +31,7 @@ environments:
 func (w *cmdWorld) promotionPull(head, base string) *github.PullRequest {
 	w.T.Helper()
 	var pr *github.PullRequest
-	hoisttest.Eventually(w.T, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(w.T, 30*time.Second, func() (bool, string) {
 		prs, _, err := w.Alice.PullRequests.List(context.Background(), "acme", "site",
 			&github.PullRequestListOptions{State: "open", Head: "acme:" + head, Base: base})
 		if err != nil {
@@ -49,7 +49,7 @@ func (w *cmdWorld) promotionPull(head, base string) *github.PullRequest {
 // pullBodySays waits until the pull request's body contains every part.
 func (w *cmdWorld) pullBodySays(number int, parts ...string) {
 	w.T.Helper()
-	hoisttest.Eventually(w.T, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(w.T, 30*time.Second, func() (bool, string) {
 		pr, _, err := w.Alice.PullRequests.Get(context.Background(), "acme", "site", number)
 		if err != nil {
 			return false, err.Error()
@@ -90,7 +90,7 @@ environments:
 // cmdWorld is the world with commandsYML on the default branch, an open
 // pull request and two more people: bob (write) and rita (read).
 type cmdWorld struct {
-	*hoisttest.Site
+	*sitetest.Site
 	pr   int
 	bob  *github.Client
 	rita *github.Client
@@ -98,13 +98,13 @@ type cmdWorld struct {
 
 func startCommands(t *testing.T, setup ...func(*hoistapp.Hooks)) *cmdWorld {
 	t.Helper()
-	return startCommandsSpec(t, hoisttest.SiteSpec{Setup: setup})
+	return startCommandsSpec(t, sitetest.SiteSpec{Setup: setup})
 }
 
 // startCommandsSpec is startCommands with server settings.
-func startCommandsSpec(t *testing.T, spec hoisttest.SiteSpec) *cmdWorld {
+func startCommandsSpec(t *testing.T, spec sitetest.SiteSpec) *cmdWorld {
 	t.Helper()
-	w := hoisttest.StartSite(t, spec)
+	w := sitetest.StartSite(t, spec)
 	w.Commit(".github/hoist.yml", commandsYML, "Commands configuration")
 	w.Git(w.Work, "push", "-q", "origin", "HEAD:main")
 	// A pull request to comment on: one commit on a feature branch.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/gh"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -56,7 +56,7 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 		// twentieth of the interval.
 		perMinute = int(time.Minute/interval) + burst
 	)
-	w := startCommandsSpec(t, hoisttest.SiteSpec{
+	w := startCommandsSpec(t, sitetest.SiteSpec{
 		ServerYAML: fmt.Sprintf("github: { write_interval: %s, writes_per_minute: %d, secondary_wait: 100ms }\n", interval, perMinute),
 		Env:        map[string]string{"HOIST_CHROMIUM": testenv.Chromium(t)},
 		Files:      map[string]string{"public/index.html": `<!doctype html><title>Shop</title><h1>Shop</h1><p>Welcome to the shop.</p>`},
@@ -131,7 +131,7 @@ func TestPacedSessionUnderSecondaryLimits(t *testing.T) {
 	if len(smoke) != 1 || smoke[0].GetConclusion() != "success" {
 		t.Fatalf("%d smoke check runs on %s (want 1), first %s %q", len(smoke), sha[:7], smoke[0].GetConclusion(), smoke[0].GetOutput().GetTitle())
 	}
-	hoisttest.Eventually(t, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 30*time.Second, func() (bool, string) {
 		pr, _, err := w.Alice.PullRequests.Get(ctx, "acme", "site", w.pr)
 		return err == nil && pr.GetHead().GetSHA() == updated, "the pull request's head is not the update"
 	})

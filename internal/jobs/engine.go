@@ -65,6 +65,8 @@ type Engine struct {
 	// shared and local are the retention pruners (retention.go).
 	shared, local []namedPruner
 	stopLocal     context.CancelFunc
+	// recovery recovers missed deliveries periodically (recover.go).
+	recovery *Recoverer
 }
 
 // engineClient is the driver-independent part of river.Client[TTx].
@@ -172,7 +174,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		// Completed jobs are kept a day for inspection; the deliveries
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
-		PeriodicJobs:                e.periodicPrune(),
+		PeriodicJobs:                append(e.periodicPrune(), e.periodicRecovery()...),
 		Middleware:                  []rivertype.Middleware{&snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
 	}
 	switch e.opts.Store.Dialect() {

@@ -1,6 +1,6 @@
 package promotion_test
 
-// Helpers of this package's tests only; the test world is hoisttest.Site.
+// Helpers of this package's tests only; the test world is sitetest.Site.
 
 import (
 	"context"
@@ -21,16 +21,16 @@ import (
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/store"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
-// start starts a site with hoisttest.HoistYML, its capabilities built
+// start starts a site with sitetest.HoistYML, its capabilities built
 // with setup.
-func start(t *testing.T, setup ...func(*hoistapp.Hooks)) *hoisttest.Site {
-	return hoisttest.StartSite(t, hoisttest.SiteSpec{Setup: setup})
+func start(t *testing.T, setup ...func(*hoistapp.Hooks)) *sitetest.Site {
+	return sitetest.StartSite(t, sitetest.SiteSpec{Setup: setup})
 }
 
 // personPromotesYML: staging is promoted by a person, so hoist keeps a
@@ -54,10 +54,10 @@ func pushDelivery(t *testing.T, gh *emulatortest.Harness, ref string) string {
 
 // handledOnce waits until hoist handled the delivery and checks it took
 // one attempt: a failure would have left it queued for a retry.
-func handledOnce(r *hoisttest.Site, id string) {
+func handledOnce(r *sitetest.Site, id string) {
 	r.T.Helper()
 	var d store.Delivery
-	hoisttest.Eventually(r.T, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(r.T, 30*time.Second, func() (bool, string) {
 		var err error
 		if d, err = r.Srv.Store().GetDelivery(context.Background(), id); err != nil {
 			return false, err.Error()
@@ -70,20 +70,20 @@ func handledOnce(r *hoisttest.Site, id string) {
 }
 
 // startRig starts a site with hoistYML on main, dev and staging.
-func startRig(t *testing.T, hoistYML string) *hoisttest.Site {
+func startRig(t *testing.T, hoistYML string) *sitetest.Site {
 	t.Helper()
 	return startRigOn(t, hoistYML, "")
 }
 
 // startRigOn is startRig with hoist's database at databaseURL (empty:
 // SQLite in the data folder); tweaks change the server configuration.
-func startRigOn(t *testing.T, yml, databaseURL string, tweaks ...func(*serverconfig.Server)) *hoisttest.Site {
+func startRigOn(t *testing.T, yml, databaseURL string, tweaks ...func(*serverconfig.Server)) *sitetest.Site {
 	t.Helper()
-	spec := hoisttest.SiteSpec{Bare: true, Tweaks: tweaks}
+	spec := sitetest.SiteSpec{Bare: true, Tweaks: tweaks}
 	if databaseURL != "" {
 		spec.Env = map[string]string{"HOIST_DATABASE_URL": databaseURL}
 	}
-	r := hoisttest.StartSite(t, spec)
+	r := sitetest.StartSite(t, spec)
 	r.Commit(".github/hoist.yml", yml, "Configure hoist")
 	// One push for the three branches: with a gateless staging, a push of
 	// dev alone would have hoist create staging before the test does.
@@ -92,7 +92,7 @@ func startRigOn(t *testing.T, yml, databaseURL string, tweaks ...func(*servercon
 }
 
 // openPulls lists the open pull requests head → base.
-func openPulls(r *hoisttest.Site, head, base string) []*github.PullRequest {
+func openPulls(r *sitetest.Site, head, base string) []*github.PullRequest {
 	r.T.Helper()
 	prs, _, err := r.Alice.PullRequests.List(context.Background(), "acme", "site",
 		&github.PullRequestListOptions{State: "open", Head: "acme:" + head, Base: base})
@@ -102,7 +102,7 @@ func openPulls(r *hoisttest.Site, head, base string) []*github.PullRequest {
 	return prs
 }
 
-func auditCount(r *hoisttest.Site, env, sha, outcome string) int {
+func auditCount(r *sitetest.Site, env, sha, outcome string) int {
 	r.T.Helper()
 	entries, err := r.Srv.Store().AuditLog(context.Background(), "acme/site", 500)
 	if err != nil {
@@ -117,7 +117,7 @@ func auditCount(r *hoisttest.Site, env, sha, outcome string) int {
 	return n
 }
 
-func deployments(r *hoisttest.Site, env, sha string) []*github.Deployment {
+func deployments(r *sitetest.Site, env, sha string) []*github.Deployment {
 	r.T.Helper()
 	deps, _, err := r.Alice.Repositories.ListDeployments(context.Background(), "acme", "site",
 		&github.DeploymentsListOptions{Environment: env, SHA: sha})
@@ -192,7 +192,7 @@ func promotionScenarioRequests(t *testing.T, cacheMB int) emulator.RequestStats 
 			r.Status(c, "pending")
 			r.Status(c, "success")
 			r.WaitAudit("staging", c, "promoted")
-			hoisttest.Eventually(t, 20*time.Second, func() (bool, string) {
+			sitetest.Eventually(t, 20*time.Second, func() (bool, string) {
 				prs := openPulls(r, "staging", "main")
 				return len(prs) == 1 && strings.Contains(prs[0].GetBody(), c[:7]), "promotion pull request not up to date with " + c[:7]
 			})
@@ -207,7 +207,7 @@ func promotionScenarioRequests(t *testing.T, cacheMB int) emulator.RequestStats 
 // tenant is another account of the same emulator, with its own
 // installation of the App and a working clone of its repository.
 type tenant struct {
-	w      *hoisttest.Site
+	w      *sitetest.Site
 	owner  string
 	name   string
 	client *github.Client
@@ -216,7 +216,7 @@ type tenant struct {
 
 // addTenant creates the account owner, its repository owner/site, installs
 // the App on it and pushes the configuration yml to branches.
-func addTenant(w *hoisttest.Site, owner, yml string, branches ...string) *tenant {
+func addTenant(w *sitetest.Site, owner, yml string, branches ...string) *tenant {
 	w.T.Helper()
 	token := w.GH.CreateUser(owner)
 	w.GH.CreateRepo(owner, "site", token)
@@ -235,7 +235,7 @@ func addTenant(w *hoisttest.Site, owner, yml string, branches ...string) *tenant
 // Commit writes a file and commits every change of the tenant's clone.
 func (tn *tenant) Commit(path, content, msg string) string {
 	tn.w.T.Helper()
-	return (&hoisttest.Site{T: tn.w.T, Work: tn.work}).Commit(path, content, msg)
+	return (&sitetest.Site{T: tn.w.T, Work: tn.work}).Commit(path, content, msg)
 }
 
 // Promote pushes HEAD to dev with a green check, which promotes it into
@@ -255,7 +255,7 @@ func (tn *tenant) Promote() string {
 func (tn *tenant) finished(env, sha string) *github.DeploymentStatus {
 	tn.w.T.Helper()
 	var st *github.DeploymentStatus
-	hoisttest.Eventually(tn.w.T, 60*time.Second, func() (bool, string) {
+	sitetest.Eventually(tn.w.T, 60*time.Second, func() (bool, string) {
 		ctx := context.Background()
 		deps, _, err := tn.client.Repositories.ListDeployments(ctx, tn.owner, tn.name, &github.DeploymentsListOptions{Environment: env, SHA: sha})
 		if err != nil || len(deps) == 0 {
@@ -279,7 +279,7 @@ func (tn *tenant) finished(env, sha string) *github.DeploymentStatus {
 func (tn *tenant) ConfigRun(sha string) *github.CheckRun {
 	tn.w.T.Helper()
 	var run *github.CheckRun
-	hoisttest.Eventually(tn.w.T, 30*time.Second, func() (bool, string) {
+	sitetest.Eventually(tn.w.T, 30*time.Second, func() (bool, string) {
 		res, _, err := tn.client.Checks.ListCheckRunsForRef(context.Background(), tn.owner, tn.name, sha,
 			&github.ListCheckRunsOptions{CheckName: github.String(repoconfig.ConfigCheckName)})
 		if err != nil || len(res.CheckRuns) == 0 {

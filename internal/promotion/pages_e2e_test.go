@@ -1,13 +1,13 @@
 package promotion_test
 
 import (
-	"github.com/hoist-dev/hoist/internal/hoisttest"
-
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // A promotion of 300 commits says 300, not the 100 or 250 one page of
@@ -15,7 +15,7 @@ import (
 func TestPromotionPullRequestCountsEveryCommit(t *testing.T) {
 	r := startRig(t, personPromotesYML)
 	head := r.GH.PushCommits("acme/site", r.UserToken, "dev", 300)
-	hoisttest.Eventually(t, 60*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 60*time.Second, func() (bool, string) {
 		prs := openPulls(r, "dev", "staging")
 		if len(prs) != 1 {
 			return false, fmt.Sprintf("%d open pull requests dev → staging, want 1", len(prs))

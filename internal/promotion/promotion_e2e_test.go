@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -31,7 +31,7 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 	// staging moved (by hoist): production is promoted by a person, so
 	// hoist opens the promotion pull request staging → main.
 	var pr *github.PullRequest
-	hoisttest.Eventually(t, 20*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 20*time.Second, func() (bool, string) {
 		prs := openPulls(r, "staging", "main")
 		if len(prs) != 1 {
 			return false, fmt.Sprintf("%d open pull requests staging → main, want 1", len(prs))
@@ -66,7 +66,7 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 	r.Push("dev")
 	r.Status(c2, "success")
 	r.WaitAudit("staging", c2, "promoted")
-	hoisttest.Eventually(t, 20*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 20*time.Second, func() (bool, string) {
 		prs := openPulls(r, "staging", "main")
 		if len(prs) != 1 || prs[0].GetNumber() != pr.GetNumber() {
 			return false, fmt.Sprintf("open pull requests staging → main: %d, want #%d alone", len(prs), pr.GetNumber())
@@ -82,7 +82,7 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	hoisttest.Eventually(t, 20*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 20*time.Second, func() (bool, string) {
 		got, _, err := r.Alice.PullRequests.Get(ctx, "acme", "site", pr.GetNumber())
 		if err != nil {
 			return false, err.Error()
@@ -98,7 +98,7 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 	if _, _, err := r.Alice.PullRequests.Edit(ctx, "acme", "site", pr.GetNumber(), &github.PullRequest{Body: github.String("ship it!")}); err != nil {
 		t.Fatal(err)
 	}
-	hoisttest.Eventually(t, 20*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 20*time.Second, func() (bool, string) {
 		got, _, err := r.Alice.PullRequests.Get(ctx, "acme", "site", pr.GetNumber())
 		if err != nil {
 			return false, err.Error()
@@ -122,7 +122,7 @@ func TestManualProductionKeepsOnePromotionPullRequestAndItsMergeMovesMain(t *tes
 	// merge, and opens no new pull request: production is up to date.
 	r.WaitAudit("production", merged, "merged")
 	r.WaitAudit("production", merged, "merge")
-	hoisttest.Eventually(t, 10*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 10*time.Second, func() (bool, string) {
 		deps := deployments(r, "production", merged)
 		return len(deps) == 1, fmt.Sprintf("%d deployments of production at the merge, want 1", len(deps))
 	})
@@ -148,7 +148,7 @@ environments:
 		r.Push("dev")
 	}
 	newest := pushed[len(pushed)-1]
-	hoisttest.Eventually(t, 60*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 60*time.Second, func() (bool, string) {
 		got := r.Head("staging")
 		return got == newest, fmt.Sprintf("staging = %s, want the newest %s", got[:7], newest[:7])
 	})
@@ -195,7 +195,7 @@ environments:
 	}
 	t.Logf("20 pushes, %d promotions of staging", moves)
 	// The pushes to dev were people's: dev's newest head is published once.
-	hoisttest.Eventually(t, 10*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 10*time.Second, func() (bool, string) {
 		deps := deployments(r, "dev", newest)
 		return len(deps) == 1 && auditCount(r, "dev", newest, "push") == 1,
 			fmt.Sprintf("%d deployments of dev at the newest push, want 1", len(deps))
@@ -240,7 +240,7 @@ environments:
 	soakEnds := time.Unix(committed, 0).Add(8 * time.Second)
 
 	// The evaluation waits for the soak with a durable timer.
-	hoisttest.Eventually(t, time.Until(soakEnds)-time.Second, func() (bool, string) {
+	sitetest.Eventually(t, time.Until(soakEnds)-time.Second, func() (bool, string) {
 		var n int
 		err := r.Srv.Store().QueryRow(context.Background(),
 			`SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion' AND state = 'scheduled'`).Scan(&n)
@@ -278,7 +278,7 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 	}
 
 	// The mistake the test expects is the one LoadRepoConfig names.
-	_, perr := config.LoadRepoConfig(config.RepoConfigPath, []byte(hoisttest.BrokenYML))
+	_, perr := config.LoadRepoConfig(config.RepoConfigPath, []byte(sitetest.BrokenYML))
 	var errs config.RepoConfigErrors
 	if !errors.As(perr, &errs) || len(errs) != 1 || errs[0].Line != 4 {
 		t.Fatalf("the broken file should have one mistake on line 4: %v", perr)
@@ -288,7 +288,7 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 	// On another branch (a pull request's), the mistake is reported before
 	// the merge, and nothing changes in force.
 	r.Git(r.Work, "checkout", "-q", "-b", "try")
-	trial := r.Commit(".github/hoist.yml", hoisttest.BrokenYML+"# trial\n", "Try a change")
+	trial := r.Commit(".github/hoist.yml", sitetest.BrokenYML+"# trial\n", "Try a change")
 	r.Push("try")
 	r.Git(r.Work, "checkout", "-q", "-")
 	if run := r.ConfigRun(trial); run.GetConclusion() != "failure" || !strings.Contains(run.GetOutput().GetSummary(), "default branch") ||
@@ -296,7 +296,7 @@ func TestBrokenConfigFailsItsCheckAndTheLastGoodStaysInForce(t *testing.T) {
 		t.Errorf("hoist/config on a branch: %s: %s", run.GetConclusion(), run.GetOutput().GetSummary())
 	}
 
-	broken := r.Commit(".github/hoist.yml", hoisttest.BrokenYML, "Make staging sometimes automatic")
+	broken := r.Commit(".github/hoist.yml", sitetest.BrokenYML, "Make staging sometimes automatic")
 	r.Push("main")
 	run := r.ConfigRun(broken)
 	if run.GetConclusion() != "failure" {
@@ -360,7 +360,7 @@ environments:
 	}
 	post("ci / test")
 	// Wait until the evaluation of the first status has finished.
-	hoisttest.Eventually(t, 10*time.Second, func() (bool, string) {
+	sitetest.Eventually(t, 10*time.Second, func() (bool, string) {
 		var n int
 		err := r.Srv.Store().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'hoist_evaluate_promotion'
 			AND state = 'completed' AND json_extract(args, '$.trigger') = 'event' AND json_extract(args, '$.actor') = 'alice'`).Scan(&n)

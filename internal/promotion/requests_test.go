@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // The same scenario (pushes to dev with CI statuses, each promoted to
@@ -38,7 +38,7 @@ func TestConditionalRequestsCutRateLimitedRequests(t *testing.T) {
 // environments promote from it. The check is of a commit no branch
 // points at, so no evaluation follows and every read is the handler's.
 func TestCheckEventReadsASharedSourceOnce(t *testing.T) {
-	w := hoisttest.StartSite(t, hoisttest.SiteSpec{Branches: []string{"main", "dev", "staging", "preview"}, RepoYML: `version: 1
+	w := sitetest.StartSite(t, sitetest.SiteSpec{Branches: []string{"main", "dev", "staging", "preview"}, RepoYML: `version: 1
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true, gates: { checks: ["ci / test"] } }

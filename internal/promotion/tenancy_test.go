@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // TestAnotherAccountCannotUseATargetOrCDNItIsNotGiven is the attack of
@@ -37,7 +37,7 @@ func TestAnotherAccountCannotUseATargetOrCDNItIsNotGiven(t *testing.T) {
 cdns:
   edge: { type: varnish, nodes: [ %q ], repos: [acme/site] }
 `, endpoint, key, cdn.URL)
-	w := hoisttest.StartSiteWith(t, serverYAML, hoisttest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, nil)
+	w := sitetest.StartSiteWith(t, serverYAML, sitetest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, nil)
 
 	// acme's site is deployed and purged.
 	w.Commit("public/about.html", "<h1>about acme</h1>", "About")
@@ -136,8 +136,8 @@ func TestTwoRepositoriesWithTheSameEnvironmentDeploySideBySide(t *testing.T) {
 	serverYAML := fmt.Sprintf(`targets:
   site: { type: s3, bucket: shared, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: ["*"] }
 `, endpoint, key)
-	yml := strings.Replace(hoisttest.DeployRepoYML, "             purge: [ { cdn: edge } ],\n", "", 1)
-	w := hoisttest.StartSiteWith(t, serverYAML, yml, map[string]string{"S3_SECRET": secret}, nil)
+	yml := strings.Replace(sitetest.DeployRepoYML, "             purge: [ { cdn: edge } ],\n", "", 1)
+	w := sitetest.StartSiteWith(t, serverYAML, yml, map[string]string{"S3_SECRET": secret}, nil)
 
 	w.Commit("public/old.html", "<h1>acme old</h1>", "Old")
 	a1 := w.Commit("public/index.html", "<h1>acme</h1>", "Home")

@@ -17,9 +17,9 @@ import (
 
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -52,7 +52,7 @@ cdns:
   edge: { type: varnish, nodes: [ "http://%s", "http://%s" ], repos: [acme/site] }
 `, proxy, key, nodeA, nodeB)
 	gate := newPurgeGate()
-	w := hoisttest.StartSiteWith(t, serverYAML, hoisttest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *hoistapp.Hooks) {
+	w := sitetest.StartSiteWith(t, serverYAML, sitetest.DeployRepoYML, map[string]string{"S3_SECRET": secret}, func(h *hoistapp.Hooks) {
 		h.PurgeOptions = []purge.Option{purge.WithHTTPClient(&http.Client{Transport: gate, Timeout: 30 * time.Second}),
 			purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond})}
 	})
@@ -247,8 +247,8 @@ cdns:
 // server does not have gets a failed deployment that says so, and a failed
 // hoist/deploy check run; nothing is retried.
 func TestDeployFailureFailsTheDeployment(t *testing.T) {
-	repoYML := strings.Replace(hoisttest.DeployRepoYML, "target: site", "target: site-bucket", 1)
-	w := hoisttest.StartSiteWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ], repos: [acme] }\n", repoYML, nil, nil)
+	repoYML := strings.Replace(sitetest.DeployRepoYML, "target: site", "target: site-bucket", 1)
+	w := sitetest.StartSiteWith(t, "cdns:\n  edge: { type: varnish, nodes: [ \"http://127.0.0.1:9\" ], repos: [acme] }\n", repoYML, nil, nil)
 	sha := w.Commit("public/index.html", "<h1>home</h1>", "Home")
 	w.Promote()
 	_, sts := w.WaitDeployment("staging", sha)
@@ -310,7 +310,7 @@ environments:
   staging:    { branch: staging, promote_from: dev, auto: true, deploy: { target: site, prefix: staging/ }, gates: { checks: ["ci / test"] } }
   production: { branch: main, promote_from: staging, auto: true, deploy: { target: site, prefix: production/ }, gates: { checks: ["ci / test", "qa"] } }
 `
-	w := hoisttest.StartSiteWith(t, serverYAML, repoYML, nil, nil)
+	w := sitetest.StartSiteWith(t, serverYAML, repoYML, nil, nil)
 	w.Commit("public/app.css", "body{}", "Style")
 	sha := w.Commit("public/index.html", "<h1>home</h1>", "Home")
 	w.Promote()
@@ -351,8 +351,8 @@ environments:
 // symlink to /etc/passwd is refused before anything reaches the target (the
 // embedded local folder), and the deployment fails saying why.
 func TestHostileTreeFailsTheDeploymentAndWritesNothing(t *testing.T) {
-	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(hoisttest.DeployRepoYML)
-	w := hoisttest.StartSiteWith(t, "", repoYML, nil, nil)
+	repoYML := strings.NewReplacer("target: site,", "target: local,", "             purge: [ { cdn: edge } ],\n", "").Replace(sitetest.DeployRepoYML)
+	w := sitetest.StartSiteWith(t, "", repoYML, nil, nil)
 	w.Commit("public/index.html", "<h1>home</h1>", "Home")
 	if err := os.Symlink("/etc/passwd", filepath.Join(w.Work, "public", "passwd.html")); err != nil {
 		t.Fatal(err)

@@ -16,13 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/world"
 )
 
-// Helpers of this package's tests only; the test world is hoisttest.Site.
+// Helpers of this package's tests only; the test world is sitetest.Site.
 
 // edgeOrigin serves an edition prefix of the bucket at the root of a site,
 // as an S3 website endpoint with an origin path would: dir/ is
@@ -114,7 +114,7 @@ func shippedVCL() string {
 
 // waitState waits until the newest deployment of env for sha has the
 // status state, and returns its description.
-func waitState(w *hoisttest.Site, env, sha, state string) string {
+func waitState(w *sitetest.Site, env, sha, state string) string {
 	w.T.Helper()
 	ctx := context.Background()
 	var last, desc string
@@ -143,7 +143,7 @@ func waitState(w *hoisttest.Site, env, sha, state string) string {
 }
 
 // deployCheck is the newest hoist/deploy check run on sha.
-func deployCheck(w *hoisttest.Site, sha string) *github.CheckRun {
+func deployCheck(w *sitetest.Site, sha string) *github.CheckRun {
 	w.T.Helper()
 	runs, _, err := w.Alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
 		&github.ListCheckRunsOptions{CheckName: github.String(publish.DeployCheckName)})
@@ -157,7 +157,7 @@ func deployCheck(w *hoisttest.Site, sha string) *github.CheckRun {
 }
 
 // outputOf is the summary of the hoist/deploy check run on sha titled title.
-func outputOf(t *testing.T, w *hoisttest.Site, sha, title string) string {
+func outputOf(t *testing.T, w *sitetest.Site, sha, title string) string {
 	runs, _, err := w.Alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
 		&github.ListCheckRunsOptions{CheckName: github.String(publish.DeployCheckName), Filter: github.String("all")})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 func TestOwnerDefaultConfigPromotesARepositoryWithoutItsOwn(t *testing.T) {
@@ -77,8 +77,8 @@ func TestOwnConfigReplacesTheOwnerDefaultOnceItIsPushed(t *testing.T) {
 }
 
 func TestBrokenOwnerDefaultIsReportedOnTheRepositorysCheck(t *testing.T) {
-	r := startOwnerRig(t, hoisttest.BrokenYML)
-	_, perr := config.LoadRepoConfig("acme/.github/"+config.RepoConfigPath, []byte(hoisttest.BrokenYML))
+	r := startOwnerRig(t, sitetest.BrokenYML)
+	_, perr := config.LoadRepoConfig("acme/.github/"+config.RepoConfigPath, []byte(sitetest.BrokenYML))
 	var errs config.RepoConfigErrors
 	if !errors.As(perr, &errs) || len(errs) != 1 {
 		t.Fatalf("the broken file should have one mistake: %v", perr)

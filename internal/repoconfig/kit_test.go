@@ -1,6 +1,6 @@
 package repoconfig_test
 
-// Helpers of this package's tests only; the test world is hoisttest.Site.
+// Helpers of this package's tests only; the test world is sitetest.Site.
 
 import (
 	"net/http"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/emulator"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // The organization's default: staging takes dev's head once "ci / test"
@@ -32,15 +32,15 @@ environments:
 // installation) has .github/hoist.yml. reads counts the contents API
 // requests the emulator served.
 type ownerRig struct {
-	*hoisttest.Site
-	org   *hoisttest.Site // a working clone of acme/.github
+	*sitetest.Site
+	org   *sitetest.Site // a working clone of acme/.github
 	reads atomic.Int64
 }
 
 func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 	t.Helper()
 	o := &ownerRig{}
-	o.Site = hoisttest.StartSite(t, hoisttest.SiteSpec{Bare: true, Repos: []string{".github"},
+	o.Site = sitetest.StartSite(t, sitetest.SiteSpec{Bare: true, Repos: []string{".github"},
 		Emulator: emulator.Options{ObserveResponse: func(method, specPath string, status int, header http.Header, body []byte) {
 			if method == http.MethodGet && specPath == "/repos/{owner}/{repo}/contents/{path}" {
 				o.reads.Add(1)
@@ -48,8 +48,8 @@ func startOwnerRig(t *testing.T, orgYML string) *ownerRig {
 		}},
 		// The organization's default first, so that the site's first push
 		// already finds it.
-		Before: func(s *hoisttest.Site) {
-			o.org = &hoisttest.Site{World: s.World, T: t, Alice: s.Alice, Work: filepath.Join(t.TempDir(), "org")}
+		Before: func(s *sitetest.Site) {
+			o.org = &sitetest.Site{World: s.World, T: t, Alice: s.Alice, Work: filepath.Join(t.TempDir(), "org")}
 			o.org.Clone("acme/.github", o.org.Work)
 			o.org.Commit(".github/hoist.yml", orgYML, "Default hoist configuration of acme")
 			o.org.Push("main")

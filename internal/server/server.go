@@ -96,6 +96,7 @@ type Server struct {
 	store      *store.Store
 	engine     *jobs.Engine
 	deliveries *jobs.Deliveries
+	recoverer  *jobs.Recoverer // nil when github.recover_deliveries is disabled
 	registry   *prometheus.Registry
 	clients    githubapp.ClientCreator
 	handler    http.Handler
@@ -143,6 +144,10 @@ func New(ctx context.Context, cfg *serverconfig.Server, opts Options) (*Server, 
 	// Matched once: the intake and the delivery worker route alike.
 	router := jobs.NewRouter(all)
 	s.deliveries = jobs.NewDeliveries(s.engine, router)
+	if !cfg.GitHub.RecoverDeliveries.Disabled {
+		s.recoverer = NewRecoverer(cfg, s.store, s.clients, s.registry, s.log)
+		s.engine.EnableRecovery(s.recoverer)
+	}
 
 	s.mux = opts.Routes
 	if s.mux == nil {
@@ -196,6 +201,28 @@ func NewClients(cfg *serverconfig.Server, registry prometheus.Registerer, log ze
 		Logger:  log.With().Str("component", "github").Logger(),
 	})
 }
+
+// NewRecoverer is the recovery of missed deliveries for the App in cfg,
+// with github.recover_deliveries' settings; its metrics go to registry
+// (nil: none). It lists and redelivers through the App's JWT client, whose
+// writes are paced like every other client's.
+func NewRecoverer(cfg *serverconfig.Server, st *store.Store, clients githubapp.ClientCreator, registry prometheus.Registerer, log zerolog.Logger) *jobs.Recoverer {
+	rc := cfg.GitHub.RecoverDeliveries
+	return jobs.NewRecoverer(st, jobs.RecoverOptions{
+		App: func() (jobs.HookDeliveries, error) {
+			c, err := clients.NewAppClient()
+			if err != nil {
+				return nil, err
+			}
+			return c.Apps, nil
+		},
+		Every: rc.Every, Window: rc.Window, MaxPerRun: rc.MaxPerRun,
+		Logger: log, Registerer: registry,
+	})
+}
+
+// Recoverer is the recovery of missed deliveries; nil when disabled.
+func (s *Server) Recoverer() *jobs.Recoverer { return s.recoverer }
 
 // Open opens the store (applying migrations) and prepares the job engine
 // with the database's retention; register workers on the engine before

@@ -1,6 +1,6 @@
 package smokegate_test
 
-// Helpers of this package's tests only; the test world is hoisttest.Site.
+// Helpers of this package's tests only; the test world is sitetest.Site.
 
 import (
 	"bytes"
@@ -11,18 +11,18 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/emulator"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
 // startSmoke starts a site whose repository promotes pre-staging into
-// staging through the smoke gate (hoisttest.CandidateYML with
+// staging through the smoke gate (sitetest.CandidateYML with
 // candidateOpts), with hoist testing in real Chromium.
-func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) *hoisttest.Site {
-	return hoisttest.StartSmokeWith(t, fmt.Sprintf(hoisttest.CandidateYML, candidateOpts), extraEnv)
+func startSmoke(t *testing.T, candidateOpts string, extraEnv map[string]string) *sitetest.Site {
+	return sitetest.StartSmokeWith(t, fmt.Sprintf(sitetest.CandidateYML, candidateOpts), extraEnv)
 }
 
 // get fetches u.
-func get(w *hoisttest.Site, u string) (*http.Response, []byte) {
+func get(w *sitetest.Site, u string) (*http.Response, []byte) {
 	w.T.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
@@ -34,7 +34,7 @@ func get(w *hoisttest.Site, u string) (*http.Response, []byte) {
 }
 
 // checkImage asserts hoist serves a check run image publicly as a PNG.
-func checkImage(w *hoisttest.Site, img map[string]any) {
+func checkImage(w *sitetest.Site, img map[string]any) {
 	w.T.Helper()
 	u, _ := img["image_url"].(string)
 	if !strings.HasPrefix(u, w.URL+"/artifacts/acme/site/") || !strings.Contains(u, ".png?exp=") {

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -37,7 +37,7 @@ smoke:
   artifacts_target: assets
   artifacts_prefix: shots/
 `, endpoint)
-	w := hoisttest.StartSmokeServer(t, fmt.Sprintf(hoisttest.CandidateYML, ""), serverYML, map[string]string{"S3_KEY": ak, "S3_SECRET": sk})
+	w := sitetest.StartSmokeServer(t, fmt.Sprintf(sitetest.CandidateYML, ""), serverYML, map[string]string{"S3_KEY": ak, "S3_SECRET": sk})
 	sha := w.Commit("public/about/index.html", `<!doctype html><title>About</title><h1>About the Shop</h1><p>Since 1999.</p>`, "Regenerate the site")
 	w.Git(w.Work, "push", "-q", "origin", "HEAD:pre-staging")
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/hoist-dev/hoist/internal/hoisttest"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 )
 
@@ -254,7 +254,7 @@ func TestSmokeHostilePageIsFenced(t *testing.T) {
 }
 
 func TestSmokePromoteButton(t *testing.T) {
-	w := hoisttest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(hoisttest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
+	w := sitetest.StartSmokeWith(t, strings.Replace(fmt.Sprintf(sitetest.CandidateYML, ", auto: false"), "branch: staging,", "branch: staging, permission: maintain,", 1), nil)
 	w.GH.CreateUser("bob")
 	if _, _, err := w.Alice.Repositories.AddCollaborator(context.Background(), "acme", "site", "bob",
 		&github.RepositoryAddCollaboratorOptions{Permission: "push"}); err != nil {
@@ -356,7 +356,7 @@ func TestSmokeGateIgnoresAnotherAppsRun(t *testing.T) {
 // An environment with the smoke gate promoted from another one: a push to
 // the source branch is smoke-tested and promoted once the test passes.
 func TestSmokeGateOnPromoteFrom(t *testing.T) {
-	w := hoisttest.StartSmokeWith(t, `version: 1
+	w := sitetest.StartSmokeWith(t, `version: 1
 site: { root: public }
 environments:
   dev:     { branch: dev }

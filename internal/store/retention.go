@@ -73,6 +73,12 @@ func (s *Store) Prune(ctx context.Context, r Retention) (map[string]int64, error
 	if err != nil {
 		return out, fmt.Errorf("store: prune nonces: %w", err)
 	}
+	n, err = s.deleteBatches(ctx, `DELETE FROM redelivery_requests WHERE guid IN (SELECT guid FROM redelivery_requests WHERE claimed_at < ? LIMIT ?)`,
+		now.Add(-RedeliveryRetention))
+	out["redelivery_requests"] = n
+	if err != nil {
+		return out, fmt.Errorf("store: prune redelivery requests: %w", err)
+	}
 	return out, nil
 }
 

@@ -1,4 +1,8 @@
-package hoisttest
+// Package sitetest starts hoist in process on a site repository (acme/site
+// in the emulator, with a working clone) for the capability packages' tests.
+// It builds on hoisttest; it is its own package because it imports
+// internal/app, which the tests inside internal/gh or internal/jobs cannot.
+package sitetest
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/app"
+	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 )
@@ -36,7 +41,7 @@ tags: [ { pattern: "web-*", promote: production } ]
 // (and any other repositories of the spec), hoist serve installed on it
 // and running in process, and a working clone of acme/site as alice.
 type Site struct {
-	*World
+	*hoisttest.World
 	T testing.TB
 	// Srv is the running hoist server; Caps are the capabilities it runs.
 	Srv  *server.Server
@@ -94,7 +99,7 @@ func StartSite(t testing.TB, spec SiteSpec) *Site {
 		spec.Branches = []string{"main", "dev", "staging", "prod"}
 	}
 	ln, hoistURL := servetest.Listen(t)
-	w := Start(t, Spec{Emulator: spec.Emulator, App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath},
+	w := hoisttest.Start(t, hoisttest.Spec{Emulator: spec.Emulator, App: emulator.AppSpec{WebhookURL: hoistURL + server.WebhookPath},
 		Repos: append([]string{"site"}, spec.Repos...)})
 	s := &Site{World: w, T: t, Alice: w.User(), Work: filepath.Join(t.TempDir(), "work"), URL: hoistURL}
 	if spec.Before != nil {
@@ -150,7 +155,7 @@ func (s *Site) StartHoist(ln net.Listener) {
 		addr := strings.TrimPrefix(s.URL, "http://")
 		// The old listener's port may take a moment to be free again.
 		var err error
-		WaitFor(s.T, 5*time.Second, "listening on "+addr, func() bool {
+		hoisttest.WaitFor(s.T, 5*time.Second, "listening on "+addr, func() bool {
 			ln, err = net.Listen("tcp", addr)
 			return err == nil
 		})

@@ -1,4 +1,4 @@
-package hoisttest
+package sitetest
 
 import (
 	"context"
