@@ -31,7 +31,7 @@ func runSync(ctx context.Context, args []string) int {
 	fs.StringVar(&o.Endpoint, "endpoint", "", "S3 endpoint URL for S3-compatible servers")
 	fs.BoolVar(&o.PathStyle, "path-style", false, "address the bucket in the path (S3-compatible servers)")
 	fs.StringVar(&o.Region, "region", "", "S3 region (default: AWS_REGION, or us-east-1 with --endpoint)")
-	fs.StringVar(&o.Edition, "edition", "", "edition name for surrogate keys (default: last segment of the prefix)")
+	fs.StringVar(&o.Edition, "edition", "", "edition name for surrogate keys (default: the prefix's last segment, or \"default\" when the destination has no prefix)")
 	fs.IntVar(&o.Concurrency, "concurrency", deploy.DefaultConcurrency, "objects written at once")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "report what would change without writing")
 	fs.DurationVar(&o.Throttle, "throttle", 0, "pause before each write, to spread load (e.g. 10ms)")
