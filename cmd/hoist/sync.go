@@ -35,6 +35,7 @@ func runSync(ctx context.Context, args []string) int {
 	fs.IntVar(&o.Concurrency, "concurrency", deploy.DefaultConcurrency, "objects written at once")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "report what would change without writing")
 	fs.DurationVar(&o.Throttle, "throttle", 0, "pause before each write, to spread load (e.g. 10ms)")
+	fs.BoolVar(&o.SkipBrokenLinks, "skip-broken-links", false, "publish the site without the symbolic links that leave it, dangle or loop, listing them (default: refuse the deploy and list them)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var purges multiFlag
 	fs.Var(&purges, "purge", "after a deploy that changed something, purge this CDN: a name from the --cdns file, or varnish:URL[,URL…], fastly:SERVICE_ID (FASTLY_API_TOKEN), cloudfront:DISTRIBUTION_ID (AWS credentials); repeatable")
@@ -100,4 +101,14 @@ func printSync(r *deploy.Result) {
 		len(r.Changes.Added), len(r.Changes.Modified), len(r.Changes.Deleted), r.Unchanged)
 	fmt.Printf("  uploaded %d (%d bytes), copied %d, deleted %d; %d requests in %s\n",
 		r.Uploaded, r.Bytes, r.Copied, r.Deleted, r.Requests, r.Duration.Round(time.Millisecond))
+	if n := len(r.SkippedLinks); n > 0 {
+		noun := "links"
+		if n == 1 {
+			noun = "link"
+		}
+		fmt.Printf("  skipped %d broken symbolic %s:\n", n, noun)
+		for _, b := range r.SkippedLinks {
+			fmt.Printf("    %s\n", b)
+		}
+	}
 }

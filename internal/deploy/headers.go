@@ -199,6 +199,9 @@ func ContentType(p string) string {
 // UnsafeEntryError lists every entry of a tree that cannot be deployed.
 type UnsafeEntryError struct {
 	Problems []string
+	// BrokenLinks counts the problems that are symbolic links leaving the
+	// site, dangling or looping: skipping them would publish the rest.
+	BrokenLinks int
 }
 
 func (e *UnsafeEntryError) Error() string {
@@ -210,9 +213,14 @@ func (e *UnsafeEntryError) Error() string {
 		msg += "ies: "
 	}
 	if len(e.Problems) > show {
-		return msg + strings.Join(e.Problems[:show], "; ") + fmt.Sprintf("; and %d more", len(e.Problems)-show)
+		msg += strings.Join(e.Problems[:show], "; ") + fmt.Sprintf("; and %d more", len(e.Problems)-show)
+	} else {
+		msg += strings.Join(e.Problems, "; ")
 	}
-	return msg + strings.Join(e.Problems, "; ")
+	if e.BrokenLinks > 0 && e.BrokenLinks == len(e.Problems) {
+		msg += " (to publish the site without them: hoist sync --skip-broken-links, or deploy.skip_broken_links: true in .github/hoist.yml)"
+	}
+	return msg
 }
 
 // Validate refuses, before anything is written, symlinks, submodules and
@@ -221,9 +229,13 @@ func (e *UnsafeEntryError) Error() string {
 // UTF-8, and the reserved .hoist/ folder.
 func Validate(entries []site.Entry) error {
 	var problems []string
+	links := 0
 	for _, e := range entries {
 		q := fmt.Sprintf("%q", e.Path)
 		switch {
+		case e.Mode&fs.ModeSymlink != 0 && e.Broken != "":
+			problems = append(problems, fmt.Sprintf("%s is a symbolic link to %q that %s", q, e.Link, e.Broken))
+			links++
 		case e.Mode&fs.ModeSymlink != 0:
 			problems = append(problems, q+" is a symbolic link")
 		case e.Mode&fs.ModeIrregular != 0:
@@ -241,7 +253,36 @@ func Validate(entries []site.Entry) error {
 		}
 	}
 	if len(problems) > 0 {
-		return &UnsafeEntryError{Problems: problems}
+		return &UnsafeEntryError{Problems: problems, BrokenLinks: links}
 	}
 	return nil
+}
+
+// BrokenLink is a symbolic link a deploy skipped.
+type BrokenLink struct {
+	Path   string `json:"path"`
+	Link   string `json:"link"`
+	Reason string `json:"reason"`
+}
+
+func (b BrokenLink) String() string {
+	return fmt.Sprintf("%q → %q %s", b.Path, b.Link, b.Reason)
+}
+
+// skipBrokenLinks drops the links that cannot be published (see
+// site.Entry.Broken) and returns them.
+func skipBrokenLinks(entries []site.Entry) ([]site.Entry, []BrokenLink) {
+	var skipped []BrokenLink
+	kept := entries[:0:0]
+	for _, e := range entries {
+		if e.Mode&fs.ModeSymlink != 0 && e.Broken != "" {
+			skipped = append(skipped, BrokenLink{Path: e.Path, Link: e.Link, Reason: e.Broken})
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if skipped == nil {
+		return entries, nil
+	}
+	return kept, skipped
 }

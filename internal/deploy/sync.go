@@ -30,7 +30,10 @@ type SyncOptions struct {
 	DryRun      bool
 	Throttle    time.Duration
 	Rules       *Rules
-	Purger      Purger
+	// SkipBrokenLinks publishes the folder without the symbolic links that
+	// leave it, dangle or loop, instead of refusing it.
+	SkipBrokenLinks bool
+	Purger          Purger
 }
 
 // ParseDestination reads a destination: s3://bucket/prefix, file:///path,
@@ -95,7 +98,7 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 	}
 	res, err := Deploy(ctx, target, Request{
 		Tree: tree, Prefix: prefix, Edition: edition, Rules: o.Rules,
-		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle,
+		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle, SkipBrokenLinks: o.SkipBrokenLinks,
 	})
 	if err != nil {
 		return res, err
