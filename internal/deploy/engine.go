@@ -88,6 +88,9 @@ type Result struct {
 	Duration time.Duration `json:"duration_ns"`
 	// SkippedLinks are the symbolic links left out (Request.SkipBrokenLinks).
 	SkippedLinks []BrokenLink `json:"skipped_links,omitempty"`
+	// PurgedPending counts the paths `hoist sync` purged that an earlier
+	// sync had left unpurged.
+	PurgedPending int `json:"purged_pending,omitempty"`
 }
 
 // Changed reports whether the deploy changed what the edition serves.

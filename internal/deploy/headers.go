@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/site"
 )
 
@@ -64,6 +65,8 @@ type Route struct {
 	CacheControl string `yaml:"cache_control,omitempty" json:"cache_control,omitempty"`
 	ContentType  string `yaml:"content_type,omitempty" json:"content_type,omitempty"`
 	re           *regexp.Regexp
+	// rooted routes come from path globs, which match "/" and the path.
+	rooted bool
 }
 
 // Rules decide an object's headers from its path.
@@ -85,11 +88,30 @@ func NewRules(routes []Route) (*Rules, error) {
 	return r, nil
 }
 
+// RulesFromConfig compiles the cache rules of the repository configuration
+// (deploy.cache, path globs): the first rule whose path matches wins, and
+// what it leaves out keeps the default.
+func RulesFromConfig(rules []config.RepoCacheRule) (*Rules, error) {
+	r := &Rules{}
+	for i, c := range rules {
+		re, err := config.CacheGlob(c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("deploy.cache[%d].path %w", i, err)
+		}
+		r.routes = append(r.routes, Route{Pattern: re.String(), CacheControl: c.CacheControl, ContentType: c.ContentType, re: re, rooted: true})
+	}
+	return r, nil
+}
+
 // Headers returns the Content-Type and Cache-Control for a path.
 func (r *Rules) Headers(p string) (contentType, cacheControl string) {
 	if r != nil {
 		for _, rt := range r.routes {
-			if rt.re.MatchString(p) {
+			subject := p
+			if rt.rooted {
+				subject = "/" + p
+			}
+			if rt.re.MatchString(subject) {
 				contentType, cacheControl = rt.ContentType, rt.CacheControl
 				break
 			}
