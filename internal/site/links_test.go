@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,5 +215,74 @@ func TestGitTreeResolvesLinksLikeAFolder(t *testing.T) {
 		if err != nil || sha != d.BlobSHA {
 			t.Errorf("git: %s reads as %s (%v), want %s", g.Path, sha, err, d.BlobSHA)
 		}
+	}
+}
+
+// A crafted commit can hold link blobs no checkout would make: a target
+// thousands of bytes long, one with a NUL, a link into a submodule. Each is
+// reported as a broken link, and none is read as a path outside the site.
+func TestGitTreeHostileLinks(t *testing.T) {
+	dir := t.TempDir()
+	gitCmd(t, dir, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+	gitCmd(t, dir, "add", "-A")
+	gitCmd(t, dir, "commit", "-q", "-m", "base")
+	base := gitCmd(t, dir, "rev-parse", "HEAD")
+	hash := func(content string) string {
+		p := filepath.Join(t.TempDir(), "blob")
+		os.WriteFile(p, []byte(content), 0o644)
+		return gitCmd(t, dir, "hash-object", "-w", p)
+	}
+	mktree := func(lines ...string) string {
+		cmd := exec.Command("git", "-C", dir, "mktree")
+		cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mktree: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	public := mktree(
+		"100644 blob "+hash("<h1>home</h1>")+"\tindex.html",
+		"120000 blob "+hash(strings.Repeat("a/", 3000)+"index.html")+"\tlong",
+		"120000 blob "+hash("index.html\x00../../etc/passwd")+"\tnul",
+		"120000 blob "+hash("../../../../../../etc/shadow")+"\tshadow",
+		"160000 commit "+base+"\tvendor",
+		"120000 blob "+hash("vendor")+"\tto-vendor",
+		"120000 blob "+hash("vendor/f")+"\tinto-vendor",
+	)
+	root := mktree("040000 tree " + public + "\tpublic")
+	commit := gitCmd(t, dir, "commit-tree", root, "-m", "crafted")
+	gitCmd(t, dir, "update-ref", "refs/heads/main", commit)
+	m, err := OpenMirror(t.TempDir(), "acme", "evil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if err := m.Fetch(ctx, "file://"+dir, "", "main"); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := m.Tree(ctx, commit, "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"long":        "cannot be read: link target of 6010 bytes",
+		"nul":         "is dangling (index.html\x00.. does not exist in the site)",
+		"shadow":      "leads outside the site",
+		"to-vendor":   `points to "vendor", a submodule or special file`,
+		"into-vendor": "is dangling (vendor is not a folder)",
+	}
+	for _, e := range tree.Entries() {
+		if w, ok := want[e.Path]; ok {
+			if e.Broken != w {
+				t.Errorf("%s: broken %q, want %q", e.Path, e.Broken, w)
+			}
+			delete(want, e.Path)
+		}
+	}
+	for p := range want {
+		t.Errorf("%s: not reported", p)
 	}
 }
