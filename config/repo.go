@@ -32,6 +32,7 @@ type RepoConfig struct {
 	Smoke        RepoSmoke        `yaml:"smoke" doc:"The smoke test hoist runs in headless Chromium on every candidate commit; its result is the hoist/smoke check run."`
 	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
 	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request comments."`
+	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.
@@ -115,6 +116,20 @@ type RepoDeploy struct {
 	Target string `yaml:"target" doc:"Name of a deploy target in the server configuration (credentials never live in the repository)."`
 	Prefix string `yaml:"prefix" doc:"Folder the environment is published to, inside the repository's own folder of the target (by default the server's <owner>/<repo>/). A clean relative path: no leading /, no . or .. folder, no \\ or %. Default: the environment's name and a slash, when target is set."`
 	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'." schema:"format=uri"`
+}
+
+// RepoPublish applies to every deploy of the repository's site: the
+// server's, in each environment, and `hoist sync`'s.
+type RepoPublish struct {
+	Cache           []RepoCacheRule `yaml:"cache" doc:"Headers by path, for files the built-in defaults do not suit (pages revalidate, fingerprinted assets are immutable, the rest is cached 5 minutes). The first rule whose path matches a file wins; a field a rule leaves out keeps the default. A change of rules rewrites the affected objects on the next deploy."`
+	SkipBrokenLinks bool            `yaml:"skip_broken_links" doc:"Symbolic links that resolve inside the site are published as their target's content. A link that leads outside the site, dangles or loops refuses the whole deploy, naming it, unless this is true: then the site is published without it and the deploy lists it." schema:"default=false"`
+}
+
+// RepoCacheRule sets the headers of the files whose path matches.
+type RepoCacheRule struct {
+	Path         string `yaml:"path" doc:"Glob over the file's path from the site root, starting with /: * matches any run of characters except /, ? one character except /, and ** as a whole segment any number of folders (/assets/** is everything under /assets/, /**/*.html every page). Other characters match themselves." schema:"pattern=^/;required"`
+	CacheControl string `yaml:"cache_control" doc:"Cache-Control of the matching files, such as no-cache or public, max-age=31536000, immutable."`
+	ContentType  string `yaml:"content_type" doc:"Content-Type of the matching files, such as text/plain; charset=utf-8. Default: from the file's extension."`
 }
 
 // RepoPurge is one CDN to purge after a deploy.

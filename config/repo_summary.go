@@ -17,6 +17,25 @@ func (c *RepoConfig) Summary() string {
 	} else {
 		fmt.Fprintf(&b, "The site is the folder %s of each branch.\n", c.Site.Root)
 	}
+	if n := len(c.Deploy.Cache); n > 0 {
+		rules := make([]string, n)
+		for i, r := range c.Deploy.Cache {
+			var set []string
+			if r.CacheControl != "" {
+				set = append(set, "Cache-Control: "+r.CacheControl)
+			}
+			if r.ContentType != "" {
+				set = append(set, "Content-Type: "+r.ContentType)
+			}
+			rules[i] = r.Path + " → " + strings.Join(set, ", ")
+		}
+		fmt.Fprintf(&b, "Cache rules (first match wins): %s.\n", strings.Join(rules, "; "))
+	}
+	if c.Deploy.SkipBrokenLinks {
+		b.WriteString("Symbolic links that leave the site, dangle or loop are skipped.\n")
+	} else {
+		b.WriteString("A symbolic link that leaves the site, dangles or loops refuses the deploy.\n")
+	}
 	if len(c.Environments) == 0 {
 		b.WriteString("\nNo environments: hoist does nothing in this repository.\n")
 		return b.String()

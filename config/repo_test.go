@@ -180,7 +180,8 @@ func TestRepoConfigExampleFile(t *testing.T) {
 	}
 	s := cfg.Summary()
 	for _, want := range []string{"dev → staging → production", "production (branch main)", "promoted from staging (branch staging) when a person says /promote production",
-		"candidate branch pre-staging", "tags matching web-* promote", "30m", "maintain permission", "purges fastly-main (soft), cloudfront-main"} {
+		"candidate branch pre-staging", "tags matching web-* promote", "30m", "maintain permission", "purges fastly-main (soft), cloudfront-main",
+		"Cache rules (first match wins): /health.html → Cache-Control: no-cache;", "A symbolic link that leaves the site, dangles or loops refuses the deploy"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}

@@ -83,6 +83,7 @@ func (v *repoValidator) validate() {
 	v.tags()
 	v.smoke()
 	v.generate()
+	v.publish()
 }
 
 func (v *repoValidator) site() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -31,39 +32,50 @@ func register(c subcommand) {
 	subcommands[c.name] = c
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hoist <command> [arguments]\n\ncommands:")
+// usage lists the commands on w: stdout when asked for (`hoist help | less`),
+// stderr after a mistake.
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hoist <command> [arguments]\n\ncommands:")
 	names := make([]string, 0, len(subcommands))
 	for n := range subcommands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, subcommands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, subcommands[n].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\nRun 'hoist <command> -h' for the flags of a command.")
+	fmt.Fprintln(w, "\nRun 'hoist <command> -h' for the flags of a command.")
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		usage()
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
-		return
-	}
-	c, ok := subcommands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "hoist: unknown command %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
-	}
 	// SIGINT and SIGTERM cancel the context; each command decides how to
 	// wind down (serve drains its workers, for example).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := c.run(ctx, os.Args[2:])
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// run dispatches to a command and returns the exit status. Help asked for
+// (help, -h, --help) goes to stdout and exits 0; no
+// command or an unknown one is a usage mistake: stderr and 2.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	c, ok := subcommands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "hoist: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	return c.run(ctx, args[1:])
 }
 
 // parseInterspersed parses fl's flags wherever they stand among the

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/app"
@@ -24,11 +26,17 @@ func runServe(ctx context.Context, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := serverconfig.LoadServer(*configPath, nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hoist serve:", err)
+		// Every mistake, one per line.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "hoist serve:", line)
+		}
 		return 1
 	}
 	log, err := logging.New(os.Stderr, cfg.Logging.Level, cfg.Logging.Format)

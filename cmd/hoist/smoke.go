@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
+
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
@@ -119,13 +121,14 @@ func runSmoke(ctx context.Context, args []string) int {
 	} else {
 		opts.BaseURL = positional[0]
 	}
+	tty := isTerminal(stderr)
 	if !quiet {
-		opts.Progress = func(done, total int) { fmt.Fprintf(stderr, "\rsmoke: %d/%d pages", done, total) }
+		opts.Progress = smokeProgress(stderr, tty)
 	}
 
 	rep, err := smoke.Run(ctx, opts)
-	if !quiet {
-		fmt.Fprintln(stderr)
+	if !quiet && tty {
+		fmt.Fprintln(stderr) // end the line the progress rewrote
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "hoist smoke: %v\n", err)
@@ -221,4 +224,27 @@ func printSummary(w io.Writer, r *smoke.Report, outDir string) {
 	}
 	fmt.Fprintf(w, "%d pages in %d ms (browser start %d ms, peak browser memory %d MB, browser CPU %d ms)\nreport: %s/report.html\n",
 		len(r.Pages), r.DurationMS, r.Stats.BrowserStartMS, r.Stats.BrowserPeakRSS>>20, r.Stats.BrowserCPUMS, outDir)
+}
+
+// smokeProgress reports pages done: on a terminal one line rewritten in
+// place; elsewhere (a CI log, a file) a plain line per step, since a
+// captured \r turns the log into one long line.
+func smokeProgress(w io.Writer, tty bool) func(done, total int) {
+	return func(done, total int) {
+		noun := "pages"
+		if total == 1 {
+			noun = "page"
+		}
+		if tty {
+			fmt.Fprintf(w, "\rsmoke: %d/%d %s", done, total, noun)
+			return
+		}
+		fmt.Fprintf(w, "smoke: %d/%d %s\n", done, total, noun)
+	}
+}
+
+// isTerminal reports whether w is a terminal (or a Cygwin pty).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }

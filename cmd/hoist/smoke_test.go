@@ -171,3 +171,30 @@ func TestSmokeConfigMistakesSayWhere(t *testing.T) {
 		t.Errorf("--page overridden by the file: %+v", opts.Pages)
 	}
 }
+
+// Progress in a captured log is a line per step, without the \r a
+// terminal needs, and counts one page as a page.
+func TestSmokeProgressLines(t *testing.T) {
+	var log strings.Builder
+	p := smokeProgress(&log, false)
+	p(0, 1)
+	p(1, 1)
+	if got, want := log.String(), "smoke: 0/1 page\nsmoke: 1/1 page\n"; got != want {
+		t.Errorf("not a terminal: %q, want %q", got, want)
+	}
+	var term strings.Builder
+	p = smokeProgress(&term, true)
+	p(1, 2)
+	p(2, 2)
+	if got, want := term.String(), "\rsmoke: 1/2 pages\rsmoke: 2/2 pages"; got != want {
+		t.Errorf("terminal: %q, want %q", got, want)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("a file counts as a terminal")
+	}
+}

@@ -5,9 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
@@ -96,5 +99,113 @@ func TestSyncPurgesVarnish(t *testing.T) {
 	}
 	if code, _ := get("/gone.html"); code != 404 {
 		t.Fatalf("deleted page: %d", code)
+	}
+}
+
+// TestSyncRetriesAFailedPurge: when the CDN refuses the purge after a
+// deploy, hoist sync fails and keeps the purge; the next sync, with nothing
+// new to write, purges it (the CDN stops serving the stale page) and then
+// forgets it.
+func TestSyncRetriesAFailedPurge(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := purge.SitePath(r.URL.Path)
+		b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(p)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Surrogate-Key", deploy.EditionKey("default")+" "+deploy.PathKey("default", p))
+		w.Write(b)
+	}))
+	t.Cleanup(origin.Close)
+	node := testenv.Varnish(t, filepath.Join("..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	// The purge endpoint hoist is given: Varnish behind a door that can be
+	// made to refuse purges (the adapter's own retries included) for the
+	// length of one sync.
+	nodeURL, _ := url.Parse("http://" + node)
+	proxy := httputil.NewSingleHostReverseProxy(nodeURL)
+	var failing atomic.Bool
+	var purges atomic.Int32
+	door := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		purges.Add(1)
+		if failing.Load() {
+			http.Error(w, "purge refused", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(door.Close)
+	get := func(p string) string {
+		resp, err := http.Get("http://" + node + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	write := func(p, body string) {
+		if err := os.WriteFile(filepath.Join(src, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync := func() (int, string) {
+		t.Helper()
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		saved := os.Stderr
+		os.Stderr = f
+		code := runSync(context.Background(), []string{src, dst, "--purge", "varnish:" + door.URL, "--config", ""})
+		os.Stderr = saved
+		b, _ := os.ReadFile(f.Name())
+		return code, string(b)
+	}
+	pending := filepath.Join(dst, filepath.FromSlash(deploy.PurgePendingName))
+
+	write("index.html", "v1 home")
+	if code, out := sync(); code != 0 {
+		t.Fatalf("first sync: exit %d: %s", code, out)
+	}
+	if body := get("/"); body != "v1 home" {
+		t.Fatalf("GET / = %q", body)
+	}
+
+	write("index.html", "v2 home")
+	failing.Store(true)
+	code, out := sync()
+	failing.Store(false)
+	if code != 1 || !strings.Contains(out, "deployed, but the purge failed") || !strings.Contains(out, "the next hoist sync purges it") {
+		t.Fatalf("sync with a refused purge: exit %d: %s", code, out)
+	}
+	if body := get("/"); body != "v1 home" {
+		t.Fatalf("the CDN should still serve the stale page, got %q", body)
+	}
+	if _, err := os.Stat(pending); err != nil {
+		t.Fatalf("no pending purge kept: %v", err)
+	}
+
+	// Nothing changed since: the retry still purges what is pending.
+	purges.Store(0)
+	if code, out := sync(); code != 0 {
+		t.Fatalf("retry: exit %d: %s", code, out)
+	}
+	if purges.Load() == 0 {
+		t.Fatal("the retry did not purge")
+	}
+	if body := get("/"); body != "v2 home" {
+		t.Fatalf("after the retry the CDN serves %q", body)
+	}
+	if _, err := os.Stat(pending); !os.IsNotExist(err) {
+		t.Fatalf("the pending purge outlived a successful purge: %v", err)
+	}
+	// And once purged, a sync with nothing to do purges nothing.
+	purges.Store(0)
+	if code, out := sync(); code != 0 || purges.Load() != 0 {
+		t.Fatalf("idle sync: exit %d, %d purge requests: %s", code, purges.Load(), out)
 	}
 }

@@ -215,15 +215,16 @@ func LoadServer(path string, lookupEnv func(string) (string, bool)) (*Server, er
 			sec.defaults(cfg)
 		}
 	}
-	if err := cfg.validate(src); err != nil {
-		return nil, err
-	}
+	// Every mistake is reported at once, one per line, so that a first
+	// start does not take one run per missing setting.
+	errs := []error{cfg.validate(src)}
 	for _, sec := range serverSections {
 		if sec.validate != nil {
-			if err := sec.validate(cfg, src); err != nil {
-				return nil, err
-			}
+			errs = append(errs, sec.validate(cfg, src))
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -241,7 +242,8 @@ var serverSections []serverSection
 
 // registerServerSection adds a section's defaults and check; call it from
 // init() in server_<area>.go. Sections run in registration order, after the
-// core settings are valid.
+// core settings were checked (even when those have mistakes, so that all
+// are reported together).
 func registerServerSection(name string, defaults func(*Server), validate func(*Server, serverSources) error) {
 	serverSections = append(serverSections, serverSection{name: name, defaults: defaults, validate: validate})
 }
@@ -440,42 +442,41 @@ func applyServerDefaults(cfg *Server) {
 }
 
 func (cfg *Server) validate(s serverSources) error {
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
-		return s.errorf("addr", "HOIST_ADDR", "%q is not a listen address like :8080 or 127.0.0.1:8080", cfg.Addr)
+		fail(s.errorf("addr", "HOIST_ADDR", "%q is not a listen address like :8080 or 127.0.0.1:8080", cfg.Addr))
 	}
 	if cfg.PublicURL == "" {
-		return s.errorf("public_url", "HOIST_PUBLIC_URL", "is required: the https:// address where GitHub reaches this server")
-	}
-	if err := checkServerURL(cfg.PublicURL); err != nil {
-		return s.errorf("public_url", "HOIST_PUBLIC_URL", "%v", err)
+		fail(s.errorf("public_url", "HOIST_PUBLIC_URL", "is required: the https:// address where GitHub reaches this server"))
+	} else if err := checkServerURL(cfg.PublicURL); err != nil {
+		fail(s.errorf("public_url", "HOIST_PUBLIC_URL", "%v", err))
 	}
 	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
 		// Never echo the value: it may carry a password.
-		return s.errorf("database_url", "HOIST_DATABASE_URL", "must be empty (SQLite in the data dir) or a postgres:// URL")
+		fail(s.errorf("database_url", "HOIST_DATABASE_URL", "must be empty (SQLite in the data dir) or a postgres:// URL"))
 	}
 	if err := checkServerURL(cfg.GitHub.URL); err != nil {
-		return s.errorf("github.url", "HOIST_GITHUB_URL", "%v", err)
+		fail(s.errorf("github.url", "HOIST_GITHUB_URL", "%v", err))
 	}
 	if cfg.GitHub.AppID <= 0 {
-		return s.errorf("github.app_id", "HOIST_APP_ID", "is required: the GitHub App's numeric id")
+		fail(s.errorf("github.app_id", "HOIST_APP_ID", "is required: the GitHub App's numeric id"))
 	}
 	if cfg.GitHub.PrivateKey == "" && cfg.GitHub.PrivateKeyFile == "" {
-		return s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "is required (or github.private_key / HOIST_PRIVATE_KEY): the App's PEM private key")
-	}
-	if cfg.GitHub.PrivateKey == "" {
+		fail(s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "is required (or github.private_key / HOIST_PRIVATE_KEY): the App's PEM private key"))
+	} else if cfg.GitHub.PrivateKey == "" {
 		if _, err := os.Stat(cfg.GitHub.PrivateKeyFile); err != nil {
-			return s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "cannot read %s: %v", cfg.GitHub.PrivateKeyFile, errors.Unwrap(err))
+			fail(s.errorf("github.private_key_file", "HOIST_PRIVATE_KEY_FILE", "cannot read %s: %v", cfg.GitHub.PrivateKeyFile, errors.Unwrap(err)))
 		}
 	}
 	if cfg.GitHub.WebhookSecret == "" {
-		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "is required: the secret GitHub signs webhooks with")
-	}
-	if n := len(cfg.GitHub.WebhookSecret); n < MinWebhookSecretLen {
+		fail(s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "is required: the secret GitHub signs webhooks with"))
+	} else if n := len(cfg.GitHub.WebhookSecret); n < MinWebhookSecretLen {
 		// Never echo the secret itself.
-		return s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "the secret is %d bytes; use at least %d (for example: openssl rand -hex 32), and the same in the GitHub App's settings", n, MinWebhookSecretLen)
+		fail(s.errorf("github.webhook_secret", "HOIST_WEBHOOK_SECRET", "the secret is %d bytes; use at least %d (for example: openssl rand -hex 32), and the same in the GitHub App's settings", n, MinWebhookSecretLen))
 	}
 	if cfg.GitHub.CacheMB < -1 {
-		return s.errorf("github.cache_mb", "", "must be -1 (off) or a size in MiB, got %d", cfg.GitHub.CacheMB)
+		fail(s.errorf("github.cache_mb", "", "must be -1 (off) or a size in MiB, got %d", cfg.GitHub.CacheMB))
 	}
 	if cfg.GitHub.WriteInterval < 0 {
 		return s.errorf("github.write_interval", "", "must be a positive duration, got %s", cfg.GitHub.WriteInterval)
@@ -487,28 +488,28 @@ func (cfg *Server) validate(s serverSources) error {
 		return s.errorf("github.secondary_wait", "", "must be a positive duration, got %s", cfg.GitHub.SecondaryWait)
 	}
 	if cfg.GitHub.WebhookMaxReads < 1 {
-		return s.errorf("github.webhook_max_reads", "", "must be at least 1, got %d", cfg.GitHub.WebhookMaxReads)
+		fail(s.errorf("github.webhook_max_reads", "", "must be at least 1, got %d", cfg.GitHub.WebhookMaxReads))
 	}
 	if cfg.Jobs.Workers < 1 {
-		return s.errorf("jobs.workers", "HOIST_JOBS_WORKERS", "must be at least 1, got %d", cfg.Jobs.Workers)
+		fail(s.errorf("jobs.workers", "HOIST_JOBS_WORKERS", "must be at least 1, got %d", cfg.Jobs.Workers))
 	}
 	if cfg.Jobs.MaxAttempts < 1 {
-		return s.errorf("jobs.max_attempts", "", "must be at least 1, got %d", cfg.Jobs.MaxAttempts)
+		fail(s.errorf("jobs.max_attempts", "", "must be at least 1, got %d", cfg.Jobs.MaxAttempts))
 	}
 	if cfg.Jobs.RescueAfter < cfg.Jobs.Timeout {
-		return s.errorf("jobs.rescue_after", "", "must be at least jobs.timeout (%s), got %s", cfg.Jobs.Timeout, cfg.Jobs.RescueAfter)
+		fail(s.errorf("jobs.rescue_after", "", "must be at least jobs.timeout (%s), got %s", cfg.Jobs.Timeout, cfg.Jobs.RescueAfter))
 	}
 	switch cfg.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return s.errorf("logging.level", "HOIST_LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.Logging.Level)
+		fail(s.errorf("logging.level", "HOIST_LOG_LEVEL", "%q is not one of debug, info, warn, error", cfg.Logging.Level))
 	}
 	switch cfg.Logging.Format {
 	case "auto", "json", "console":
 	default:
-		return s.errorf("logging.format", "HOIST_LOG_FORMAT", "%q is not one of auto, json, console", cfg.Logging.Format)
+		fail(s.errorf("logging.format", "HOIST_LOG_FORMAT", "%q is not one of auto, json, console", cfg.Logging.Format))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func checkServerURL(raw string) error {

@@ -1,6 +1,7 @@
 package serverconfig
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,40 @@ func TestYAMLErrorsCarryFileAndLine(t *testing.T) {
 	}
 	if _, err := LoadServer(filepath.Join(t.TempDir(), "absent.yml"), envOf(env)); err == nil || !strings.Contains(err.Error(), "absent.yml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A first start without settings names every missing one at once, one per
+// line, instead of one per run; a bad value elsewhere is listed with them.
+func TestEveryMissingSettingAtOnce(t *testing.T) {
+	_, err := LoadServer(writeYAML(t, "github: { cache_mb: -5 }\nlogging: { level: loud }\n"), envOf(map[string]string{}))
+	if err == nil {
+		t.Fatal("an empty configuration loaded")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []string{
+		"public_url (HOIST_PUBLIC_URL): is required",
+		"github.app_id (HOIST_APP_ID): is required",
+		"github.private_key_file (HOIST_PRIVATE_KEY_FILE): is required",
+		"github.webhook_secret (HOIST_WEBHOOK_SECRET): is required",
+		"github.cache_mb: must be -1 (off)",
+		`logging.level (HOIST_LOG_LEVEL): "loud" is not one of`,
+	} {
+		found := 0
+		for _, l := range lines {
+			if strings.Contains(l, want) {
+				found++
+			}
+		}
+		if found != 1 {
+			t.Errorf("%q is on %d lines of:\n%s", want, found, err)
+		}
+	}
+	if len(lines) != 6 {
+		t.Errorf("%d lines, want 6 (one per mistake):\n%s", len(lines), err)
+	}
+	var se *SettingError
+	if !errors.As(err, &se) {
+		t.Errorf("the joined error hides the SettingErrors: %T", err)
 	}
 }

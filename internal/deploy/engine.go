@@ -49,6 +49,11 @@ type Request struct {
 	DryRun bool
 	// Throttle pauses before each write, to spread load on a busy store.
 	Throttle time.Duration
+	// SkipBrokenLinks publishes a tree whose symbolic links leave the
+	// site, dangle or loop without them (Result.SkippedLinks lists them);
+	// by default such a tree is refused whole, so that a site is never
+	// published with pages missing unnoticed.
+	SkipBrokenLinks bool
 }
 
 // Result is what a deploy did, for the check run, the deployment status
@@ -81,6 +86,11 @@ type Result struct {
 	// Requests is the number of storage requests the deploy made.
 	Requests int           `json:"requests"`
 	Duration time.Duration `json:"duration_ns"`
+	// SkippedLinks are the symbolic links left out (Request.SkipBrokenLinks).
+	SkippedLinks []BrokenLink `json:"skipped_links,omitempty"`
+	// PurgedPending counts the paths `hoist sync` purged that an earlier
+	// sync had left unpurged.
+	PurgedPending int `json:"purged_pending,omitempty"`
 }
 
 // Changed reports whether the deploy changed what the edition serves.
@@ -101,16 +111,23 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		return nil, err
 	}
 	entries := req.Tree.Entries()
+	var skipped []BrokenLink
+	if req.SkipBrokenLinks {
+		entries, skipped = skipBrokenLinks(entries)
+	}
 	if err := Validate(entries); err != nil {
 		return nil, fmt.Errorf("deploy %s to %s/%s: %w", short(req.Tree.Commit()), target, prefix, err)
 	}
 	ct := &countingTarget{Target: target}
 	res := &Result{
 		Target: target.String(), Prefix: prefix, Edition: req.Edition, EditionKey: EditionKey(req.Edition),
-		Commit: req.Tree.Commit(), Tree: req.TreeSHA, DryRun: req.DryRun,
+		Commit: req.Tree.Commit(), Tree: req.TreeSHA, DryRun: req.DryRun, SkippedLinks: skipped,
 	}
 	defer func() { res.Requests = int(ct.n.Load()); res.Duration = time.Since(start) }()
 	log := zerolog.Ctx(ctx).With().Str("env", req.Edition).Str("sha", res.Commit).Str("prefix", prefix).Logger()
+	for _, b := range skipped {
+		log.Warn().Str("path", b.Path).Str("link", b.Link).Str("reason", b.Reason).Msg("deploy: skipping a broken symbolic link")
+	}
 
 	// The manifest and the pending list of a crashed deploy, together.
 	var (
@@ -142,7 +159,7 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 	var cs ChangeSet
 	if manifest == nil {
 		res.NoManifest = true
-		if cs, err = diffListing(ctx, ct, req.Tree, prefix); err != nil {
+		if cs, err = diffListing(ctx, ct, req.Tree, entries, prefix); err != nil {
 			return res, fmt.Errorf("deploy to %s/%s: %w", target, prefix, err)
 		}
 	} else {
@@ -369,7 +386,7 @@ func headerChanges(cs ChangeSet, m *Manifest, entries []site.Entry, rules *Rules
 // a single-part ETag, which is the MD5 of the content, against the MD5 of
 // the git blob; otherwise the x-amz-meta-git-blob a hoist upload wrote,
 // read with HEAD. Anything else is treated as changed.
-func diffListing(ctx context.Context, t Target, tree site.Tree, prefix string) (ChangeSet, error) {
+func diffListing(ctx context.Context, t Target, tree site.Tree, entries []site.Entry, prefix string) (ChangeSet, error) {
 	var objs []Object
 	foreign := map[string]bool{} // sub-prefixes holding another edition
 	err := t.List(ctx, prefix, func(page []Object) error {
@@ -412,7 +429,7 @@ func diffListing(ctx context.Context, t Target, tree site.Tree, prefix string) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(DefaultConcurrency)
 	seen := map[string]bool{}
-	for _, e := range tree.Entries() {
+	for _, e := range entries {
 		seen[e.Path] = true
 		o, ok := listed[e.Path]
 		if !ok {

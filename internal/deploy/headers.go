@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/site"
 )
 
@@ -64,6 +65,8 @@ type Route struct {
 	CacheControl string `yaml:"cache_control,omitempty" json:"cache_control,omitempty"`
 	ContentType  string `yaml:"content_type,omitempty" json:"content_type,omitempty"`
 	re           *regexp.Regexp
+	// rooted routes come from path globs, which match "/" and the path.
+	rooted bool
 }
 
 // Rules decide an object's headers from its path.
@@ -85,11 +88,30 @@ func NewRules(routes []Route) (*Rules, error) {
 	return r, nil
 }
 
+// RulesFromConfig compiles the cache rules of the repository configuration
+// (deploy.cache, path globs): the first rule whose path matches wins, and
+// what it leaves out keeps the default.
+func RulesFromConfig(rules []config.RepoCacheRule) (*Rules, error) {
+	r := &Rules{}
+	for i, c := range rules {
+		re, err := config.CacheGlob(c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("deploy.cache[%d].path %w", i, err)
+		}
+		r.routes = append(r.routes, Route{Pattern: re.String(), CacheControl: c.CacheControl, ContentType: c.ContentType, re: re, rooted: true})
+	}
+	return r, nil
+}
+
 // Headers returns the Content-Type and Cache-Control for a path.
 func (r *Rules) Headers(p string) (contentType, cacheControl string) {
 	if r != nil {
 		for _, rt := range r.routes {
-			if rt.re.MatchString(p) {
+			subject := p
+			if rt.rooted {
+				subject = "/" + p
+			}
+			if rt.re.MatchString(subject) {
 				contentType, cacheControl = rt.ContentType, rt.CacheControl
 				break
 			}
@@ -199,6 +221,9 @@ func ContentType(p string) string {
 // UnsafeEntryError lists every entry of a tree that cannot be deployed.
 type UnsafeEntryError struct {
 	Problems []string
+	// BrokenLinks counts the problems that are symbolic links leaving the
+	// site, dangling or looping: skipping them would publish the rest.
+	BrokenLinks int
 }
 
 func (e *UnsafeEntryError) Error() string {
@@ -210,9 +235,14 @@ func (e *UnsafeEntryError) Error() string {
 		msg += "ies: "
 	}
 	if len(e.Problems) > show {
-		return msg + strings.Join(e.Problems[:show], "; ") + fmt.Sprintf("; and %d more", len(e.Problems)-show)
+		msg += strings.Join(e.Problems[:show], "; ") + fmt.Sprintf("; and %d more", len(e.Problems)-show)
+	} else {
+		msg += strings.Join(e.Problems, "; ")
 	}
-	return msg + strings.Join(e.Problems, "; ")
+	if e.BrokenLinks > 0 && e.BrokenLinks == len(e.Problems) {
+		msg += " (to publish the site without them: hoist sync --skip-broken-links, or deploy.skip_broken_links: true in .github/hoist.yml)"
+	}
+	return msg
 }
 
 // Validate refuses, before anything is written, symlinks, submodules and
@@ -221,9 +251,13 @@ func (e *UnsafeEntryError) Error() string {
 // UTF-8, and the reserved .hoist/ folder.
 func Validate(entries []site.Entry) error {
 	var problems []string
+	links := 0
 	for _, e := range entries {
 		q := fmt.Sprintf("%q", e.Path)
 		switch {
+		case e.Mode&fs.ModeSymlink != 0 && e.Broken != "":
+			problems = append(problems, fmt.Sprintf("%s is a symbolic link to %q that %s", q, e.Link, e.Broken))
+			links++
 		case e.Mode&fs.ModeSymlink != 0:
 			problems = append(problems, q+" is a symbolic link")
 		case e.Mode&fs.ModeIrregular != 0:
@@ -241,7 +275,36 @@ func Validate(entries []site.Entry) error {
 		}
 	}
 	if len(problems) > 0 {
-		return &UnsafeEntryError{Problems: problems}
+		return &UnsafeEntryError{Problems: problems, BrokenLinks: links}
 	}
 	return nil
+}
+
+// BrokenLink is a symbolic link a deploy skipped.
+type BrokenLink struct {
+	Path   string `json:"path"`
+	Link   string `json:"link"`
+	Reason string `json:"reason"`
+}
+
+func (b BrokenLink) String() string {
+	return fmt.Sprintf("%q → %q %s", b.Path, b.Link, b.Reason)
+}
+
+// skipBrokenLinks drops the links that cannot be published (see
+// site.Entry.Broken) and returns them.
+func skipBrokenLinks(entries []site.Entry) ([]site.Entry, []BrokenLink) {
+	var skipped []BrokenLink
+	kept := entries[:0:0]
+	for _, e := range entries {
+		if e.Mode&fs.ModeSymlink != 0 && e.Broken != "" {
+			skipped = append(skipped, BrokenLink{Path: e.Path, Link: e.Link, Reason: e.Broken})
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if skipped == nil {
+		return entries, nil
+	}
+	return kept, skipped
 }

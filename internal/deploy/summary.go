@@ -13,6 +13,18 @@ const summaryPaths = 50
 // Markdown renders the result for the summary of a `hoist/deploy` check run.
 func (r *Result) Markdown() string {
 	var b strings.Builder
+	if n := len(r.SkippedLinks); n > 0 {
+		// First, so that no truncation of a long change list hides it.
+		fmt.Fprintf(&b, "**Skipped %d broken symbolic link(s)** (deploy.skip_broken_links):\n\n", n)
+		for i, l := range r.SkippedLinks {
+			if i == 20 {
+				fmt.Fprintf(&b, "- and %d more\n", n-i)
+				break
+			}
+			fmt.Fprintf(&b, "- `%s` → `%s` %s\n", mdCode(l.Path), mdCode(l.Link), l.Reason)
+		}
+		b.WriteString("\n")
+	}
 	where := r.Target
 	if r.Prefix != "" {
 		where += "/" + strings.TrimSuffix(r.Prefix, "/")
@@ -74,4 +86,10 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// mdCode keeps a name inside a Markdown code span: backticks and line
+// breaks cannot end it early.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
 }

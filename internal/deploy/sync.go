@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,10 @@ type SyncOptions struct {
 	DryRun      bool
 	Throttle    time.Duration
 	Rules       *Rules
-	Purger      Purger
+	// SkipBrokenLinks publishes the folder without the symbolic links that
+	// leave it, dangle or loop, instead of refusing it.
+	SkipBrokenLinks bool
+	Purger          Purger
 }
 
 // ParseDestination reads a destination: s3://bucket/prefix, file:///path,
@@ -95,15 +99,94 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 	}
 	res, err := Deploy(ctx, target, Request{
 		Tree: tree, Prefix: prefix, Edition: edition, Rules: o.Rules,
-		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle,
+		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle, SkipBrokenLinks: o.SkipBrokenLinks,
 	})
 	if err != nil {
 		return res, err
 	}
-	if o.Purger != nil && res.Changed() && !o.DryRun {
-		if err := o.Purger.Purge(ctx, res); err != nil {
-			return res, fmt.Errorf("deployed, but the purge failed: %w", err)
-		}
+	if o.Purger != nil && !o.DryRun {
+		return res, purgeWithPending(ctx, target, prefix, res, o.Purger)
 	}
 	return res, nil
+}
+
+// PurgePendingName is the purge a `hoist sync` could not finish: what it
+// changed, kept under the edition until a purge of it succeeds, so that a
+// retry purges it even when it has nothing new to write. (The server keeps
+// its pending purges in its store.)
+const PurgePendingName = ".hoist/purge-pending.json"
+
+// maxPendingPurge bounds the paths a pending purge may carry; a larger
+// file is not hoist's and is refused.
+const maxPendingPurge = 1_000_000
+
+type pendingPurge struct {
+	Edition  string   `json:"edition"`
+	Commit   string   `json:"commit,omitempty"`
+	DeployID string   `json:"deploy_id,omitempty"`
+	Changes  []Change `json:"changes"`
+}
+
+// purgeWithPending purges what this deploy changed together with what an
+// earlier sync left unpurged. The pending record is written before the
+// purge and removed only after it succeeded, so neither a failed purge nor
+// a crash in the middle of one loses it.
+func purgeWithPending(ctx context.Context, target Target, prefix string, res *Result, p Purger) error {
+	var pend pendingPurge
+	has, err := readJSON(ctx, target, prefix+PurgePendingName, &pend)
+	if err != nil {
+		return fmt.Errorf("deployed, but the pending purge could not be read: %w", err)
+	}
+	if has {
+		if len(pend.Changes) > maxPendingPurge {
+			return fmt.Errorf("%s%s lists %d paths, more than %d; remove it and purge everything by hand", prefix, PurgePendingName, len(pend.Changes), maxPendingPurge)
+		}
+		// Only paths are taken from the record, and only clean ones; the
+		// keys are derived again, so a record edited in the store can ask
+		// for no more than purging pages of this edition.
+		pend.Changes = slices.DeleteFunc(pend.Changes, func(c Change) bool { return !validKeyPath(c.Path) })
+		for i, c := range pend.Changes {
+			pend.Changes[i] = Change{Path: c.Path, Op: Modified, Keys: []string{EditionKey(pend.Edition), PathKey(pend.Edition, c.Path)}}
+		}
+	}
+	if !res.Changed() && (!has || len(pend.Changes) == 0) {
+		return nil
+	}
+	todo := *res
+	if has {
+		// Paths of this deploy come first: their keys are the current ones.
+		seen := map[string]bool{}
+		for _, c := range res.Changes.All() {
+			seen[c.Path] = true
+		}
+		todo.Changes.Modified = slices.Clone(res.Changes.Modified)
+		for _, c := range pend.Changes {
+			if !seen[c.Path] {
+				seen[c.Path] = true
+				todo.Changes.Modified = append(todo.Changes.Modified, c)
+			}
+		}
+		if !res.Changed() {
+			todo.Commit, todo.DeployID = pend.Commit, pend.DeployID
+		}
+	}
+	if res.Changed() {
+		rec := pendingPurge{Edition: todo.Edition, Commit: todo.Commit, DeployID: todo.DeployID, Changes: todo.Changes.All()}
+		if err := putJSON(ctx, target, prefix+PurgePendingName, rec); err != nil {
+			return fmt.Errorf("deployed, but the purge was not attempted: recording it: %w", err)
+		}
+	}
+	if err := p.Purge(ctx, &todo); err != nil {
+		what := "deployed, but the purge failed"
+		if !res.Changed() {
+			what = "nothing new to deploy, but the pending purge failed again"
+		}
+		return fmt.Errorf("%s (kept in %s%s: the next hoist sync purges it): %w", what, prefix, PurgePendingName, err)
+	}
+	res.PurgedPending = len(todo.Changes.All()) - res.Changes.Len()
+	if _, err := target.Delete(ctx, []string{prefix + PurgePendingName}); err != nil {
+		// Purged; the record only makes the next sync purge again.
+		return fmt.Errorf("purged, but %s%s could not be removed: %w", prefix, PurgePendingName, err)
+	}
+	return nil
 }

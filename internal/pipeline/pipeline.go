@@ -27,6 +27,9 @@ type Pipeline struct {
 	ShortForm bool
 	// SiteRoot is the folder of each branch that holds the built site.
 	SiteRoot string
+	// Publish is how every deploy publishes the site: cache rules and
+	// what to do with symbolic links that cannot be published.
+	Publish config.RepoPublish
 }
 
 // Environment is one environment: a branch, where it is promoted from, who
@@ -102,7 +105,7 @@ type TagRule struct {
 // New builds the pipeline of a valid repository configuration (one that
 // config.LoadRepoConfig returned).
 func New(cfg *config.RepoConfig) *Pipeline {
-	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root}
+	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root, Publish: cfg.Deploy}
 	for _, e := range cfg.Environments {
 		p.Environments = append(p.Environments, Environment{
 			Name:        e.Name,

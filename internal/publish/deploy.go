@@ -386,7 +386,14 @@ func (s *Publisher) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs
 		return sum, err
 	}
 	defer closeMirror()
-	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: serverconfig.Edition(full, env.Name)}
+	rules, err := deploy.RulesFromConfig(p.Publish.Cache)
+	if err != nil {
+		// The loader checked the globs; a rule it let through is still
+		// the configuration's mistake, not worth a retry.
+		return sum, permanent("%s: %v", config.RepoConfigPath, err)
+	}
+	req := deploy.Request{Tree: tree, TreeSHA: treeSHA, Prefix: prefix, Edition: serverconfig.Edition(full, env.Name),
+		Rules: rules, SkipBrokenLinks: p.Publish.SkipBrokenLinks}
 	if src, ok := p.Env(env.PromoteFrom); ok && src.Deploy.Target == env.Deploy.Target && src.Deploy.Target != "" {
 		if _, srcPrefix, err := s.cfg.DeployTarget(src.Deploy.Target, full, src.Deploy.Prefix); err == nil && srcPrefix != prefix {
 			// Objects the source edition holds with the same blob are

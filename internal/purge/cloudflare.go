@@ -74,10 +74,10 @@ func (c *cloudflarePurger) Purge(ctx context.Context, p Plan) (Result, error) {
 		case ActionEverything:
 			body = map[string]bool{"purge_everything": true}
 		default:
-			return res, fmt.Errorf("cloudflare %s: cannot perform %q", c.cfg.Name, b.Action)
+			return res, fmt.Errorf("cannot perform %q", b.Action)
 		}
 		if b.Action != ActionEverything && (len(b.Items) == 0 || len(b.Items) > cloudflarePlans[c.cfg.plan()].maxItems) {
-			return res, fmt.Errorf("cloudflare %s: batch %d has %d items", c.cfg.Name, i, len(b.Items))
+			return res, fmt.Errorf("batch %d has %d items", i, len(b.Items))
 		}
 		payload, err := json.Marshal(body)
 		if err != nil {
@@ -86,10 +86,10 @@ func (c *cloudflarePurger) Purge(ctx context.Context, p Plan) (Result, error) {
 		if wait := bucket.Reserve(c.o.clock.Now(), cost); wait > 0 {
 			log.Debug().Str("cdn", c.cfg.Name).Dur("wait", wait).Msg("cloudflare rate limit: waiting")
 			if err := c.o.clock.Sleep(ctx, wait); err != nil {
-				return res, fmt.Errorf("cloudflare %s: waiting for the rate limit: %w", c.cfg.Name, err)
+				return res, fmt.Errorf("waiting for the rate limit: %w", err)
 			}
 		}
-		op := fmt.Sprintf("cloudflare %s purge %s (batch %d of %d)", c.cfg.Name, b.Action, i+1, len(p.Batches))
+		op := fmt.Sprintf("purge %s (batch %d of %d)", b.Action, i+1, len(p.Batches))
 		_, answer, err := doHTTP(ctx, c.o, &res, op, func(ctx context.Context) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(payload))
 			if err != nil {

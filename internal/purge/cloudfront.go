@@ -58,7 +58,7 @@ func newCloudFront(cfg CDNConfig, o options) (*cloudfrontPurger, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(context.Background(), loaders...)
 	if err != nil {
-		return nil, fmt.Errorf("cloudfront %s: aws config: %w", cfg.Name, err)
+		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	client := cloudfront.NewFromConfig(awsCfg, func(opt *cloudfront.Options) {
 		if o.ownHTTP {
@@ -81,7 +81,7 @@ func (c *cloudfrontPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 	maxWild := orDefault(c.cfg.MaxWildcards, CloudFrontMaxWildcards)
 	for i, b := range p.Batches {
 		if b.Action != ActionPaths {
-			return res, fmt.Errorf("cloudfront %s: cannot perform %q", c.cfg.Name, b.Action)
+			return res, fmt.Errorf("cannot perform %q", b.Action)
 		}
 		wild := 0
 		for _, s := range b.Items {
@@ -90,8 +90,8 @@ func (c *cloudfrontPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 			}
 		}
 		if wild > maxWild || len(b.Items)-wild > maxPaths {
-			return res, fmt.Errorf("cloudfront %s: batch %d has %d paths and %d wildcards, over %d and %d",
-				c.cfg.Name, i, len(b.Items)-wild, wild, maxPaths, maxWild)
+			return res, fmt.Errorf("batch %d has %d paths and %d wildcards, over %d and %d",
+				i, len(b.Items)-wild, wild, maxPaths, maxWild)
 		}
 		ref := p.CallerReference
 		if ref == "" {
@@ -107,7 +107,7 @@ func (c *cloudfrontPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 				Paths:           &cftypes.Paths{Quantity: aws.Int32(int32(len(b.Items))), Items: b.Items},
 			},
 		}
-		op := fmt.Sprintf("cloudfront %s: invalidate %d paths", c.cfg.Name, len(b.Items))
+		op := fmt.Sprintf("invalidate %d paths", len(b.Items))
 		var out *cloudfront.CreateInvalidationOutput
 		err := c.retry(ctx, &res, op, func(ctx context.Context) error {
 			var err error
@@ -144,7 +144,7 @@ func (c *cloudfrontPurger) wait(ctx context.Context, res *Result) error {
 	for _, id := range res.InvalidationIDs {
 		for {
 			var out *cloudfront.GetInvalidationOutput
-			op := fmt.Sprintf("cloudfront %s: get invalidation %s", c.cfg.Name, id)
+			op := fmt.Sprintf("get invalidation %s", id)
 			err := c.retry(ctx, res, op, func(ctx context.Context) error {
 				var err error
 				out, err = c.client.GetInvalidation(ctx, &cloudfront.GetInvalidationInput{

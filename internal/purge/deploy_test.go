@@ -1,7 +1,12 @@
 package purge
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
 )
@@ -43,5 +48,32 @@ func TestRequestForADeploy(t *testing.T) {
 		if got := SitePath(u); got != want {
 			t.Errorf("SitePath(%q) = %q, want %q", u, got, want)
 		}
+	}
+}
+
+// A failed purge names the CDN once: the adapter says what failed (nodes,
+// batches), the caller which CDN it was, so a CDN called "varnish" does not
+// read "varnish varnish".
+func TestPurgeErrorNamesTheCDNOnce(t *testing.T) {
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer node.Close()
+	p := &DeployPurger{
+		CDNs:    []CDNConfig{{Name: "varnish", Type: Varnish, Nodes: []string{node.URL}}},
+		Options: []Option{WithRetry(RetryPolicy{Attempts: 1, Base: time.Millisecond})},
+	}
+	r := &deploy.Result{Edition: "production", EditionKey: "e-production", Commit: "abc", DeployID: "d1",
+		Changes: deploy.ChangeSet{Modified: []deploy.Change{{Path: "index.html", Keys: []string{"e-production", "p-1"}}}}}
+	err := p.Purge(context.Background(), r)
+	if err == nil {
+		t.Fatal("purge against a refusing node succeeded")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "varnish"); n != 1 {
+		t.Errorf("%q names varnish %d times, want once", msg, n)
+	}
+	if !strings.HasPrefix(msg, "purge varnish: 1 of 1 node failed: node "+node.URL) {
+		t.Errorf("error = %q", msg)
 	}
 }

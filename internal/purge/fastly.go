@@ -40,7 +40,7 @@ func (f *fastlyPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 	for i, b := range p.Batches {
 		switch b.Action {
 		case ActionPurgeAll:
-			op := fmt.Sprintf("fastly %s purge_all", f.cfg.Name)
+			op := "purge_all"
 			_, _, err := doHTTP(ctx, f.o, &res, op, func(ctx context.Context) (*http.Request, error) {
 				return f.request(ctx, f.base+"/service/"+service+"/purge_all", nil, false)
 			})
@@ -50,7 +50,7 @@ func (f *fastlyPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 			res.Everything = true
 		case ActionKeys:
 			if len(b.Items) > FastlyMaxKeys {
-				return res, fmt.Errorf("fastly %s: batch %d has %d keys, over Fastly's %d", f.cfg.Name, i, len(b.Items), FastlyMaxKeys)
+				return res, fmt.Errorf("batch %d has %d keys, over Fastly's %d", i, len(b.Items), FastlyMaxKeys)
 			}
 			// The keys go in the JSON body, which has no size limit,
 			// rather than the Surrogate-Key header (16 KB).
@@ -58,7 +58,7 @@ func (f *fastlyPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 			if err != nil {
 				return res, err
 			}
-			op := fmt.Sprintf("fastly %s purge %d keys (batch %d of %d)", f.cfg.Name, len(b.Items), i+1, len(p.Batches))
+			op := fmt.Sprintf("purge %d keys (batch %d of %d)", len(b.Items), i+1, len(p.Batches))
 			_, answer, err := doHTTP(ctx, f.o, &res, op, func(ctx context.Context) (*http.Request, error) {
 				return f.request(ctx, f.base+"/service/"+service+"/purge", body, p.Soft)
 			})
@@ -77,7 +77,7 @@ func (f *fastlyPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 			}
 			res.Keys += len(b.Items)
 		default:
-			return res, fmt.Errorf("fastly %s: cannot perform %q", f.cfg.Name, b.Action)
+			return res, fmt.Errorf("cannot perform %q", b.Action)
 		}
 	}
 	f.o.logger(ctx).Info().Str("cdn", f.cfg.Name).Int("keys", res.Keys).Bool("soft", p.Soft).

@@ -40,13 +40,13 @@ func (v *varnishPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 			continue // one error per node is enough; later batches would fail alike
 		}
 		if b.Action != ActionKeys {
-			return res, fmt.Errorf("varnish %s: cannot perform %q", v.cfg.Name, b.Action)
+			return res, fmt.Errorf("cannot perform %q", b.Action)
 		}
 		value := strings.Join(b.Items, " ")
 		if n := len(header) + 2 + len(value) + 2; n > maxLine {
-			return res, fmt.Errorf("varnish %s: a batch's %s header is %d bytes, over %d", v.cfg.Name, header, n, maxLine)
+			return res, fmt.Errorf("a batch's %s header is %d bytes, over %d", header, n, maxLine)
 		}
-		op := fmt.Sprintf("varnish %s node %s: %s %d keys", v.cfg.Name, b.Node, v.cfg.method(), len(b.Items))
+		op := fmt.Sprintf("node %s: %s %d keys", b.Node, v.cfg.method(), len(b.Items))
 		var purged string
 		_, _, err := doHTTP(ctx, v.o, &res, op, func(ctx context.Context) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, v.cfg.method(), b.Node+"/", nil)
@@ -76,9 +76,16 @@ func (v *varnishPurger) Purge(ctx context.Context, p Plan) (Result, error) {
 	log := v.o.logger(ctx)
 	if len(errs) > 0 {
 		log.Error().Str("cdn", v.cfg.Name).Int("failed_nodes", len(failed)).Int("nodes", len(nodes)).Msg("varnish purge failed on some nodes")
-		return res, fmt.Errorf("varnish %s: %d of %d nodes failed: %w", v.cfg.Name, len(failed), len(nodes), errors.Join(errs...))
+		return res, fmt.Errorf("%d of %d %s failed: %w", len(failed), len(nodes), nodesWord(len(nodes)), errors.Join(errs...))
 	}
 	log.Info().Str("cdn", v.cfg.Name).Int("keys", res.Keys).Int("nodes", res.Nodes).Int("evicted", res.Evicted).
 		Bool("soft", p.Soft).Int("requests", res.Requests).Msg("varnish purged")
 	return res, nil
+}
+
+func nodesWord(n int) string {
+	if n == 1 {
+		return "node"
+	}
+	return "nodes"
 }

@@ -218,8 +218,9 @@ func (m *Mirror) HasCommit(ctx context.Context, commit string) bool {
 }
 
 // Tree lists the files under root in commit with `git ls-tree -r -l -z`.
-// Symlinks and submodules are listed with their mode bits (see
-// ModeSubmodule) and never followed.
+// Symlinks (blobs of mode 120000) are resolved inside the site root as a
+// folder's are (see Entry); submodules are listed with their mode bits
+// (see ModeSubmodule).
 func (m *Mirror) Tree(ctx context.Context, commit, root string) (Tree, error) {
 	spec, err := treeSpec(commit, root)
 	if err != nil {
@@ -245,6 +246,16 @@ func (m *Mirror) Tree(ctx context.Context, commit, root string) (Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tree %s: %w", spec, err)
 	}
+	// A link's blob holds its target; resolved links take their target's
+	// blob, so Open below reads the target.
+	readlink := func(e Entry) (string, error) {
+		if e.Size > maxLinkTarget {
+			return "", fmt.Errorf("link target of %d bytes", e.Size)
+		}
+		b, err := m.readBlob(e.BlobSHA)
+		return string(b), err
+	}
+	entries, _ = resolveLinks(entries, readlink, nil)
 	t := &gitTree{m: m, commit: sha, tree: treeSHA, entries: entries, index: make(map[string]int, len(entries))}
 	for i, e := range entries {
 		t.index[e.Path] = i

@@ -5,6 +5,7 @@ package site
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,13 +18,22 @@ import (
 
 // Entry is one file of a site: its path relative to the site root (forward
 // slashes, no leading slash), git's blob SHA-1 of its content, its size, and
-// its mode. Symlinks are reported (Mode&fs.ModeSymlink != 0), never followed,
-// so that consumers can refuse them.
+// its mode. A symbolic link that resolves to a file inside the site is an
+// entry with that file's content, mode and blob (Link says where it
+// pointed); a link to a folder inside the site is that folder's files under
+// the link's path. A link that cannot be published stays a symlink entry
+// (Mode&fs.ModeSymlink != 0) with Broken saying why, so that consumers can
+// refuse or skip it; nothing outside the site is ever read.
 type Entry struct {
 	Path    string
 	BlobSHA string
 	Size    int64
 	Mode    fs.FileMode
+	// Link is the target of a symbolic link as it was written.
+	Link string
+	// Broken says why a link cannot be published: it leads outside the
+	// site, dangles, or loops. Empty for every other entry.
+	Broken string
 }
 
 // Tree is a site at one version: a commit's tree under the site root, or a
@@ -64,10 +74,13 @@ func BlobSHA(r io.Reader, size int64) (string, error) {
 type DirTree struct {
 	root    string
 	entries []Entry
+	// real maps paths that are links, or under a link to a folder, to the
+	// path in the folder that holds their content.
+	real map[string]string
 }
 
-// NewDirTree walks root and hashes every file. Symlinks are listed as such,
-// not followed.
+// NewDirTree walks root and hashes every file. Symlinks are resolved inside
+// the folder (see Entry); the walk never follows them.
 func NewDirTree(root string) (*DirTree, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -120,17 +133,47 @@ func NewDirTree(root string) (*DirTree, error) {
 		return nil, fmt.Errorf("read site folder %s: %w", root, err)
 	}
 	sort.Slice(t.entries, func(i, j int) bool { return t.entries[i].Path < t.entries[j].Path })
+	roots := []string{abs}
+	if ev, err := filepath.EvalSymlinks(abs); err == nil && ev != abs {
+		roots = append(roots, ev)
+	}
+	readlink := func(e Entry) (string, error) {
+		target, err := os.Readlink(filepath.Join(abs, filepath.FromSlash(e.Path)))
+		return filepath.ToSlash(target), err
+	}
+	inside := func(target string) (string, bool) {
+		for _, r := range roots {
+			rel, err := filepath.Rel(r, filepath.FromSlash(target))
+			if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+				return filepath.ToSlash(rel), true
+			}
+		}
+		return "", false
+	}
+	t.entries, t.real = resolveLinks(t.entries, readlink, inside)
 	return t, nil
 }
 
 func (t *DirTree) Commit() string   { return "" }
 func (t *DirTree) Entries() []Entry { return t.entries }
 
-// Open refuses paths that are not clean and relative, so a hostile name can
-// never reach outside the folder.
+// Open refuses paths that are not clean and relative, and opens through
+// os.Root, so neither a hostile name nor a link swapped in after the walk
+// can reach outside the folder. A link's path opens its target.
 func (t *DirTree) Open(path string) (io.ReadCloser, error) {
 	if !fs.ValidPath(path) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrInvalid}
 	}
-	return os.Open(filepath.Join(t.root, filepath.FromSlash(path)))
+	if r, ok := t.real[path]; ok {
+		path = r
+	}
+	f, err := os.OpenInRoot(t.root, filepath.FromSlash(path))
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+	}
+	return f, nil
 }

@@ -145,6 +145,10 @@ func TestDashboardShowsEnvironmentsFromGitHubAndTheAuditLog(t *testing.T) {
 	}
 	mustContain("hold reason, escaped", "&lt;img src=x onerror=alert(1)&gt; launch freeze")
 	mustLack("raw hold reason", "<img src=x")
+	// A hold without an end lasts until someone lifts it; the wording must
+	// not read as if it had been lifted already.
+	mustContain("open-ended hold", "<small>someone lifts it</small>")
+	mustLack("past-tense hold end", "lifted by hand")
 	// Recent activity: the promotion and the refusal with its reasons,
 	// escaped; the coalesced trigger's noise left out.
 	mustContain("promotion", ">promoted<")
