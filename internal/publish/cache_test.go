@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -49,32 +50,32 @@ deploy:
     - { path: "/assets/**", cache_control: "public, max-age=31536000, immutable" }
     - { path: /feed, content_type: "application/rss+xml" }
 `
-	w := startWith(t, serverYAML, repoYML, nil, nil)
-	w.commit("public/health.html", "ok", "Health")
-	w.commit("public/assets/js/app.js", "run()", "App")
-	w.commit("public/feed", "<rss/>", "Feed")
-	w.commit("public/index.html", "<h1>home</h1>", "Home")
+	w := sitetest.StartSiteWith(t, serverYAML, repoYML, nil, nil)
+	w.Commit("public/health.html", "ok", "Health")
+	w.Commit("public/assets/js/app.js", "run()", "App")
+	w.Commit("public/feed", "<rss/>", "Feed")
+	w.Commit("public/index.html", "<h1>home</h1>", "Home")
 	for link, to := range map[string]string{"public/home.html": "index.html", "public/gone.html": "missing.html"} {
-		if err := os.Symlink(to, filepath.Join(w.work, link)); err != nil {
+		if err := os.Symlink(to, filepath.Join(w.Work, link)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	w.git(w.work, "add", "-A")
-	w.git(w.work, "commit", "-q", "-m", "Links")
-	sha := w.git(w.work, "rev-parse", "HEAD")
-	w.promote()
-	if _, sts := w.waitDeployment("staging", sha); sts[0].GetState() != "success" {
+	w.Git(w.Work, "add", "-A")
+	w.Git(w.Work, "commit", "-q", "-m", "Links")
+	sha := w.Git(w.Work, "rev-parse", "HEAD")
+	w.Promote()
+	if _, sts := w.WaitDeployment("staging", sha); sts[0].GetState() != "success" {
 		t.Fatalf("staging: %+v", sts[0])
 	}
 	if s := outputOf(t, w, sha, "Deployed to staging"); !strings.Contains(s, "`gone.html` → `missing.html` is dangling") {
 		t.Errorf("the check run does not list the skipped link:\n%s", s)
 	}
-	if _, _, err := w.alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
+	if _, _, err := w.Alice.Repositories.CreateStatus(ctx, "acme", "site", sha,
 		&github.RepoStatus{State: github.String("success"), Context: github.String("qa")}); err != nil {
 		t.Fatal(err)
 	}
-	w.waitAudit("production", sha, "promoted")
-	if _, sts := w.waitDeployment("production", sha); sts[0].GetState() != "success" {
+	w.WaitAudit("production", sha, "promoted")
+	if _, sts := w.WaitDeployment("production", sha); sts[0].GetState() != "success" {
 		t.Fatalf("production: %+v", sts[0])
 	}
 	want := map[string][2]string{ // path → Cache-Control, Content-Type
