@@ -153,6 +153,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("jobs: engine started twice")
 	}
 	c := e.opts.Config
+	failures := &failureLog{log: e.opts.Logger.With().Str("component", "jobs").Logger()}
 	cfg := &river.Config{
 		ID:                   e.opts.ClientID,
 		Logger:               logging.Slog(e.opts.Logger.With().Str("component", "river").Logger().Level(maxLevel(e.opts.Logger.GetLevel(), zerolog.WarnLevel))),
@@ -173,7 +174,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		PeriodicJobs:                e.periodicPrune(),
-		Middleware:                  []rivertype.Middleware{&snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
+		// failureLog wraps the rate-limit snooze so that it sees what the
+		// job finally returns.
+		ErrorHandler: failures,
+		Middleware:   []rivertype.Middleware{failures, &snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
 	}
 	switch e.opts.Store.Dialect() {
 	case store.SQLite:
