@@ -142,6 +142,9 @@ type result struct {
 	// retried rather than the command answered as failed, except on its
 	// last attempt.
 	retry error
+	// err is why the command failed; a transient one (jobs.Transient) is
+	// retried like retry before anyone is told.
+	err error
 }
 
 // later asks for the job to be retried because of err, which happened
@@ -255,11 +258,20 @@ func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act fu
 	res, stored := storedResult(cr.Detail)
 	if !stored {
 		res = act(ctx, &cr)
-		if res.retry != nil {
-			if !run.lastAttempt {
-				return fmt.Errorf("command on line %d: %w", l.number, res.retry)
+		retry := res.retry
+		if retry == nil && res.err != nil && (jobs.Transient(res.err) || ctx.Err() != nil) {
+			retry = res.err
+		}
+		if retry != nil {
+			// A rate limit snoozes the job until the reset, which uses no
+			// attempt, and a job stopped by a shutdown runs again elsewhere:
+			// neither is the command's failure, even on the last attempt.
+			_, limited := jobs.RetryAt(retry)
+			if !run.lastAttempt || limited || ctx.Err() != nil {
+				zerolog.Ctx(ctx).Info().Err(retry).Int("line", l.number).Msg("command met a transient error; it will be retried before anyone is told")
+				return fmt.Errorf("command on line %d: %w", l.number, retry)
 			}
-			res = failed(res.retry)
+			res = failed(retry)
 		}
 		cr.Detail["result"] = map[string]any{"outcome": int(res.outcome), "detail": res.detail, "body": res.body, "links": linksToAny(res.links)}
 		if err := s.store.UpdateCommandRun(ctx, cr); err != nil {
@@ -374,7 +386,7 @@ func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command)
 }
 
 func failed(err error) result {
-	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error())}
+	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error()), err: err}
 }
 
 // sentence ends s with a full stop.
