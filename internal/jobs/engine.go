@@ -76,6 +76,7 @@ type engineClient interface {
 	InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	InsertManyFastTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error)
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+	Stopped() <-chan struct{}
 }
 
 // clientOf adapts river.Client[TTx]: only InsertTx needs the native tx.
@@ -217,8 +218,19 @@ func maxLevel(a, b zerolog.Level) zerolog.Level {
 	return b
 }
 
-// Running reports whether workers are working jobs.
-func (e *Engine) Running() bool { return e.running.Load() }
+// Running reports whether workers are working jobs: false before Start,
+// from the moment Stop begins, and when River's client stopped on its own.
+func (e *Engine) Running() bool {
+	if !e.running.Load() {
+		return false
+	}
+	select {
+	case <-e.client.Stopped():
+		return false
+	default:
+		return true
+	}
+}
 
 // Stop lets running jobs finish for up to grace, then cancels the rest
 // (their work contexts end and River records them for retry). Jobs not yet
