@@ -54,6 +54,14 @@ type Options struct {
 	PruneEvery time.Duration
 }
 
+// DeployTimeout bounds one attempt of a job that deploys a site: the wait
+// for the environment's lease, then uploads and purges of a large site.
+// Such workers return it from Timeout; River's rescuer then leaves their
+// running jobs alone for that long, while the short kinds, bounded by
+// jobs.timeout, are taken over from a crashed replica within about
+// jobs.rescue_after.
+const DeployTimeout = 10 * time.Minute
+
 // Engine is the durable job runner. Register workers on Workers() before
 // Start; insert jobs after Start.
 type Engine struct {
