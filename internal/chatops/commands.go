@@ -111,6 +111,12 @@ type commandWorker struct {
 	s *Service
 }
 
+// Timeout: a command makes a few GitHub requests (one may wait out a
+// secondary limit, up to a minute), and /preview fetches the commit into
+// the repository's mirror first. A crashed replica's command is taken over
+// this long after it began.
+func (w *commandWorker) Timeout(*river.Job[CommandArgs]) time.Duration { return 2 * time.Minute }
+
 // cmdRun is one comment being worked on.
 type cmdRun struct {
 	a     CommandArgs
