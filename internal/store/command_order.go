@@ -74,7 +74,7 @@ func (s *Store) TakeCommandTurn(ctx context.Context, c QueuedCommand) (waitFor i
 		if err := s.QueueCommand(ctx, tx, c); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT q.comment_id, q.claimed_at IS NOT NULL, COALESCE(j.state, '') FROM command_order q
+		rows, err := tx.Query(ctx, `SELECT q.comment_id, q.claimed_at IS NOT NULL, COALESCE(CAST(j.state AS TEXT), '') FROM command_order q
 			LEFT JOIN river_job j ON j.id = q.job_id
 			WHERE q.repo = ? AND q.number = ? AND q.done_at IS NULL ORDER BY q.comment_id`, c.Repo, c.Number)
 		if err != nil {
