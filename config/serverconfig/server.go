@@ -117,13 +117,18 @@ type Jobs struct {
 	Workers int `yaml:"workers"`
 	// MaxAttempts is how often a failing job is tried before it is given up.
 	MaxAttempts int `yaml:"max_attempts"`
-	// Timeout bounds one attempt of one job.
+	// Timeout bounds one attempt of a job whose kind sets no timeout of
+	// its own: the short ones (deliveries, commands, evaluations), which
+	// make a few GitHub requests. Deploys and smoke runs set their own.
 	Timeout time.Duration `yaml:"timeout"`
 	// RescueAfter is how long a job may stay running before it is presumed
-	// lost with a crashed process and retried; it must exceed Timeout.
+	// lost with a crashed replica and retried by another; a job whose kind
+	// has a longer timeout of its own is given that long. It must be at
+	// least Timeout.
 	RescueAfter time.Duration `yaml:"rescue_after"`
 	// ShutdownGrace is how long a stopping server lets running jobs finish
-	// before cancelling them; cancelled and waiting jobs stay queued.
+	// before cancelling them; cancelled jobs are handed back at once (any
+	// replica takes them), waiting ones stay queued.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// PollInterval is how often idle workers look for new jobs that were
 	// inserted by another process.
@@ -422,10 +427,15 @@ func applyServerDefaults(cfg *Server) {
 		cfg.Jobs.MaxAttempts = 10
 	}
 	if cfg.Jobs.Timeout == 0 {
-		cfg.Jobs.Timeout = 10 * time.Minute
+		// A minute holds a reply's requests and a wait for GitHub's
+		// secondary limit (up to github.secondary_wait); a crashed
+		// replica's short jobs are taken over soon after it.
+		cfg.Jobs.Timeout = time.Minute
 	}
 	if cfg.Jobs.RescueAfter == 0 {
-		cfg.Jobs.RescueAfter = cfg.Jobs.Timeout + 5*time.Minute
+		// A little past the timeout: a job cancelled by its timeout is
+		// recorded by its own replica, not rescued.
+		cfg.Jobs.RescueAfter = cfg.Jobs.Timeout + 15*time.Second
 	}
 	if cfg.Jobs.ShutdownGrace == 0 {
 		cfg.Jobs.ShutdownGrace = 30 * time.Second
@@ -495,6 +505,12 @@ func (cfg *Server) validate(s serverSources) error {
 	}
 	if cfg.Jobs.MaxAttempts < 1 {
 		fail(s.errorf("jobs.max_attempts", "", "must be at least 1, got %d", cfg.Jobs.MaxAttempts))
+	}
+	if cfg.Jobs.Timeout < time.Second {
+		return s.errorf("jobs.timeout", "", "must be at least 1s, got %s", cfg.Jobs.Timeout)
+	}
+	if cfg.Jobs.ShutdownGrace < 0 {
+		return s.errorf("jobs.shutdown_grace", "", "must be a positive duration, got %s", cfg.Jobs.ShutdownGrace)
 	}
 	if cfg.Jobs.RescueAfter < cfg.Jobs.Timeout {
 		fail(s.errorf("jobs.rescue_after", "", "must be at least jobs.timeout (%s), got %s", cfg.Jobs.Timeout, cfg.Jobs.RescueAfter))

@@ -2,9 +2,11 @@ package chatops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/riverqueue/river"
@@ -54,6 +56,9 @@ type CommandArgs struct {
 	Body          string `json:"body"`
 	Author        string `json:"author"`
 	Delivery      string `json:"delivery,omitempty"`
+	// CreatedAt is when the comment was written: its job looks for
+	// earlier comments shortly before it (order.go).
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 // Kind names the job for River.
@@ -83,17 +88,17 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 	r := ev.GetRepo()
 	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
 		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
-		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID}
+		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID,
+		CreatedAt: c.GetCreatedAt().Time}
 	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).Msg("pull request command queued")
 	// Queued in the transaction that records the delivery handled: the job
 	// exists exactly when the delivery is done.
 	err := jobs.OnComplete(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := s.engine.InsertTx(ctx, tx, args, nil)
-		return err
+		return s.queueCommand(ctx, tx, args)
 	})
 	if err != nil {
 		// Not inside a delivery job (a direct call): queue on its own.
-		if _, err := s.engine.Insert(ctx, args, nil); err != nil {
+		if err := s.store.InTx(ctx, func(tx store.Tx) error { return s.queueCommand(ctx, tx, args) }); err != nil {
 			return fmt.Errorf("queue commands of comment %d: %w", args.CommentID, err)
 		}
 	}
@@ -105,6 +110,12 @@ type commandWorker struct {
 	river.WorkerDefaults[CommandArgs]
 	s *Service
 }
+
+// Timeout: a command makes a few GitHub requests (one may wait out a
+// secondary limit, up to a minute), and /preview fetches the commit into
+// the repository's mirror first. A crashed replica's command is taken over
+// this long after it began.
+func (w *commandWorker) Timeout(*river.Job[CommandArgs]) time.Duration { return 2 * time.Minute }
 
 // cmdRun is one comment being worked on.
 type cmdRun struct {
@@ -137,6 +148,9 @@ type result struct {
 	// retried rather than the command answered as failed, except on its
 	// last attempt.
 	retry error
+	// err is why the command failed; a transient one (jobs.Transient) is
+	// retried like retry before anyone is told.
+	err error
 }
 
 // later asks for the job to be retried because of err, which happened
@@ -149,6 +163,25 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 	s, a := w.s, job.Args
 	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Int64("comment", a.CommentID).Str("delivery", a.Delivery).Logger()
 	ctx = log.WithContext(ctx)
+	lastAttempt := job.Attempt >= job.MaxAttempts
+	if err := s.takeTurn(ctx, job, lastAttempt); err != nil {
+		return err
+	}
+	err := w.work(ctx, job, lastAttempt)
+	var cancel *river.JobCancelError
+	if err == nil || errors.As(err, &cancel) {
+		// Done: the next comment on the pull request may run.
+		if ferr := s.store.FinishCommand(context.WithoutCancel(ctx), a.CommentID); ferr != nil {
+			log.Warn().Err(ferr).Msg("could not record the commands done; the next ones wait for the job to complete")
+		}
+	}
+	return err
+}
+
+// work runs the comment's commands once it is their turn.
+func (w *commandWorker) work(ctx context.Context, job *river.Job[CommandArgs], lastAttempt bool) error {
+	s, a := w.s, job.Args
+	log := zerolog.Ctx(ctx)
 	re := RepoEvent{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Actor: a.Author}
 	p, repo, err := s.configs.PipelineFor(ctx, re)
 	if err != nil {
@@ -170,7 +203,7 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		log.Debug().Msg("no hoist configuration; command ignored")
 		return nil
 	}
-	run := &cmdRun{a: a, repo: repo, p: p, rules: promotion.RulesOf(p), lastAttempt: job.Attempt >= job.MaxAttempts}
+	run := &cmdRun{a: a, repo: repo, p: p, rules: promotion.RulesOf(p), lastAttempt: lastAttempt}
 	var envs []string
 	for _, e := range p.Environments {
 		envs = append(envs, e.Name)
@@ -231,11 +264,20 @@ func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act fu
 	res, stored := storedResult(cr.Detail)
 	if !stored {
 		res = act(ctx, &cr)
-		if res.retry != nil {
-			if !run.lastAttempt {
-				return fmt.Errorf("command on line %d: %w", l.number, res.retry)
+		retry := res.retry
+		if retry == nil && res.err != nil && (jobs.Transient(res.err) || ctx.Err() != nil) {
+			retry = res.err
+		}
+		if retry != nil {
+			// A rate limit snoozes the job until the reset, which uses no
+			// attempt, and a job stopped by a shutdown runs again elsewhere:
+			// neither is the command's failure, even on the last attempt.
+			_, limited := jobs.RetryAt(retry)
+			if !run.lastAttempt || limited || ctx.Err() != nil {
+				zerolog.Ctx(ctx).Info().Err(retry).Int("line", l.number).Msg("command met a transient error; it will be retried before anyone is told")
+				return fmt.Errorf("command on line %d: %w", l.number, retry)
 			}
-			res = failed(res.retry)
+			res = failed(retry)
 		}
 		cr.Detail["result"] = map[string]any{"outcome": int(res.outcome), "detail": res.detail, "body": res.body, "links": linksToAny(res.links)}
 		if err := s.store.UpdateCommandRun(ctx, cr); err != nil {
@@ -350,7 +392,7 @@ func (s *Service) actorOf(ctx context.Context, run *cmdRun, cmd command.Command)
 }
 
 func failed(err error) result {
-	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error())}
+	return result{outcome: command.Failed, detail: "Sorry, " + sentence(err.Error()), err: err}
 }
 
 // sentence ends s with a full stop.

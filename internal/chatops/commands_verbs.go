@@ -297,6 +297,15 @@ func (s *Service) cmdUnhold(ctx context.Context, run *cmdRun, cmd command.Comman
 		return failed(err)
 	}
 	if len(released) == 0 {
+		last, err := s.store.LastReleasedHold(ctx, run.repo.FullName(), env.Name)
+		if err != nil {
+			return failed(err)
+		}
+		if last != nil && last.ReleasedAt != nil {
+			// A second /unhold (or one racing another): the hold was lifted once.
+			return result{outcome: command.Succeeded, detail: fmt.Sprintf("%s is not held: its hold (by @%s) was already lifted by @%s at %s; its promotions are evaluated again anyway.",
+				codeSpan(env.Name), last.By, last.ReleasedBy, last.ReleasedAt.Format("2006-01-02 15:04:05 UTC"))}
+		}
 		return result{outcome: command.Succeeded, detail: fmt.Sprintf("%s was not held; its promotions are evaluated again anyway.", codeSpan(env.Name))}
 	}
 	var by []string

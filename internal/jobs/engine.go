@@ -54,6 +54,14 @@ type Options struct {
 	PruneEvery time.Duration
 }
 
+// DeployTimeout bounds one attempt of a job that deploys a site: the wait
+// for the environment's lease, then uploads and purges of a large site.
+// Such workers return it from Timeout; River's rescuer then leaves their
+// running jobs alone for that long, while the short kinds, bounded by
+// jobs.timeout, are taken over from a crashed replica within about
+// jobs.rescue_after.
+const DeployTimeout = 10 * time.Minute
+
 // Engine is the durable job runner. Register workers on Workers() before
 // Start; insert jobs after Start.
 type Engine struct {
@@ -78,6 +86,7 @@ type engineClient interface {
 	InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	InsertManyFastTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error)
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+	Stopped() <-chan struct{}
 }
 
 // clientOf adapts river.Client[TTx]: only InsertTx needs the native tx.
@@ -155,6 +164,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("jobs: engine started twice")
 	}
 	c := e.opts.Config
+	failures := &failureLog{log: e.opts.Logger.With().Str("component", "jobs").Logger()}
 	cfg := &river.Config{
 		ID:                   e.opts.ClientID,
 		Logger:               logging.Slog(e.opts.Logger.With().Str("component", "river").Logger().Level(maxLevel(e.opts.Logger.GetLevel(), zerolog.WarnLevel))),
@@ -175,7 +185,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		PeriodicJobs:                append(e.periodicPrune(), e.periodicRecovery()...),
-		Middleware:                  []rivertype.Middleware{&snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
+		// failureLog wraps the rate-limit snooze so that it sees what the
+		// job finally returns.
+		ErrorHandler: failures,
+		Middleware:   []rivertype.Middleware{failures, &snoozeRateLimited{log: e.opts.Logger, now: time.Now}},
 	}
 	switch e.opts.Store.Dialect() {
 	case store.SQLite:
@@ -215,8 +228,19 @@ func maxLevel(a, b zerolog.Level) zerolog.Level {
 	return b
 }
 
-// Running reports whether workers are working jobs.
-func (e *Engine) Running() bool { return e.running.Load() }
+// Running reports whether workers are working jobs: false before Start,
+// from the moment Stop begins, and when River's client stopped on its own.
+func (e *Engine) Running() bool {
+	if !e.running.Load() {
+		return false
+	}
+	select {
+	case <-e.client.Stopped():
+		return false
+	default:
+		return true
+	}
+}
 
 // Stop lets running jobs finish for up to grace, then cancels the rest
 // (their work contexts end and River records them for retry). Jobs not yet

@@ -65,6 +65,10 @@ type pruneWorker struct {
 	e *Engine
 }
 
+// Timeout: pruning deletes in batches that yield to intake, which can take
+// long on a large database.
+func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return 10 * time.Minute }
+
 func (w *pruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
 	return runPruners(ctx, w.e.opts.Logger, "shared", w.e.shared)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/riverqueue/river"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -122,6 +124,11 @@ func (PushPublishArgs) InsertOpts() river.InsertOpts {
 type pushPublishWorker struct {
 	river.WorkerDefaults[PushPublishArgs]
 	s *Service
+}
+
+// Timeout: the job waits for the environment's lease, held by deploys.
+func (w *pushPublishWorker) Timeout(*river.Job[PushPublishArgs]) time.Duration {
+	return jobs.DeployTimeout
 }
 
 // Work publishes the pushed commit if the branch still points at it: when

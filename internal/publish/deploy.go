@@ -235,6 +235,10 @@ type publishWorker struct {
 	s *Publisher
 }
 
+// Timeout: a deploy may wait for the environment's lease and upload a
+// large site.
+func (w *publishWorker) Timeout(*river.Job[PublishArgs]) time.Duration { return jobs.DeployTimeout }
+
 // Work waits for the environment's lease, ends a superseded deployment,
 // and otherwise publishes; every failure is reported on the deployment.
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) error {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -105,6 +106,8 @@ type Server struct {
 	// not configured.
 	metrics http.Handler
 	preview http.Handler
+	// stopping is set once Run is asked to stop.
+	stopping atomic.Bool
 }
 
 // New prepares the server from the finished pieces in opts: the webhook
@@ -157,7 +160,12 @@ func New(ctx context.Context, cfg *serverconfig.Server, opts Options) (*Server, 
 	s.mux.Handle("GET /healthz", web.Healthz())
 	s.mux.Handle("GET /readyz", web.Readyz(
 		web.Check{Name: "store", Run: s.store.Ping},
+		// A replica that is shutting down takes no new work: it says so
+		// before its listeners close, so a load balancer stops sending.
 		web.Check{Name: "workers", Run: func(context.Context) error {
+			if s.stopping.Load() {
+				return errors.New("stopping")
+			}
 			if !s.engine.Running() {
 				return errors.New("not running")
 			}
@@ -231,7 +239,9 @@ func Open(ctx context.Context, cfg *serverconfig.Server, registry prometheus.Reg
 	st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: log,
 		// Both schemas under one lock: replicas starting together on an empty
 		// database take turns instead of failing on each other's tables.
-		AlsoMigrate: jobs.Migrate})
+		AlsoMigrate: jobs.Migrate,
+		// One hoist serve per SQLite file: a second is refused, saying so.
+		ServeAlone: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -311,6 +321,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case serveErr = <-served:
 	}
+	s.stopping.Store(true)
 	s.log.Info().Msg("shutting down: no new connections, finishing running jobs")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()

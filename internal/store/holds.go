@@ -77,9 +77,15 @@ func (s *Store) ReleaseHolds(ctx context.Context, repo, env, by string, now time
 			if !h.Active(now) {
 				continue
 			}
-			if _, err := tx.Exec(ctx, `UPDATE holds SET released_at = ?, released_by = ? WHERE id = ? AND released_at IS NULL`,
-				now.UTC(), by, h.ID); err != nil {
+			n, err := tx.Exec(ctx, `UPDATE holds SET released_at = ?, released_by = ? WHERE id = ? AND released_at IS NULL`,
+				now.UTC(), by, h.ID)
+			if err != nil {
 				return err
+			}
+			if n == 0 {
+				// Another replica's release committed first: the hold is
+				// released once, by that one.
+				continue
 			}
 			t := now.UTC()
 			h.ReleasedAt, h.ReleasedBy = &t, by
@@ -91,6 +97,23 @@ func (s *Store) ReleaseHolds(ctx context.Context, repo, env, by string, now time
 		return nil, fmt.Errorf("store: release holds on %s of %s: %w", env, repo, err)
 	}
 	return released, nil
+}
+
+// LastReleasedHold is the hold on env of repo released most recently, or
+// nil when none was ever released: what an /unhold that found nothing to
+// release tells about.
+func (s *Store) LastReleasedHold(ctx context.Context, repo, env string) (*Hold, error) {
+	rows, err := s.holdsWhere(ctx, s, `repo = ? AND env = ? AND released_at IS NOT NULL`, repo, env)
+	if err != nil {
+		return nil, fmt.Errorf("store: released holds on %s of %s: %w", env, repo, err)
+	}
+	var last *Hold
+	for i := range rows {
+		if last == nil || rows[i].ReleasedAt.After(*last.ReleasedAt) {
+			last = &rows[i]
+		}
+	}
+	return last, nil
 }
 
 // ActiveHolds lists the holds of repo that stop promotions at now, every

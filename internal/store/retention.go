@@ -41,6 +41,9 @@ var (
 	pruneAudit       = prunable{"audit_log", "id", "at", ""}
 	pruneSmokeRuns   = prunable{"smoke_runs", "id", "updated_at", "status = 'completed'"}
 	pruneCommandRuns = prunable{"command_runs", "comment_id, line", "created_at", ""}
+	// The order of commands matters while their jobs run, so it goes with
+	// the command runs.
+	pruneCommandOrder = prunable{"command_order", "comment_id", "created_at", ""}
 )
 
 // Prune deletes what r allows, and the nonces that expired, and returns how
@@ -61,6 +64,7 @@ func (s *Store) Prune(ctx context.Context, r Retention) (map[string]int64, error
 		{pruneAudit, r.Audit, 0},
 		{pruneSmokeRuns, r.SmokeRuns, 0},
 		{pruneCommandRuns, r.CommandRuns, 0},
+		{pruneCommandOrder, r.CommandRuns, 0},
 	} {
 		n, err := s.prune(ctx, p.t, p.l, now, p.minAge)
 		out[p.t.table] += n

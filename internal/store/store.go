@@ -47,6 +47,9 @@ type Options struct {
 	// lock, so that replicas starting together on an empty database apply
 	// every schema exactly once (the job queue's: jobs.Migrate).
 	AlsoMigrate func(ctx context.Context, s *Store) error
+	// ServeAlone makes this process the only one serving a SQLite
+	// database (hoist serve), until Close; see serveAlone.
+	ServeAlone bool
 }
 
 // Store is an open database with hoist's schema applied.
@@ -57,6 +60,8 @@ type Store struct {
 	pool    *pgxpool.Pool // PostgreSQL
 	log     zerolog.Logger
 	now     func() time.Time
+	// unlock releases the lock of ServeAlone.
+	unlock func()
 }
 
 // Open connects, configures the pool and applies pending migrations.
@@ -65,6 +70,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.DatabaseURL == "" {
 		if err := s.openSQLite(opts.SQLitePath); err != nil {
 			return nil, err
+		}
+		if opts.ServeAlone {
+			if err := s.serveAlone(); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 	} else {
 		if err := s.openPostgres(ctx, opts.DatabaseURL); err != nil {
@@ -158,6 +169,10 @@ func (s *Store) PgxPool() *pgxpool.Pool { return s.pool }
 func (s *Store) Close() {
 	if s.db != nil {
 		s.db.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
 	}
 	if s.pool != nil {
 		s.pool.Close()

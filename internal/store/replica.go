@@ -1,0 +1,34 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrSQLiteInUse is returned by Open with ServeAlone when another hoist serve
+// process has the SQLite database.
+var ErrSQLiteInUse = errors.New("SQLite serves one replica")
+
+// serveAlone makes this process the only hoist serve on a SQLite
+// database until Close, before it migrates anything. A second one is
+// refused rather than sharing the file: hoist's locks on SQLite (WithLock)
+// are in memory, so two processes would each think they held them. Tools
+// that only read the database do not ask for it. PostgreSQL is shared by
+// any number of replicas.
+func (s *Store) serveAlone() error {
+	path := s.path + ".serve-lock"
+	unlock, heldBy, err := tryLockFile(path)
+	if err != nil {
+		return fmt.Errorf("store: lock %s: %w", path, err)
+	}
+	if unlock == nil {
+		who := "another hoist serve process"
+		if heldBy != "" {
+			who += " (pid " + heldBy + ")"
+		}
+		return fmt.Errorf("store: the SQLite database %s is in use by %s: %w; to run several replicas, give every one the same PostgreSQL database (database_url, HOIST_DATABASE_URL)",
+			s.path, who, ErrSQLiteInUse)
+	}
+	s.unlock = unlock
+	return nil
+}
