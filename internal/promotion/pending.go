@@ -56,10 +56,7 @@ func (s *Service) finish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipelin
 		return s.store.DonePendingPublication(ctx, pend.Repo, pend.Env, pend.Intent)
 	}
 	if pend.Stage == store.StageMoving {
-		if err := s.store.Audit(ctx, rec.Audit); err != nil {
-			return err
-		}
-		if err := s.store.SetPendingStage(ctx, pend.Repo, pend.Env, pend.Intent, store.StageMoved); err != nil {
+		if err := s.store.PendingMoved(ctx, pend.Repo, pend.Env, pend.Intent, rec.Audit); err != nil {
 			return err
 		}
 	}

@@ -42,9 +42,19 @@ publication = excluded.publication, created_at = excluded.created_at`,
 	return nil
 }
 
-// SetPendingStage moves the pending publication named by intent on to stage.
-func (s *Store) SetPendingStage(ctx context.Context, repo, env, intent, stage string) error {
-	_, err := s.Exec(ctx, `UPDATE pending_publications SET stage = ? WHERE repo = ? AND env = ? AND intent = ?`, stage, repo, env, intent)
+// PendingMoved records that the branch of the pending publication named
+// by intent has moved, together with its audit entry, in one transaction:
+// a replica dying between the two, or a retry after it, can neither lose
+// the entry nor write it twice.
+func (s *Store) PendingMoved(ctx context.Context, repo, env, intent string, audit AuditEntry) error {
+	err := s.InTx(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, `UPDATE pending_publications SET stage = ? WHERE repo = ? AND env = ? AND intent = ? AND stage = ?`,
+			StageMoved, repo, env, intent, StageMoving)
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
+	})
 	if err != nil {
 		return fmt.Errorf("store: pending publication of %s %s: %w", repo, env, err)
 	}
