@@ -3,6 +3,8 @@ package replicas_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -19,12 +21,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/emulator/emulatortest"
+	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/server"
+	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -34,27 +40,42 @@ const (
 	commands     = 30
 )
 
+// repoYML: dev is promoted to staging as it moves; the site branch is a
+// candidate for live through the smoke gate (pushed once, after the burst).
 const repoYML = `version: 1
+site: { root: public }
 environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: true }
+  live:    { branch: live, gates: { smoke: true } }
+candidates:
+  - { from: site, to: live }
+smoke:
+  viewports: [ { name: desktop, width: 1024, height: 700 } ]
+  pages: [ { path: /, expect_text: "Acme" } ]
 `
 
 // serverYML: jobs are rescued soon after a replica dies (the default
 // waits for the job timeout), and writes are paced at a twentieth of
 // GitHub's advised interval, as the other end-to-end tests do.
+// Screenshots are kept in an s3 target, shared by the replicas.
 const serverYML = `jobs: { poll_interval: 50ms, timeout: 20s, rescue_after: 25s }
 github: { write_interval: 50ms, writes_per_minute: 1220 }
+targets:
+  shots: { type: s3, bucket: shots, endpoint: %q, path_style: true, access_key_id: "${S3_KEY}", secret_access_key: "${S3_SECRET}" }
+smoke: { artifacts_target: shots }
+dashboard: { client_id: %q, client_secret: "${CLIENT_SECRET}", session_key: "a-session-key-of-thirty-two-byte" }
 `
 
 // replica is one hoist serve process.
 type replica struct {
-	addr   string
-	cmd    *exec.Cmd
-	dead   atomic.Bool
-	exited atomic.Bool
-	waited chan struct{} // closed when the process has exited
-	log    *lockedBuffer
+	addr    string
+	preview string
+	cmd     *exec.Cmd
+	dead    atomic.Bool
+	exited  atomic.Bool
+	waited  chan struct{} // closed when the process has exited
+	log     *lockedBuffer
 }
 
 // lockedBuffer is a process's output, read while the process writes it.
@@ -194,19 +215,39 @@ func TestThreeReplicasActOnceEach(t *testing.T) {
 	gh.Install(app.ID, "acme/site")
 	alice := gh.Client(aliceToken)
 
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "hoist-server.yml")
-	if err := os.WriteFile(cfgFile, []byte(serverYML), 0o600); err != nil {
+	endpoint, s3key, s3secret := testenv.VersityGW(t)
+	shots, err := deploy.NewS3Target(context.Background(), deploy.TargetConfig{Type: "s3", Bucket: "shots", Endpoint: endpoint, PathStyle: true,
+		AccessKeyID: s3key, SecretAccessKey: s3secret}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := shots.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("shots")}); err != nil {
+		t.Fatal(err)
+	}
+	chromium := testenv.Chromium(t)
+
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "hoist-server.yml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(serverYML, endpoint, app.ClientID)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Each replica serves previews on its own listener; the links name
+	// one preview origin (a host other than public_url's, as hoist asks).
+	previewAddrs := make([]string, replicaCount)
+	for i := range previewAddrs {
+		previewAddrs[i] = freeAddr(t)
+	}
+	_, previewPort, _ := net.SplitHostPort(previewAddrs[0])
 	for i := range replicaCount {
-		rep := &replica{addr: freeAddr(t), log: &lockedBuffer{}}
+		rep := &replica{addr: freeAddr(t), preview: previewAddrs[i], log: &lockedBuffer{}}
 		cmd := exec.Command(bin, "serve", "--config", cfgFile)
 		cmd.Env = append(os.Environ(),
 			"HOIST_ADDR="+rep.addr, "HOIST_PUBLIC_URL="+front.URL, "HOIST_DATA_DIR="+filepath.Join(dir, fmt.Sprint("data", i)),
 			"HOIST_APP_ID="+strconv.FormatInt(app.ID, 10), "HOIST_PRIVATE_KEY="+string(app.PrivateKeyPEM),
 			"HOIST_WEBHOOK_SECRET="+app.WebhookSecret, "HOIST_GITHUB_URL="+gh.URL()+"/", "HOIST_LOG_LEVEL=warn",
-			"HOIST_DATABASE_URL="+dsn)
+			"HOIST_DATABASE_URL="+dsn, "HOIST_CHROMIUM="+chromium, "HOIST_PREVIEW_ADDR="+rep.preview,
+			"HOIST_PREVIEW_URL=http://localhost:"+previewPort, "S3_KEY="+s3key, "S3_SECRET="+s3secret,
+			"CLIENT_SECRET="+app.ClientSecret)
 		cmd.Stdout, cmd.Stderr = rep.log, rep.log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -268,6 +309,7 @@ func TestThreeReplicasActOnceEach(t *testing.T) {
 		return git("rev-parse", "HEAD")
 	}
 	commit(".github/hoist.yml", repoYML, "Configure hoist")
+	commit("public/index.html", "<!doctype html><title>Acme</title><h1>Acme</h1>", "A site")
 	git("push", "-q", "--atomic", "origin", "HEAD:main", "HEAD:dev", "HEAD:staging")
 	// A pull request to comment on.
 	commit("public/feature.html", "feature", "Feature")
@@ -444,6 +486,8 @@ func TestThreeReplicasActOnceEach(t *testing.T) {
 			t.Errorf("%d deployments of dev at %s", n, k[4:11])
 		}
 	}
+	checkShared(t, p, gh, alice, app.PrivateKeyPEM, front.URL, commit, git)
+
 	var dups, deliveries int
 	if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE duplicates > 0), count(*) FROM deliveries`).Scan(&dups, &deliveries); err != nil {
 		t.Fatal(err)
@@ -492,7 +536,7 @@ func waitHealthy(t *testing.T, rep *replica) {
 	t.Helper()
 	eventually(t, 90*time.Second, func() (bool, string) {
 		if rep.exited.Load() {
-			return false, "exited: " + rep.log.String()
+			t.Fatalf("replica %s exited: %s", rep.addr, rep.log.String())
 		}
 		resp, err := http.Get("http://" + rep.addr + "/healthz")
 		if err != nil {
@@ -520,4 +564,70 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// checkShared tests what a person is handed after a smoke run on one
+// replica: the screenshot URL and a preview link work from every live
+// replica (the screenshots are in the shared bucket; a replica whose
+// mirror lacks the commit fetches it).
+func checkShared(t *testing.T, p *proxy, gh *emulatortest.Harness, alice *github.Client, key []byte, front string, commit func(path, content, msg string) string, git func(args ...string) string) {
+	t.Helper()
+	ctx := context.Background()
+	sha := commit("public/index.html", "<!doctype html><title>Acme</title><h1>Acme, live</h1>", "The live site")
+	git("push", "-q", "origin", "HEAD:site")
+	var run emulator.CheckRun
+	eventually(t, 120*time.Second, func() (bool, string) {
+		res, _, err := alice.Checks.ListCheckRunsForRef(ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String("hoist/smoke")})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, cr := range res.CheckRuns {
+			if cr.GetStatus() == "completed" {
+				var ok bool
+				run, ok = gh.CheckRunState(cr.GetID())
+				return ok, "check run not in the emulator"
+			}
+		}
+		return false, "no completed hoist/smoke check run on " + sha[:7]
+	})
+	if run.Conclusion != "success" || len(run.Output.Images) == 0 {
+		t.Fatalf("smoke run: %s %q, %d images", run.Conclusion, run.Output.Title, len(run.Output.Images))
+	}
+	shot := fmt.Sprint(run.Output.Images[0]["image_url"])
+	if !strings.HasPrefix(shot, front+"/artifacts/") {
+		t.Fatalf("screenshot URL %q is not hoist's", shot)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("hoist preview links v1"))
+	signer, err := site.NewAccessSigner(m.Sum(nil), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := signer.Sign("acme/site", sha, time.Now())
+	for _, rep := range p.replicas {
+		if rep.dead.Load() {
+			continue
+		}
+		u := "http://" + rep.addr + strings.TrimPrefix(shot, front)
+		status, ctype, body := get(t, ctx, u)
+		if status != http.StatusOK || ctype != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+			t.Errorf("screenshot from replica %s: %d %s", rep.addr, status, ctype)
+		}
+		status, _, body = get(t, ctx, "http://"+rep.preview+link)
+		if status != http.StatusOK || !strings.Contains(string(body), "Acme, live") {
+			t.Errorf("preview link from replica %s: %d %.200s", rep.addr, status, body)
+		}
+	}
+}
+
+func get(t *testing.T, ctx context.Context, u string) (int, string, []byte) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), b
 }
