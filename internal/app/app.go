@@ -71,6 +71,9 @@ func Assemble(ctx context.Context, cfg *serverconfig.Server, opts server.Options
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range cfg.ReplicaWarnings() {
+		log.Warn().Str("replicas", w).Msg("state kept on one replica")
+	}
 	caps, h, err := build(cfg, log, st, engine, clients, hooks)
 	if err != nil {
 		st.Close()

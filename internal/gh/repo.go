@@ -2,6 +2,7 @@ package gh
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -430,6 +431,31 @@ func (r *Repo) Deployments(ctx context.Context, env string, limit int) ([]Deploy
 		opts.Page = resp.NextPage
 	}
 	return out, nil
+}
+
+// DeploymentWith returns the id of a deployment of sha to env whose
+// payload has key set to value, or 0 when there is none: how a retried
+// publication finds the deployment an earlier attempt created (its answer
+// lost, or a later write failing) instead of creating a second one.
+func (r *Repo) DeploymentWith(ctx context.Context, env, sha, key, value string) (int64, error) {
+	opts := &github.DeploymentsListOptions{Environment: env, SHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 0; page < maxPages; page++ {
+		ds, resp, err := r.Client.Repositories.ListDeployments(ctx, r.Owner, r.Name, opts)
+		if err != nil {
+			return 0, fmt.Errorf("deployments of %s to %s: %w", short(sha), env, err)
+		}
+		for _, d := range ds {
+			var payload map[string]any
+			if len(d.Payload) > 0 && json.Unmarshal(d.Payload, &payload) == nil && fmt.Sprint(payload[key]) == value {
+				return d.GetID(), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return 0, nil
 }
 
 // File returns a file's content at ref (up to the contents API's 1 MB), or

@@ -151,6 +151,9 @@ func (w *pushPublishWorker) work(ctx context.Context, job *river.Job[PushPublish
 	if !ok {
 		return nil
 	}
+	if err := w.s.resume(ctx, repo, p, env); err != nil {
+		return err
+	}
 	head, err := repo.BranchHead(ctx, env.Branch)
 	if errors.Is(err, gh.ErrNotFound) {
 		return nil

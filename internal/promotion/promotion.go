@@ -54,6 +54,9 @@ type Service struct {
 // Publisher publishes a change of an environment's branch (publish.Publisher).
 type Publisher interface {
 	Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub publish.Publication) error
+	// Complete publishes again after an attempt that may have created
+	// the deployment already (found by pub.Intent).
+	Complete(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub publish.Publication) error
 }
 
 // Smoke is what a push and a check run event ask of the smoke gate
@@ -287,6 +290,9 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 	if !ok {
 		return nil // the environment left the config since the event
 	}
+	if err := w.s.resume(ctx, repo, p, env); err != nil {
+		return err
+	}
 	facts, pr, err := w.s.Gather(ctx, repo, p, env, target, pipeline.Trigger(a.Trigger), a.Actor)
 	if err != nil {
 		return err
@@ -409,20 +415,27 @@ func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 			"trigger": a.Trigger, "reasons": d.Reasons}}
 	switch d.Outcome {
 	case pipeline.OutcomePromote:
+		audit.Outcome = "promoted"
+		pend, err := s.intend(ctx, repo, env, audit, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
+			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation})
+		if err != nil {
+			return err
+		}
 		if err := repo.FastForward(ctx, env.Branch, d.SHA); err != nil {
 			if errors.Is(err, gh.ErrNotFastForward) {
 				// The target moved between reading and writing: nothing was
 				// overwritten; the retry re-plans from the new head.
 				log.Info().Err(err).Msg("target moved during promotion; re-evaluating")
+				if err := s.store.DonePendingPublication(ctx, repo.FullName(), env.Name, pend.Intent); err != nil {
+					log.Warn().Err(err).Msg("promotion: drop the pending publication")
+				}
 			}
+			// Any other failure may have moved the branch all the same
+			// (GitHub applied the write, its answer was lost): the retry
+			// resumes the pending publication if it did.
 			return fmt.Errorf("promote %s: %w", env.Name, err)
 		}
-		audit.Outcome = "promoted"
-		if err := s.store.Audit(ctx, audit); err != nil {
-			return err
-		}
-		return s.pub.Publish(ctx, repo, p, env, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
-			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation})
+		return s.finish(ctx, repo, p, env, pend, false)
 	case pipeline.OutcomeWait:
 		if !d.WaitUntil.IsZero() {
 			// A durable timer: a scheduled job survives restarts.

@@ -206,10 +206,17 @@ func (s *Publisher) cdnsFor(ctx context.Context, fullName string, env pipeline.E
 func (s *Publisher) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.Environment, dep pipeline.Deployment, pub Publication) error {
 	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
 		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
-		map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason, "previous": pub.Previous})
+		pub.payload(map[string]any{"previous": pub.Previous}))
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", env.Name, err)
 	}
+	return s.queueDeployment(ctx, repo, env, pub, created.ID)
+}
+
+// queueDeployment hands the deploy of an existing deployment to a durable
+// job (unique by its arguments: queueing one deployment again adds none).
+func (s *Publisher) queueDeployment(ctx context.Context, repo *gh.Repo, env pipeline.Environment, pub Publication, id int64) error {
+	created := gh.Deployment{ID: id, SHA: pub.SHA, Env: env.Name}
 	fail := func(err error) error {
 		_ = repo.SetDeploymentStatus(ctx, created.ID, "error", "", "", reason("could not queue the deploy", err))
 		return fmt.Errorf("publish %s: %w", env.Name, err)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/gh"
@@ -42,6 +44,26 @@ type Publication struct {
 	// Installation is the App's installation on the repository, for the
 	// deploy job's GitHub client.
 	Installation int64
+	// Intent, when set, is written into the deployment's payload
+	// (IntentKey), so that Complete finds the deployment an earlier
+	// attempt created.
+	Intent string `json:",omitempty"`
+}
+
+// IntentKey is the deployment payload's key naming the publication that
+// created it.
+const IntentKey = "hoist_intent"
+
+// payload is the deployment payload of pub.
+func (pub Publication) payload(extra map[string]any) map[string]any {
+	m := map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason}
+	if pub.Intent != "" {
+		m[IntentKey] = pub.Intent
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
 }
 
 // Publish records the change as a GitHub deployment of the environment.
@@ -58,12 +80,44 @@ func (s *Publisher) Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipe
 		return s.queuePublish(ctx, repo, env, dep, pub)
 	}
 	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
-		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
-		map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason})
+		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production, pub.payload(nil))
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", env.Name, err)
 	}
-	return repo.SetDeploymentStatus(ctx, created.ID, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+	return s.recorded(ctx, repo, dep, env, pub, created.ID)
+}
+
+// recorded finishes the publication of an environment without a deploy
+// target: its deployment succeeded as soon as it exists.
+func (s *Publisher) recorded(ctx context.Context, repo *gh.Repo, dep pipeline.Deployment, env pipeline.Environment, pub Publication, id int64) error {
+	return repo.SetDeploymentStatus(ctx, id, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+}
+
+// Complete publishes pub again after an attempt that may have got part of
+// the way: when GitHub already holds the deployment named by pub.Intent
+// (created before a later write failed, or its answer lost), it carries on
+// with that one instead of creating a second; otherwise it publishes as
+// Publish does.
+func (s *Publisher) Complete(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, pub Publication) error {
+	dep, ok := p.Deployment(env.Name, pub.DefaultBranch)
+	if !ok {
+		return nil
+	}
+	if pub.Intent == "" {
+		return s.Publish(ctx, repo, p, env, pub)
+	}
+	id, err := repo.DeploymentWith(ctx, dep.Environment, pub.SHA, IntentKey, pub.Intent)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", env.Name, err)
+	}
+	if id == 0 {
+		return s.Publish(ctx, repo, p, env, pub)
+	}
+	zerolog.Ctx(ctx).Info().Int64("deployment", id).Msg("publication resumed with the deployment already created")
+	if env.Deploy.Target != "" {
+		return s.queueDeployment(ctx, repo, env, pub, id)
+	}
+	return s.recorded(ctx, repo, dep, env, pub, id)
 }
 
 // PurgeRequest asks for an environment's CDN cache to be purged outside a

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -132,7 +133,8 @@ func (s *Gate) serveSmokeReport(w http.ResponseWriter, r *http.Request) {
 
 // previewTree reads the site of repo at sha from the mirror for a preview
 // link; the site root comes from the commit's own .github/hoist.yml. The
-// commit must be in this server's mirror (Preview fetches it).
+// replica that issued the link fetched the commit into its mirror; any
+// other replica answering the link fetches it on demand.
 func (s *Gate) previewTree(full, sha string) (site.Tree, error) {
 	owner, name, _ := strings.Cut(full, "/")
 	m, err := s.mirror(owner, name)
@@ -142,7 +144,12 @@ func (s *Gate) previewTree(full, sha string) (site.Tree, error) {
 	ctx := context.Background()
 	all, err := m.Tree(ctx, sha, "")
 	if err != nil {
-		return nil, err
+		if ferr := s.fetchForPreview(ctx, owner, name, m, sha); ferr != nil {
+			return nil, fmt.Errorf("%w (fetching it: %v)", err, ferr)
+		}
+		if all, err = m.Tree(ctx, sha, ""); err != nil {
+			return nil, err
+		}
 	}
 	root := "."
 	if rc, err := all.Open(config.RepoConfigPath); err == nil {
@@ -159,4 +166,26 @@ func (s *Gate) previewTree(full, sha string) (site.Tree, error) {
 		return nil, fmt.Errorf("site root %q of %s: %w", root, shortSHA(sha), err)
 	}
 	return t, nil
+}
+
+// fetchForPreview fetches sha of owner/name into this replica's mirror for
+// a signed preview link issued by another replica. The link's signature
+// has already authorised it; the App's installation on the repository
+// reads the commit.
+func (s *Gate) fetchForPreview(ctx context.Context, owner, name string, m *site.Mirror, sha string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	app, err := s.clients.NewAppClient()
+	if err != nil {
+		return fmt.Errorf("app client: %w", err)
+	}
+	inst, _, err := app.Apps.FindRepositoryInstallation(ctx, owner, name)
+	if err != nil {
+		return fmt.Errorf("installation on %s/%s: %w", owner, name, err)
+	}
+	client, err := s.clients.NewInstallationClient(inst.GetID())
+	if err != nil {
+		return fmt.Errorf("client of installation %d: %w", inst.GetID(), err)
+	}
+	return s.fetchCommits(ctx, gh.NewRepo(client, owner, name), inst.GetID(), m, sha)
 }

@@ -342,12 +342,20 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 	if baseHead != "" && baseline == nil {
 		baseline = s.baselineReport(ctx, m, repo.FullName(), a.Env, baseHead, root, opts)
 	}
-	if baseline != nil {
+	// Why the screenshots were not compared, said on the check run: a
+	// silent skip reads as "nothing changed".
+	var visualSkipped string
+	switch {
+	case baseHead == "":
+	case baseline == nil:
+		visualSkipped = "no screenshots of it could be found or taken"
+	default:
 		vo := smoke.VisualOptions{Threshold: cfg.Smoke.Visual.Threshold, MaxChangedRatio: cfg.Smoke.Visual.MaxChangedRatio}
 		if err := smoke.CompareVisual(ctx, rep, baseline, s.smoke.artifacts, vo); err != nil {
 			// The comparison is information for the reviewer; a baseline
 			// that cannot be read does not fail the candidate.
 			log.Warn().Err(err).Str("baseline", baseHead).Msg("visual comparison skipped")
+			visualSkipped = "its screenshots could not be read from the artifact store"
 		}
 	}
 
@@ -357,7 +365,7 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 		actions = append(actions, checks.Action{Label: "Promote", Description: cutRunes("Promote to "+env.Name, checks.MaxActionDescription), Identifier: "promote"})
 	}
 	view := smokeView{Env: a.Env, SHA: a.SHA, ArtifactBase: s.smoke.publicURL, ArtifactURL: s.artifactURL(run.Repo, s.smoke.publicURL),
-		ReportURL: s.reportURL(run), Baseline: baseHead,
+		ReportURL: s.reportURL(run), Baseline: baseHead, VisualSkipped: visualSkipped,
 		PreviewLinks: s.smoke.signer != nil}
 	if err := s.updateSmokeCheck(ctx, repo, run, conclusion, smokeOutput(rep, view), actions); err != nil {
 		return "", err

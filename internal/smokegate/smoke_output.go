@@ -24,6 +24,9 @@ type smokeView struct {
 	ReportURL string
 	// Baseline is the environment head the screenshots were compared with.
 	Baseline string
+	// VisualSkipped, when set, says why the screenshots were not compared
+	// with Baseline after all.
+	VisualSkipped string
 	// PreviewLinks says whether /preview hands out temporary links.
 	PreviewLinks bool
 }
@@ -40,7 +43,10 @@ func smokeOutput(rep *smoke.Report, v smokeView) checks.Output {
 	var intro strings.Builder
 	fmt.Fprintf(&intro, "**%s** — candidate `%s` for **%s**, tested in headless Chromium in %s.\n\n",
 		checks.Escape(rep.Title), shortSHA(v.SHA), checks.Escape(orDash(v.Env)), msWords(rep.DurationMS))
-	if v.Baseline != "" {
+	switch {
+	case v.Baseline != "" && v.VisualSkipped != "":
+		fmt.Fprintf(&intro, "Screenshots **not compared** with `%s`, the current head of %s: %s.\n\n", shortSHA(v.Baseline), checks.Escape(v.Env), checks.Escape(v.VisualSkipped))
+	case v.Baseline != "":
 		fmt.Fprintf(&intro, "Screenshots compared with `%s`, the current head of %s.\n\n", shortSHA(v.Baseline), checks.Escape(v.Env))
 	}
 	fmt.Fprintf(&intro, "[Full report](%s) with every page and screenshot.\n\n", v.ReportURL)

@@ -128,3 +128,20 @@ func TestSmokeOutputOfAFailureSaysWhatNext(t *testing.T) {
 		t.Errorf("a passing run says it was not promoted:\n%s", s)
 	}
 }
+
+// A visual comparison that could not be made says so on the check run,
+// rather than reading as a comparison that found nothing.
+func TestSmokeOutputSaysWhenTheBaselineIsMissing(t *testing.T) {
+	rep := &smoke.Report{Title: "1/1 pages OK", Conclusion: smoke.Success,
+		Pages: []smoke.PageResult{{Path: "/", Viewport: "desktop", Status: 200, Screenshot: shotOf(1), Conclusion: smoke.Success}}}
+	base := strings.Repeat("cd", 20)
+	v := smokeView{Env: "staging", SHA: strings.Repeat("ab", 20), ReportURL: "https://hoist.example/smoke/runs/x", Baseline: base}
+	if s := smokeOutput(rep, v).Summary; !strings.Contains(s, "Screenshots compared with `cdcdcdc`") {
+		t.Fatalf("summary lacks the comparison:\n%s", s)
+	}
+	v.VisualSkipped = "its screenshots could not be read from the artifact store"
+	s := smokeOutput(rep, v).Summary
+	if !strings.Contains(s, "**not compared** with `cdcdcdc`") || !strings.Contains(s, "could not be read from the artifact store") {
+		t.Fatalf("summary does not say the comparison was skipped:\n%s", s)
+	}
+}

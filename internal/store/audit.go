@@ -24,6 +24,11 @@ type AuditEntry struct {
 // Audit writes e to the audit log and logs it under the "audit" key, so the
 // trail is in the database for the dashboard and in the logs for shipping.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	return s.audit(ctx, s, e)
+}
+
+// audit writes e with q (the store, or a transaction).
+func (s *Store) audit(ctx context.Context, q Querier, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
@@ -39,7 +44,7 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 		Str("repo", e.Repo).Str("actor", e.Actor).Str("action", e.Action).Str("env", e.Env).
 		Str("sha", e.SHA).Str("outcome", e.Outcome).RawJSON("detail", detail)).
 		Msg("audit")
-	_, err := s.Exec(ctx, `INSERT INTO audit_log (at, repo, actor, action, env, sha, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.Exec(ctx, `INSERT INTO audit_log (at, repo, actor, action, env, sha, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.At.UTC(), e.Repo, e.Actor, e.Action, e.Env, e.SHA, e.Outcome, string(detail))
 	if err != nil {
 		return fmt.Errorf("store: audit %s %s: %w", e.Action, e.Repo, err)
