@@ -124,24 +124,7 @@ func TestBinaryLinksNoTestKit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go list needs the go command: %v", err)
-	}
-	cmd := exec.Command(goBin, "list", "-deps", "-f", "{{.ImportPath}}\t{{join .Imports \" \"}}", ".")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("go list -deps: %v\n%s", err, stderr)
-	}
-	graph := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, imports, _ := strings.Cut(line, "\t")
-		graph[pkg] = strings.Fields(imports)
-	}
+	graph, out := goListDeps(t, ".")
 	root := modulePath + "/cmd/hoist"
 	if _, ok := graph[root]; !ok || len(graph) < 100 {
 		t.Fatalf("go list -deps gave %d packages and no %s; output starts:\n%.500s", len(graph), root, out)
@@ -248,4 +231,30 @@ func TestScriptsSelectGoModToolchain(t *testing.T) {
 	if image := "golang:" + string(m[1]) + "-"; !strings.Contains(string(ci), image) {
 		t.Errorf(".github/workflows/ci.yml does not run in %s…", image)
 	}
+}
+
+// goListDeps runs go list -deps on pkgs and returns each package's imports
+// and the raw output (for failure messages). The environment is inherited,
+// so GOTOOLCHAIN and GOFLAGS apply as they do to the go test that runs it.
+func goListDeps(t *testing.T, pkgs ...string) (map[string][]string, []byte) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go list needs the go command: %v", err)
+	}
+	args := append([]string{"list", "-deps", "-f", "{{.ImportPath}}\t{{join .Imports \" \"}}"}, pkgs...)
+	out, err := exec.Command(goBin, args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps: %v\n%s", err, stderr)
+	}
+	graph := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, "\t")
+		graph[pkg] = strings.Fields(imports)
+	}
+	return graph, out
 }

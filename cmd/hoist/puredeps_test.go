@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -91,29 +90,11 @@ func TestPureCoreImportsNoAdapter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go list needs the go command: %v", err)
-	}
-	args := []string{"list", "-deps", "-f", "{{.ImportPath}}\t{{join .Imports \" \"}}"}
+	var pkgs []string
 	for p := range pureCore {
-		args = append(args, p)
+		pkgs = append(pkgs, p)
 	}
-	// The environment is inherited, so GOTOOLCHAIN and GOFLAGS apply as
-	// they do to the go test that runs this.
-	out, err := exec.Command(goBin, args...).Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("go list -deps: %v\n%s", err, stderr)
-	}
-	graph := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, imports, _ := strings.Cut(line, "\t")
-		graph[pkg] = strings.Fields(imports)
-	}
+	graph, out := goListDeps(t, pkgs...)
 	for p := range pureCore {
 		if _, ok := graph[p]; !ok {
 			t.Fatalf("go list -deps gave no %s; output starts:\n%.500s", p, out)
