@@ -91,6 +91,13 @@ func TestSmokeFenceFromTheCommandLine(t *testing.T) {
 // wrote on stderr.
 func runSmokeStderr(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return withStderr(t, func() int { return runSmoke(context.Background(), args) })
+}
+
+// withStderr runs a command's run function with stderr going to a file,
+// and returns its exit status and what it wrote there.
+func withStderr(t *testing.T, run func() int) (int, string) {
+	t.Helper()
 	f, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +105,7 @@ func runSmokeStderr(t *testing.T, args ...string) (int, string) {
 	defer f.Close()
 	saved := os.Stderr
 	os.Stderr = f
-	code := runSmoke(context.Background(), args)
+	code := run()
 	os.Stderr = saved
 	b, err := os.ReadFile(f.Name())
 	if err != nil {

@@ -17,17 +17,7 @@ import (
 // runSyncStderr runs hoist sync and returns its exit status and stderr.
 func runSyncStderr(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	saved := os.Stderr
-	os.Stderr = f
-	code := runSync(context.Background(), args)
-	os.Stderr = saved
-	b, _ := os.ReadFile(f.Name())
-	return code, string(b)
+	return withStderr(t, func() int { return runSync(context.Background(), args) })
 }
 
 // hoist sync applies the cache rules of the repository configuration: the

@@ -153,17 +153,7 @@ func TestSyncRetriesAFailedPurge(t *testing.T) {
 	}
 	sync := func() (int, string) {
 		t.Helper()
-		f, err := os.CreateTemp(t.TempDir(), "stderr")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		saved := os.Stderr
-		os.Stderr = f
-		code := runSync(context.Background(), []string{src, dst, "--purge", "varnish:" + door.URL, "--config", ""})
-		os.Stderr = saved
-		b, _ := os.ReadFile(f.Name())
-		return code, string(b)
+		return runSyncStderr(t, src, dst, "--purge", "varnish:"+door.URL, "--config", "")
 	}
 	pending := filepath.Join(dst, filepath.FromSlash(deploy.PurgePendingName))
 
