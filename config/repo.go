@@ -31,7 +31,7 @@ type RepoConfig struct {
 	Tags         []RepoTagRule    `yaml:"tags" doc:"Tag rules: pushing a tag that matches a pattern promotes the tagged commit to an environment."`
 	Smoke        RepoSmoke        `yaml:"smoke" doc:"The smoke test hoist runs in headless Chromium on every candidate commit; its result is the hoist/smoke check run."`
 	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
-	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request comments."`
+	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request and issue comments."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.
