@@ -114,7 +114,7 @@ func (c RepoCheck) Restricted() bool { return c.App != "" || c.Creator != "" }
 type RepoDeploy struct {
 	Target string `yaml:"target" doc:"Name of a deploy target in the server configuration (credentials never live in the repository)."`
 	Prefix string `yaml:"prefix" doc:"Folder the environment is published to, inside the repository's own folder of the target (by default the server's <owner>/<repo>/). A clean relative path: no leading /, no . or .. folder, no \\ or %. Default: the environment's name and a slash, when target is set."`
-	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'." schema:"format=uri"`
+	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'. When it has a path (https://docs.example.com/v/1.2/), CDN path purges go under that path." schema:"format=uri"`
 }
 
 // RepoPurge is one CDN to purge after a deploy.
