@@ -31,7 +31,7 @@ type RepoConfig struct {
 	Tags         []RepoTagRule    `yaml:"tags" doc:"Tag rules: pushing a tag that matches a pattern promotes the tagged commit to an environment."`
 	Smoke        RepoSmoke        `yaml:"smoke" doc:"The smoke test hoist runs in headless Chromium on every candidate commit; its result is the hoist/smoke check run."`
 	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
-	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request comments."`
+	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request and issue comments."`
 	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
 
 	// File is the name the configuration was loaded from, as given to
@@ -115,7 +115,7 @@ func (c RepoCheck) Restricted() bool { return c.App != "" || c.Creator != "" }
 type RepoDeploy struct {
 	Target string `yaml:"target" doc:"Name of a deploy target in the server configuration (credentials never live in the repository)."`
 	Prefix string `yaml:"prefix" doc:"Folder the environment is published to, inside the repository's own folder of the target (by default the server's <owner>/<repo>/). A clean relative path: no leading /, no . or .. folder, no \\ or %. Default: the environment's name and a slash, when target is set."`
-	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'." schema:"format=uri"`
+	URL    string `yaml:"url" doc:"The environment's public URL, shown on GitHub deployments as 'View deployment'. When it has a path (https://docs.example.com/v/1.2/), CDN path purges go under that path." schema:"format=uri"`
 }
 
 // RepoPublish applies to every deploy of the repository's site: the

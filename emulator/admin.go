@@ -466,3 +466,19 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Unlock()
 	s.saveLogged()
 }
+
+// SetPrivate makes a repository private or public, as its owner can on
+// GitHub; a public repository is readable, and open to comments, by anyone.
+func (s *Server) SetPrivate(fullName string, private bool) error {
+	s.mu.Lock()
+	r := s.st.Repos[strings.ToLower(fullName)]
+	if r == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("no repository %q", fullName)
+	}
+	r.Private = private
+	r.UpdatedAt = s.now()
+	s.mu.Unlock()
+	s.saveLogged()
+	return nil
+}

@@ -425,3 +425,31 @@ func deleteIssueReaction(c *call) {
 		c.deleteReaction(0, is.Number)
 	}
 }
+
+// createIssue opens an issue (anyone who can read the repository may, as on
+// GitHub) and sends the `issues` opened event.
+func createIssue(c *call) {
+	var in struct {
+		Title *string `json:"title"`
+		Body  string  `json:"body"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	if in.Title == nil || strings.TrimSpace(*in.Title) == "" {
+		c.invalid("Validation Failed", fieldError{Resource: "Issue", Field: "title", Code: "missing_field"})
+		return
+	}
+	c.s.mu.Lock()
+	now := c.s.now()
+	c.repo.NextNumber++
+	is := &Issue{ID: c.s.nextID(), Number: c.repo.NextNumber, Title: *in.Title, Body: in.Body, User: c.actor.login(),
+		State: "open", CreatedAt: now, UpdatedAt: now}
+	c.repo.Issues[is.Number] = is
+	body := c.s.issueJSON(c.repo, is)
+	c.s.emit(c.repo, 0, "issues", "opened", obj{"issue": body, "repository": c.s.repoJSON(c.repo), "sender": c.s.userJSON(c.actor.user)})
+	c.s.mu.Unlock()
+	c.s.saveLogged()
+	c.w.Header().Set("Location", body["url"].(string))
+	c.json(http.StatusCreated, body)
+}

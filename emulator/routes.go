@@ -57,6 +57,7 @@ func (s *Server) routeTable() []*route {
 		repo("PUT", R+"/pulls/{pull_number}/reviews/{review_id}/dismissals", levelWrite, "pull_requests", dismissReview),
 
 		// issues and comments
+		repo("POST", R+"/issues", levelRead, "issues", createIssue),
 		repo("GET", R+"/issues/{issue_number}", levelRead, "issues", getIssue),
 		repo("GET", R+"/issues/{issue_number}/comments", levelRead, "issues", listComments),
 		repo("POST", R+"/issues/{issue_number}/comments", levelRead, "issues", createComment),

@@ -28,7 +28,7 @@ type Deps struct {
 	// Promotions re-evaluates promotions when branches, tags and checks
 	// change; nil leaves those events logged only.
 	Promotions Promotions
-	// Commands runs the slash-commands of pull request comments; nil
+	// Commands runs the slash-commands of pull request and issue comments; nil
 	// leaves comments logged only.
 	Commands Commands
 	// CheckSuites re-runs hoist's smoke tests when a check suite is

@@ -1,4 +1,4 @@
-// Package chatops runs the slash-commands of pull request comments
+// Package chatops runs the slash-commands of pull request and issue comments
 // (/promote, /hold, /rollback, /smoke, /purge …): it parses and authorises
 // them with internal/command, acts through the capabilities that own each
 // action, and answers in the pull request. Each comment is a durable job,

@@ -59,6 +59,20 @@ type CommandArgs struct {
 	// CreatedAt is when the comment was written: its job looks for
 	// earlier comments shortly before it (order.go).
 	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Issue marks a comment on a plain issue, not a pull request: the
+	// commands that name their environment run as on a pull request, and
+	// those that need one (/smoke and /preview of "this pull request")
+	// are answered that they need one. False on jobs queued before issues
+	// were served, which were all pull requests.
+	Issue bool `json:"issue,omitempty"`
+}
+
+// where names what the comment is on, for replies and the audit log.
+func (a CommandArgs) where() string {
+	if a.Issue {
+		return "issue"
+	}
+	return "pull_request"
 }
 
 // Kind names the job for River.
@@ -69,16 +83,18 @@ func (CommandArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 6, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// OnIssueComment hands the commands of a new pull request comment to a
-// durable job. Only `created` comments by people act: an edit never runs
-// anything, and bots (hoist included) are never obeyed.
+// OnIssueComment hands the commands of a new comment on a pull request or
+// an issue to a durable job. Only `created` comments by people act: an edit
+// never runs anything, and bots (hoist included) are never obeyed. An issue
+// is served as a pull request is, with the same authorization: an emergency
+// /rollback or /hold must not wait for someone to open a pull request.
 func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error {
 	log := zerolog.Ctx(ctx)
 	c := ev.GetComment()
 	author := c.GetUser()
 	isBot := author.GetType() == "Bot" || ev.GetSender().GetType() == "Bot" ||
 		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: ev.GetSender().GetLogin()}.IsBotAccount()
-	if !command.ShouldAct(ev.GetAction(), isBot) || !ev.GetIssue().IsPullRequest() {
+	if !command.ShouldAct(ev.GetAction(), isBot) {
 		return nil
 	}
 	// A cheap look before any API call: most comments hold no command.
@@ -89,8 +105,9 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
 		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
 		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID,
-		CreatedAt: c.GetCreatedAt().Time}
-	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).Msg("pull request command queued")
+		CreatedAt: c.GetCreatedAt().Time, Issue: !ev.GetIssue().IsPullRequest()}
+	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).
+		Str("on", args.where()).Msg("command queued")
 	// Queued in the transaction that records the delivery handled: the job
 	// exists exactly when the delivery is done.
 	err := jobs.OnComplete(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -366,7 +383,7 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 	if _, done := cr.Detail["audited"]; !done {
 		err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: a.Author, Action: "command", Env: cmd.Env, SHA: cmd.SHA,
 			Outcome: outcome, Detail: map[string]any{"command": cmd.String(), "comment": a.CommentID, "comment_url": a.CommentURL,
-				"pull_request": a.Number, "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
+				a.where(): a.Number, "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
 		if err != nil {
 			return failed(err)
 		}

@@ -424,6 +424,12 @@ func (s *Service) smokeRequest(ctx context.Context, run *cmdRun, cmd command.Com
 		if errors.Is(err, gh.ErrNotFound) {
 			return req, &result{outcome: command.Refused, detail: fmt.Sprintf("There is no commit %s in this repository.", codeSpan(cmd.SHA))}
 		}
+	case run.a.Issue:
+		// Without an environment or a commit the command means "this pull
+		// request", and an issue has none: say so rather than guess.
+		return req, &result{outcome: command.Refused, detail: fmt.Sprintf(
+			"%s without an environment or a commit needs a pull request: in an issue, name one, e.g. %s or %s.",
+			codeSpan("/"+string(cmd.Verb)), codeSpan("/"+string(cmd.Verb)+" <environment>"), codeSpan("/"+string(cmd.Verb)+" <sha>"))}
 	default:
 		req.SHA, req.Env, err = run.pullHead(ctx)
 	}

@@ -58,10 +58,10 @@ func HelpMarkdown(opts Options) string {
 	var b strings.Builder
 	b.WriteString("### hoist commands\n\n")
 	if opts.ShortForm {
-		fmt.Fprintf(&b, "Write each command on a line of its own in a pull request comment. "+
+		fmt.Fprintf(&b, "Write each command on a line of its own in a comment on a pull request or an issue. "+
 			"Every command also works as %s, e.g. %s.\n\n", code(LongFormPrefix+" <verb> …"), code(LongFormPrefix+" promote staging"))
 	} else {
-		fmt.Fprintf(&b, "Write each command on a line of its own in a pull request comment, starting with %s, e.g. %s.\n\n",
+		fmt.Fprintf(&b, "Write each command on a line of its own in a comment on a pull request or an issue, starting with %s, e.g. %s.\n\n",
 			code(LongFormPrefix), code(LongFormPrefix+" promote staging"))
 	}
 	b.WriteString("| Command | What it does | Who can use it |\n| --- | --- | --- |\n")

@@ -423,7 +423,7 @@ func (s *Publisher) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs
 		return sum, err
 	}
 	if len(cdns) > 0 {
-		if err := s.purgeAfterDeploy(ctx, a, res, cdns, extra, sum); err != nil {
+		if err := s.purgeAfterDeploy(ctx, a, res, dep.URL, cdns, extra, sum); err != nil {
 			return sum, err
 		}
 	}
@@ -615,12 +615,13 @@ func truncateBytes(s string, n int) string {
 // purgeAfterDeploy purges what the deploy changed, together with any purge
 // of the environment that failed before: a retried publish finds the tree
 // already deployed, so the store keeps what it still has to purge.
-func (s *Publisher) purgeAfterDeploy(ctx context.Context, a PublishArgs, res *deploy.Result, cdns []purge.CDNConfig, extra purge.Extra, sum *publishSummary) error {
+func (s *Publisher) purgeAfterDeploy(ctx context.Context, a PublishArgs, res *deploy.Result, envURL string, cdns []purge.CDNConfig, extra purge.Extra, sum *publishSummary) error {
 	full := a.Owner + "/" + a.Repo
 	req := purge.RequestFor(res, extra)
-	// Paths are purged where the edition's objects are: under the
-	// repository's folder, never at another repository's.
-	req.Prefix = res.Prefix
+	// Paths are purged where the edition is served: under the sub-path of
+	// its URL when it has one, else under the repository's folder, never
+	// at another repository's.
+	req.Prefix = purge.PrefixOf(envURL, res.Prefix)
 	pendingJSON, err := s.store.PendingPurge(ctx, full, a.Env)
 	if err != nil {
 		return err

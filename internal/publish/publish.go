@@ -168,6 +168,7 @@ func (s *Publisher) Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeli
 	} else if p, err := deploy.JoinPrefix(strings.ToLower(full)+"/", env.Name+"/"); err == nil {
 		preq.Prefix = p
 	}
+	preq.Prefix = purge.PrefixOf(env.URL, preq.Prefix)
 	for _, u := range req.Paths {
 		sp := purge.SitePath(u)
 		preq.Changes = append(preq.Changes, purge.Change{Path: sp, Keys: []string{preq.EditionKey, deploy.PathKey(edition, sp)}})

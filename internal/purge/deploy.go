@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/hoist-dev/hoist/internal/deploy"
@@ -143,4 +145,25 @@ func (p *DeployPurger) Markdown() string {
 		fmt.Fprintf(&b, "- %s\n", line)
 	}
 	return b.String()
+}
+
+// PrefixOf is the URL path prefix purges use for an environment served at
+// envURL: its path when the environment lives under a sub-path of its host
+// ("https://docs.example.com/v/1.2/" → "v/1.2/"), so that a change to
+// index.html purges /v/1.2/index.html and /v/1.2/, never the host's root.
+// An empty, unparsable or root URL leaves fallback (the edition's folder on
+// its target, which a CDN serving the target at its keys sees).
+func PrefixOf(envURL, fallback string) string {
+	if envURL == "" {
+		return fallback
+	}
+	u, err := url.Parse(envURL)
+	if err != nil || u.Host == "" {
+		return fallback
+	}
+	p := strings.Trim(path.Clean("/"+u.Path), "/")
+	if p == "" || p == "." {
+		return fallback
+	}
+	return p + "/"
 }
