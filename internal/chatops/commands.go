@@ -94,14 +94,14 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 	author := c.GetUser()
 	isBot := author.GetType() == "Bot" || ev.GetSender().GetType() == "Bot" ||
 		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: ev.GetSender().GetLogin()}.IsBotAccount()
+	r := ev.GetRepo()
 	if !command.ShouldAct(ev.GetAction(), isBot) {
-		return nil
+		return s.seenWithoutCommands(ctx, ev)
 	}
 	// A cheap look before any API call: most comments hold no command.
 	if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
-		return nil
+		return s.seenWithoutCommands(ctx, ev)
 	}
-	r := ev.GetRepo()
 	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
 		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
 		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID,
@@ -118,6 +118,23 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 		if err := s.store.InTx(ctx, func(tx store.Tx) error { return s.queueCommand(ctx, tx, args) }); err != nil {
 			return fmt.Errorf("queue commands of comment %d: %w", args.CommentID, err)
 		}
+	}
+	return nil
+}
+
+// seenWithoutCommands records that the creation of a comment was delivered
+// and runs nothing (no command, or a bot's), so that a later comment's job
+// never queues it from the comment list, where its body may have been
+// edited since (order.go).
+func (s *Service) seenWithoutCommands(ctx context.Context, ev *github.IssueCommentEvent) error {
+	if ev.GetAction() != "created" {
+		return nil
+	}
+	r := ev.GetRepo()
+	err := s.store.CommentSeen(ctx, store.QueuedCommand{CommentID: ev.GetComment().GetID(),
+		Repo: r.GetOwner().GetLogin() + "/" + r.GetName(), Number: ev.GetIssue().GetNumber()})
+	if err != nil {
+		return fmt.Errorf("record comment %d: %w", ev.GetComment().GetID(), err)
 	}
 	return nil
 }

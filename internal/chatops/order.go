@@ -106,6 +106,15 @@ func (s *Service) queueEarlier(ctx context.Context, a CommandArgs, jobID int64) 
 			if c.GetUpdatedAt().After(c.GetCreatedAt().Time) {
 				continue
 			}
+			// A comment whose creation hoist has (its job, or seen without
+			// commands) is decided by its own webhook, which carries the
+			// body as written; only a comment whose webhook is still to
+			// come is queued from the list.
+			if known, err := s.store.CommentKnown(ctx, c.GetID()); err != nil {
+				return err
+			} else if known {
+				continue
+			}
 			author := c.GetUser()
 			if author.GetType() == "Bot" || (command.Actor{Login: author.GetLogin()}).IsBotAccount() {
 				continue

@@ -35,6 +35,30 @@ func (s *Store) QueueCommand(ctx context.Context, tx Tx, c QueuedCommand) error 
 	return nil
 }
 
+// CommentSeen records a comment whose creation was delivered and queued no
+// job (it holds no command, or a bot wrote it): finished at once, so it
+// holds no turn, and known, so that no later comment's job queues it from
+// the comment list (CommentKnown).
+func (s *Store) CommentSeen(ctx context.Context, c QueuedCommand) error {
+	now := s.now()
+	_, err := s.Exec(ctx, `INSERT INTO command_order (comment_id, repo, number, job_id, done_at, created_at) VALUES (?, ?, ?, 0, ?, ?)
+		ON CONFLICT (comment_id) DO NOTHING`, c.CommentID, c.Repo, c.Number, now, now)
+	if err != nil {
+		return fmt.Errorf("store: comment %d seen: %w", c.CommentID, err)
+	}
+	return nil
+}
+
+// CommentKnown reports whether hoist has the comment's creation already: a
+// job queued for it, or CommentSeen.
+func (s *Store) CommentKnown(ctx context.Context, commentID int64) (bool, error) {
+	var n int
+	if err := s.QueryRow(ctx, `SELECT count(*) FROM command_order WHERE comment_id = ?`, commentID).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: command order of comment %d: %w", commentID, err)
+	}
+	return n > 0, nil
+}
+
 // CommandListed reports whether the job of comment has looked for earlier
 // comments already, and with mark set records that it has.
 func (s *Store) CommandListed(ctx context.Context, commentID int64, mark bool) (bool, error) {
