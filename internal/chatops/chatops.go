@@ -39,7 +39,7 @@ type Service struct {
 // evaluating now, and the clock of holds.
 type Promotions interface {
 	Gather(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, trigger pipeline.Trigger, actor string) (pipeline.Facts, *gh.PullRequest, error)
-	Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a promotion.EvaluateArgs, d pipeline.Decision) error
+	DecideAndAct(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, a promotion.EvaluateArgs) (pipeline.Facts, pipeline.Decision, bool, error)
 	Enqueue(ctx context.Context, re repoconfig.RepoEvent, targets []pipeline.Target, trigger pipeline.Trigger) error
 	Now() time.Time
 }

@@ -105,12 +105,11 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 		t.SHA = full
 	}
 	a := run.evaluateArgs(t, pipeline.TriggerCommand, run.a.Author)
-	facts, _, err := s.promotions.Gather(ctx, run.repo, run.p, env, t, pipeline.TriggerCommand, run.a.Author)
-	if err != nil {
+	facts, d, acting, err := s.promotions.DecideAndAct(ctx, run.repo, run.p, env, t, a)
+	if err != nil && !acting {
 		return later(err)
 	}
-	d := run.p.Decide(t, facts)
-	if err := s.promotions.Act(ctx, run.repo, run.p, env, a, d); err != nil {
+	if err != nil {
 		if errors.Is(err, gh.ErrNotFastForward) {
 			return failed(fmt.Errorf("%s moved while I was promoting it, and nothing was overwritten; say `%s` again to promote from its new head", env.Branch, run.p.PromoteCommand(env.Name)))
 		}

@@ -403,6 +403,26 @@ func toCommits(cs []gh.Commit) []pipeline.Commit {
 	return out
 }
 
+// DecideAndAct is what a command does, in the environment's turn as the
+// evaluation job takes it: finish a pending publication first, then gather
+// the facts, decide and act, so that a command and an automatic promotion
+// never act on one head both. acting says the error (if any) came from
+// acting on the decision, not from reading the facts.
+func (s *Service) DecideAndAct(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, a EvaluateArgs) (facts pipeline.Facts, d pipeline.Decision, acting bool, err error) {
+	err = s.oneAtATime(ctx, repo.FullName(), env.Name, func(ctx context.Context) error {
+		if err := s.resume(ctx, repo, p, env); err != nil {
+			return err
+		}
+		f, _, err := s.Gather(ctx, repo, p, env, t, pipeline.Trigger(a.Trigger), a.Actor)
+		if err != nil {
+			return err
+		}
+		facts, d, acting = f, p.Decide(t, f), true
+		return s.Act(ctx, repo, p, env, a, d)
+	})
+	return facts, d, acting, err
+}
+
 // Act carries out a decision.
 func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) error {
 	log := zerolog.Ctx(ctx)
