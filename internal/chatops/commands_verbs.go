@@ -329,8 +329,11 @@ func (s *Service) cmdDeploy(ctx context.Context, run *cmdRun, cmd command.Comman
 		Outcome: "redeploy", Detail: map[string]any{"comment": run.a.CommentID}}); err != nil {
 		return failed(err)
 	}
-	if err := s.pub.Publish(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: head, Previous: head, Reason: "redeploy",
-		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation}); err != nil {
+	// Named by the command line, so that a retry after a failed write
+	// carries on with the deployment an earlier attempt created.
+	if err := s.pub.Complete(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: head, Previous: head, Reason: "redeploy",
+		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation,
+		Intent: fmt.Sprintf("redeploy:%d:%d", run.a.CommentID, cmd.Line)}); err != nil {
 		return failed(err)
 	}
 	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Deployed %s again at %s.", codeSpan(env.Name), codeSpan(shortSHA(head))), links: run.envLinks(env, "", "")}

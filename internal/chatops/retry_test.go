@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/hoist-dev/hoist/emulator"
 )
 
@@ -60,5 +61,44 @@ func TestTransientGitHubErrorsAreRetriedBeforeAnyoneIsTold(t *testing.T) {
 				t.Fatalf("%d replies to one /status, want 1", n)
 			}
 		})
+	}
+}
+
+// A /deploy whose deployment GitHub created but whose status write failed
+// is retried with the same deployment: one deployment of the head, which
+// succeeds, not a second one beside a deployment stuck without a status.
+func TestRedeployRetriedKeepsItsDeployment(t *testing.T) {
+	w := startCommands(t)
+	ctx := context.Background()
+	head := w.Head("staging")
+	w.GH.SetFaults(emulator.Faults{WebhookDropRate: 1})
+	id := w.say(w.bob, "/deploy staging")
+	d := w.droppedComment(id)
+	w.GH.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{
+		{Method: "POST", Path: "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", ErrorRate: 1, ErrorStatus: 502}}})
+	w.redeliver(d)
+	w.commandAttempts(id, 1)
+	w.GH.SetFaults(emulator.Faults{})
+	reply := w.answered(id, 1)
+	contains(t, "the reply", reply, "Deployed `staging` again")
+	deps, _, err := w.Alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging", SHA: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var redeploys []*github.Deployment // the push of the branch has its own
+	for _, dep := range deps {
+		if strings.HasPrefix(dep.GetDescription(), "redeploy ") {
+			redeploys = append(redeploys, dep)
+		}
+	}
+	if len(redeploys) != 1 {
+		t.Fatalf("%d redeployments of %s to staging after one /deploy, want 1", len(redeploys), head[:7])
+	}
+	sts, _, err := w.Alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", redeploys[0].GetID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) == 0 || sts[0].GetState() != "success" {
+		t.Fatalf("the deployment's statuses: %v, want success", sts)
 	}
 }

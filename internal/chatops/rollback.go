@@ -106,8 +106,11 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 		Outcome: "rolled_back", Detail: map[string]any{"from": from, "to": to, "comment": run.a.CommentID, "comment_url": run.a.CommentURL}}); err != nil {
 		return failed(err)
 	}
-	if err := s.pub.Publish(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: to, Previous: from, Reason: "rollback",
-		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation}); err != nil {
+	// Named by the command line, so that a retry after a failed write
+	// carries on with the deployment an earlier attempt created.
+	if err := s.pub.Complete(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: to, Previous: from, Reason: "rollback",
+		Actor: run.a.Author, DefaultBranch: run.a.DefaultBranch, Installation: run.a.Installation,
+		Intent: fmt.Sprintf("rollback:%d:%d", run.a.CommentID, cmd.Line)}); err != nil {
 		return failed(err)
 	}
 	return result{outcome: command.Succeeded, detail: fmt.Sprintf("Rolled %s back from %s to %s (branch %s). "+
