@@ -49,19 +49,7 @@ func TestSyncPurgeSpecs(t *testing.T) {
 // real Varnish in front of it, only when something changed.
 func TestSyncPurgesVarnish(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := purge.SitePath(r.URL.Path)
-		b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(p)))
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("Surrogate-Key", deploy.EditionKey("default")+" "+deploy.PathKey("default", p))
-		w.Write(b)
-	}))
-	t.Cleanup(origin.Close)
-	node := testenv.Varnish(t, filepath.Join("..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	node := varnishInFrontOf(t, dst)
 	get := func(p string) (int, string) {
 		resp, err := http.Get("http://" + node + p)
 		if err != nil {
@@ -108,19 +96,7 @@ func TestSyncPurgesVarnish(t *testing.T) {
 // forgets it.
 func TestSyncRetriesAFailedPurge(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := purge.SitePath(r.URL.Path)
-		b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(p)))
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("Surrogate-Key", deploy.EditionKey("default")+" "+deploy.PathKey("default", p))
-		w.Write(b)
-	}))
-	t.Cleanup(origin.Close)
-	node := testenv.Varnish(t, filepath.Join("..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	node := varnishInFrontOf(t, dst)
 	// The purge endpoint hoist is given: Varnish behind a door that can be
 	// made to refuse purges (the adapter's own retries included) for the
 	// length of one sync.
@@ -198,4 +174,25 @@ func TestSyncRetriesAFailedPurge(t *testing.T) {
 	if code, out := sync(); code != 0 || purges.Load() != 0 {
 		t.Fatalf("idle sync: exit %d, %d purge requests: %s", code, purges.Load(), out)
 	}
+}
+
+// varnishInFrontOf starts Varnish with the shipped VCL in front of an
+// origin serving the folder dst, as a bucket would: cached for an hour,
+// tagged with the default edition's surrogate keys. It returns the node's
+// address.
+func varnishInFrontOf(t *testing.T, dst string) string {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := purge.SitePath(r.URL.Path)
+		b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(p)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Surrogate-Key", deploy.EditionKey("default")+" "+deploy.PathKey("default", p))
+		w.Write(b)
+	}))
+	t.Cleanup(origin.Close)
+	return testenv.Varnish(t, filepath.Join("..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
 }
