@@ -126,6 +126,11 @@ type Jobs struct {
 	// has a longer timeout of its own is given that long. It must be at
 	// least Timeout.
 	RescueAfter time.Duration `yaml:"rescue_after"`
+	// HeartbeatGrace is how long a replica on PostgreSQL may miss its
+	// heartbeats (written every 2 s) before the jobs it was running are
+	// handed to the others, whatever their kind's timeout. It bounds how
+	// long a kill -9 or a lost machine delays those jobs.
+	HeartbeatGrace time.Duration `yaml:"heartbeat_grace"`
 	// ShutdownGrace is how long a stopping server lets running jobs finish
 	// before cancelling them; cancelled jobs are handed back at once (any
 	// replica takes them), waiting ones stay queued.
@@ -437,6 +442,11 @@ func applyServerDefaults(cfg *Server) {
 		// recorded by its own replica, not rescued.
 		cfg.Jobs.RescueAfter = cfg.Jobs.Timeout + 15*time.Second
 	}
+	if cfg.Jobs.HeartbeatGrace == 0 {
+		// Five missed beats: a replica stalled by a long garbage
+		// collection or a slow database round trip is not taken for dead.
+		cfg.Jobs.HeartbeatGrace = 10 * time.Second
+	}
 	if cfg.Jobs.ShutdownGrace == 0 {
 		cfg.Jobs.ShutdownGrace = 30 * time.Second
 	}
@@ -511,6 +521,9 @@ func (cfg *Server) validate(s serverSources) error {
 	}
 	if cfg.Jobs.ShutdownGrace < 0 {
 		return s.errorf("jobs.shutdown_grace", "", "must be a positive duration, got %s", cfg.Jobs.ShutdownGrace)
+	}
+	if cfg.Jobs.HeartbeatGrace < 3*time.Second {
+		fail(s.errorf("jobs.heartbeat_grace", "", "must be at least 3s (heartbeats are 2s apart), got %s", cfg.Jobs.HeartbeatGrace))
 	}
 	if cfg.Jobs.RescueAfter < cfg.Jobs.Timeout {
 		fail(s.errorf("jobs.rescue_after", "", "must be at least jobs.timeout (%s), got %s", cfg.Jobs.Timeout, cfg.Jobs.RescueAfter))

@@ -73,6 +73,10 @@ type Engine struct {
 	// shared and local are the retention pruners (retention.go).
 	shared, local []namedPruner
 	stopLocal     context.CancelFunc
+	// live beats for this replica and hands back dead ones' jobs
+	// (liveness.go); nil on SQLite, which serves one replica.
+	live     *liveness
+	stopLive context.CancelFunc
 	// recovery recovers missed deliveries periodically (recover.go).
 	recovery *Recoverer
 }
@@ -87,6 +91,7 @@ type engineClient interface {
 	InsertManyFastTx(ctx context.Context, tx store.Tx, params []river.InsertManyParams) (int, error)
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	Stopped() <-chan struct{}
+	ID() string
 }
 
 // clientOf adapts river.Client[TTx]: only InsertTx needs the native tx.
@@ -203,6 +208,11 @@ func (e *Engine) Start(ctx context.Context) error {
 			return fmt.Errorf("jobs: %w", err)
 		}
 		e.client = clientOf[pgx.Tx]{client}
+		e.live = newLiveness(e.opts.Store.PgxPool(), client.ID(), c.HeartbeatGrace, e.opts.Registerer,
+			e.opts.Logger.With().Str("component", "jobs").Logger())
+		if err := e.live.begin(ctx); err != nil {
+			return err
+		}
 	}
 	events, cancel := e.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	go func() {
@@ -215,6 +225,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	e.running.Store(true)
+	if e.live != nil {
+		// Beats go on through Stop's grace, while jobs still finish here,
+		// whatever happens to ctx; Stop ends them.
+		livectx, stopLive := context.WithCancel(context.WithoutCancel(ctx))
+		e.stopLive = stopLive
+		go e.live.run(livectx)
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	e.stopLocal = cancel
 	e.startLocalPruning(lctx)
@@ -251,6 +268,11 @@ func (e *Engine) Stop(ctx context.Context, grace time.Duration) error {
 	}
 	if e.stopLocal != nil {
 		e.stopLocal()
+	}
+	if e.stopLive != nil {
+		// After the client stopped: a job it could not hand back is
+		// taken over by the others once the beats are past the grace.
+		defer e.stopLive()
 	}
 	gctx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()

@@ -89,60 +89,6 @@ func TestAStoppedEngineHandsItsRunningJobToAnother(t *testing.T) {
 	}
 }
 
-type longArgs struct{}
-
-func (longArgs) Kind() string { return "test_long" }
-
-type longWorker struct {
-	river.WorkerDefaults[longArgs]
-	done atomic.Int32
-}
-
-func (w *longWorker) Timeout(*river.Job[longArgs]) time.Duration { return DeployTimeout }
-func (w *longWorker) Work(context.Context, *river.Job[longArgs]) error {
-	w.done.Add(1)
-	return nil
-}
-
-// The jobs a crashed replica left running are taken over by a healthy one
-// after jobs.rescue_after (plus River's rescuer interval, 30 s) when their
-// kind uses jobs.timeout; a kind with a longer timeout of its own (a
-// deploy) is left alone, since it may still be running.
-func TestACrashedReplicasShortJobsAreTakenOver(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for River's rescuer")
-	}
-	ctx := context.Background()
-	logs := &lockedBuffer{}
-	e, st := testEngine(t, logs, func(c *serverconfig.Jobs) { c.Timeout, c.RescueAfter = 2*time.Second, 3*time.Second })
-	short, long := &handWorker{}, &longWorker{}
-	river.AddWorker(e.Workers(), short)
-	river.AddWorker(e.Workers(), long)
-	must(t, e.Start(ctx))
-	t.Cleanup(func() { _ = e.Stop(context.Background(), 5*time.Second) })
-
-	// Two jobs as a killed replica leaves them: running, attempted by a
-	// client that is gone.
-	later := &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)}
-	s, err := e.Insert(ctx, handArgs{N: 2}, later)
-	must(t, err)
-	l, err := e.Insert(ctx, longArgs{}, later)
-	must(t, err)
-	crashed := time.Now()
-	for _, id := range []int64{s.Job.ID, l.Job.ID} {
-		_, err := st.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ?, attempted_by = '["dead-replica"]' WHERE id = ?`,
-			crashed.UTC(), id)
-		must(t, err)
-	}
-	waitJobState(t, st, s.Job.ID, "completed", 60*time.Second)
-	t.Logf("the short job was taken over %s after the crash (rescue_after 3s, River's rescuer runs every 30s)", time.Since(crashed).Round(time.Millisecond))
-	var state string
-	must(t, st.QueryRow(ctx, `SELECT state FROM river_job WHERE id = ?`, l.Job.ID).Scan(&state))
-	if state != "running" || long.done.Load() != 0 {
-		t.Fatalf("the deploy-length job is %s (run %d times), want left running within its own timeout", state, long.done.Load())
-	}
-}
-
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
