@@ -326,7 +326,9 @@ func (s *Service) cmdDeploy(ctx context.Context, run *cmdRun, cmd command.Comman
 		return failed(err)
 	}
 	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "deploy", Env: env.Name, SHA: head,
-		Outcome: "redeploy", Detail: map[string]any{"comment": run.a.CommentID}}); err != nil {
+		Outcome: "redeploy", Detail: map[string]any{"comment": run.a.CommentID},
+		// Once per command line, however often a failed write retries it.
+		Key: fmt.Sprintf("deploy:%d:%d", run.a.CommentID, cmd.Line)}); err != nil {
 		return failed(err)
 	}
 	// Named by the command line, so that a retry after a failed write

@@ -101,4 +101,54 @@ func TestRedeployRetriedKeepsItsDeployment(t *testing.T) {
 	if len(sts) == 0 || sts[0].GetState() != "success" {
 		t.Fatalf("the deployment's statuses: %v, want success", sts)
 	}
+	if n := w.audited(id, "deploy", "redeploy"); n != 1 {
+		t.Fatalf("the retried /deploy is audited %d times, want once", n)
+	}
+}
+
+// audited counts the audit entries of action and outcome that comment's
+// command wrote.
+func (w *cmdWorld) audited(comment int64, action, outcome string) int {
+	w.T.Helper()
+	entries, err := w.Srv.Store().AuditLog(context.Background(), "acme/site", 500)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if c, _ := e.Detail["comment"].(float64); e.Action == action && e.Outcome == outcome && int64(c) == comment {
+			n++
+		}
+	}
+	return n
+}
+
+// A /rollback whose branch move succeeded but whose deployment status
+// write failed is retried: the retry finds the branch moved and finishes,
+// and the rollback is in the audit log once, not once per attempt.
+func TestRollbackRetriedIsAuditedOnce(t *testing.T) {
+	w := startCommands(t)
+	v2 := w.greenOnDev("v2")
+	w.answered(w.say(w.bob, "/promote staging"), 1)
+	v3 := w.greenOnDev("v3")
+	w.answered(w.say(w.bob, "/promote staging"), 1)
+	if got := w.Head("staging"); got != v3 {
+		t.Fatalf("staging = %s, want %s", got, v3)
+	}
+	w.GH.SetFaults(emulator.Faults{WebhookDropRate: 1})
+	id := w.say(w.bob, "/rollback staging")
+	d := w.droppedComment(id)
+	w.GH.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{
+		{Method: "POST", Path: "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", ErrorRate: 1, ErrorStatus: 502}}})
+	w.redeliver(d)
+	errs := w.commandAttempts(id, 1)
+	w.GH.SetFaults(emulator.Faults{})
+	contains(t, "the reply", w.answered(id, 1), "Rolled `staging` back from `"+v3[:7]+"` to `"+v2[:7]+"`")
+	t.Logf("first attempt failed with %s", errs)
+	if got := w.Head("staging"); got != v2 {
+		t.Fatalf("staging = %s after the retried /rollback, want %s", got, v2)
+	}
+	if n := w.audited(id, "rollback", "rolled_back"); n != 1 {
+		t.Fatalf("the retried /rollback is audited %d times, want once", n)
+	}
 }

@@ -95,7 +95,8 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 		}
 		if after != to {
 			_ = s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "rollback", Env: env.Name, SHA: to,
-				Outcome: "raced", Detail: map[string]any{"from": from, "to": to, "found": after, "comment": run.a.CommentID}})
+				Outcome: "raced", Detail: map[string]any{"from": from, "to": to, "found": after, "comment": run.a.CommentID},
+				Key: fmt.Sprintf("rollback-raced:%d:%d", run.a.CommentID, cmd.Line)})
 			return failed(fmt.Errorf("%s points at %s right after I moved it to %s: someone pushed at the same moment. Look at the branch before anything else", env.Branch, shortSHA(after), shortSHA(to)))
 		}
 	default:
@@ -103,7 +104,10 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 			"%s stays held; look at the branch and say the command again.", codeSpan(env.Branch), codeSpan(shortSHA(from)), codeSpan(shortSHA(now)), codeSpan(env.Name))}
 	}
 	if err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: run.a.Author, Action: "rollback", Env: env.Name, SHA: to,
-		Outcome: "rolled_back", Detail: map[string]any{"from": from, "to": to, "comment": run.a.CommentID, "comment_url": run.a.CommentURL}}); err != nil {
+		Outcome: "rolled_back", Detail: map[string]any{"from": from, "to": to, "comment": run.a.CommentID, "comment_url": run.a.CommentURL},
+		// Once per command line: a retry after a failed deployment write
+		// finds the branch moved already and must not record it again.
+		Key: fmt.Sprintf("rollback:%d:%d", run.a.CommentID, cmd.Line)}); err != nil {
 		return failed(err)
 	}
 	// Named by the command line, so that a retry after a failed write

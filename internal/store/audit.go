@@ -19,6 +19,10 @@ type AuditEntry struct {
 	SHA     string
 	Outcome string // e.g. success, failure, refused
 	Detail  map[string]any
+	// Key names the intent of an entry written by a job that may be
+	// retried (e.g. "rollback:<comment>:<line>"): the entry is written
+	// once per key, however often the job runs. Empty: always written.
+	Key string
 }
 
 // Audit writes e to the audit log and logs it under the "audit" key, so the
@@ -40,14 +44,31 @@ func (s *Store) audit(ctx context.Context, q Querier, e AuditEntry) error {
 		}
 		detail = b
 	}
-	zerolog.Ctx(ctx).Info().Dict("audit", zerolog.Dict().
-		Str("repo", e.Repo).Str("actor", e.Actor).Str("action", e.Action).Str("env", e.Env).
-		Str("sha", e.SHA).Str("outcome", e.Outcome).RawJSON("detail", detail)).
-		Msg("audit")
-	_, err := q.Exec(ctx, `INSERT INTO audit_log (at, repo, actor, action, env, sha, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UTC(), e.Repo, e.Actor, e.Action, e.Env, e.SHA, e.Outcome, string(detail))
+	logAudit := func() {
+		zerolog.Ctx(ctx).Info().Dict("audit", zerolog.Dict().
+			Str("repo", e.Repo).Str("actor", e.Actor).Str("action", e.Action).Str("env", e.Env).
+			Str("sha", e.SHA).Str("outcome", e.Outcome).RawJSON("detail", detail)).
+			Msg("audit")
+	}
+	if e.Key == "" {
+		logAudit()
+		_, err := q.Exec(ctx, `INSERT INTO audit_log (at, repo, actor, action, env, sha, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.At.UTC(), e.Repo, e.Actor, e.Action, e.Env, e.SHA, e.Outcome, string(detail))
+		if err != nil {
+			return fmt.Errorf("store: audit %s %s: %w", e.Action, e.Repo, err)
+		}
+		return nil
+	}
+	// Keyed: a retry finds the entry written and neither writes nor logs
+	// it again, so the log stream counts the act once too.
+	n, err := q.Exec(ctx, `INSERT INTO audit_log (at, repo, actor, action, env, sha, outcome, detail, intent_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (intent_key) DO NOTHING`,
+		e.At.UTC(), e.Repo, e.Actor, e.Action, e.Env, e.SHA, e.Outcome, string(detail), e.Key)
 	if err != nil {
 		return fmt.Errorf("store: audit %s %s: %w", e.Action, e.Repo, err)
+	}
+	if n == 1 {
+		logAudit()
 	}
 	return nil
 }
