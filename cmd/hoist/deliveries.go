@@ -137,7 +137,7 @@ func printRecovery(w io.Writer, rep jobs.Report) {
 		}
 	}
 	if len(rep.Failed) > 0 {
-		fmt.Fprintf(w, "Could not ask for %d (the next run asks again):\n", len(rep.Failed))
+		fmt.Fprintf(w, "Could not ask for %d (a later run asks again, a few times at most):\n", len(rep.Failed))
 		for _, m := range rep.Failed {
 			line(m)
 			fmt.Fprintf(w, "    %v\n", m.Err)
@@ -145,6 +145,9 @@ func printRecovery(w io.Writer, rep jobs.Report) {
 	}
 	if rep.Deferred > 0 {
 		fmt.Fprintf(w, "Left %d for the next run (--max, or GitHub's rate limit).\n", rep.Deferred)
+	}
+	if rep.GaveUp > 0 {
+		fmt.Fprintf(w, "Gave up on %d asked for too often already; redeliver them by hand in the App's settings.\n", rep.GaveUp)
 	}
 	if len(rep.Asked) == 0 && len(rep.Failed) == 0 {
 		fmt.Fprintln(w, "Nothing to redeliver.")
@@ -180,6 +183,6 @@ func printRecoveryJSON(w io.Writer, rep jobs.Report) {
 	_ = enc.Encode(map[string]any{
 		"since": rep.Since, "dry_run": rep.DryRun, "pages": rep.Pages, "attempts": rep.Attempts, "deliveries": rep.GUIDs,
 		"delivered": rep.Succeeded, "stored": rep.Stored, "asked_before": rep.AskedBefore,
-		"missed": items(rep.Missed), "asked": items(rep.Asked), "failed": items(rep.Failed), "deferred": rep.Deferred,
+		"missed": items(rep.Missed), "asked": items(rep.Asked), "failed": items(rep.Failed), "deferred": rep.Deferred, "gave_up": rep.GaveUp,
 	})
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,13 @@ type RecoverOptions struct {
 	Lease time.Duration
 	// PerPage is how many log entries one list request asks for (default
 	// 100, GitHub's most).
-	PerPage    int
+	PerPage int
+	// MaxTries bounds how often one GUID is asked for (default 3): a
+	// request GitHub refused, or one it accepted whose redelivered attempt
+	// failed too, is asked again until then. RetryAfter is the first wait
+	// before asking again (default Every, else 5m); it doubles each time.
+	MaxTries   int
+	RetryAfter time.Duration
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -58,6 +65,8 @@ type Recoverer struct {
 	log       zerolog.Logger
 	recovered prometheus.Counter
 	runs      *prometheus.CounterVec
+	retries   *prometheus.CounterVec
+	gaveUp    prometheus.Counter
 }
 
 // NewRecoverer prepares recovery over st, registering its metrics.
@@ -74,6 +83,12 @@ func NewRecoverer(st *store.Store, opts RecoverOptions) *Recoverer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxTries <= 0 {
+		opts.MaxTries = 3
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = cmp.Or(opts.Every, 5*time.Minute)
+	}
 	r := &Recoverer{st: st, opts: opts, log: opts.Logger.With().Str("component", "delivery-recovery").Logger(),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hoist_deliveries_recovered_total",
@@ -82,9 +97,17 @@ func NewRecoverer(st *store.Store, opts RecoverOptions) *Recoverer {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hoist_delivery_recovery_runs_total", Help: "Runs of the recovery of missed deliveries, by result (ok, error).",
 		}, []string{"result"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hoist_delivery_redelivery_retries_total",
+			Help: "Redeliveries asked for again, by why: request_failed (GitHub did not accept the last request), redelivery_failed (it did, and the redelivered attempt failed too).",
+		}, []string{"reason"}),
+		gaveUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hoist_delivery_redeliveries_given_up_total",
+			Help: "Missed deliveries hoist stopped asking GitHub to redeliver after recover_deliveries' most tries.",
+		}),
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(r.recovered, r.runs)
+		opts.Registerer.MustRegister(r.recovered, r.runs, r.retries, r.gaveUp)
 	}
 	return r
 }
@@ -105,6 +128,11 @@ type MissedDelivery struct {
 	LastStatus string
 	// Err is why asking for it failed (Report.Failed).
 	Err error
+	// Tries is how often hoist asked for it before this run; Retry says
+	// why it is asked again ("request_failed", "redelivery_failed"), empty
+	// for a first request.
+	Tries int
+	Retry string
 	// firstID is the oldest attempt's id: GitHub's ids grow with time, so
 	// it orders GUIDs by when GitHub first sent them.
 	firstID int64
@@ -129,6 +157,9 @@ type Report struct {
 	// run by MaxPerRun or a rate limit.
 	Asked, Failed []MissedDelivery
 	Deferred      int
+	// GaveUp are missed GUIDs asked for MaxTries times already, which
+	// hoist asks for no more.
+	GaveUp int
 }
 
 // Run looks at the App's deliveries since now-window and, unless dryRun,
@@ -177,18 +208,51 @@ func (r *Recoverer) run(ctx context.Context, window time.Duration, dryRun bool) 
 	if err != nil {
 		return rep, fmt.Errorf("recover deliveries: %w", err)
 	}
-	asked, err := r.st.RequestedRedeliveries(ctx, failed, r.opts.Lease)
+	states, err := r.st.RedeliveryStates(ctx, failed)
 	if err != nil {
 		return rep, fmt.Errorf("recover deliveries: %w", err)
 	}
 	for _, guid := range failed {
+		st, requested := states[guid]
 		switch {
 		case known[guid]:
 			rep.Stored++
-		case asked[guid]:
-			rep.AskedBefore++
-		default:
+		case !requested:
 			rep.Missed = append(rep.Missed, *groups[guid])
+		case st.GaveUp:
+			rep.GaveUp++
+		case st.RetryAt == nil:
+			// Asked before retries were kept, or claimed: a claim whose
+			// process died is taken over after the lease.
+			if !st.Asked && st.ClaimedAt.Before(start.Add(-r.opts.Lease)) {
+				rep.Missed = append(rep.Missed, *groups[guid])
+			} else {
+				rep.AskedBefore++
+			}
+		case start.Before(*st.RetryAt):
+			rep.AskedBefore++ // waiting for its retry
+		case st.Tries >= r.opts.MaxTries:
+			rep.GaveUp++
+			if dryRun {
+				continue
+			}
+			first, err := r.st.GiveUpRedelivery(ctx, guid)
+			if err != nil {
+				return rep, fmt.Errorf("recover deliveries: %w", err)
+			}
+			if first {
+				r.gaveUp.Inc()
+				m := groups[guid]
+				r.log.Error().Str(logging.KeyDelivery, guid).Str(logging.KeyEvent, m.Event).Int("tries", st.Tries).Str("last_status", m.LastStatus).
+					Str("last_error", st.LastError).Msg("gave up asking GitHub to redeliver a missed delivery; redeliver it by hand once hoist can receive it")
+			}
+		default:
+			m := *groups[guid]
+			m.Tries, m.Retry = st.Tries, "redelivery_failed"
+			if st.LastError != "" {
+				m.Retry = "request_failed"
+			}
+			rep.Missed = append(rep.Missed, m)
 		}
 	}
 	// Oldest first, so that a repository's pushes arrive in the order they
@@ -206,7 +270,13 @@ func (r *Recoverer) run(ctx context.Context, window time.Duration, dryRun bool) 
 			rep.Deferred = len(rep.Missed) - i
 			return rep, ctx.Err()
 		}
-		ok, err := r.st.ClaimRedelivery(ctx, m.GUID, m.AttemptID, m.Event, r.opts.Lease)
+		var ok bool
+		var err error
+		if m.Retry == "" {
+			ok, err = r.st.ClaimRedelivery(ctx, m.GUID, m.AttemptID, m.Event, r.opts.Lease)
+		} else {
+			ok, err = r.st.ClaimRedeliveryRetry(ctx, m.GUID, m.AttemptID, m.Tries)
+		}
 		if err != nil {
 			return rep, fmt.Errorf("recover deliveries: %w", err)
 		}
@@ -217,22 +287,27 @@ func (r *Recoverer) run(ctx context.Context, window time.Duration, dryRun bool) 
 		// The App client paces writes (internal/gh): one at a time, at
 		// most github.writes_per_minute.
 		_, _, err = api.RedeliverHookDelivery(ctx, m.AttemptID)
+		if m.Retry != "" {
+			r.retries.WithLabelValues(m.Retry).Inc()
+		}
+		retryAt := r.retryAt(m.Tries + 1)
 		var accepted *github.AcceptedError
 		if err != nil && !errors.As(err, &accepted) {
-			if rerr := r.st.ReleaseRedelivery(context.WithoutCancel(ctx), m.GUID); rerr != nil {
-				r.log.Warn().Err(rerr).Str(logging.KeyDelivery, m.GUID).Msg("could not release a redelivery claim; another run takes it over after the lease")
+			if rerr := r.st.RedeliveryFailed(context.WithoutCancel(ctx), m.GUID, err.Error(), retryAt); rerr != nil {
+				r.log.Warn().Err(rerr).Str(logging.KeyDelivery, m.GUID).Msg("could not record a failed redelivery request; another run takes it over after the lease")
 			}
 			m.Err = err
 			rep.Failed = append(rep.Failed, m)
 			r.log.Warn().Err(err).Str(logging.KeyDelivery, m.GUID).Str(logging.KeyEvent, m.Event).Int64("attempt_id", m.AttemptID).
-				Msg("GitHub did not accept a redelivery; the next run asks again")
+				Int("try", m.Tries+1).Int("max_tries", r.opts.MaxTries).Time("retry_at", retryAt).
+				Msg("GitHub did not accept a redelivery; a later run asks again")
 			if _, limited := RetryAt(err); limited {
 				rep.Deferred = len(rep.Missed) - i - 1
 				break
 			}
 			continue
 		}
-		if err := r.st.RedeliveryAsked(context.WithoutCancel(ctx), m.GUID); err != nil {
+		if err := r.st.RedeliveryAsked(context.WithoutCancel(ctx), m.GUID, retryAt); err != nil {
 			// Asked but not recorded: after the lease a run may ask again,
 			// and intake takes the second copy as a duplicate.
 			r.log.Warn().Err(err).Str(logging.KeyDelivery, m.GUID).Msg("could not record a redelivery request")
@@ -241,6 +316,7 @@ func (r *Recoverer) run(ctx context.Context, window time.Duration, dryRun bool) 
 		rep.Asked = append(rep.Asked, m)
 		r.log.Info().Str(logging.KeyDelivery, m.GUID).Str(logging.KeyEvent, m.Event).Str("action", m.Action).
 			Int64(logging.KeyInstallation, m.InstallationID).Int64("attempt_id", m.AttemptID).Str("last_status", m.LastStatus).
+			Int("try", m.Tries+1).Str("retry", m.Retry).
 			Dict(logging.KeyAudit, zerolog.Dict().Str("actor", "hoist").Str("action", "redeliver")).
 			Msg("asked GitHub to redeliver a missed delivery")
 	}
@@ -250,9 +326,20 @@ func (r *Recoverer) run(ctx context.Context, window time.Duration, dryRun bool) 
 	}
 	ev.Int("pages", rep.Pages).Int("attempts", rep.Attempts).Int("guids", rep.GUIDs).Int("succeeded", rep.Succeeded).
 		Int("stored", rep.Stored).Int("asked_before", rep.AskedBefore).Int("asked", len(rep.Asked)).
-		Int("failed", len(rep.Failed)).Int("deferred", rep.Deferred).Dur("took", r.opts.Now().Sub(start)).
+		Int("failed", len(rep.Failed)).Int("deferred", rep.Deferred).Int("gave_up", rep.GaveUp).Dur("took", r.opts.Now().Sub(start)).
 		Msg("delivery recovery run")
 	return rep, nil
+}
+
+// retryAt is when a GUID asked for tries times may be asked again if it is
+// still missing: RetryAfter, doubled for each further try, counted from
+// now. Half a RetryAfter is taken off because the periodic runs start
+// RetryAfter apart and this is measured from within one: without it, the
+// run meant to retry would find it not yet due and leave it one more
+// period. After the last try it is when hoist gives up on it.
+func (r *Recoverer) retryAt(tries int) time.Time {
+	wait := r.opts.RetryAfter << min(max(tries-1, 0), 16)
+	return r.opts.Now().Add(wait - r.opts.RetryAfter/2)
 }
 
 // maxPages bounds one run's listing: 1,000 pages of 100 is more than a

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -85,9 +86,10 @@ func TestRecoveryOnTwoEnginesAsksOncePerGUID(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	recoverer := func(st *store.Store, reg prometheus.Registerer, maxPerRun int, every time.Duration) *Recoverer {
 		// Seven a page: the 13 missed GUIDs, four attempts each, take
-		// eight pages.
+		// eight pages. The redelivered attempts fail too (nobody listens);
+		// asking again for them is TestFailedRedeliveriesAreAskedAgainBoundedly's.
 		return NewRecoverer(st, RecoverOptions{App: appDeliveries(w), Window: time.Hour, MaxPerRun: maxPerRun, Every: every,
-			PerPage: 7, Logger: log, Registerer: reg})
+			RetryAfter: time.Hour, PerPage: 7, Logger: log, Registerer: reg})
 	}
 
 	// A dry run lists and asks nothing.
@@ -164,5 +166,95 @@ func TestRecoveryOnTwoEnginesAsksOncePerGUID(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(recs[0].runs.WithLabelValues("error")) + testutil.ToFloat64(recs[1].runs.WithLabelValues("error")); got != 0 {
 		t.Errorf("%v failed runs", got)
+	}
+}
+
+// A redelivery request that fails (GitHub answers the POST with a 502),
+// or whose redelivered attempt fails again (nobody listens at the App's
+// webhook URL), is asked for again in a later run, with a growing wait,
+// at most three times; then recovery gives up on it, once, and says so.
+func TestFailedRedeliveriesAreAskedAgainBoundedly(t *testing.T) {
+	w, missed := missedWorld(t, 2)
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{SQLitePath: filepath.Join(t.TempDir(), "hoist.db"), Logger: zerolog.Nop(), AlsoMigrate: Migrate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	clock := time.Now()
+	reg := prometheus.NewRegistry()
+	r := NewRecoverer(st, RecoverOptions{App: appDeliveries(w), Window: time.Hour, Every: time.Minute,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Registerer: reg, Now: func() time.Time { return clock }})
+	run := func(what string) Report {
+		t.Helper()
+		rep, err := r.Run(ctx, time.Hour, false)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%s (t+%s): asked %d, failed %d, waiting %d, gave up %d", what, time.Until(clock).Round(time.Second),
+			len(rep.Asked), len(rep.Failed), rep.AskedBefore, rep.GaveUp)
+		return rep
+	}
+	n := len(missed)
+	retries := func(reason string) float64 { return testutil.ToFloat64(r.retries.WithLabelValues(reason)) }
+
+	// 1. GitHub refuses every request.
+	w.GitHub.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{
+		{Method: "POST", Path: "/app/hook/deliveries/{delivery_id}/attempts", ErrorRate: 1, ErrorStatus: 502}}})
+	if rep := run("run 1, GitHub refuses"); len(rep.Failed) != n || len(rep.Asked) != 0 {
+		t.Fatalf("run 1: %d failed, %d asked; want all %d failed", len(rep.Failed), len(rep.Asked), n)
+	}
+	w.GitHub.SetFaults(emulator.Faults{})
+	// 2. At once again: each waits for its retry.
+	if rep := run("run 2, at once"); rep.AskedBefore != n || len(rep.Asked) != 0 {
+		t.Fatalf("run 2: %d waiting, %d asked; want all %d waiting", rep.AskedBefore, len(rep.Asked), n)
+	}
+	// 3. The next period: asked again, GitHub accepts; the redeliveries
+	// fail, since nobody listens.
+	clock = clock.Add(time.Minute)
+	if rep := run("run 3, a period later"); len(rep.Asked) != n || retries("request_failed") != float64(n) {
+		t.Fatalf("run 3: %d asked, %v retries after a refused request; want %d", len(rep.Asked), retries("request_failed"), n)
+	}
+	hoisttest.WaitFor(t, 30*time.Second, "the redelivered attempts failed", func() bool {
+		for _, d := range w.GitHub.Deliveries() {
+			if !d.Done {
+				return false
+			}
+		}
+		return true
+	})
+	// 4. One period later is too soon (the wait doubled); two is not.
+	clock = clock.Add(time.Minute)
+	if rep := run("run 4, a period later"); len(rep.Asked) != 0 || rep.AskedBefore != n {
+		t.Fatalf("run 4: %d asked, %d waiting; want all waiting", len(rep.Asked), rep.AskedBefore)
+	}
+	clock = clock.Add(time.Minute)
+	if rep := run("run 5, two periods later"); len(rep.Asked) != n || retries("redelivery_failed") != float64(n) {
+		t.Fatalf("run 5: %d asked, %v retries after a failed redelivery; want %d", len(rep.Asked), retries("redelivery_failed"), n)
+	}
+	hoisttest.WaitFor(t, 30*time.Second, "the second redelivered attempts failed", func() bool {
+		for _, d := range w.GitHub.Deliveries() {
+			if !d.Done {
+				return false
+			}
+		}
+		return true
+	})
+	// 6. Three tries made: recovery gives up on each, once.
+	clock = clock.Add(10 * time.Minute)
+	if rep := run("run 6, three tries made"); rep.GaveUp != n || len(rep.Asked) != 0 || testutil.ToFloat64(r.gaveUp) != float64(n) {
+		t.Fatalf("run 6: gave up %d (metric %v), asked %d; want gave up on all %d", rep.GaveUp, testutil.ToFloat64(r.gaveUp), len(rep.Asked), n)
+	}
+	clock = clock.Add(10 * time.Minute)
+	if rep := run("run 7"); rep.GaveUp != n || len(rep.Asked) != 0 || testutil.ToFloat64(r.gaveUp) != float64(n) {
+		t.Fatalf("run 7: gave up %d (metric %v), asked %d; want the same %d, counted once", rep.GaveUp, testutil.ToFloat64(r.gaveUp), len(rep.Asked), n)
+	}
+	for _, d := range missed {
+		if k := redeliveries(w)[d.GUID]; k != 2 {
+			t.Errorf("GUID %s redelivered %d times, want 2 (three requests, the first refused)", d.GUID, k)
+		}
+	}
+	if got := testutil.ToFloat64(r.recovered); got != float64(2*n) {
+		t.Errorf("hoist_deliveries_recovered_total = %v, want %d", got, 2*n)
 	}
 }

@@ -77,7 +77,7 @@ func (s *Store) ClaimRedelivery(ctx context.Context, guid string, attemptID int6
 	now := s.now()
 	n, err := s.Exec(ctx, `INSERT INTO redelivery_requests (guid, attempt_id, event, claimed_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (guid) DO UPDATE SET attempt_id = excluded.attempt_id, claimed_at = excluded.claimed_at
-		WHERE redelivery_requests.asked_at IS NULL AND redelivery_requests.claimed_at < ?`,
+		WHERE redelivery_requests.asked_at IS NULL AND redelivery_requests.retry_at IS NULL AND redelivery_requests.claimed_at < ?`,
 		guid, attemptID, event, now, now.Add(-lease))
 	if err != nil {
 		return false, fmt.Errorf("store: claim redelivery of %s: %w", guid, err)
@@ -86,11 +86,99 @@ func (s *Store) ClaimRedelivery(ctx context.Context, guid string, attemptID int6
 }
 
 // RedeliveryAsked records that GitHub accepted the redelivery of guid.
-func (s *Store) RedeliveryAsked(ctx context.Context, guid string) error {
-	if _, err := s.Exec(ctx, `UPDATE redelivery_requests SET asked_at = ? WHERE guid = ?`, s.now(), guid); err != nil {
+// When retryAt is set and the delivery is still missing then (the
+// redelivered attempt failed too), it may be asked for again
+// (ClaimRedeliveryRetry); zero means never.
+func (s *Store) RedeliveryAsked(ctx context.Context, guid string, retryAt time.Time) error {
+	if _, err := s.Exec(ctx, `UPDATE redelivery_requests SET asked_at = ?, tries = tries + 1, last_error = '', retry_at = ? WHERE guid = ?`,
+		s.now(), nullTime(retryAt), guid); err != nil {
 		return fmt.Errorf("store: record redelivery of %s: %w", guid, err)
 	}
 	return nil
+}
+
+// RedeliveryFailed records that asking GitHub to redeliver guid failed
+// with reason; it may be asked again from retryAt (ClaimRedeliveryRetry).
+func (s *Store) RedeliveryFailed(ctx context.Context, guid, reason string, retryAt time.Time) error {
+	if _, err := s.Exec(ctx, `UPDATE redelivery_requests SET tries = tries + 1, last_error = ?, retry_at = ? WHERE guid = ? AND asked_at IS NULL`,
+		reason, nullTime(retryAt), guid); err != nil {
+		return fmt.Errorf("store: record failed redelivery request of %s: %w", guid, err)
+	}
+	return nil
+}
+
+// ClaimRedeliveryRetry takes the right to ask again for guid, whose
+// request was made tries times and is due (its retry_at passed, as the
+// caller found in RedeliveryStates), and reports whether it got it: a
+// compare-and-swap on tries and retry_at, so one replica asks.
+func (s *Store) ClaimRedeliveryRetry(ctx context.Context, guid string, attemptID int64, tries int) (bool, error) {
+	n, err := s.Exec(ctx, `UPDATE redelivery_requests SET attempt_id = ?, claimed_at = ?, asked_at = NULL, retry_at = NULL
+		WHERE guid = ? AND tries = ? AND retry_at IS NOT NULL AND gave_up_at IS NULL`, attemptID, s.now(), guid, tries)
+	if err != nil {
+		return false, fmt.Errorf("store: claim the redelivery of %s again: %w", guid, err)
+	}
+	return n == 1, nil
+}
+
+// GiveUpRedelivery records that hoist stopped asking for guid, and
+// reports whether this call did (so that it is logged and counted once).
+func (s *Store) GiveUpRedelivery(ctx context.Context, guid string) (bool, error) {
+	n, err := s.Exec(ctx, `UPDATE redelivery_requests SET gave_up_at = ? WHERE guid = ? AND gave_up_at IS NULL`, s.now(), guid)
+	if err != nil {
+		return false, fmt.Errorf("store: give up the redelivery of %s: %w", guid, err)
+	}
+	return n == 1, nil
+}
+
+// RedeliveryState is where the requests for one GUID stand.
+type RedeliveryState struct {
+	Tries     int
+	Asked     bool // the last request was accepted
+	ClaimedAt time.Time
+	LastError string     // why the last request failed
+	RetryAt   *time.Time // when it may be asked again; nil: never
+	GaveUp    bool
+}
+
+// RedeliveryStates returns the state of each of guids that hoist has
+// claimed or asked for.
+func (s *Store) RedeliveryStates(ctx context.Context, guids []string) (map[string]RedeliveryState, error) {
+	out := map[string]RedeliveryState{}
+	for start := 0; start < len(guids); start += maxIDsPerQuery {
+		chunk := guids[start:min(len(guids), start+maxIDsPerQuery)]
+		args := make([]any, 0, len(chunk))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		rows, err := s.Query(ctx, `SELECT guid, tries, asked_at IS NOT NULL, claimed_at, last_error, retry_at, gave_up_at IS NOT NULL
+			FROM redelivery_requests WHERE guid IN (`+marks+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: look up redelivery requests: %w", err)
+		}
+		for rows.Next() {
+			var guid string
+			var st RedeliveryState
+			if err := rows.Scan(&guid, &st.Tries, &st.Asked, &st.ClaimedAt, &st.LastError, &st.RetryAt, &st.GaveUp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: look up redelivery requests: %w", err)
+			}
+			out[guid] = st
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: look up redelivery requests: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
 }
 
 // ReleaseRedelivery gives up a claim that was not asked (GitHub refused

@@ -34,7 +34,7 @@ func redeliveryClaims(t *testing.T, s *store.Store) {
 	if !claim("g-1", lease) {
 		t.Fatal("a released claim was not taken again")
 	}
-	if err := s.RedeliveryAsked(ctx, "g-1"); err != nil {
+	if err := s.RedeliveryAsked(ctx, "g-1", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ReleaseRedelivery(ctx, "g-1"); err != nil {
