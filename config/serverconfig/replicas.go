@@ -21,10 +21,13 @@ func (cfg *Server) ReplicaWarnings() []string {
 		return nil
 	}
 	var out []string
-	if cfg.Smoke.ArtifactsTarget == "" {
-		out = append(out, fmt.Sprintf("screenshots and their thumbnails are kept in %s on this replica only; with more than one replica "+
-			"their URLs answer 404 from the others and visual comparisons miss their baseline: set smoke.artifacts_target to an s3 target",
-			orDefault(cfg.Smoke.ArtifactsDir, "the data folder")))
+	// With neither smoke.artifacts_target nor smoke.artifacts_dir,
+	// screenshots are kept in the shared database; a folder named by hand
+	// may be a shared mount, or not.
+	if cfg.Smoke.ArtifactsTarget == "" && cfg.Smoke.ArtifactsDir != "" {
+		out = append(out, fmt.Sprintf("screenshots and their thumbnails are kept in %s; unless every replica mounts that same folder, "+
+			"their URLs answer 404 from the others and visual comparisons miss their baseline: set smoke.artifacts_target to an s3 target, "+
+			"or leave smoke.artifacts_dir unset to keep them in the database", cfg.Smoke.ArtifactsDir))
 	}
 	var local []string
 	for name, t := range cfg.Targets {
@@ -38,11 +41,4 @@ func (cfg *Server) ReplicaWarnings() []string {
 			"replica each deploy lands on whichever replica ran it and the next finds no manifest: deploy to an s3 target", strings.Join(local, ", ")))
 	}
 	return out
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -29,8 +29,15 @@ func TestReplicaWarnings(t *testing.T) {
 	if w := load(nil).ReplicaWarnings(); len(w) != 0 {
 		t.Fatalf("SQLite: warnings %q", w)
 	}
-	w := load(map[string]string{"HOIST_DATABASE_URL": "postgres://h/db"}).ReplicaWarnings()
-	if len(w) != 2 || !strings.Contains(w[0], "smoke.artifacts_target") || !strings.Contains(w[1], "deploy target local") {
-		t.Fatalf("PostgreSQL with the defaults: warnings %q", w)
+	// Screenshots go to the database by default: only the local target
+	// is one replica's.
+	cfg := load(map[string]string{"HOIST_DATABASE_URL": "postgres://h/db"})
+	w := cfg.ReplicaWarnings()
+	if len(w) != 1 || !strings.Contains(w[0], "deploy target local") || cfg.Smoke.ArtifactsDir != "" {
+		t.Fatalf("PostgreSQL with the defaults: warnings %q, artifacts_dir %q", w, cfg.Smoke.ArtifactsDir)
+	}
+	w = load(map[string]string{"HOIST_DATABASE_URL": "postgres://h/db", "HOIST_ARTIFACTS_DIR": "/srv/shots"}).ReplicaWarnings()
+	if len(w) != 2 || !strings.Contains(w[0], "/srv/shots") || !strings.Contains(w[0], "smoke.artifacts_target") {
+		t.Fatalf("PostgreSQL with a folder for screenshots: warnings %q", w)
 	}
 }

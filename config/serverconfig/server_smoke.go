@@ -72,7 +72,9 @@ const DefaultArtifactsPrefix = ".hoist/artifacts/"
 
 func init() {
 	registerServerSection("smoke", func(cfg *Server) {
-		if cfg.Smoke.ArtifactsDir == "" && cfg.Smoke.ArtifactsTarget == "" {
+		// On PostgreSQL, with neither set, screenshots are kept in the
+		// database, which every replica shares.
+		if cfg.Smoke.ArtifactsDir == "" && cfg.Smoke.ArtifactsTarget == "" && !cfg.Shared() {
 			cfg.Smoke.ArtifactsDir = filepath.Join(cfg.DataDir, "artifacts")
 		}
 		if cfg.Smoke.ArtifactsTarget != "" && cfg.Smoke.ArtifactsPrefix == "" {

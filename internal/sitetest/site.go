@@ -165,6 +165,23 @@ func (s *Site) StartHoist(ln net.Listener) {
 	s.Srv, s.stop = servetest.Run(s.T, spec)
 }
 
+// StartReplica runs one more hoist serve on the site's configuration, with
+// a data folder and address of its own, as another replica of the same
+// deployment (it shares the database only when HOIST_DATABASE_URL names
+// one), until the test ends; it returns the replica's URL. Srv and Caps
+// stay the first hoist's.
+func (s *Site) StartReplica() string {
+	s.T.Helper()
+	ln, u := servetest.Listen(s.T)
+	spec := s.serve
+	spec.Listener, spec.DataDir = ln, s.T.TempDir()
+	caps := s.Caps
+	_, stop := servetest.Run(s.T, spec)
+	s.Caps = caps
+	s.T.Cleanup(stop)
+	return u
+}
+
 // StopHoist stops hoist and waits until it has stopped.
 func (s *Site) StopHoist() {
 	if s.stop != nil {
