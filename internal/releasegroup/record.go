@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -62,6 +63,9 @@ type Record struct {
 	// Actor asked for the promotion; Trigger is how.
 	Actor   string
 	Trigger string
+	// Start is the evaluation that asked for it, to queue the group
+	// promotion again after a restart.
+	Start   promotion.EvaluateArgs
 	Members []Member
 	Created int64
 	Updated int64
@@ -69,10 +73,11 @@ type Record struct {
 
 // body is what the members column holds.
 type body struct {
-	Key     string   `json:"key"`
-	Actor   string   `json:"actor,omitempty"`
-	Trigger string   `json:"trigger,omitempty"`
-	Members []Member `json:"members"`
+	Key     string                 `json:"key"`
+	Start   promotion.EvaluateArgs `json:"start"`
+	Actor   string                 `json:"actor,omitempty"`
+	Trigger string                 `json:"trigger,omitempty"`
+	Members []Member               `json:"members"`
 }
 
 // Finished reports whether nothing is left to do.
@@ -81,7 +86,7 @@ func (r *Record) Finished() bool {
 }
 
 func (s *Service) save(ctx context.Context, r *Record) error {
-	b, err := json.Marshal(body{Key: r.Key, Actor: r.Actor, Trigger: r.Trigger, Members: r.Members})
+	b, err := json.Marshal(body{Key: r.Key, Start: r.Start, Actor: r.Actor, Trigger: r.Trigger, Members: r.Members})
 	if err != nil {
 		return fmt.Errorf("release group %s: %w", r.Group, err)
 	}
@@ -112,7 +117,7 @@ func scanRecord(row store.Row) (*Record, error) {
 	if err := json.Unmarshal([]byte(members), &b); err != nil {
 		return nil, fmt.Errorf("release group %s: unreadable record %s: %w", r.Group, r.ID, err)
 	}
-	r.Key, r.Actor, r.Trigger, r.Members = b.Key, b.Actor, b.Trigger, b.Members
+	r.Key, r.Start, r.Actor, r.Trigger, r.Members = b.Key, b.Start, b.Actor, b.Trigger, b.Members
 	return r, nil
 }
 
@@ -171,4 +176,35 @@ ORDER BY created_at, id`, g.Name, env, PhaseMoving, PhasePublishing, PhaseRollin
 		}
 	}
 	return out, rows.Err()
+}
+
+// QueueUnfinished queues the group promotions a crash (or a stopped
+// replica) left unfinished, as hoist starts: each is finished in its
+// group's turn, without waiting for the next event of a member or for
+// the orphaned job to be presumed lost.
+func (s *Service) QueueUnfinished(ctx context.Context) error {
+	rows, err := s.store.Query(ctx, `SELECT `+recordColumns+` FROM release_group_promotions WHERE phase IN (?, ?, ?) ORDER BY created_at, id`,
+		PhaseMoving, PhasePublishing, PhaseRollingBack)
+	if err != nil {
+		return fmt.Errorf("store: unfinished release group promotions: %w", err)
+	}
+	var recs []*Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := s.queue(ctx, PromoteArgs{Group: r.Group, Start: r.Start}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

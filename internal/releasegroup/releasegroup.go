@@ -85,9 +85,32 @@ func New(d Deps) *Service {
 	return s
 }
 
-// Workers registers the group promotion worker.
+// Workers registers the group promotion worker, and a periodic sweep
+// that runs as hoist starts (and every minute after): a group promotion
+// that a crash or a stopped replica left unfinished is queued again and
+// finished in its group's turn, without waiting for a member's next event
+// or for the orphaned job to be presumed lost.
 func (s *Service) Workers(e *jobs.Engine) {
 	river.AddWorker(e.Workers(), &promoteWorker{s: s})
+	river.AddWorker(e.Workers(), &sweepWorker{s: s})
+	e.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return SweepArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "release_group_sweep", RunOnStart: true}))
+}
+
+// SweepArgs asks for unfinished group promotions to be queued again.
+type SweepArgs struct{}
+
+// Kind names the job for River.
+func (SweepArgs) Kind() string { return "hoist_release_group_sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	s *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	return w.s.QueueUnfinished(ctx)
 }
 
 // PromoteArgs asks for a group promotion, started by one member's
@@ -262,7 +285,7 @@ func (s *Service) recover(ctx context.Context, g Group, env string) error {
 // promote is phase one, then phase two when every member may move.
 func (s *Service) promote(ctx context.Context, g Group, a promotion.EvaluateArgs) error {
 	log := zerolog.Ctx(ctx)
-	rec := &Record{ID: uuid.NewString(), Group: g.Name, Key: g.Key(), Env: a.Env, Actor: a.Actor, Trigger: a.Trigger}
+	rec := &Record{ID: uuid.NewString(), Group: g.Name, Key: g.Key(), Env: a.Env, Actor: a.Actor, Trigger: a.Trigger, Start: a}
 	start := strings.ToLower(a.Owner + "/" + a.Repo)
 	var waitUntil time.Time
 	var refused, waiting []string
