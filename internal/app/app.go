@@ -128,7 +128,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Groups = releasegroup.New(releasegroup.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
 		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err

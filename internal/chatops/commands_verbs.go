@@ -384,6 +384,18 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", codeSpan(env.Name), codeSpan(env.Branch), headText,
 			cell(strings.Join(hs, "; ")), cell(next))
 	}
+	if s.groups != nil {
+		lines, err := s.groups.StatusLines(ctx, run.repo.FullName())
+		if err != nil {
+			return failed(err)
+		}
+		if len(lines) > 0 {
+			b.WriteString("\nRelease groups:\n")
+			for _, l := range lines {
+				b.WriteString("- " + l + "\n")
+			}
+		}
+	}
 	return result{outcome: command.Succeeded, detail: b.String()}
 }
 

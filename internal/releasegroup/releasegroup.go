@@ -188,7 +188,7 @@ func (s *Service) refuseAlone(ctx context.Context, repo *gh.Repo, env pipeline.E
 	g.Members = []string{strings.ToLower(full)}
 	rec := &Record{ID: uuid.NewString(), Group: g.Name, Key: g.Key(), Env: env.Name, Phase: PhaseRefused, Reason: why,
 		Actor: a.Actor, Trigger: a.Trigger,
-		Members: []Member{{Repo: full, Installation: a.Installation, Branch: env.Branch, From: d.From, To: d.SHA, State: StateRefused,
+		Members: []Member{{Repo: strings.ToLower(full), Installation: a.Installation, Branch: env.Branch, From: d.From, To: d.SHA, State: StateRefused,
 			Outcome: string(pipeline.OutcomeRefuse), Reasons: []string{why}}}}
 	last, err := s.latest(ctx, g, env.Name)
 	if err != nil {

@@ -1,6 +1,7 @@
 package releasegroup_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -74,6 +75,16 @@ func TestGroupPromotesEveryMemberOrNone(t *testing.T) {
 	}
 	stays(t, p.front, "staging", f1, 2*time.Second)
 	stays(t, p.back, "staging", b1, 0)
+	// /status says so on each member.
+	for _, repo := range []string{"acme/site", "acme/backend"} {
+		lines, err := p.Caps.Groups.StatusLines(context.Background(), repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], "**web** → `staging`: refused") || !strings.Contains(lines[0], "ci / test") {
+			t.Errorf("/status of %s: %q", repo, lines)
+		}
+	}
 	if n := len(auditOf(t, p.Site, "acme/site", "release_group")); n < 2 {
 		t.Errorf("%d release_group audit entries of acme/site, want the success and the refusal", n)
 	}

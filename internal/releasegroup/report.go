@@ -96,3 +96,39 @@ func cell(s string) string {
 	}
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
+
+// StatusLines are what /status says of the repository's release groups:
+// the newest promotion of each group and environment it was part of, in
+// markdown.
+func (s *Service) StatusLines(ctx context.Context, repo string) ([]string, error) {
+	// Member names are stored lower-cased and JSON-quoted, so the pattern
+	// cannot match another repository whose name merely contains this one.
+	rows, err := s.store.Query(ctx, `SELECT `+recordColumns+` FROM release_group_promotions WHERE members LIKE ?
+ORDER BY updated_at DESC, id DESC LIMIT 50`, `%"repo":"`+strings.ToLower(repo)+`"%`)
+	if err != nil {
+		return nil, fmt.Errorf("store: release groups of %s: %w", repo, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var out []string
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		if seen[r.Key+" "+r.Env] {
+			continue
+		}
+		seen[r.Key+" "+r.Env] = true
+		var members []string
+		for _, m := range r.Members {
+			members = append(members, fmt.Sprintf("%s `%s` %s", m.Repo, short(m.To), strings.ReplaceAll(m.State, "_", " ")))
+		}
+		line := fmt.Sprintf("**%s** → `%s`: %s (%s)", r.Group, r.Env, strings.ReplaceAll(r.Phase, "_", " "), strings.Join(members, ", "))
+		if r.Reason != "" {
+			line += " — " + cell(r.Reason)
+		}
+		out = append(out, line)
+	}
+	return out, rows.Err()
+}
