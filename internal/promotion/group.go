@@ -3,6 +3,7 @@ package promotion
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hoist-dev/hoist/internal/gh"
@@ -18,6 +19,11 @@ type Grouper interface {
 	// hands the promotion d over to it.
 	Take(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) (bool, error)
 }
+
+// ErrGrouped is what Act returns when a release group took the promotion
+// over: nothing moved yet, and the group reports the outcome on every
+// member.
+var ErrGrouped = errors.New("handed to the release group")
 
 // SetGroups gives promotions the release groups, once both exist (the
 // groups evaluate their members through this Service).

@@ -301,7 +301,7 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 		return err
 	}
 	d := p.Decide(target, facts)
-	if err := w.s.Act(ctx, repo, p, env, a, d); err != nil {
+	if err := w.s.Act(ctx, repo, p, env, a, d); err != nil && !errors.Is(err, ErrGrouped) {
 		return err
 	}
 	return w.s.syncPull(ctx, repo, p, env, d, facts, pr)
@@ -442,8 +442,11 @@ func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 			// A member of a release group never moves alone: the group
 			// promotes every member or none.
 			taken, err := s.groups.Take(ctx, repo, p, env, a, d)
-			if err != nil || taken {
+			if err != nil {
 				return err
+			}
+			if taken {
+				return ErrGrouped
 			}
 		}
 		audit.Outcome = "promoted"
