@@ -344,6 +344,20 @@ func (s *Service) promote(ctx context.Context, g Group, a promotion.EvaluateArgs
 	case moving == 0:
 		return nil
 	}
+	// A promotion of these very commits that failed and was undone is
+	// not tried again by events (its own reports would start it again,
+	// and it would move and move back without end); a person's command
+	// or a new commit tries again.
+	if t := pipeline.Trigger(a.Trigger); t != pipeline.TriggerCommand && t != pipeline.TriggerManual {
+		last, err := s.latest(ctx, g, a.Env)
+		if err != nil {
+			return err
+		}
+		if last != nil && last.Phase == PhaseFailed && samePlan(last, rec) {
+			log.Info().Str("promotion", last.ID).Msg("release group: these commits failed to move together before; waiting for a command or a new commit")
+			return nil
+		}
+	}
 	rec.Phase = PhaseMoving
 	if err := s.save(ctx, rec); err != nil {
 		return err
@@ -374,6 +388,20 @@ func (s *Service) finishRefused(ctx context.Context, g Group, rec *Record) error
 // commits.
 func sameCandidates(a, b *Record) bool {
 	if a.Phase != b.Phase || a.Reason != b.Reason || len(a.Members) != len(b.Members) {
+		return false
+	}
+	for i := range a.Members {
+		if a.Members[i].Repo != b.Members[i].Repo || a.Members[i].To != b.Members[i].To || a.Members[i].From != b.Members[i].From {
+			return false
+		}
+	}
+	return true
+}
+
+// samePlan reports whether two records move the same members between
+// the same commits.
+func samePlan(a, b *Record) bool {
+	if len(a.Members) != len(b.Members) {
 		return false
 	}
 	for i := range a.Members {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/releasegroup"
 )
 
@@ -108,4 +109,40 @@ func TestGroupPromotesEveryMemberOrNone(t *testing.T) {
 			t.Errorf("%s %s promoted %d times, want 1", r.repo, r.sha[:7], n)
 		}
 	}
+}
+
+// TestALaterMoveThatFailsMovesTheFirstBack: GitHub refuses to move the
+// second member's branch, so the member already moved is moved back and
+// both are told; the group does not try the same commits again by itself.
+func TestALaterMoveThatFailsMovesTheFirstBack(t *testing.T) {
+	p := startPair(t, nil)
+	frontStart, backStart := p.front.Head("staging"), p.back.Head("staging")
+	p.GH.SetFaults(emulator.Faults{Routes: []emulator.RouteFault{{Method: "PATCH", Path: "/repos/acme/site/git/refs/*", ErrorRate: 1, ErrorStatus: 422}}})
+	f1 := p.front.Commit("index.html", "<h1>front 1</h1>", "Front one")
+	p.front.Push("dev")
+	b1 := p.back.Commit("api.txt", "api 1", "Back one")
+	p.back.Push("dev")
+	p.back.Status(b1, "success")
+	p.front.Status(f1, "success")
+	hasRun(t, p.back, b1, "failure", "moved back", "restored", "acme/site: moving staging")
+	hasRun(t, p.front, f1, "failure", "moved back")
+	if a, b := p.front.Head("staging"), p.back.Head("staging"); a != frontStart || b != backStart {
+		t.Fatalf("staging heads %s %s, want both where they were: %s %s", a[:7], b[:7], frontStart[:7], backStart[:7])
+	}
+	// No loop: one failed attempt, however many events follow.
+	time.Sleep(3 * time.Second)
+	recs, err := p.Caps.Groups.Records(context.Background(), "web", "staging", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, r := range recs {
+		if r.Phase == releasegroup.PhaseFailed {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d failed group promotions, want 1", failed)
+	}
+	stays(t, p.back, "staging", backStart, time.Second)
 }
