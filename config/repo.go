@@ -33,6 +33,7 @@ type RepoConfig struct {
 	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
 	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request and issue comments."`
 	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
+	ReleaseGroup RepoReleaseGroup `yaml:"release_group" doc:"The release group this repository releases together with: a promotion into one of the group's environments moves every member's environment, or none. A name alone joins a group of the server configuration (which must list this repository); a mapping {name, members, environments} declares a group that is in force only when every member declares it alike."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.
@@ -110,6 +111,19 @@ type RepoCheck struct {
 
 // Restricted reports whether the check names who must report it.
 func (c RepoCheck) Restricted() bool { return c.App != "" || c.Creator != "" }
+
+// RepoReleaseGroup is the repository's release group. In the file it is
+// either a name (a group of the server configuration) or a mapping that
+// declares the group itself, with every member and environment.
+type RepoReleaseGroup struct {
+	Name         string   `yaml:"name" doc:"The group's name." schema:"required;pattern=^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"`
+	Members      []string `yaml:"members" doc:"Every member repository as owner/name, this one included. Each must declare the same group with the same members and environments, so no repository can join another's group alone."`
+	Environments []string `yaml:"environments" doc:"The environments released together; each member must have them."`
+}
+
+// Declared reports whether the repository declares the group's members
+// itself rather than joining a group of the server configuration.
+func (g RepoReleaseGroup) Declared() bool { return len(g.Members) > 0 }
 
 // RepoDeploy names a storage target of the server configuration.
 type RepoDeploy struct {

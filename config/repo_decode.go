@@ -42,6 +42,7 @@ var (
 	repoDurationType = reflect.TypeOf(time.Duration(0))
 	repoEnvsType     = reflect.TypeOf(RepoEnvironments(nil))
 	repoCheckType    = reflect.TypeOf(RepoCheck{})
+	repoGroupType    = reflect.TypeOf(RepoReleaseGroup{})
 )
 
 func (d *repoDecoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -215,6 +216,11 @@ func (d *repoDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.FieldByName("Name").SetString(n.Value)
 	case t == repoCheckType && n.Kind != yaml.MappingNode:
 		d.errorf(n, path, "%s must be a check's name or a mapping such as { name: \"ci / test\", app: github-actions }, got %s", path, repoKindName(n))
+	case t == repoGroupType && n.Kind == yaml.ScalarNode:
+		// The short form: the name of a group of the server configuration.
+		v.FieldByName("Name").SetString(n.Value)
+	case t == repoGroupType && n.Kind != yaml.MappingNode:
+		d.errorf(n, path, "%s must be a group's name or a mapping such as { name: web, members: [acme/frontend, acme/backend], environments: [production] }, got %s", path, repoKindName(n))
 	case t.Kind() == reflect.Pointer:
 		p := reflect.New(t.Elem())
 		d.decode(n, p.Elem(), path)

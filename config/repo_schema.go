@@ -53,6 +53,12 @@ func repoSchemaOf(t reflect.Type) repoSchemaNode {
 	switch {
 	case t == repoDurationType:
 		return repoSchemaNode{"type": "string", "pattern": repoDurationPattern}
+	case t == repoGroupType:
+		// A server group's name, or a mapping declaring the group.
+		return repoSchemaNode{"oneOf": []any{
+			repoSchemaNode{"type": "string", "pattern": repoEnvName.String()},
+			repoSchemaStruct(t),
+		}}
 	case t == repoCheckType:
 		// A name alone, or a mapping naming the reporter too.
 		return repoSchemaNode{"oneOf": []any{

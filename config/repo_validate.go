@@ -84,6 +84,47 @@ func (v *repoValidator) validate() {
 	v.smoke()
 	v.generate()
 	v.publish()
+	v.releaseGroup()
+}
+
+// repoFullName is a repository as owner/name.
+var repoFullName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+
+// releaseGroup checks the group's own shape; whether this repository may
+// be in it is the server's to say (it knows the repository's name and the
+// groups it declares).
+func (v *repoValidator) releaseGroup() {
+	g := v.cfg.ReleaseGroup
+	if !v.written("release_group") {
+		return
+	}
+	if !repoEntryName.MatchString(g.Name) {
+		v.errorf("release_group.name", "release group name %q must be one word of letters, digits, '.', '_' or '-'", g.Name)
+	}
+	if !g.Declared() {
+		if len(g.Environments) > 0 {
+			v.errorf("release_group.environments", "environments of a group need its members too; with only a name the group is the server configuration's")
+		}
+		return
+	}
+	v.uniqueNonEmpty("release_group.members", "member", g.Members, func(m string) string {
+		if !repoFullName.MatchString(m) {
+			return fmt.Sprintf("member %q must be a repository as owner/name", m)
+		}
+		return ""
+	})
+	if len(g.Members) < 2 {
+		v.errorf("release_group.members", "a release group needs at least two members")
+	}
+	if len(g.Environments) == 0 {
+		v.errorf("release_group", "a release group needs environments: the environments its members release together")
+	}
+	v.uniqueNonEmpty("release_group.environments", "environment", g.Environments, func(e string) string {
+		if _, ok := v.cfg.Environments.Get(e); !ok {
+			return "release group environment " + v.unknownEnv(e)
+		}
+		return ""
+	})
 }
 
 func (v *repoValidator) site() {

@@ -58,6 +58,9 @@ type Server struct {
 
 	// Retention bounds what grows with use (server_retention.go).
 	Retention Retention `yaml:"retention"`
+	// ReleaseGroups are repositories released together
+	// (server_releasegroups.go).
+	ReleaseGroups []ReleaseGroup `yaml:"release_groups"`
 	// Dashboard is the dashboard's GitHub sign-in; off unless configured.
 	// MetricsAddr serves /metrics on a listener of its own (not on Addr);
 	// PreviewAddr and PreviewURL are the preview origin's listener and
@@ -297,6 +300,14 @@ func serverYAMLError(path string, err error) string {
 
 func recordServerLines(n *yaml.Node, prefix string, lines map[string]int) {
 	if n.Kind == yaml.SequenceNode {
+		// Items that are plain values (members: [a/b, c/d]) are recorded
+		// by index, with their columns, for messages that point at one.
+		for i, item := range n.Content {
+			if item.Kind == yaml.ScalarNode {
+				key := fmt.Sprintf("%s[%d]", prefix, i)
+				lines[key], lines[key+columnSuffix] = item.Line, item.Column
+			}
+		}
 		// Lists of named entries (cdns: - { name: edge, … }) are
 		// recorded under their names, as the map form is.
 		for _, item := range n.Content {
@@ -307,7 +318,7 @@ func recordServerLines(n *yaml.Node, prefix string, lines map[string]int) {
 				if item.Content[i].Value == "name" && item.Content[i+1].Kind == yaml.ScalarNode {
 					key := prefix + "." + item.Content[i+1].Value
 					if _, dup := lines[key]; !dup {
-						lines[key] = item.Line
+						lines[key], lines[key+columnSuffix] = item.Line, item.Column
 						recordServerLines(item, key, lines)
 					}
 				}
@@ -323,7 +334,7 @@ func recordServerLines(n *yaml.Node, prefix string, lines map[string]int) {
 		if prefix != "" {
 			key = prefix + "." + key
 		}
-		lines[key] = n.Content[i].Line
+		lines[key], lines[key+columnSuffix] = n.Content[i].Line, n.Content[i].Column
 		recordServerLines(n.Content[i+1], key, lines)
 	}
 }
@@ -345,6 +356,20 @@ func (s serverSources) errorf(setting, env, format string, args ...any) error {
 		e.Source = fmt.Sprintf("%s:%d", s.file, s.lines[setting])
 	}
 	return e
+}
+
+// columnSuffix keys the column of a setting in the lines map, beside its
+// line.
+const columnSuffix = "@column"
+
+// errorfAt is errorf placed at the setting's line and column
+// (file:line:col), for settings among several on one line.
+func (s serverSources) errorfAt(setting, format string, args ...any) error {
+	err := s.errorf(setting, "", format, args...)
+	if se, ok := err.(*SettingError); ok && s.lines[setting] > 0 && s.lines[setting+columnSuffix] > 0 {
+		se.Source = fmt.Sprintf("%s:%d:%d", s.file, s.lines[setting], s.lines[setting+columnSuffix])
+	}
+	return err
 }
 
 // envString and friends apply one environment override; they remember which

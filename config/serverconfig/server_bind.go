@@ -278,6 +278,7 @@ func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names
 			}
 		}
 	}
+	cfg.checkReleaseGroup(rc, fullName, errorf)
 	if len(errs) == 0 {
 		return nil
 	}

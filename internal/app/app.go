@@ -21,6 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/releasegroup"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/smokegate"
@@ -42,6 +43,9 @@ type Hooks struct {
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
+	// GroupMoved runs after each member of a release group moved (to stop
+	// hoist in the middle of a group promotion).
+	GroupMoved func(ctx context.Context, repo string)
 }
 
 // Capabilities are what hoist does, each built once by Assemble.
@@ -52,6 +56,7 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	Groups     *releasegroup.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -120,8 +125,10 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
 		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
 	smoke.Smoke = c.Smoke
+	c.Groups = releasegroup.New(releasegroup.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
+		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -133,6 +140,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Configs.Workers(engine)
 	c.Publish.Workers(engine)
 	c.Promotions.Workers(engine)
+	c.Groups.Workers(engine)
 	c.Smoke.Workers(engine)
 	c.Commands.Workers(engine)
 	c.Generate.RegisterWorkers(engine)

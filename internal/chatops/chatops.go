@@ -32,6 +32,7 @@ type Service struct {
 	promotions Promotions
 	smoke      Smoke
 	pub        Publisher
+	groups     GroupStatus
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -68,11 +69,21 @@ type Deps struct {
 	Promotions Promotions
 	Smoke      Smoke
 	Publish    Publisher
+	// Groups, when set, adds the repository's release groups to /status.
+	Groups GroupStatus
+}
+
+// GroupStatus is what /status shows of release groups
+// (releasegroup.Service): one markdown line per group and environment the
+// repository is released with.
+type GroupStatus interface {
+	StatusLines(ctx context.Context, repo string) ([]string, error)
 }
 
 // New returns a Service.
 func New(d Deps) *Service {
-	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish}
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
+		groups: d.Groups}
 }
 
 // Workers registers the command worker.

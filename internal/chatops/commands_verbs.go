@@ -13,6 +13,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/command"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -108,6 +109,11 @@ func (s *Service) cmdPromote(ctx context.Context, run *cmdRun, cmd command.Comma
 	facts, d, acting, err := s.promotions.DecideAndAct(ctx, run.repo, run.p, env, t, a)
 	if err != nil && !acting {
 		return later(err)
+	}
+	if errors.Is(err, promotion.ErrGrouped) {
+		return result{outcome: command.Accepted, detail: fmt.Sprintf("Every gate of %s passes for %s. %s is released with other repositories as a release group, "+
+			"which moves every member or none: the outcome is reported in the %s check run of each member's candidate.",
+			codeSpan(env.Name), codeSpan(shortSHA(d.SHA)), codeSpan(env.Name), codeSpan("hoist/release-group"))}
 	}
 	if err != nil {
 		if errors.Is(err, gh.ErrNotFastForward) {
@@ -385,6 +391,18 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", codeSpan(env.Name), codeSpan(env.Branch), headText,
 			cell(strings.Join(hs, "; ")), cell(next))
+	}
+	if s.groups != nil {
+		lines, err := s.groups.StatusLines(ctx, run.repo.FullName())
+		if err != nil {
+			return failed(err)
+		}
+		if len(lines) > 0 {
+			b.WriteString("\nRelease groups:\n")
+			for _, l := range lines {
+				b.WriteString("- " + l + "\n")
+			}
+		}
 	}
 	return result{outcome: command.Succeeded, detail: b.String()}
 }

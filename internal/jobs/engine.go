@@ -79,6 +79,14 @@ type Engine struct {
 	stopLive context.CancelFunc
 	// recovery recovers missed deliveries periodically (recover.go).
 	recovery *Recoverer
+	// periodic are the capabilities' own periodic jobs (AddPeriodic).
+	periodic []*river.PeriodicJob
+}
+
+// AddPeriodic adds periodic jobs of a capability (their workers
+// registered too), before Start.
+func (e *Engine) AddPeriodic(jobs ...*river.PeriodicJob) {
+	e.periodic = append(e.periodic, jobs...)
 }
 
 // engineClient is the driver-independent part of river.Client[TTx].
@@ -189,7 +197,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		// Completed jobs are kept a day for inspection; the deliveries
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
-		PeriodicJobs:                append(e.periodicPrune(), e.periodicRecovery()...),
+		PeriodicJobs:                append(append(e.periodicPrune(), e.periodicRecovery()...), e.periodic...),
 		// failureLog wraps the rate-limit snooze so that it sees what the
 		// job finally returns.
 		ErrorHandler: failures,

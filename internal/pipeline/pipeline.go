@@ -30,6 +30,9 @@ type Pipeline struct {
 	// Publish is how every deploy publishes the site: cache rules and
 	// what to do with symbolic links that cannot be published.
 	Publish config.RepoPublish
+	// ReleaseGroup is the repository's release group as its file wrote it
+	// (empty when none); whether it is in force is the server's to say.
+	ReleaseGroup config.RepoReleaseGroup
 }
 
 // Environment is one environment: a branch, where it is promoted from, who
@@ -105,7 +108,7 @@ type TagRule struct {
 // New builds the pipeline of a valid repository configuration (one that
 // config.LoadRepoConfig returned).
 func New(cfg *config.RepoConfig) *Pipeline {
-	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root, Publish: cfg.Deploy}
+	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root, Publish: cfg.Deploy, ReleaseGroup: cfg.ReleaseGroup}
 	for _, e := range cfg.Environments {
 		p.Environments = append(p.Environments, Environment{
 			Name:        e.Name,

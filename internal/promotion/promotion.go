@@ -41,6 +41,9 @@ type Service struct {
 	configs *repoconfig.Loader
 	pub     Publisher
 	smoke   Smoke
+	// groups takes over promotions of environments released together
+	// with other repositories; nil when none are (see SetGroups).
+	groups Grouper
 	// now is the clock of decisions and holds.
 	now func() time.Time
 
@@ -298,7 +301,7 @@ func (w *evaluateWorker) work(ctx context.Context, job *river.Job[EvaluateArgs])
 		return err
 	}
 	d := p.Decide(target, facts)
-	if err := w.s.Act(ctx, repo, p, env, a, d); err != nil {
+	if err := w.s.Act(ctx, repo, p, env, a, d); err != nil && !errors.Is(err, ErrGrouped) {
 		return err
 	}
 	return w.s.syncPull(ctx, repo, p, env, d, facts, pr)
@@ -435,6 +438,17 @@ func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 			"trigger": a.Trigger, "reasons": d.Reasons}}
 	switch d.Outcome {
 	case pipeline.OutcomePromote:
+		if s.groups != nil {
+			// A member of a release group never moves alone: the group
+			// promotes every member or none.
+			taken, err := s.groups.Take(ctx, repo, p, env, a, d)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return ErrGrouped
+			}
+		}
 		audit.Outcome = "promoted"
 		pend, err := s.intend(ctx, repo, env, audit, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
 			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation})

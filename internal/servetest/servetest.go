@@ -75,53 +75,12 @@ func Start(t testing.TB, spec Spec) *server.Server {
 // stops it (and waits until it has), for tests that stop hoist midway.
 func Run(t testing.TB, spec Spec) (*server.Server, func()) {
 	t.Helper()
-	url := "http://" + spec.Listener.Addr().String()
-	dir := spec.DataDir
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	env := map[string]string{
-		"HOIST_ADDR": spec.Listener.Addr().String(), "HOIST_PUBLIC_URL": url, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
-		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
-		"HOIST_WEBHOOK_SECRET": spec.App.WebhookSecret, "HOIST_GITHUB_URL": spec.GitHub.URL() + "/", "HOIST_LOG_LEVEL": "warn",
-	}
-	if spec.MetricsListener != nil {
-		env["HOIST_METRICS_ADDR"] = spec.MetricsListener.Addr().String()
-	}
-	if spec.PreviewListener != nil {
-		env["HOIST_PREVIEW_ADDR"] = spec.PreviewListener.Addr().String()
-	}
-	for k, v := range spec.Env {
-		env[k] = v
-	}
-	if spec.Dashboard {
-		spec.ServerYAML += "dashboard:\n  client_id: " + spec.App.ClientID +
-			"\n  client_secret: ${SERVETEST_CLIENT_SECRET}\n  session_key: ${SERVETEST_SESSION_KEY}\n"
-		env["SERVETEST_CLIENT_SECRET"], env["SERVETEST_SESSION_KEY"] = spec.App.ClientSecret, "servetest-session-key-of-32-bytes!"
-		callbacks := []string{url + "/login/callback"}
-		if p := env["HOIST_PREVIEW_URL"]; p != "" {
-			callbacks = append(callbacks, strings.TrimSuffix(p, "/")+"/login/callback")
-		}
-		spec.GitHub.SetCallbackURLs(spec.App.ID, callbacks...)
-	}
-	file := ""
-	if spec.ServerYAML != "" {
-		file = filepath.Join(dir, "hoist-server.yml")
-		if err := os.WriteFile(file, []byte(spec.ServerYAML), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	file, env := Settings(t, spec)
 	cfg, err := serverconfig.LoadServer(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Jobs.PollInterval = 50 * time.Millisecond
-	// The emulator is not GitHub: unless the test sets a pace of its own,
-	// writes leave at a twentieth of GitHub's advised interval, in the
-	// same proportions, so that tests exercise the pace without waiting on it.
-	if g := &cfg.GitHub; g.WriteInterval == serverconfig.DefaultGitHubWriteInterval && g.WritesPerMinute == serverconfig.DefaultGitHubWritesPerMinute {
-		g.WriteInterval, g.WritesPerMinute = 50*time.Millisecond, 1220
-	}
+	Tune(cfg)
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	build := spec.New
 	if build == nil {
@@ -147,4 +106,59 @@ func Run(t testing.TB, spec Spec) (*server.Server, func()) {
 			t.Error("hoist did not stop")
 		}
 	}
+}
+
+// Tune sets what tests change in every server configuration: a short job
+// poll interval and a quicker write pace.
+func Tune(cfg *serverconfig.Server) {
+	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	// The emulator is not GitHub: unless the test sets a pace of its own,
+	// writes leave at a twentieth of GitHub's advised interval, in the
+	// same proportions, so that tests exercise the pace without waiting on it.
+	if g := &cfg.GitHub; g.WriteInterval == serverconfig.DefaultGitHubWriteInterval && g.WritesPerMinute == serverconfig.DefaultGitHubWritesPerMinute {
+		g.WriteInterval, g.WritesPerMinute = 50*time.Millisecond, 1220
+	}
+}
+
+// Settings are the server configuration file (empty: none) and the
+// HOIST_* settings that spec starts hoist with, for tests that start it
+// as a process of its own.
+func Settings(t testing.TB, spec Spec) (file string, env map[string]string) {
+	t.Helper()
+	url := "http://" + spec.Listener.Addr().String()
+	dir := spec.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	env = map[string]string{
+		"HOIST_ADDR": spec.Listener.Addr().String(), "HOIST_PUBLIC_URL": url, "HOIST_DATA_DIR": filepath.Join(dir, "data"),
+		"HOIST_APP_ID": strconv.FormatInt(spec.App.ID, 10), "HOIST_PRIVATE_KEY": string(spec.App.PrivateKeyPEM),
+		"HOIST_WEBHOOK_SECRET": spec.App.WebhookSecret, "HOIST_GITHUB_URL": spec.GitHub.URL() + "/", "HOIST_LOG_LEVEL": "warn",
+	}
+	if spec.MetricsListener != nil {
+		env["HOIST_METRICS_ADDR"] = spec.MetricsListener.Addr().String()
+	}
+	if spec.PreviewListener != nil {
+		env["HOIST_PREVIEW_ADDR"] = spec.PreviewListener.Addr().String()
+	}
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	if spec.Dashboard {
+		spec.ServerYAML += "dashboard:\n  client_id: " + spec.App.ClientID +
+			"\n  client_secret: ${SERVETEST_CLIENT_SECRET}\n  session_key: ${SERVETEST_SESSION_KEY}\n"
+		env["SERVETEST_CLIENT_SECRET"], env["SERVETEST_SESSION_KEY"] = spec.App.ClientSecret, "servetest-session-key-of-32-bytes!"
+		callbacks := []string{url + "/login/callback"}
+		if p := env["HOIST_PREVIEW_URL"]; p != "" {
+			callbacks = append(callbacks, strings.TrimSuffix(p, "/")+"/login/callback")
+		}
+		spec.GitHub.SetCallbackURLs(spec.App.ID, callbacks...)
+	}
+	if spec.ServerYAML != "" {
+		file = filepath.Join(dir, "hoist-server.yml")
+		if err := os.WriteFile(file, []byte(spec.ServerYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return file, env
 }

@@ -294,3 +294,25 @@ environments:
   dev:     { branch: dev }
   staging: { branch: staging, promote_from: dev, auto: sometimes, gates: { checks: ["ci / test"] } }
 `
+
+// Settings are the server configuration file and the HOIST_* settings of
+// the site's hoist, for starting hoist as a process of its own on the
+// site's address and data (after StopHoist), as a test that kills it does.
+func (s *Site) Settings() (file string, env map[string]string) {
+	s.T.Helper()
+	addr, err := net.ResolveTCPAddr("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	spec := s.serve
+	spec.Listener = addrOnly{addr}
+	return servetest.Settings(s.T, spec)
+}
+
+// addrOnly is a listener that only has an address: Settings reads
+// nothing else.
+type addrOnly struct{ addr net.Addr }
+
+func (a addrOnly) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (a addrOnly) Close() error              { return nil }
+func (a addrOnly) Addr() net.Addr            { return a.addr }
