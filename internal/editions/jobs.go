@@ -73,17 +73,20 @@ func (s *Service) deploy(ctx context.Context, a DeployArgs) error {
 			return err
 		}
 		if pr.State != "open" || pr.HeadSHA != a.SHA {
+			log.Info().Str("state", pr.State).Str("head", pr.HeadSHA).Msg("edition: pull request closed or moved on; not deployed")
 			return errSkip
 		}
 	} else {
 		head, err := repo.BranchHead(ctx, a.Branch)
 		if errors.Is(err, gh.ErrNotFound) {
+			log.Info().Msg("edition: branch is gone; not deployed")
 			return errSkip
 		}
 		if err != nil {
 			return err
 		}
 		if head != a.SHA {
+			log.Info().Str("head", head).Msg("edition: branch moved on; not deployed")
 			return errSkip
 		}
 	}
