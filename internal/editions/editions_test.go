@@ -172,3 +172,41 @@ func TestPullRequestEdition(t *testing.T) {
 		t.Fatalf("comments after closing: %+v", comments())
 	}
 }
+
+// TestRenamedEdition: a name given to a branch's edition moves it on the
+// branch's next push: the new folder is served, the old one is removed
+// and purged and its deployment marked inactive.
+func TestRenamedEdition(t *testing.T) {
+	w := startEditions(t, editionsYML)
+	old := config.RepoEditions{}.EditionOf("feature/r")
+	w.Git(w.Work, "checkout", "-q", "-b", "feature/r")
+	first := w.Commit("public/index.html", "<h1>r v1</h1>", "R")
+	w.Push("feature/r")
+	w.waitEdition("edition/"+old, first, "success")
+	if code, _ := w.get("/v/" + old + "/"); code != 200 {
+		t.Fatalf("GET /v/%s/: %d", old, code)
+	}
+
+	w.Git(w.Work, "checkout", "-q", "--detach", w.Head("main"))
+	renamed := strings.Replace(editionsYML, "names: [ { branch: feature/b, name: docs } ]",
+		`names: [ { branch: feature/b, name: docs }, { branch: feature/r, name: "r1" } ]`, 1)
+	cfg := w.Commit(".github/hoist.yml", renamed, "Name the edition of feature/r")
+	w.Push("main")
+	w.ConfigRun(cfg)
+
+	w.Git(w.Work, "checkout", "-q", "feature/r")
+	second := w.Commit("public/index.html", "<h1>r v2</h1>", "R v2")
+	w.Push("feature/r")
+	st := w.waitEdition("edition/r1", second, "success")
+	if st.GetEnvironmentURL() != "https://docs.example.com/v/r1/" {
+		t.Fatalf("renamed edition's URL %q", st.GetEnvironmentURL())
+	}
+	if code, body := w.get("/v/r1/"); code != 200 || body != "<h1>r v2</h1>" {
+		t.Fatalf("GET /v/r1/: %d %q", code, body)
+	}
+	w.waitGone("acme/site/v/" + old + "/")
+	w.waitEdition("edition/"+old, first, "inactive")
+	if code, _ := w.get("/v/" + old + "/"); code != 404 {
+		t.Fatalf("the old name is %d at the edge, want 404 (purged)", code)
+	}
+}
