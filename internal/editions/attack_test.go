@@ -47,7 +47,7 @@ func TestEditionAttacks(t *testing.T) {
 	}
 
 	// Unicode and escapes: one safe folder each, nowhere else.
-	for _, branch := range []string{"feature/Ünïcödé", "feature/UPPER.Case", "feature/a.-.b"} {
+	for _, branch := range []string{"feature/Ünïcödé", "feature/UPPER.Case", "feature/%2e%2e", "feature/a.-.b"} {
 		name := config.RepoEditions{}.EditionOf(branch)
 		if strings.ContainsAny(name, "/%\\") || strings.Contains(name, "..") || !isASCII(name) {
 			t.Fatalf("branch %q got the edition %q", branch, name)
