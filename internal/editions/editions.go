@@ -116,6 +116,9 @@ func (s *Service) OnPush(ctx context.Context, ev *github.PushEvent) error {
 	if p == nil || !p.IsEditionBranch(branch) {
 		return nil
 	}
+	if err := s.callOffRemoval(ctx, re.Owner+"/"+re.Repo, branchRef(branch)); err != nil {
+		return err
+	}
 	return s.queueDeploy(ctx, DeployArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
 		Branch: branch, SHA: ev.GetAfter(), Actor: re.Actor})
 }
@@ -149,6 +152,9 @@ func (s *Service) OnPullRequest(ctx context.Context, ev *github.PullRequestEvent
 			Msg("edition: pull request from a fork is not published")
 		return nil
 	}
+	if err := s.callOffRemoval(ctx, re.Owner+"/"+re.Repo, pullRef(pr.GetNumber())); err != nil {
+		return err
+	}
 	return s.queueDeploy(ctx, DeployArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch,
 		Branch: pr.GetHead().GetRef(), SHA: pr.GetHead().GetSHA(), Pull: pr.GetNumber(), Actor: re.Actor})
 }
@@ -161,6 +167,28 @@ func (s *Service) OnDelete(ctx context.Context, ev *github.DeleteEvent) error {
 		return nil
 	}
 	return s.planRemoval(ctx, repoEvent(ev.GetInstallation(), ev.GetRepo(), ev.GetSender()), branchRef(ev.GetRef()))
+}
+
+// callOffRemoval cancels the planned removal of ref's edition: its branch
+// was pushed again (or its pull request reopened) within the grace
+// period. The removal job, should it run all the same, finds the plan
+// withdrawn and ends.
+func (s *Service) callOffRemoval(ctx context.Context, full, ref string) error {
+	e, ok, err := s.d.Store.EditionOf(ctx, full, ref)
+	if err != nil || !ok || e.RemoveAt.IsZero() {
+		return err
+	}
+	if err := s.d.Store.CancelEditionRemoval(ctx, full, ref); err != nil {
+		return err
+	}
+	if e.RemoveJob != 0 {
+		if err := s.d.Engine.Cancel(ctx, e.RemoveJob); err != nil {
+			return err
+		}
+	}
+	zerolog.Ctx(ctx).Info().Str("repo", full).Str("ref", ref).Str("edition", e.Name).Str("audit", "edition removal called off").
+		Msg("edition: removal called off")
+	return nil
 }
 
 func (s *Service) queueDeploy(ctx context.Context, a DeployArgs) error {
@@ -195,8 +223,12 @@ func (s *Service) planRemoval(ctx context.Context, re repoconfig.RepoEvent, ref 
 	}
 	a := RemoveArgs{Installation: re.Installation, Owner: re.Owner, Repo: re.Repo, DefaultBranch: re.DefaultBranch, Ref: ref,
 		RemoveAt: at.UnixMilli(), Actor: re.Actor}
-	if _, err := s.d.Engine.Insert(ctx, a, &river.InsertOpts{ScheduledAt: at}); err != nil {
+	res, err := s.d.Engine.Insert(ctx, a, &river.InsertOpts{ScheduledAt: at})
+	if err != nil {
 		return fmt.Errorf("queue removal of edition %s of %s: %w", e.Name, full, err)
+	}
+	if err := s.d.Store.EditionRemovalJob(ctx, full, ref, at, res.Job.ID); err != nil {
+		return err
 	}
 	log.Info().Str("edition", e.Name).Time("remove_at", at).Str("audit", "edition removal planned").Msg("edition: removal planned")
 	return nil

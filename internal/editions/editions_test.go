@@ -49,9 +49,9 @@ func TestBranchEdition(t *testing.T) {
 	w.Git(w.Work, "checkout", "-q", "-b", "feature/a")
 	first := w.Commit("public/index.html", "<h1>feature a v1</h1>", "Feature A")
 	w.Push("feature/a")
-	st := w.waitEdition(env, first, "success")
-	if want := "https://docs.example.com/v/" + name + "/"; st.GetEnvironmentURL() != want {
-		t.Fatalf("environment URL %q, want %q", st.GetEnvironmentURL(), want)
+	dst := w.waitEdition(env, first, "success")
+	if want := "https://docs.example.com/v/" + name + "/"; dst.GetEnvironmentURL() != want {
+		t.Fatalf("environment URL %q, want %q", dst.GetEnvironmentURL(), want)
 	}
 	for range 2 {
 		if code, body := w.get(page); code != 200 || body != "<h1>feature a v1</h1>" {
@@ -89,8 +89,25 @@ func TestBranchEdition(t *testing.T) {
 	cname := config.RepoEditions{}.EditionOf("feature/c")
 	w.waitEdition("edition/"+cname, third, "success")
 	w.Git(w.Work, "push", "-q", "origin", "--delete", "feature/c")
+	st := w.Srv.Store()
+	var job int64
+	if world.WaitFor(30*time.Second, func() bool {
+		e, _, _ := st.EditionOf(context.Background(), "acme/site", "branch:feature/c")
+		job = e.RemoveJob
+		return job != 0
+	}) != nil {
+		t.Fatal("no removal was planned for feature/c")
+	}
 	w.Push("feature/c")
-	time.Sleep(6 * time.Second)
+	// The push calls the planned removal off: its job is cancelled.
+	if world.WaitFor(30*time.Second, func() bool {
+		var state string
+		err := st.QueryRow(context.Background(), `SELECT state FROM river_job WHERE id = ?`, job).Scan(&state)
+		return err == nil && state == "cancelled"
+	}) != nil {
+		t.Fatalf("the removal job %d of feature/c was not cancelled", job)
+	}
+	time.Sleep(4 * time.Second)
 	if code, body := w.get("/v/" + cname + "/"); code != 200 || body != "<h1>feature c</h1>" {
 		t.Fatalf("an edition whose branch came back within the grace period: %d %q", code, body)
 	}

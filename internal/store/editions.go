@@ -25,6 +25,8 @@ type Edition struct {
 	// RemoveAt is when the edition goes, its ref deleted; zero while the
 	// ref exists.
 	RemoveAt time.Time
+	// RemoveJob is the job planned to remove it.
+	RemoveJob int64
 	// OldName, OldPrefix and OldDeployment are a renamed edition's former
 	// place, still to be removed.
 	OldName       string
@@ -36,13 +38,13 @@ type Edition struct {
 // the folder an edition would be published to.
 var ErrEditionTaken = errors.New("the folder is another edition's")
 
-const editionCols = `repo, ref, name, target, prefix, url, installation, sha, deployment, comment, remove_at, old_name, old_prefix, old_deployment`
+const editionCols = `repo, ref, name, target, prefix, url, installation, sha, deployment, comment, remove_at, remove_job, old_name, old_prefix, old_deployment`
 
 func scanEdition(r Row) (Edition, error) {
 	var e Edition
 	var removeAt int64
 	err := r.Scan(&e.Repo, &e.Ref, &e.Name, &e.Target, &e.Prefix, &e.URL, &e.Installation, &e.SHA, &e.Deployment, &e.Comment,
-		&removeAt, &e.OldName, &e.OldPrefix, &e.OldDeployment)
+		&removeAt, &e.RemoveJob, &e.OldName, &e.OldPrefix, &e.OldDeployment)
 	if removeAt != 0 {
 		e.RemoveAt = time.UnixMilli(removeAt)
 	}
@@ -113,7 +115,7 @@ func (s *Store) ClaimEdition(ctx context.Context, e Edition) (Edition, error) {
 			if (prev.Prefix != e.Prefix || prev.Target != e.Target) && oldPrefix == "" && prev.Target == e.Target {
 				oldName, oldPrefix, oldDep = prev.Name, prev.Prefix, prev.Deployment
 			}
-			_, err = tx.Exec(ctx, `UPDATE editions SET name = ?, target = ?, prefix = ?, url = ?, installation = ?, remove_at = 0,
+			_, err = tx.Exec(ctx, `UPDATE editions SET name = ?, target = ?, prefix = ?, url = ?, installation = ?, remove_at = 0, remove_job = 0,
 old_name = ?, old_prefix = ?, old_deployment = ?, updated_at = ? WHERE repo = ? AND ref = ?`,
 				e.Name, e.Target, e.Prefix, e.URL, e.Installation, oldName, oldPrefix, oldDep, now, e.Repo, e.Ref)
 			if err != nil {
@@ -185,9 +187,19 @@ func (s *Store) ScheduleEditionRemoval(ctx context.Context, repo, ref string, in
 	return n == 1, nil
 }
 
+// EditionRemovalJob records the job planned to remove the edition at
+// removeAt.
+func (s *Store) EditionRemovalJob(ctx context.Context, repo, ref string, removeAt time.Time, job int64) error {
+	_, err := s.Exec(ctx, `UPDATE editions SET remove_job = ? WHERE repo = ? AND ref = ? AND remove_at = ?`, job, repo, ref, removeAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("store: edition %s %s removal job: %w", repo, ref, err)
+	}
+	return nil
+}
+
 // CancelEditionRemoval calls off a planned removal (the ref is back).
 func (s *Store) CancelEditionRemoval(ctx context.Context, repo, ref string) error {
-	_, err := s.Exec(ctx, `UPDATE editions SET remove_at = 0 WHERE repo = ? AND ref = ?`, repo, ref)
+	_, err := s.Exec(ctx, `UPDATE editions SET remove_at = 0, remove_job = 0 WHERE repo = ? AND ref = ?`, repo, ref)
 	if err != nil {
 		return fmt.Errorf("store: cancel removal of edition %s %s: %w", repo, ref, err)
 	}

@@ -67,8 +67,14 @@ func exerciseEditions(t *testing.T, s *store.Store) {
 	if ok, err := s.ScheduleEditionRemoval(ctx, a.Repo, a.Ref, 1, at); err != nil || !ok {
 		t.Fatalf("removal: %v %v", ok, err)
 	}
+	if err := s.EditionRemovalJob(ctx, a.Repo, a.Ref, at, 42); err != nil {
+		t.Fatal(err)
+	}
+	if e, _, err := s.EditionOf(ctx, a.Repo, a.Ref); err != nil || e.RemoveJob != 42 || !e.RemoveAt.Equal(at) {
+		t.Fatalf("planned removal: %+v %v", e, err)
+	}
 	// The branch came back: its claim calls the removal off.
-	if got, err := s.ClaimEdition(ctx, renamed); err != nil || !got.RemoveAt.IsZero() {
+	if got, err := s.ClaimEdition(ctx, renamed); err != nil || !got.RemoveAt.IsZero() || got.RemoveJob != 0 {
 		t.Fatalf("claim after the delete: %+v %v", got, err)
 	}
 	if ok, err := s.DeleteEdition(ctx, a.Repo, a.Ref, at); err != nil || ok {

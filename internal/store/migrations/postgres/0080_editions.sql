@@ -14,6 +14,7 @@ CREATE TABLE editions (
     deployment    BIGINT NOT NULL DEFAULT 0, -- the GitHub deployment of its newest publish
     comment       BIGINT NOT NULL DEFAULT 0, -- the pull request comment with its URL
     remove_at     BIGINT NOT NULL DEFAULT 0, -- unix milliseconds; 0 while the ref exists
+    remove_job    BIGINT NOT NULL DEFAULT 0, -- the job that removes it then
     -- a renamed edition's old folder, removed once the new one is out
     old_name      TEXT NOT NULL DEFAULT '',
     old_prefix    TEXT NOT NULL DEFAULT '',

@@ -14,6 +14,7 @@ CREATE TABLE editions (
     deployment    INTEGER NOT NULL DEFAULT 0, -- the GitHub deployment of its newest publish
     comment       INTEGER NOT NULL DEFAULT 0, -- the pull request comment with its URL
     remove_at     INTEGER NOT NULL DEFAULT 0, -- unix milliseconds; 0 while the ref exists
+    remove_job    INTEGER NOT NULL DEFAULT 0, -- the job that removes it then
     -- a renamed edition's old folder, removed once the new one is out
     old_name      TEXT NOT NULL DEFAULT '',
     old_prefix    TEXT NOT NULL DEFAULT '',
