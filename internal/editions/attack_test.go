@@ -97,7 +97,7 @@ func TestEditionAttacks(t *testing.T) {
 	if code := w.deliver(replay, emulator.Sign(w.App.WebhookSecret, replay), "replayed"); code >= 300 {
 		t.Fatalf("the signed delete answered %d", code)
 	}
-	time.Sleep(6 * time.Second) // past the grace period of 3s
+	time.Sleep(grace + 3*time.Second) // past the grace period
 	if got := w.body("acme/site/v/docs/index.html"); got != "<h1>docs</h1>" {
 		t.Fatalf("the docs edition holds %q after deletes of a branch that exists", got)
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/world"
 )
 
+// grace is the grace period of editionsYML: long enough for a branch to
+// be deleted and pushed again on a busy machine.
+const grace = 8 * time.Second
+
 // editionsYML publishes feature/* and docs (and, by its glob, would main
 // and staging, which are environments' branches and so never editions),
 // and every pull request, under /v/<edition>/ of docs.example.com.
@@ -28,7 +32,7 @@ editions:
   path: /v/{edition}/
   url: https://docs.example.com
   purge: [ { cdn: edge } ]
-  grace: 3s
+  grace: 8s
   names: [ { branch: feature/b, name: docs } ]
 `
 
