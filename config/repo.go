@@ -34,6 +34,7 @@ type RepoConfig struct {
 	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request and issue comments."`
 	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
 	ReleaseGroup RepoReleaseGroup `yaml:"release_group" doc:"The release group this repository releases together with: a promotion into one of the group's environments moves every member's environment, or none. A name alone joins a group of the server configuration (which must list this repository); a mapping {name, members, environments} declares a group that is in force only when every member declares it alike."`
+	Editions     RepoEditions     `yaml:"editions" doc:"Editions per branch and per pull request: each matching branch (and, when on, each pull request) is published under its own folder and URL, recorded as the GitHub deployment edition/<name>, and removed with its files a grace period after the branch is deleted or the pull request closed."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.
@@ -139,6 +140,28 @@ type RepoPublish struct {
 	SkipBrokenLinks bool            `yaml:"skip_broken_links" doc:"Symbolic links that resolve inside the site are published as their target's content. A link that leads outside the site, dangles or loops refuses the whole deploy, naming it, unless this is true: then the site is published without it and the deploy lists it." schema:"default=false"`
 }
 
+// RepoEditions publishes branches and pull requests as editions of their
+// own, beside the environments.
+type RepoEditions struct {
+	Branches     []string          `yaml:"branches" doc:"Globs of the branches published as editions (* matches any run of characters except /, ? one character, [a-z] a class), such as feature/* or docs-*. An environment's or a candidate's branch never is one."`
+	PullRequests bool              `yaml:"pull_requests" doc:"Publish every open pull request whose branch is in this repository as the edition pr-<number>, commenting its URL on the pull request once. Pull requests from forks are not published." schema:"default=false"`
+	Target       string            `yaml:"target" doc:"Name of the deploy target in the server configuration the editions go to; required when branches or pull_requests is set."`
+	Path         string            `yaml:"path" doc:"Where each edition is published, with {edition} for its name: the folder under the repository's own folder of the target and the path of its URL, such as /v/{edition}/. The name is made one safe folder: lower-case letters, digits, '.', '_' and '-', with a hash of the branch name added whenever that changed it." schema:"default=/editions/{edition}/"`
+	URL          string            `yaml:"url" doc:"The site's address (scheme and host, such as https://docs.example.com); an edition's URL is this followed by its path. Default: the deploy target's public URL."`
+	Purge        []RepoPurge       `yaml:"purge" doc:"CDNs purged under the edition's path after each deploy and when the edition is removed."`
+	Grace        time.Duration     `yaml:"grace" doc:"How long an edition stays after its branch is deleted or its pull request closed, such as 1h or 168h; 0 removes it at once; a branch pushed again (or a pull request reopened) within it keeps its edition. Default: 1h."`
+	Names        []RepoEditionName `yaml:"names" doc:"Names given to the editions of some branches instead of the name made from the branch's; a changed name moves the edition on its branch's next push and removes the old one."`
+}
+
+// Enabled reports whether any branch or pull request is published.
+func (e RepoEditions) Enabled() bool { return len(e.Branches) > 0 || e.PullRequests }
+
+// RepoEditionName names the edition of one branch.
+type RepoEditionName struct {
+	Branch string `yaml:"branch" doc:"The branch, such as release/1.2." schema:"required"`
+	Name   string `yaml:"name" doc:"The edition's name, one folder name of lower-case letters, digits, '.', '_' and '-', such as 1.2." schema:"required"`
+}
+
 // RepoCacheRule sets the headers of the files whose path matches.
 type RepoCacheRule struct {
 	Path         string `yaml:"path" doc:"Glob over the file's path from the site root, starting with /: * matches any run of characters except /, ? one character except /, and ** as a whole segment any number of folders (/assets/** is everything under /assets/, /**/*.html every page). Other characters match themselves." schema:"pattern=^/;required"`
@@ -241,6 +264,10 @@ const (
 	RepoDefaultDebounce = 30 * time.Second
 	// RepoDefaultVisualThreshold is smoke.visual.threshold when unset.
 	RepoDefaultVisualThreshold = 0.1
+	// RepoDefaultEditionPath is editions.path when unset.
+	RepoDefaultEditionPath = "/editions/{edition}/"
+	// RepoDefaultEditionGrace is editions.grace when unset.
+	RepoDefaultEditionGrace = time.Hour
 )
 
 // RepoFailOnKinds are the finding kinds smoke.fail_on accepts, in report

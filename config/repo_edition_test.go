@@ -54,9 +54,53 @@ func TestEditionPrefixStaysInItsPlace(t *testing.T) {
 			t.Errorf("EditionPrefix(%q, %q) = %q, %v; want an overlap refused", c.tmpl, c.branch, p, err)
 		}
 	}
-	for _, tmpl := range []string{"/abs/{branch}", "../{branch}", "no-placeholder/", "a//{branch}"} {
+	// The template is also the URL's path: a leading / is that path's,
+	// and the folder is still under the repository's.
+	if p, err := EditionPrefix("/v/{edition}/", "x", nil); err != nil || p != "v/x/" {
+		t.Errorf("/v/{edition}/ = %q, %v", p, err)
+	}
+	for _, tmpl := range []string{"//abs/{branch}", "../{branch}", "/../{edition}", "no-placeholder/", "a//{branch}"} {
 		if p, err := EditionPrefix(tmpl, "x", nil); err == nil {
 			t.Errorf("template %q accepted: %q", tmpl, p)
 		}
+	}
+}
+
+func TestEditionNamesOfBranches(t *testing.T) {
+	cfg := load(t, `version: 1
+environments:
+  production: { branch: main }
+editions:
+  branches: [ "feature/*", "pr-*" ]
+  pull_requests: true
+  target: site
+  names: [ { branch: release/1.2, name: "1.2" } ]
+`)
+	e := cfg.Editions
+	if e.Path != RepoDefaultEditionPath || e.Grace != RepoDefaultEditionGrace {
+		t.Fatalf("defaults: path %q grace %s", e.Path, e.Grace)
+	}
+	for branch, want := range map[string]bool{"feature/a": true, "feature/a/b": false, "release/1.2": true, "main": false, "pr-3": true} {
+		if got := e.MatchBranch(branch); got != want {
+			t.Errorf("MatchBranch(%q) = %v", branch, got)
+		}
+	}
+	if got := e.EditionOf("release/1.2"); got != "1.2" {
+		t.Errorf("named edition = %q", got)
+	}
+	if got := e.EditionOf("feature/a"); !strings.HasPrefix(got, "feature-a-") {
+		t.Errorf("feature/a = %q", got)
+	}
+	// A branch called like a pull request's edition never takes its folder.
+	if got := e.EditionOf("pr-3"); got == PullEdition(3) || !strings.HasPrefix(got, "pr-3-") {
+		t.Errorf("branch pr-3 = %q, must not be the edition of pull request 3", got)
+	}
+	p, err := EditionPrefix("/v/{edition}/", e.EditionOf("feature/a"), []string{"production/"})
+	if err != nil || !strings.HasPrefix(p, "v/feature-a-") || strings.HasPrefix(p, "/") {
+		t.Fatalf("EditionPrefix = %q, %v", p, err)
+	}
+	zero := load(t, "version: 1\neditions: { branches: [ \"x-*\" ], target: site, grace: 0 }\n")
+	if zero.Editions.Grace != 0 {
+		t.Errorf("grace: 0 became %s", zero.Editions.Grace)
 	}
 }

@@ -203,6 +203,12 @@ func (c *RepoConfig) applyDefaults() {
 	if c.Generate.Debounce == 0 {
 		c.Generate.Debounce = RepoDefaultDebounce
 	}
+	if c.Editions.Path == "" {
+		c.Editions.Path = RepoDefaultEditionPath
+	}
+	if c.Editions.Grace == 0 && !c.Written("editions.grace") {
+		c.Editions.Grace = RepoDefaultEditionGrace
+	}
 	if c.Commands.ShortForm == nil {
 		t := true
 		c.Commands.ShortForm = &t

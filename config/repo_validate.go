@@ -48,6 +48,7 @@ func (c *RepoConfig) Written(path string) bool {
 const (
 	repoMaxSoak     = 30 * 24 * time.Hour
 	repoMaxDebounce = 24 * time.Hour
+	repoMaxGrace    = 30 * 24 * time.Hour
 )
 
 var (
@@ -84,6 +85,7 @@ func (v *repoValidator) validate() {
 	v.smoke()
 	v.generate()
 	v.publish()
+	v.editions(branchOf)
 	v.releaseGroup()
 }
 
@@ -541,4 +543,95 @@ func repoBranchName(name string) string {
 		}
 	}
 	return ""
+}
+
+// editions checks the editions section: branch globs, the target, a path
+// template that stays inside the repository's folder, the site's address,
+// the grace period and the names given to branches.
+func (v *repoValidator) editions(branchOf map[string]string) {
+	e := v.cfg.Editions
+	const at = "editions"
+	v.uniqueNonEmpty(at+".branches", "branch pattern", e.Branches, func(g string) string {
+		if _, err := path.Match(g, ""); err != nil {
+			return fmt.Sprintf("branch pattern %q is not a valid glob (unclosed [ or a trailing \\)", g)
+		}
+		if strings.HasPrefix(g, "refs/") {
+			return fmt.Sprintf("branch pattern %q is matched against the branch name: write it without refs/heads/", g)
+		}
+		return ""
+	})
+	switch {
+	case e.Target == "" && e.Enabled():
+		v.errorf(at, "editions need target: the name of a deploy target in the server configuration")
+	case e.Target != "" && !repoEntryName.MatchString(e.Target):
+		v.errorf(at+".target", "target %q must be the name of a deploy target in the server configuration (letters, digits, '.', '_', '-')", e.Target)
+	}
+	if e.Path != "" {
+		if msg := EditionPathProblem(e.Path); msg != "" {
+			v.errorf(at+".path", "path %s", msg)
+		} else if e.Target != "" {
+			// An edition never lands in an environment's folder of the
+			// same target, nor an environment in an edition's.
+			probe := strings.ReplaceAll(strings.TrimPrefix(e.Path, "/"), "{edition}", "x")
+			fixed := strings.SplitN(probe, "x", 2)[0]
+			for _, env := range v.cfg.Environments {
+				if env.Deploy.Target != e.Target || fixed == "" {
+					continue
+				}
+				p := strings.TrimSuffix(env.Deploy.Prefix, "/") + "/"
+				if env.Deploy.Prefix == "" {
+					p = env.Name + "/"
+				}
+				if strings.HasPrefix(p, fixed) || strings.HasPrefix(fixed, p) {
+					v.errorf(at+".path", "path %q would place editions in or over the folder %q of environment %s; give editions a folder of their own", e.Path, p, env.Name)
+				}
+			}
+		}
+	}
+	if e.URL != "" {
+		u, err := url.Parse(e.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			v.errorf(at+".url", "url %q must be the site's address alone, such as https://docs.example.com (the path comes from path)", e.URL)
+		}
+	}
+	switch {
+	case e.Grace < 0:
+		v.errorf(at+".grace", "grace must not be negative")
+	case e.Grace > repoMaxGrace:
+		v.errorf(at+".grace", "grace %s is longer than 30 days (720h)", repoFormatDuration(e.Grace))
+	}
+	envOfBranch := map[string]string{}
+	for env, b := range branchOf {
+		envOfBranch[b] = env
+	}
+	branches, names := map[string]int{}, map[string]int{}
+	for i, n := range e.Names {
+		ip := fmt.Sprintf("%s.names[%d]", at, i)
+		switch {
+		case n.Branch == "":
+			v.errorf(ip, "each name needs branch: the branch whose edition it names")
+		case repoBranchName(n.Branch) != "":
+			v.errorf(ip+".branch", "branch %s", repoBranchName(n.Branch))
+		case envOfBranch[n.Branch] != "":
+			v.errorf(ip+".branch", "branch %q is the branch of environment %s, which is not an edition", n.Branch, envOfBranch[n.Branch])
+		default:
+			if j, dup := branches[n.Branch]; dup {
+				v.errorf(ip+".branch", "branch %q is already named by %s.names[%d]", n.Branch, at, j)
+			}
+			branches[n.Branch] = i
+		}
+		switch {
+		case n.Name == "":
+			v.errorf(ip, "each name needs name: the edition's name")
+		case EditionSegment(n.Name) != n.Name || len(n.Name) > maxEditionSegment:
+			v.errorf(ip+".name", "name %q must be one folder name of lower-case letters, digits, '.', '_' and '-' (at most 63), such as %q", n.Name, EditionSegment(n.Name))
+		case EditionIsPull(n.Name):
+			v.errorf(ip+".name", "name %q is how pull request editions are named; choose another", n.Name)
+		default:
+			if j, dup := names[n.Name]; dup {
+				v.errorf(ip+".name", "edition name %q is already given by %s.names[%d]", n.Name, at, j)
+			}
+			names[n.Name] = i
+		}
+	}
 }

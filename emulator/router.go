@@ -169,7 +169,10 @@ func (c *call) decode(v any) bool {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
+	// Each segment is unescaped once, from the path as sent: a branch
+	// named feature/%2e%2e arrives as feature/%252e%252e and is that
+	// branch, as on GitHub, not feature/.. (r.URL.Path is decoded already).
+	p := r.URL.EscapedPath()
 	if strings.HasPrefix(p, "/api/v3/") || p == "/api/v3" {
 		p = strings.TrimPrefix(p, "/api/v3")
 	}

@@ -34,6 +34,17 @@ type Deps struct {
 	// CheckSuites re-runs hoist's smoke tests when a check suite is
 	// re-requested; nil leaves check suites logged only.
 	CheckSuites CheckSuites
+	// Editions publishes branches and pull requests as editions and
+	// removes them when they go; nil leaves them unpublished.
+	Editions Editions
+}
+
+// Editions is the part of the core that publishes editions of branches
+// and pull requests (internal/editions implements it).
+type Editions interface {
+	OnPush(ctx context.Context, ev *github.PushEvent) error
+	OnDelete(ctx context.Context, ev *github.DeleteEvent) error
+	OnPullRequest(ctx context.Context, ev *github.PullRequestEvent) error
 }
 
 // Commands is the part of the core that the issue_comment handler hands

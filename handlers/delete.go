@@ -8,9 +8,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// DeleteHandler receives `delete` events: a branch or tag was deleted.
-// Nothing acts on them: a deleted ref also arrives as a push with deleted
-// set, which hoist ignores too.
+// DeleteHandler receives `delete` events: a branch or tag was deleted. A
+// deleted branch's edition is removed after its grace period.
 type DeleteHandler struct{ Base }
 
 var _ githubapp.EventHandler = &DeleteHandler{}
@@ -22,12 +21,15 @@ func NewDeleteHandler(d Deps) *DeleteHandler { return &DeleteHandler{Base{Deps: 
 func (h *DeleteHandler) Handles() []string { return []string{"delete"} }
 
 // Handle parses the payload, so a malformed one fails the delivery, and
-// logs it at debug level.
+// hands it to Editions.
 func (h *DeleteHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.DeleteEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("ref_type", ev.GetRefType()).Str("ref", ev.GetRef()).Msg("delete received")
+	if h.Deps.Editions != nil {
+		return h.Deps.Editions.OnDelete(ctx, ev)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -27,15 +28,20 @@ func NewPullRequestHandler(d Deps) *PullRequestHandler { return &PullRequestHand
 // Handles lists the event this handler receives.
 func (h *PullRequestHandler) Handles() []string { return []string{"pull_request"} }
 
-// Handle parses the payload and hands it to the promotion pull requests.
+// Handle parses the payload and hands it to the promotion pull requests
+// and the editions.
 func (h *PullRequestHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.PullRequestEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Int("number", ev.GetNumber()).Str("sha", ev.GetPullRequest().GetHead().GetSHA()).Bool("merged", ev.GetPullRequest().GetMerged()).Msg("pull_request received")
+	var errs []error
 	if prs, ok := h.Deps.Promotions.(PullRequests); ok {
-		return prs.OnPullRequest(ctx, ev)
+		errs = append(errs, prs.OnPullRequest(ctx, ev))
 	}
-	return nil
+	if h.Deps.Editions != nil {
+		errs = append(errs, h.Deps.Editions.OnPullRequest(ctx, ev))
+	}
+	return errors.Join(errs...)
 }

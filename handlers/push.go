@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -21,16 +22,20 @@ func NewPushHandler(d Deps) *PushHandler { return &PushHandler{Base{Deps: d}} }
 // Handles lists the event this handler receives.
 func (h *PushHandler) Handles() []string { return []string{"push"} }
 
-// Handle parses the payload and hands it to Promotions; with none it only
-// logs the push.
+// Handle parses the payload and hands it to Promotions and Editions; with
+// neither it only logs the push.
 func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	ev, err := parseEvent[github.PushEvent](eventType, payload)
 	if err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("ref", ev.GetRef()).Str("sha", ev.GetAfter()).Bool("created", ev.GetCreated()).Bool("deleted", ev.GetDeleted()).Msg("push received")
+	var errs []error
 	if h.Deps.Promotions != nil {
-		return h.Deps.Promotions.OnPush(ctx, ev)
+		errs = append(errs, h.Deps.Promotions.OnPush(ctx, ev))
 	}
-	return nil
+	if h.Deps.Editions != nil {
+		errs = append(errs, h.Deps.Editions.OnPush(ctx, ev))
+	}
+	return errors.Join(errs...)
 }

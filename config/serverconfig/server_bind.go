@@ -239,29 +239,31 @@ func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names
 	errorf := func(at, format string, args ...any) {
 		errs = append(errs, rc.ErrorAt(at, format, args...))
 	}
-	for _, e := range rc.Environments {
-		at := "environments." + e.Name
-		if name := e.Deploy.Target; name != "" {
-			t, known := cfg.Targets[name]
-			switch {
-			case !known && names:
-				_, err := cfg.Target(name)
-				errorf(at+".deploy.target", "%v", err)
-			case !known || fullName == "":
-			case !RepoAllowed(t.Repos, fullName):
-				_, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix)
-				errorf(at+".deploy.target", "%v", err)
-			default:
-				if _, _, err := cfg.DeployTarget(name, fullName, e.Deploy.Prefix); err != nil {
-					where := at + ".deploy.prefix"
-					if !rc.Written(where) {
-						where = at + ".deploy.target"
-					}
-					errorf(where, "%v", err)
+	target := func(at, name, prefix string) {
+		if name == "" {
+			return
+		}
+		t, known := cfg.Targets[name]
+		switch {
+		case !known && names:
+			_, err := cfg.Target(name)
+			errorf(at+".target", "%v", err)
+		case !known || fullName == "":
+		case !RepoAllowed(t.Repos, fullName):
+			_, _, err := cfg.DeployTarget(name, fullName, prefix)
+			errorf(at+".target", "%v", err)
+		default:
+			if _, _, err := cfg.DeployTarget(name, fullName, prefix); err != nil {
+				where := at + ".prefix"
+				if !rc.Written(where) {
+					where = at + ".target"
 				}
+				errorf(where, "%v", err)
 			}
 		}
-		for i, p := range e.Purge {
+	}
+	purges := func(at string, ps []config.RepoPurge) {
+		for i, p := range ps {
 			if p.CDN == "" {
 				continue
 			}
@@ -279,6 +281,15 @@ func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names
 		}
 	}
 	cfg.checkReleaseGroup(rc, fullName, errorf)
+	for _, e := range rc.Environments {
+		at := "environments." + e.Name
+		target(at+".deploy", e.Deploy.Target, e.Deploy.Prefix)
+		purges(at, e.Purge)
+	}
+	// Editions are checked as one environment would be; each edition's
+	// folder is checked again when it is placed.
+	target("editions", rc.Editions.Target, "")
+	purges("editions", rc.Editions.Purge)
 	if len(errs) == 0 {
 		return nil
 	}

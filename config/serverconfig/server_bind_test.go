@@ -184,3 +184,32 @@ environments:
 		}
 	}
 }
+
+// TestCheckRepoConfigEditions: the editions' target and CDNs are checked
+// as an environment's, each mistake at its value.
+func TestCheckRepoConfigEditions(t *testing.T) {
+	cfg := loadBound(t, `
+targets:
+  acme-bucket: { type: local, dir: /srv/acme, repos: [acme] }
+cdns:
+  acme-edge: { type: varnish, nodes: [http://x], repos: [acme] }
+`)
+	rc, err := config.LoadRepoConfig(config.RepoConfigPath, []byte(`version: 1
+editions:
+  branches: [ "feature/*" ]
+  target: acme-bucket
+  purge: [ { cdn: acme-edge } ]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.CheckRepoConfig(rc, "acme/site"); err != nil {
+		t.Fatalf("acme/site: %v", err)
+	}
+	err = cfg.CheckRepoConfig(rc, "evil/site")
+	want := `.github/hoist.yml:4:11: deploy target "acme-bucket" is not open to evil/site (the server config lists who may use it)
+.github/hoist.yml:5:19: cdn "acme-edge" is not open to evil/site (the server config lists who may purge it)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("evil/site:\n%v\nwant\n%s", err, want)
+	}
+}

@@ -1,6 +1,6 @@
 // Package app assembles `hoist serve` in one pass: store, job engine,
 // GitHub clients, every capability (configuration in force, promotions,
-// smoke gate, publishing, commands, generation, the dashboard), and the
+// smoke gate, publishing, editions, commands, generation, the dashboard), and the
 // HTTP server they run in. The command and the demo both start hoist
 // through New, so what the demo shows is what a deployment runs.
 package app
@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
+	"github.com/hoist-dev/hoist/internal/editions"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/promotion"
@@ -57,6 +58,7 @@ type Capabilities struct {
 	Commands   *chatops.Service
 	Generate   *generate.Service
 	Groups     *releasegroup.Service
+	Editions   *editions.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -129,6 +131,8 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
 		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups})
+	c.Editions = editions.New(editions.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publisher: c.Publish,
+		Server: cfg, Now: hooks.Now})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -143,12 +147,14 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Groups.Workers(engine)
 	c.Smoke.Workers(engine)
 	c.Commands.Workers(engine)
+	c.Editions.Workers(engine)
 	c.Generate.RegisterWorkers(engine)
 
 	// The generation handler of repository_dispatch comes first: it takes
 	// that event from the built-in one.
 	hs := append([]githubapp.EventHandler{handlers.NewGenerationHandler(handlers.Deps{}, c.Generate)},
-		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke})...)
+		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke,
+			Editions: c.Editions})...)
 
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)

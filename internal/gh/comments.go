@@ -3,6 +3,7 @@ package gh
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -54,6 +55,19 @@ func (r *Repo) Comment(ctx context.Context, number int, body string) (int64, err
 func (r *Repo) React(ctx context.Context, commentID int64, content string) error {
 	if _, _, err := r.Client.Reactions.CreateIssueCommentReaction(ctx, r.Owner, r.Name, commentID, content); err != nil {
 		return fmt.Errorf("react %s to comment %d: %w", content, commentID, err)
+	}
+	return nil
+}
+
+// EditComment replaces the body of an issue or pull request comment;
+// ErrNotFound when the comment is gone.
+func (r *Repo) EditComment(ctx context.Context, id int64, body string) error {
+	_, resp, err := r.Client.Issues.EditComment(ctx, r.Owner, r.Name, id, &github.IssueComment{Body: github.String(body)})
+	if err != nil {
+		if status(resp) == http.StatusNotFound {
+			return fmt.Errorf("edit comment %d: %w", id, ErrNotFound)
+		}
+		return fmt.Errorf("edit comment %d: %w", id, err)
 	}
 	return nil
 }

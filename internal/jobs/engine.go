@@ -100,6 +100,7 @@ type engineClient interface {
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	Stopped() <-chan struct{}
 	ID() string
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
 }
 
 // clientOf adapts river.Client[TTx]: only InsertTx needs the native tx.
@@ -303,6 +304,18 @@ func (e *Engine) Insert(ctx context.Context, args river.JobArgs, opts *river.Ins
 		return nil, errors.New("jobs: insert before the engine started")
 	}
 	return e.client.Insert(ctx, args, opts)
+}
+
+// Cancel cancels a job that has not run yet (a timer no longer wanted);
+// a job already finished is left as it is.
+func (e *Engine) Cancel(ctx context.Context, id int64) error {
+	if e.client == nil {
+		return errors.New("jobs: cancel before the engine started")
+	}
+	if _, err := e.client.JobCancel(ctx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("jobs: cancel job %d: %w", id, err)
+	}
+	return nil
 }
 
 // InsertTx enqueues a job as part of tx: the job exists if and only if tx

@@ -33,6 +33,9 @@ type Pipeline struct {
 	// ReleaseGroup is the repository's release group as its file wrote it
 	// (empty when none); whether it is in force is the server's to say.
 	ReleaseGroup config.RepoReleaseGroup
+	// Editions publishes branches and pull requests beside the
+	// environments.
+	Editions config.RepoEditions
 }
 
 // Environment is one environment: a branch, where it is promoted from, who
@@ -108,7 +111,8 @@ type TagRule struct {
 // New builds the pipeline of a valid repository configuration (one that
 // config.LoadRepoConfig returned).
 func New(cfg *config.RepoConfig) *Pipeline {
-	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root, Publish: cfg.Deploy, ReleaseGroup: cfg.ReleaseGroup}
+	p := &Pipeline{ShortForm: cfg.Commands.ShortFormEnabled(), SiteRoot: cfg.Site.Root, Publish: cfg.Deploy,
+		ReleaseGroup: cfg.ReleaseGroup, Editions: cfg.Editions}
 	for _, e := range cfg.Environments {
 		p.Environments = append(p.Environments, Environment{
 			Name:        e.Name,
@@ -204,4 +208,19 @@ func (p *Pipeline) MatchTag(tag string) []TagRule {
 		}
 	}
 	return out
+}
+
+// IsEditionBranch reports whether branch is published as an edition: it
+// matches the editions' branches and is no environment's nor candidate's
+// branch (those are published as environments, never as editions).
+func (p *Pipeline) IsEditionBranch(branch string) bool {
+	if _, ok := p.EnvOfBranch(branch); ok {
+		return false
+	}
+	for _, c := range p.Candidates {
+		if c.Branch == branch {
+			return false
+		}
+	}
+	return p.Editions.MatchBranch(branch)
 }
