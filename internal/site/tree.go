@@ -115,14 +115,8 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 		go func() {
 			ctx := context.Background()
 			wt := openWorkTree(ctx, abs)
-			if wt != nil {
-				paths := make([]string, 0, len(wt.entries))
-				for p := range wt.entries {
-					paths = append(paths, p)
-				}
-				if !wt.loadConversions(ctx, abs, paths) {
-					wt = nil
-				}
+			if wt != nil && !wt.attrsKnown && !wt.loadConversions(ctx, abs, wt.paths()) {
+				wt = nil
 			}
 			wtc <- wt
 		}()
@@ -130,6 +124,9 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 	var (
 		toHash []int // indexes into t.entries of regular files
 		infos  []fs.FileInfo
+		// attrs: a .gitattributes file in the folder, which git may
+		// not track and so the index does not show.
+		attrs bool
 	)
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -147,6 +144,7 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 			return err
 		}
 		e := Entry{Path: filepath.ToSlash(rel), Size: info.Size(), Mode: info.Mode()}
+		attrs = attrs || d.Name() == ".gitattributes"
 		if info.Mode()&fs.ModeSymlink != 0 {
 			target, err := os.Readlink(p)
 			if err != nil {
@@ -169,6 +167,9 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 	wt := <-wtc
 	if err != nil {
 		return nil, fmt.Errorf("read site folder %s: %w", root, err)
+	}
+	if wt != nil && attrs && !wt.loadConversions(context.Background(), abs, wt.paths()) {
+		wt = nil
 	}
 	var hash []int
 	for k, i := range toHash {

@@ -53,6 +53,9 @@ type workTree struct {
 	entries    map[string]gitIndexEntry
 	indexMtime time.Time
 	converted  map[string]bool // paths git converts on checkout or add
+	// attrsKnown: converted was filled in, by git check-attr or because
+	// no attribute nor core.autocrlf can apply to the folder's files.
+	attrsKnown bool
 }
 
 // openWorkTree reads the index of the work tree root is in, or returns
@@ -62,17 +65,21 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 	if _, err := exec.LookPath("git"); err != nil {
 		return nil
 	}
-	out, err := gitIn(ctx, root, nil, "rev-parse", "--is-inside-work-tree", "--show-prefix", "--git-path", "index", "--show-object-format")
+	out, err := gitIn(ctx, root, nil, "rev-parse", "--is-inside-work-tree", "--show-prefix", "--git-path", "index",
+		"--show-object-format", "--git-path", "info/attributes")
 	if err != nil {
 		return nil
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != 4 || lines[0] != "true" || lines[3] != "sha1" {
+	if len(lines) != 5 || lines[0] != "true" || lines[3] != "sha1" {
 		return nil
 	}
-	prefix, indexPath := lines[1], lines[2]
+	prefix, indexPath, infoAttrs := lines[1], lines[2], lines[4]
 	if !filepath.IsAbs(indexPath) {
 		indexPath = filepath.Join(root, indexPath)
+	}
+	if !filepath.IsAbs(infoAttrs) {
+		infoAttrs = filepath.Join(root, infoAttrs)
 	}
 	data, err := os.ReadFile(indexPath)
 	if err != nil {
@@ -82,11 +89,82 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 	if err != nil {
 		return nil
 	}
-	entries, err := parseGitIndex(data, prefix)
+	entries, attrFiles, err := parseGitIndex(data, prefix)
 	if err != nil {
 		return nil
 	}
-	return &workTree{entries: entries, indexMtime: info.ModTime()}
+	w := &workTree{entries: entries, indexMtime: info.ModTime()}
+	if !attributesMayApply(ctx, root, prefix, infoAttrs, attrFiles) {
+		w.converted, w.attrsKnown = map[string]bool{}, true
+	}
+	return w
+}
+
+// attributesMayApply reports whether git could convert any file under
+// root between the work tree and its objects: core.autocrlf is on, or a
+// gitattributes file exists that applies to root's files (in the index or
+// the work tree from the top level down to root, in the repository's
+// info/attributes, the user's or the system's file). Files named
+// .gitattributes under root that git does not track are found by the walk
+// (NewDirTreeWith). Asking git check-attr about every file costs more than
+// all the rest of reading a folder, so it is asked only when this is true.
+func attributesMayApply(ctx context.Context, root, prefix, infoAttrs string, indexAttrFiles []string) bool {
+	cfg, _ := gitIn(ctx, root, nil, "config", "-z", "--get-regexp", `^core\.(autocrlf|attributesfile)$`) // none set is an error exit
+	userAttrs := ""
+	for _, kv := range splitZ(cfg) {
+		k, v, _ := strings.Cut(kv, "\n")
+		switch strings.ToLower(k) {
+		case "core.autocrlf":
+			if v = strings.ToLower(strings.TrimSpace(v)); v != "false" && v != "0" && v != "no" && v != "off" {
+				return true // true, input or a value this reader does not know
+			}
+		case "core.attributesfile":
+			userAttrs = v
+		}
+	}
+	if userAttrs == "" {
+		if xdg := os.Getenv("XDG_CONFIG_HOME"); xdg != "" {
+			userAttrs = filepath.Join(xdg, "git", "attributes")
+		} else if home, err := os.UserHomeDir(); err == nil {
+			userAttrs = filepath.Join(home, ".config", "git", "attributes")
+		}
+	} else if rest, ok := strings.CutPrefix(userAttrs, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			userAttrs = filepath.Join(home, rest)
+		}
+	}
+	candidates := []string{infoAttrs, userAttrs}
+	if os.Getenv("GIT_ATTR_NOSYSTEM") == "" {
+		// $(sysconfdir)/gitattributes: /etc for a /usr install, else
+		// the etc of git's prefix (exec path <prefix>/libexec/git-core).
+		candidates = append(candidates, "/etc/gitattributes")
+		if exec, err := gitIn(ctx, root, nil, "--exec-path"); err == nil {
+			candidates = append(candidates, filepath.Join(strings.TrimSpace(string(exec)), "..", "..", "etc", "gitattributes"))
+		} else {
+			return true
+		}
+	}
+	// The folders from the top level down to root's parent.
+	dir := root
+	for range strings.Count(prefix, "/") {
+		dir = filepath.Dir(dir)
+		candidates = append(candidates, filepath.Join(dir, ".gitattributes"))
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if _, err := os.Stat(c); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	for _, f := range indexAttrFiles {
+		d := strings.TrimSuffix(strings.TrimSuffix(f, ".gitattributes"), "/")
+		if d == "" || strings.HasPrefix(prefix, d+"/") || strings.HasPrefix(f, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadConversions asks git which of paths it converts between the work
@@ -106,7 +184,7 @@ func (w *workTree) loadConversions(ctx context.Context, root string, paths []str
 	if err != nil {
 		return false
 	}
-	w.converted = map[string]bool{}
+	w.converted, w.attrsKnown = map[string]bool{}, true
 	rec := splitZ(attrs)
 	for i := 0; i+2 < len(rec); i += 3 {
 		path, attr, value := rec[i], rec[i+1], rec[i+2]
@@ -133,7 +211,7 @@ func (w *workTree) loadConversions(ctx context.Context, root string, paths []str
 // the folder) when it is certainly the file's content.
 func (w *workTree) blobOf(path string, info fs.FileInfo) (string, bool) {
 	e, ok := w.entries[path]
-	if !ok || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] || !info.Mode().IsRegular() ||
+	if !ok || !w.attrsKnown || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] || !info.Mode().IsRegular() ||
 		e.mode&0o170000 != 0o100000 {
 		return "", false
 	}
@@ -160,15 +238,17 @@ func (w *workTree) blobOf(path string, info fs.FileInfo) (string, bool) {
 
 // parseGitIndex reads a git index (versions 2 to 4, SHA-1) and returns the
 // entries under prefix ("" for all, else ending in "/"), keyed by path
-// relative to it. See git's Documentation/gitformat-index.txt.
-func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, error) {
+// relative to it, and the paths of every .gitattributes file it holds.
+// See git's Documentation/gitformat-index.txt.
+func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, []string, error) {
 	if len(data) < 12+20 || string(data[:4]) != "DIRC" {
-		return nil, errors.New("not a git index")
+		return nil, nil, errors.New("not a git index")
 	}
 	version := binary.BigEndian.Uint32(data[4:8])
 	if version < 2 || version > 4 {
-		return nil, fmt.Errorf("index version %d", version)
+		return nil, nil, fmt.Errorf("index version %d", version)
 	}
+	var attrFiles []string
 	n := int(binary.BigEndian.Uint32(data[8:12]))
 	body := data[:len(data)-20] // the trailing checksum
 	out := make(map[string]gitIndexEntry, n)
@@ -177,7 +257,7 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, error)
 	for i := 0; i < n; i++ {
 		start := pos
 		if pos+62 > len(body) {
-			return nil, errors.New("index truncated")
+			return nil, nil, errors.New("index truncated")
 		}
 		u32 := func(off int) uint32 { return binary.BigEndian.Uint32(body[pos+off:]) }
 		e := gitIndexEntry{
@@ -190,7 +270,7 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, error)
 		pos += 62
 		if flags&0x4000 != 0 {
 			if version < 3 || pos+2 > len(body) {
-				return nil, errors.New("index entry with extended flags")
+				return nil, nil, errors.New("index entry with extended flags")
 			}
 			ext := binary.BigEndian.Uint16(body[pos:])
 			e.extra = ext&0x6000 != 0 // skip-worktree, intent-to-add
@@ -202,25 +282,28 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, error)
 			// bytes, then a NUL-terminated suffix.
 			strip, k := gitVarint(body[pos:])
 			if k == 0 || int(strip) > len(prev) {
-				return nil, errors.New("index path compression out of range")
+				return nil, nil, errors.New("index path compression out of range")
 			}
 			pos += k
 			end := bytes.IndexByte(body[pos:], 0)
 			if end < 0 {
-				return nil, errors.New("index path unterminated")
+				return nil, nil, errors.New("index path unterminated")
 			}
 			name = prev[:len(prev)-int(strip)] + string(body[pos:pos+end])
 			pos += end + 1
 		} else {
 			end := bytes.IndexByte(body[pos:], 0)
 			if end < 0 {
-				return nil, errors.New("index path unterminated")
+				return nil, nil, errors.New("index path unterminated")
 			}
 			name = string(body[pos : pos+end])
 			// 1 to 8 NULs pad the entry to a multiple of 8 bytes.
 			pos = start + (pos-start+end+8)&^7
 		}
 		prev = name
+		if name == ".gitattributes" || strings.HasSuffix(name, "/.gitattributes") {
+			attrFiles = append(attrFiles, name)
+		}
 		if rel, ok := strings.CutPrefix(name, prefix); ok {
 			out[rel] = e
 		}
@@ -229,11 +312,11 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, error)
 	for pos+8 <= len(body) {
 		sig, size := string(body[pos:pos+4]), int(binary.BigEndian.Uint32(body[pos+4:]))
 		if sig == "link" || sig == "sdir" {
-			return nil, fmt.Errorf("index extension %s", sig)
+			return nil, nil, fmt.Errorf("index extension %s", sig)
 		}
 		pos += 8 + size
 	}
-	return out, nil
+	return out, attrFiles, nil
 }
 
 // gitVarint decodes git's offset varint (index v4 path compression) and
@@ -278,4 +361,13 @@ func splitZ(b []byte) []string {
 		return nil
 	}
 	return strings.Split(s, "\x00")
+}
+
+// paths lists the index entries' paths.
+func (w *workTree) paths() []string {
+	out := make([]string, 0, len(w.entries))
+	for p := range w.entries {
+		out = append(out, p)
+	}
+	return out
 }

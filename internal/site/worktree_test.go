@@ -60,15 +60,7 @@ func TestDirTreeTakesUnchangedFilesFromGit(t *testing.T) {
 	// The files are made older than the index first, so that git trusts
 	// their stat data instead of comparing content as it does for files
 	// written in the same instant as the index ("racy git").
-	hourAgo := time.Now().Add(-time.Hour)
-	filepath.WalkDir(site, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			os.Chtimes(p, hourAgo, hourAgo)
-		}
-		return nil
-	})
-	time.Sleep(1100 * time.Millisecond) // the index written in a later second
-	gitCmd(t, clone, "update-index", "-q", "--refresh")
+	notRacy(t, clone, site)
 	if fromGit, hashed := sameAsHashed(t, site); fromGit != 4 || hashed != 0 {
 		// index.html, site.css, big.bin, ü.txt; the symlink is no file.
 		t.Fatalf("after a refresh: %d from git, %d hashed; want 4 and 0", fromGit, hashed)
@@ -171,7 +163,7 @@ func TestParseGitIndexVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := parseGitIndex(data, "public/")
+		got, _, err := parseGitIndex(data, "public/")
 		if err != nil {
 			t.Fatalf("version %s: %v", v, err)
 		}
@@ -188,4 +180,36 @@ func TestParseGitIndexVersions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An untracked .gitattributes in the folder counts: git applies it, so
+// the files it names are hashed.
+func TestDirTreeHeedsUntrackedAttributes(t *testing.T) {
+	src, _ := workRepo(t)
+	site := filepath.Join(src, "public")
+	notRacy(t, src, site)
+	if fromGit, hashed := sameAsHashed(t, site); fromGit != 4 || hashed != 0 {
+		t.Fatalf("before: %d from git, %d hashed; want 4 and 0", fromGit, hashed)
+	}
+	os.WriteFile(filepath.Join(site, "css", ".gitattributes"), []byte("*.css filter=minify\n"), 0o644)
+	if fromGit, hashed := sameAsHashed(t, site); fromGit != 3 || hashed != 2 {
+		// site.css (filtered) and the .gitattributes file itself are hashed.
+		t.Fatalf("%d from git, %d hashed; want site.css and .gitattributes hashed", fromGit, hashed)
+	}
+}
+
+// notRacy makes the files under site older than the index of repo, which
+// is then written again with their stat data, so that none is "racily
+// clean".
+func notRacy(t *testing.T, repo, site string) {
+	t.Helper()
+	hourAgo := time.Now().Add(-time.Hour)
+	filepath.WalkDir(site, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			os.Chtimes(p, hourAgo, hourAgo)
+		}
+		return nil
+	})
+	time.Sleep(1100 * time.Millisecond) // the index written in a later second
+	gitCmd(t, repo, "update-index", "-q", "--refresh")
 }
