@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 func (s *Server) labelJSON(r *Repo, name string) obj {
@@ -21,10 +22,17 @@ func (s *Server) labelJSON(r *Repo, name string) obj {
 	}
 }
 
-func (s *Server) reactionsFor(r *Repo, comment int64, issue int) []*Reaction {
+// reactOn names what reactions are on: one issue comment, one commit
+// comment or one issue (exactly one field set).
+type reactOn struct {
+	comment, commitComment int64
+	issue                  int
+}
+
+func (s *Server) reactionsFor(r *Repo, on reactOn) []*Reaction {
 	var out []*Reaction
 	for _, re := range r.Reactions {
-		if comment != 0 && re.Comment == comment || comment == 0 && issue != 0 && re.Comment == 0 && re.Issue == issue {
+		if re.Comment == on.comment && re.CommitComment == on.commitComment && re.Issue == on.issue {
 			out = append(out, re)
 		}
 	}
@@ -58,7 +66,7 @@ func (s *Server) issueJSON(r *Repo, is *Issue) obj {
 		"user": s.userByLogin(is.User), "labels": labels, "assignee": nil, "assignees": []obj{}, "milestone": nil,
 		"locked": false, "active_lock_reason": nil, "comments": comments, "closed_at": tsPtr(is.ClosedAt),
 		"created_at": ts(is.CreatedAt), "updated_at": ts(is.UpdatedAt), "author_association": s.authorAssociation(r, is.User),
-		"reactions": reactionRollup(u+"/reactions", s.reactionsFor(r, 0, is.Number)), "state_reason": nil,
+		"reactions": reactionRollup(u+"/reactions", s.reactionsFor(r, reactOn{issue: is.Number})), "state_reason": nil,
 		"timeline_url": u + "/timeline", "performed_via_github_app": nil, "draft": false,
 	}
 	if is.Pull != nil {
@@ -94,7 +102,7 @@ func (s *Server) commentJSON(r *Repo, cm *Comment) obj {
 		"issue_url": s.repoURL(r) + "/issues/" + fmt.Sprint(cm.Issue), "body": cm.Body,
 		"user": s.userByLogin(cm.User), "created_at": ts(cm.CreatedAt), "updated_at": ts(cm.UpdatedAt),
 		"author_association": s.authorAssociation(r, cm.User), "performed_via_github_app": app,
-		"reactions": reactionRollup(u+"/reactions", s.reactionsFor(r, cm.ID, 0)),
+		"reactions": reactionRollup(u+"/reactions", s.reactionsFor(r, reactOn{comment: cm.ID})),
 	}
 }
 
@@ -331,11 +339,11 @@ func (s *Server) reactionJSON(re *Reaction) obj {
 	return obj{"id": re.ID, "node_id": nodeID("Reaction", re.ID), "user": s.userByLogin(re.User), "content": re.Content, "created_at": ts(re.CreatedAt)}
 }
 
-func (c *call) listReactions(comment int64, issue int) {
+func (c *call) listReactions(on reactOn) {
 	content := c.r.URL.Query().Get("content")
 	c.s.mu.Lock()
 	out := []obj{}
-	for _, re := range c.s.reactionsFor(c.repo, comment, issue) {
+	for _, re := range c.s.reactionsFor(c.repo, on) {
 		if content == "" || re.Content == content {
 			out = append(out, c.s.reactionJSON(re))
 		}
@@ -344,7 +352,7 @@ func (c *call) listReactions(comment int64, issue int) {
 	paginate(c, out)
 }
 
-func (c *call) createReaction(comment int64, issue int) {
+func (c *call) createReaction(on reactOn) {
 	var in struct {
 		Content string `json:"content"`
 	}
@@ -356,7 +364,7 @@ func (c *call) createReaction(comment int64, issue int) {
 		return
 	}
 	c.s.mu.Lock()
-	for _, re := range c.s.reactionsFor(c.repo, comment, issue) {
+	for _, re := range c.s.reactionsFor(c.repo, on) {
 		if re.Content == in.Content && strings.EqualFold(re.User, c.actor.login()) {
 			body := c.s.reactionJSON(re)
 			c.s.mu.Unlock()
@@ -364,7 +372,7 @@ func (c *call) createReaction(comment int64, issue int) {
 			return
 		}
 	}
-	re := &Reaction{ID: c.s.nextID(), Comment: comment, Issue: issue, User: c.actor.login(), Content: in.Content, CreatedAt: c.s.now()}
+	re := &Reaction{ID: c.s.nextID(), Comment: on.comment, CommitComment: on.commitComment, Issue: on.issue, User: c.actor.login(), Content: in.Content, CreatedAt: c.s.now()}
 	c.repo.Reactions[re.ID] = re
 	body := c.s.reactionJSON(re)
 	c.s.mu.Unlock()
@@ -372,14 +380,14 @@ func (c *call) createReaction(comment int64, issue int) {
 	c.json(http.StatusCreated, body)
 }
 
-func (c *call) deleteReaction(comment int64, issue int) {
+func (c *call) deleteReaction(on reactOn) {
 	id, ok := c.intParam("reaction_id")
 	if !ok {
 		return
 	}
 	c.s.mu.Lock()
 	re := c.repo.Reactions[id]
-	if re == nil || re.Comment != comment || (comment == 0 && re.Issue != issue) {
+	if re == nil || re.Comment != on.comment || re.CommitComment != on.commitComment || re.Issue != on.issue {
 		c.s.mu.Unlock()
 		c.notFound()
 		return
@@ -397,32 +405,32 @@ func (c *call) deleteReaction(comment int64, issue int) {
 
 func listCommentReactions(c *call) {
 	if cm, ok := c.comment(); ok {
-		c.listReactions(cm.ID, 0)
+		c.listReactions(reactOn{comment: cm.ID})
 	}
 }
 func createCommentReaction(c *call) {
 	if cm, ok := c.comment(); ok {
-		c.createReaction(cm.ID, 0)
+		c.createReaction(reactOn{comment: cm.ID})
 	}
 }
 func deleteCommentReaction(c *call) {
 	if cm, ok := c.comment(); ok {
-		c.deleteReaction(cm.ID, 0)
+		c.deleteReaction(reactOn{comment: cm.ID})
 	}
 }
 func listIssueReactions(c *call) {
 	if is, ok := c.issue(); ok {
-		c.listReactions(0, is.Number)
+		c.listReactions(reactOn{issue: is.Number})
 	}
 }
 func createIssueReaction(c *call) {
 	if is, ok := c.issue(); ok {
-		c.createReaction(0, is.Number)
+		c.createReaction(reactOn{issue: is.Number})
 	}
 }
 func deleteIssueReaction(c *call) {
 	if is, ok := c.issue(); ok {
-		c.deleteReaction(0, is.Number)
+		c.deleteReaction(reactOn{issue: is.Number})
 	}
 }
 
@@ -452,4 +460,144 @@ func createIssue(c *call) {
 	c.s.saveLogged()
 	c.w.Header().Set("Location", body["url"].(string))
 	c.json(http.StatusCreated, body)
+}
+
+// listIssues lists a repository's issues as GitHub does: pull requests
+// included (they are issues too), open ones unless state says otherwise,
+// newest first unless direction=asc; filtered by creator and labels.
+func listIssues(c *call) {
+	q := c.r.URL.Query()
+	state := q.Get("state")
+	switch state {
+	case "":
+		state = "open"
+	case "open", "closed", "all":
+	default:
+		c.invalid("Validation Failed", fieldError{Resource: "Issue", Field: "state", Code: "invalid"})
+		return
+	}
+	var labels []string
+	if l := q.Get("labels"); l != "" {
+		labels = strings.Split(l, ",")
+	}
+	creator := q.Get("creator")
+	c.s.mu.Lock()
+	var list []*Issue
+	for _, is := range sortedIssues(c.repo) {
+		if state != "all" && is.State != state || creator != "" && !strings.EqualFold(is.User, creator) {
+			continue
+		}
+		all := true
+		for _, l := range labels {
+			all = all && contains(is.Labels, strings.TrimSpace(l))
+		}
+		if all {
+			list = append(list, is)
+		}
+	}
+	out := []obj{}
+	for _, is := range list {
+		out = append(out, c.s.issueJSON(c.repo, is))
+	}
+	c.s.mu.Unlock()
+	if q.Get("direction") != "asc" {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	paginate(c, out)
+}
+
+// updateIssue edits an issue's title and body (its author or a writer may)
+// and closes or reopens it (its author or anyone with triage may). GitHub
+// sends `issues` edited, closed or reopened; for a pull request edited
+// through this endpoint it sends the `pull_request` events instead.
+func updateIssue(c *call) {
+	is, ok := c.issue()
+	if !ok {
+		return
+	}
+	var in struct {
+		Title       *string `json:"title"`
+		Body        *string `json:"body"`
+		State       *string `json:"state"`
+		StateReason *string `json:"state_reason"`
+	}
+	if !c.decode(&in) {
+		return
+	}
+	if in.State != nil && *in.State != "open" && *in.State != "closed" {
+		c.invalid("Validation Failed", fieldError{Resource: "Issue", Field: "state", Code: "invalid"})
+		return
+	}
+	if in.Title != nil && strings.TrimSpace(*in.Title) == "" {
+		c.invalid("Validation Failed", fieldError{Resource: "Issue", Field: "title", Code: "missing_field"})
+		return
+	}
+	if in.Body != nil && utf8.RuneCountInString(*in.Body) > 65536 {
+		c.invalid("Validation Failed", fieldError{Resource: "Issue", Field: "body", Code: "custom", Message: "body is too long (maximum is 65536 characters)"})
+		return
+	}
+	c.s.mu.Lock()
+	author, merged := strings.EqualFold(is.User, c.actor.login()), is.Pull != nil && is.Pull.Merged
+	c.s.mu.Unlock()
+	if !author {
+		need := levelTriage
+		if in.Title != nil || in.Body != nil {
+			need = levelWrite
+		}
+		if c.s.access(c.actor, c.repo, "issues", need) < need {
+			c.fail(http.StatusForbidden, "You must be the author or have "+need.String()+" access to edit this issue.", nil)
+			return
+		}
+	}
+	if in.State != nil && *in.State == "open" && merged {
+		c.invalid("Validation Failed", fieldError{Resource: "PullRequest", Code: "custom", Message: "Cannot reopen a merged pull request"})
+		return
+	}
+	c.s.mu.Lock()
+	changes := obj{}
+	if in.Title != nil && *in.Title != is.Title {
+		changes["title"] = obj{"from": is.Title}
+		is.Title = *in.Title
+	}
+	if in.Body != nil && *in.Body != is.Body {
+		changes["body"] = obj{"from": is.Body}
+		is.Body = *in.Body
+	}
+	action := ""
+	now := c.s.now()
+	if in.State != nil && *in.State != is.State {
+		is.State = *in.State
+		if is.State == "closed" {
+			is.ClosedAt, action = &now, "closed"
+		} else {
+			is.ClosedAt, action = nil, "reopened"
+		}
+	}
+	is.UpdatedAt = now
+	body := c.s.issueJSON(c.repo, is)
+	sender := c.s.userJSON(c.actor.user)
+	event, key, payload := "issues", "issue", body
+	if is.Pull != nil {
+		event, key, payload = "pull_request", "pull_request", c.s.pullJSON(c.repo, is)
+	}
+	base := func() obj {
+		p := obj{key: payload, "repository": c.s.repoJSON(c.repo), "sender": sender}
+		if is.Pull != nil {
+			p["number"] = is.Number
+		}
+		return p
+	}
+	if len(changes) > 0 {
+		p := base()
+		p["changes"] = changes
+		c.s.emit(c.repo, 0, event, "edited", p)
+	}
+	if action != "" {
+		c.s.emit(c.repo, 0, event, action, base())
+	}
+	c.s.mu.Unlock()
+	c.s.saveLogged()
+	c.json(http.StatusOK, body)
 }

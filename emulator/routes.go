@@ -57,8 +57,10 @@ func (s *Server) routeTable() []*route {
 		repo("PUT", R+"/pulls/{pull_number}/reviews/{review_id}/dismissals", levelWrite, "pull_requests", dismissReview),
 
 		// issues and comments
+		repo("GET", R+"/issues", levelRead, "issues", listIssues),
 		repo("POST", R+"/issues", levelRead, "issues", createIssue),
 		repo("GET", R+"/issues/{issue_number}", levelRead, "issues", getIssue),
+		repo("PATCH", R+"/issues/{issue_number}", levelRead, "issues", updateIssue),
 		repo("GET", R+"/issues/{issue_number}/comments", levelRead, "issues", listComments),
 		repo("POST", R+"/issues/{issue_number}/comments", levelRead, "issues", createComment),
 		repo("GET", R+"/issues/comments", levelRead, "issues", listRepoComments),
@@ -67,7 +69,18 @@ func (s *Server) routeTable() []*route {
 		repo("DELETE", R+"/issues/comments/{comment_id}", levelRead, "issues", deleteComment),
 		repo("POST", R+"/issues/{issue_number}/labels", levelTriage, "issues", addLabels),
 
+		// commit comments
+		repo("GET", R+"/comments", levelRead, "contents", listRepoCommitComments),
+		repo("GET", R+"/comments/{comment_id}", levelRead, "contents", getCommitComment),
+		repo("PATCH", R+"/comments/{comment_id}", levelRead, "contents", updateCommitComment),
+		repo("DELETE", R+"/comments/{comment_id}", levelRead, "contents", deleteCommitComment),
+		repo("GET", R+"/commits/{commit_sha}/comments", levelRead, "contents", listCommitComments),
+		repo("POST", R+"/commits/{commit_sha}/comments", levelRead, "contents", createCommitComment),
+
 		// reactions
+		repo("GET", R+"/comments/{comment_id}/reactions", levelRead, "contents", listCommitCommentReactions),
+		repo("POST", R+"/comments/{comment_id}/reactions", levelRead, "contents", createCommitCommentReaction),
+		repo("DELETE", R+"/comments/{comment_id}/reactions/{reaction_id}", levelRead, "contents", deleteCommitCommentReaction),
 		repo("GET", R+"/issues/comments/{comment_id}/reactions", levelRead, "issues", listCommentReactions),
 		repo("POST", R+"/issues/comments/{comment_id}/reactions", levelRead, "issues", createCommentReaction),
 		repo("DELETE", R+"/issues/comments/{comment_id}/reactions/{reaction_id}", levelRead, "issues", deleteCommentReaction),

@@ -102,16 +102,19 @@ type Repo struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	PushedAt      time.Time         `json:"pushed_at"`
 
-	NextNumber  int                    `json:"next_number"`
-	Issues      map[int]*Issue         `json:"issues"`
-	Comments    map[int64]*Comment     `json:"comments"`
-	Reactions   map[int64]*Reaction    `json:"reactions"`
-	Reviews     map[int64]*Review      `json:"reviews"`
-	CheckSuites map[int64]*CheckSuite  `json:"check_suites"`
-	CheckRuns   map[int64]*CheckRun    `json:"check_runs"`
-	Statuses    []*Status              `json:"statuses"`
-	Deployments map[int64]*Deployment  `json:"deployments"`
-	DepStatuses map[int64]*DeployState `json:"deployment_statuses"`
+	NextNumber int                `json:"next_number"`
+	Issues     map[int]*Issue     `json:"issues"`
+	Comments   map[int64]*Comment `json:"comments"`
+	// CommitComments are comments on commits (GitHub keeps them apart
+	// from issue comments, with their own URLs and reactions).
+	CommitComments map[int64]*CommitComment `json:"commit_comments,omitempty"`
+	Reactions      map[int64]*Reaction      `json:"reactions"`
+	Reviews        map[int64]*Review        `json:"reviews"`
+	CheckSuites    map[int64]*CheckSuite    `json:"check_suites"`
+	CheckRuns      map[int64]*CheckRun      `json:"check_runs"`
+	Statuses       []*Status                `json:"statuses"`
+	Deployments    map[int64]*Deployment    `json:"deployments"`
+	DepStatuses    map[int64]*DeployState   `json:"deployment_statuses"`
 	// WorkflowRuns are the runs of dispatched workflows; Workflows the
 	// workflow files that ran, by path.
 	WorkflowRuns map[int64]*WorkflowRun `json:"workflow_runs,omitempty"`
@@ -159,14 +162,30 @@ type Comment struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Reaction is an emoji on a comment (Comment set) or on an issue.
-type Reaction struct {
+// CommitComment is a comment on a commit, on the whole commit or (Path
+// set) on a line of one of its files.
+type CommitComment struct {
 	ID        int64     `json:"id"`
-	Comment   int64     `json:"comment,omitempty"`
-	Issue     int       `json:"issue,omitempty"`
+	CommitID  string    `json:"commit_id"`
 	User      string    `json:"user"`
-	Content   string    `json:"content"`
+	Body      string    `json:"body"`
+	Path      string    `json:"path,omitempty"`
+	Position  *int      `json:"position,omitempty"`
+	Line      *int      `json:"line,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Reaction is an emoji on an issue comment (Comment set), a commit comment
+// (CommitComment set) or an issue.
+type Reaction struct {
+	ID            int64     `json:"id"`
+	Comment       int64     `json:"comment,omitempty"`
+	CommitComment int64     `json:"commit_comment,omitempty"`
+	Issue         int       `json:"issue,omitempty"`
+	User          string    `json:"user"`
+	Content       string    `json:"content"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Review is a pull request review.
@@ -311,6 +330,9 @@ func (r *Repo) init() {
 	}
 	if r.Comments == nil {
 		r.Comments = map[int64]*Comment{}
+	}
+	if r.CommitComments == nil {
+		r.CommitComments = map[int64]*CommitComment{}
 	}
 	if r.Reactions == nil {
 		r.Reactions = map[int64]*Reaction{}

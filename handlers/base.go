@@ -28,7 +28,8 @@ type Deps struct {
 	// Promotions re-evaluates promotions when branches, tags and checks
 	// change; nil leaves those events logged only.
 	Promotions Promotions
-	// Commands runs the slash-commands of pull request and issue comments; nil
+	// Commands runs the slash-commands of pull request, issue and commit
+	// comments; nil
 	// leaves comments logged only.
 	Commands Commands
 	// CheckSuites re-runs hoist's smoke tests when a check suite is
@@ -47,10 +48,11 @@ type Editions interface {
 	OnPullRequest(ctx context.Context, ev *github.PullRequestEvent) error
 }
 
-// Commands is the part of the core that the issue_comment handler hands
-// comments to (internal/chatops implements it).
+// Commands is the part of the core that the issue_comment and
+// commit_comment handlers hand comments to (internal/chatops implements it).
 type Commands interface {
 	OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error
+	OnCommitComment(ctx context.Context, ev *github.CommitCommentEvent, deliveryID string) error
 }
 
 // Promotions is the part of the core that the push and check handlers hand
@@ -91,6 +93,7 @@ func All(d Deps) []githubapp.EventHandler {
 		NewCreateHandler(d),
 		NewDeleteHandler(d),
 		NewIssueCommentHandler(d),
+		NewCommitCommentHandler(d),
 		NewCheckRunHandler(d),
 		NewCheckSuiteHandler(d),
 		NewStatusHandler(d),

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
@@ -56,5 +58,42 @@ func TestGarbagePayloadIsPermanent(t *testing.T) {
 		if err == nil || !jobs.IsPermanent(err) {
 			t.Errorf("%s: mistyped payload gave %v, want a permanent failure", ev, err)
 		}
+	}
+}
+
+// The App subscribes in app.yml to exactly the events hoist has a handler
+// for, less the installation events GitHub sends unasked (and refuses in
+// a manifest).
+func TestAppManifestSubscribesToEveryHandledEvent(t *testing.T) {
+	raw, err := os.ReadFile("../app.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Events []string `yaml:"default_events"`
+	}
+	if err := yaml.Unmarshal(raw, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	subscribed := map[string]bool{}
+	for _, ev := range manifest.Events {
+		subscribed[ev] = true
+	}
+	handled := map[string]bool{}
+	for _, h := range All(Deps{}) {
+		for _, ev := range h.Handles() {
+			handled[ev] = true
+			if !subscribed[ev] && ev != "installation" && ev != "installation_repositories" {
+				t.Errorf("hoist handles %s but app.yml does not subscribe to it", ev)
+			}
+		}
+	}
+	for ev := range subscribed {
+		if !handled[ev] {
+			t.Errorf("app.yml subscribes to %s, which no handler receives", ev)
+		}
+	}
+	if !subscribed["commit_comment"] || !subscribed["issue_comment"] {
+		t.Errorf("app.yml events %v lack the comment events commands come in", manifest.Events)
 	}
 }

@@ -3,6 +3,10 @@
 // 1 % of them changed, and a deploy with nothing changed. Requests are
 // counted by a proxy in front of the server, the same way for every tool.
 //
+// As in CI, the site is the public/ folder of a git repository and every
+// deploy runs from a fresh clone of it (not timed), so every file has a new
+// mtime; -clone=false runs the tools in the repository's own work tree.
+//
 //	go run ./bench/deploy -files 10000 -size 20000 -s3deploy /path/to/s3deploy
 package main
 
@@ -54,6 +58,7 @@ func main() {
 	only := flag.String("only", "", "run only the tools whose name contains one of these, comma-separated (e.g. \"git mirror,s3deploy\")")
 	repeat := flag.Int("repeat", 1, "runs of 1 % changed and of nothing changed per tool (the median is reported)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the in-process deploy with 1 % changed to this file")
+	fresh := flag.Bool("clone", true, "run each deploy from a fresh git clone of the site's repository, as in CI")
 	flag.Parse()
 	profile = *cpuProfile
 
@@ -67,21 +72,23 @@ func main() {
 
 	type tool struct {
 		name string
-		run  func(dir, bucket string) (rss int64, err error)
+		// run deploys the site folder dir; src is the repository it was
+		// cloned from.
+		run func(dir, src, bucket string) (rss int64, err error)
 	}
-	tools := []tool{{"hoist sync", func(dir, bucket string) (int64, error) {
+	tools := []tool{{"hoist sync", func(dir, src, bucket string) (int64, error) {
 		return runChild(os.Args[0], "sync-child", dir, "s3://"+bucket+"/site", proxyURL)
 	}}}
-	tools = append(tools, tool{"hoist deploy (git mirror)", func(dir, bucket string) (int64, error) {
-		return deployFromGit(work, dir, bucket, proxyURL)
+	tools = append(tools, tool{"hoist deploy (git mirror)", func(dir, src, bucket string) (int64, error) {
+		return deployFromGit(work, src, bucket, proxyURL)
 	}})
 	if *withAWS {
-		tools = append(tools, tool{"aws s3 sync", func(dir, bucket string) (int64, error) {
+		tools = append(tools, tool{"aws s3 sync", func(dir, src, bucket string) (int64, error) {
 			return runCmd("aws", "--endpoint-url", proxyURL, "--region", "us-east-1", "s3", "sync", "--delete", "--only-show-errors", dir, "s3://"+bucket+"/site")
 		}})
 	}
 	if *s3deployBin != "" {
-		tools = append(tools, tool{"s3deploy", func(dir, bucket string) (int64, error) {
+		tools = append(tools, tool{"s3deploy", func(dir, src, bucket string) (int64, error) {
 			return runCmd(*s3deployBin, "-bucket", bucket, "-path", "site", "-source", dir, "-endpoint-url", proxyURL,
 				"-key", accessKey, "-secret", secretKey, "-region", "us-east-1", "-quiet", "-max-delete", "100000")
 		}})
@@ -100,6 +107,9 @@ func main() {
 		tools = kept
 	}
 	fmt.Printf("%d files of %d bytes; versitygw posix backend on loopback; requests counted at a proxy", *files, *size)
+	if *fresh {
+		fmt.Print("; each deploy from a fresh git clone")
+	}
 	if *repeat > 1 {
 		fmt.Printf("; 1 %% changed and nothing changed: median of %d runs, the tools taking turns", *repeat)
 	}
@@ -110,9 +120,19 @@ func main() {
 		rss      int64 // KiB; -1 in process
 	}
 	runOnce := func(i int, tl tool, name string) measure {
+		src := filepath.Join(work, fmt.Sprintf("site-%d", i))
+		dir := filepath.Join(src, "public")
+		commit(src)
+		if *fresh {
+			clone := filepath.Join(work, fmt.Sprintf("clone-%d", i))
+			check(os.RemoveAll(clone))
+			git(work, "clone", "-q", src, clone)
+			defer os.RemoveAll(clone)
+			dir = filepath.Join(clone, "public")
+		}
 		requests.Store(0)
 		start := time.Now()
-		rss, err := tl.run(filepath.Join(work, fmt.Sprintf("site-%d", i)), fmt.Sprintf("bench-%d", i))
+		rss, err := tl.run(dir, src, fmt.Sprintf("bench-%d", i))
 		m := measure{requests: requests.Load(), elapsed: time.Since(start), rss: rss}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s %s: %v\n", tl.name, name, err)
@@ -127,12 +147,12 @@ func main() {
 	key := func(i int, sc string) string { return fmt.Sprintf("%d/%s", i, sc) }
 	for i := range tools {
 		createBucket(endpoint, fmt.Sprintf("bench-%d", i))
-		generate(filepath.Join(work, fmt.Sprintf("site-%d", i)), *files, *size)
+		generate(filepath.Join(work, fmt.Sprintf("site-%d", i), "public"), *files, *size)
 		results[key(i, "first deploy")] = append(results[key(i, "first deploy")], runOnce(i, tools[i], "first deploy"))
 	}
 	for r := 0; r < *repeat; r++ {
 		for i, tl := range tools {
-			mutate(filepath.Join(work, fmt.Sprintf("site-%d", i)), *files, *size, *files/100)
+			mutate(filepath.Join(work, fmt.Sprintf("site-%d", i), "public"), *files, *size, *files/100)
 			profiling = r == 0
 			results[key(i, "1 % changed")] = append(results[key(i, "1 % changed")], runOnce(i, tl, "1 % changed"))
 			profiling = false
@@ -157,30 +177,36 @@ func main() {
 	}
 }
 
-// deployFromGit commits the folder to a work repository and fetches it into
-// a mirror (not timed: the server does this when the push arrives), then
-// times what a deploy job does: read the tree from git and deploy the diff.
+// commit records the site repository's work tree as a new commit (not
+// timed: CI deploys what was pushed).
+func commit(src string) {
+	if _, err := os.Stat(filepath.Join(src, ".git")); err != nil {
+		git(src, "init", "-q", "-b", "main")
+	}
+	git(src, "add", "-A")
+	git(src, "commit", "-q", "--allow-empty", "-m", "site")
+}
+
+func git(dir string, args ...string) string {
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=b", "-c", "user.email=b@example.com"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		check(fmt.Errorf("git %v: %v: %s", args, err, out))
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// deployFromGit fetches the site repository's head into a mirror (not
+// timed: the server does this when the push arrives), then times what a
+// deploy job does: read the public/ tree from git and deploy the diff.
 // It returns the negated duration in place of a peak RSS.
-func deployFromGit(work, dir, bucket, endpoint string) (int64, error) {
+func deployFromGit(work, src, bucket, endpoint string) (int64, error) {
 	ctx := context.Background()
-	git := func(args ...string) string {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=b", "-c", "user.email=b@example.com"}, args...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			check(fmt.Errorf("git %v: %v: %s", args, err, out))
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
-		git("init", "-q", "-b", "main")
-	}
-	git("add", "-A")
-	git("commit", "-q", "--allow-empty", "-m", "site")
-	commit := git("rev-parse", "HEAD")
+	commit := git(src, "rev-parse", "HEAD")
 	m, err := site.OpenMirror(filepath.Join(work, "data"), "bench", bucket)
 	check(err)
 	defer m.Close()
-	check(m.Fetch(ctx, "file://"+dir, "", "main"))
+	check(m.Fetch(ctx, "file://"+src, "", "main"))
 	target, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: bucket, Endpoint: endpoint,
 		PathStyle: true, AccessKeyID: accessKey, SecretAccessKey: secretKey}, nil)
 	check(err)
@@ -192,7 +218,7 @@ func deployFromGit(work, dir, bucket, endpoint string) (int64, error) {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	tree, err := m.Tree(ctx, commit, "")
+	tree, err := m.Tree(ctx, commit, "public")
 	if err != nil {
 		return 0, err
 	}

@@ -40,22 +40,28 @@ func allVerbs() map[command.Verb]bool {
 	return m
 }
 
-// CommandArgs is the durable job that runs the commands of one pull request
-// comment. It is unique by comment while it exists, and every command line
-// is recorded in the store (store.CommandRun), so a comment is acted on and
-// answered once whichever delivery brings it, and a crash resumes it.
+// CommandArgs is the durable job that runs the commands of one comment on
+// a pull request, an issue or a commit. It is unique by comment while it
+// exists, and every command line is recorded in the store
+// (store.CommandRun), so a comment is acted on and answered once whichever
+// delivery brings it, and a crash resumes it.
 type CommandArgs struct {
 	Installation  int64  `json:"installation"`
 	Owner         string `json:"owner"`
 	Repo          string `json:"repo"`
 	DefaultBranch string `json:"default_branch"`
 	RepoURL       string `json:"repo_url,omitempty"`
-	Number        int    `json:"number"`
-	CommentID     int64  `json:"comment_id" river:"unique"`
-	CommentURL    string `json:"comment_url,omitempty"`
-	Body          string `json:"body"`
-	Author        string `json:"author"`
-	Delivery      string `json:"delivery,omitempty"`
+	// Number is the pull request or issue; 0 for a commit comment.
+	Number int `json:"number"`
+	// CommentID is the comment's key in hoist: its GitHub id, negated for
+	// a commit comment. GitHub numbers commit comments apart from issue
+	// comments, so the two may share an id; the sign keeps their jobs,
+	// command runs, holds and intents apart.
+	CommentID  int64  `json:"comment_id" river:"unique"`
+	CommentURL string `json:"comment_url,omitempty"`
+	Body       string `json:"body"`
+	Author     string `json:"author"`
+	Delivery   string `json:"delivery,omitempty"`
 	// CreatedAt is when the comment was written: its job looks for
 	// earlier comments shortly before it (order.go).
 	CreatedAt time.Time `json:"created_at,omitzero"`
@@ -65,14 +71,42 @@ type CommandArgs struct {
 	// are answered that they need one. False on jobs queued before issues
 	// were served, which were all pull requests.
 	Issue bool `json:"issue,omitempty"`
+	// Commit is the commit a commit comment is on (empty otherwise): the
+	// commands that name their environment run as on a pull request,
+	// /smoke and /preview without one mean this commit, and replies are
+	// comments on the commit.
+	Commit string `json:"commit,omitempty"`
+}
+
+// commitCommentKey is the CommentID of the commit comment id.
+func commitCommentKey(id int64) int64 { return -id }
+
+// githubID is the comment's id on GitHub.
+func (a CommandArgs) githubID() int64 {
+	if a.Commit != "" {
+		return -a.CommentID
+	}
+	return a.CommentID
 }
 
 // where names what the comment is on, for replies and the audit log.
 func (a CommandArgs) where() string {
-	if a.Issue {
+	switch {
+	case a.Commit != "":
+		return "commit"
+	case a.Issue:
 		return "issue"
 	}
 	return "pull_request"
+}
+
+// place is what the comment is on, as the audit log records it: the
+// commit's sha or the issue's or pull request's number.
+func (a CommandArgs) place() any {
+	if a.Commit != "" {
+		return a.Commit
+	}
+	return a.Number
 }
 
 // Kind names the job for River.
@@ -83,30 +117,52 @@ func (CommandArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 6, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// isBot: bots (hoist included) are never obeyed, whether GitHub marks the
+// account a Bot or its login says so.
+func isBot(author, sender *github.User) bool {
+	return author.GetType() == "Bot" || sender.GetType() == "Bot" ||
+		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: sender.GetLogin()}.IsBotAccount()
+}
+
 // OnIssueComment hands the commands of a new comment on a pull request or
 // an issue to a durable job. Only `created` comments by people act: an edit
 // never runs anything, and bots (hoist included) are never obeyed. An issue
 // is served as a pull request is, with the same authorization: an emergency
 // /rollback or /hold must not wait for someone to open a pull request.
 func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEvent, deliveryID string) error {
-	log := zerolog.Ctx(ctx)
-	c := ev.GetComment()
-	author := c.GetUser()
-	isBot := author.GetType() == "Bot" || ev.GetSender().GetType() == "Bot" ||
-		command.Actor{Login: author.GetLogin()}.IsBotAccount() || command.Actor{Login: ev.GetSender().GetLogin()}.IsBotAccount()
-	r := ev.GetRepo()
-	if !command.ShouldAct(ev.GetAction(), isBot) {
-		return s.seenWithoutCommands(ctx, ev)
-	}
-	// A cheap look before any API call: most comments hold no command.
-	if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
-		return s.seenWithoutCommands(ctx, ev)
-	}
+	c, r := ev.GetComment(), ev.GetRepo()
 	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
 		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), Number: ev.GetIssue().GetNumber(),
-		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: author.GetLogin(), Delivery: deliveryID,
+		CommentID: c.GetID(), CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: c.GetUser().GetLogin(), Delivery: deliveryID,
 		CreatedAt: c.GetCreatedAt().Time, Issue: !ev.GetIssue().IsPullRequest()}
-	log.Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.CommentID).Str("actor", args.Author).
+	return s.onComment(ctx, ev.GetAction(), isBot(c.GetUser(), ev.GetSender()), args)
+}
+
+// OnCommitComment hands the commands of a new comment on a commit to a
+// durable job, as OnIssueComment does for issues, with the same
+// authorization: GitHub sends only `created` for commit comments.
+func (s *Service) OnCommitComment(ctx context.Context, ev *github.CommitCommentEvent, deliveryID string) error {
+	c, r := ev.GetComment(), ev.GetRepo()
+	args := CommandArgs{Installation: ev.GetInstallation().GetID(), Owner: r.GetOwner().GetLogin(), Repo: r.GetName(),
+		DefaultBranch: r.GetDefaultBranch(), RepoURL: r.GetHTMLURL(), CommentID: commitCommentKey(c.GetID()),
+		CommentURL: c.GetHTMLURL(), Body: c.GetBody(), Author: c.GetUser().GetLogin(), Delivery: deliveryID,
+		CreatedAt: c.GetCreatedAt().Time, Commit: c.GetCommitID()}
+	if args.Commit == "" {
+		return jobs.Permanent(fmt.Errorf("commit comment %d names no commit", c.GetID()))
+	}
+	return s.onComment(ctx, ev.GetAction(), isBot(c.GetUser(), ev.GetSender()), args)
+}
+
+// onComment queues the job of a comment that may hold commands.
+func (s *Service) onComment(ctx context.Context, action string, bot bool, args CommandArgs) error {
+	if !command.ShouldAct(action, bot) {
+		return s.seenWithoutCommands(ctx, action, args)
+	}
+	// A cheap look before any API call: most comments hold no command.
+	if cmds, errs := command.Parse(args.Body, command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
+		return s.seenWithoutCommands(ctx, action, args)
+	}
+	zerolog.Ctx(ctx).Info().Str("repo", args.Owner+"/"+args.Repo).Int64("comment", args.githubID()).Str("actor", args.Author).
 		Str("on", args.where()).Msg("command queued")
 	// Queued in the transaction that records the delivery handled: the job
 	// exists exactly when the delivery is done.
@@ -116,7 +172,7 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 	if err != nil {
 		// Not inside a delivery job (a direct call): queue on its own.
 		if err := s.store.InTx(ctx, func(tx store.Tx) error { return s.queueCommand(ctx, tx, args) }); err != nil {
-			return fmt.Errorf("queue commands of comment %d: %w", args.CommentID, err)
+			return fmt.Errorf("queue commands of comment %d: %w", args.githubID(), err)
 		}
 	}
 	return nil
@@ -126,15 +182,12 @@ func (s *Service) OnIssueComment(ctx context.Context, ev *github.IssueCommentEve
 // and runs nothing (no command, or a bot's), so that a later comment's job
 // never queues it from the comment list, where its body may have been
 // edited since (order.go).
-func (s *Service) seenWithoutCommands(ctx context.Context, ev *github.IssueCommentEvent) error {
-	if ev.GetAction() != "created" {
+func (s *Service) seenWithoutCommands(ctx context.Context, action string, a CommandArgs) error {
+	if action != "created" {
 		return nil
 	}
-	r := ev.GetRepo()
-	err := s.store.CommentSeen(ctx, store.QueuedCommand{CommentID: ev.GetComment().GetID(),
-		Repo: r.GetOwner().GetLogin() + "/" + r.GetName(), Number: ev.GetIssue().GetNumber()})
-	if err != nil {
-		return fmt.Errorf("record comment %d: %w", ev.GetComment().GetID(), err)
+	if err := s.store.CommentSeen(ctx, a.queued(0)); err != nil {
+		return fmt.Errorf("record comment %d: %w", a.githubID(), err)
 	}
 	return nil
 }
@@ -195,7 +248,7 @@ func later(err error) result { return result{outcome: command.Failed, retry: err
 // each command line that has not been answered yet.
 func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) error {
 	s, a := w.s, job.Args
-	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Int64("comment", a.CommentID).Str("delivery", a.Delivery).Logger()
+	log := zerolog.Ctx(ctx).With().Str("repo", a.Owner+"/"+a.Repo).Int64("comment", a.githubID()).Str("on", a.where()).Str("delivery", a.Delivery).Logger()
 	ctx = log.WithContext(ctx)
 	lastAttempt := job.Attempt >= job.MaxAttempts
 	if err := s.takeTurn(ctx, job, lastAttempt); err != nil {
@@ -329,24 +382,49 @@ func (s *Service) answerLine(ctx context.Context, run *cmdRun, l cmdLine, act fu
 	mark := marker(a.CommentID, l.number)
 	var replyID int64
 	if !created {
-		if c, err := run.repo.FindComment(ctx, a.Number, "", mark); err != nil {
+		if c, err := run.findReply(ctx, mark); err != nil {
 			return err
 		} else if c != nil {
 			replyID = c.ID
 		}
 	}
 	if replyID == 0 {
-		if replyID, err = run.repo.Comment(ctx, a.Number, strings.TrimRight(body, "\n")+"\n\n"+mark+"\n"); err != nil {
+		if replyID, err = run.reply(ctx, strings.TrimRight(body, "\n")+"\n\n"+mark+"\n"); err != nil {
 			return err
 		}
 	}
 	if res.outcome != command.Accepted {
-		if err := run.repo.React(ctx, a.CommentID, res.outcome.Reaction()); err != nil {
+		if err := run.react(ctx, res.outcome.Reaction()); err != nil {
 			return err
 		}
 	}
 	cr.Status, cr.Outcome, cr.ReplyID = store.CommandDone, res.outcome.String(), replyID
 	return s.store.UpdateCommandRun(ctx, cr)
+}
+
+// findReply looks for hoist's reply marked mark where the comment is.
+func (run *cmdRun) findReply(ctx context.Context, mark string) (*gh.IssueComment, error) {
+	if run.a.Commit != "" {
+		return run.repo.FindCommitComment(ctx, run.a.Commit, mark)
+	}
+	return run.repo.FindComment(ctx, run.a.Number, "", mark)
+}
+
+// reply answers where the comment is: on its pull request, its issue or
+// its commit.
+func (run *cmdRun) reply(ctx context.Context, body string) (int64, error) {
+	if run.a.Commit != "" {
+		return run.repo.CommitComment(ctx, run.a.Commit, body)
+	}
+	return run.repo.Comment(ctx, run.a.Number, body)
+}
+
+// react reacts to the comment.
+func (run *cmdRun) react(ctx context.Context, content string) error {
+	if run.a.Commit != "" {
+		return run.repo.ReactToCommitComment(ctx, run.a.githubID(), content)
+	}
+	return run.repo.React(ctx, run.a.CommentID, content)
 }
 
 func storedResult(d map[string]any) (result, bool) {
@@ -400,7 +478,7 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 	if _, done := cr.Detail["audited"]; !done {
 		err := s.store.Audit(ctx, store.AuditEntry{Repo: run.repo.FullName(), Actor: a.Author, Action: "command", Env: cmd.Env, SHA: cmd.SHA,
 			Outcome: outcome, Detail: map[string]any{"command": cmd.String(), "comment": a.CommentID, "comment_url": a.CommentURL,
-				a.where(): a.Number, "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
+				a.where(): a.place(), "permission": actor.Permission.String(), "needed": d.Needed.String(), "teams": d.Teams, "reason": d.Reason}})
 		if err != nil {
 			return failed(err)
 		}
@@ -412,7 +490,7 @@ func (s *Service) authorizeAndRun(ctx context.Context, run *cmdRun, cmd command.
 	if !d.Allowed {
 		return result{outcome: command.Refused, detail: d.Reason}
 	}
-	if err := run.repo.React(ctx, a.CommentID, command.ReactionEyes); err != nil {
+	if err := run.react(ctx, command.ReactionEyes); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not add the 👀 reaction")
 	}
 	return s.runCommand(ctx, run, cmd, cr)

@@ -446,6 +446,9 @@ func (s *Service) smokeRequest(ctx context.Context, run *cmdRun, cmd command.Com
 		if errors.Is(err, gh.ErrNotFound) {
 			return req, &result{outcome: command.Refused, detail: fmt.Sprintf("There is no commit %s in this repository.", codeSpan(cmd.SHA))}
 		}
+	case run.a.Commit != "":
+		// On a commit comment, "this" is the commit commented on.
+		req.SHA = run.a.Commit
 	case run.a.Issue:
 		// Without an environment or a commit the command means "this pull
 		// request", and an issue has none: say so rather than guess.

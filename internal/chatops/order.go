@@ -14,7 +14,8 @@ import (
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
-// The commands of one pull request run in the order they were written, one
+// The commands of one pull request (or issue; the commit comments of a
+// repository share one order) run in the order they were written, one
 // comment at a time, on any number of replicas: a /hold, then an /unhold,
 // then a /hold leave the environment held whatever order their webhooks
 // arrive in. Each comment's job takes its turn in the store
@@ -90,47 +91,44 @@ func (s *Service) queueEarlier(ctx context.Context, a CommandArgs, jobID int64) 
 	}
 	repo := gh.NewRepo(client, a.Owner, a.Repo)
 	since := a.CreatedAt.Add(-lookBack)
-	opts := &github.IssueListCommentsOptions{Since: &since, ListOptions: github.ListOptions{PerPage: 100}}
+	cs, err := recentComments(ctx, repo, a, since)
+	if err != nil {
+		return err
+	}
 	var earlier []CommandArgs
-	for {
-		cs, resp, err := repo.Client.Issues.ListComments(ctx, a.Owner, a.Repo, a.Number, opts)
-		if err != nil {
-			return fmt.Errorf("comments of #%d: %w", a.Number, err)
+	for _, c := range cs {
+		if c.GetID() >= a.githubID() || c.GetCreatedAt().Before(since) {
+			continue
 		}
-		for _, c := range cs {
-			if c.GetID() >= a.CommentID || c.GetCreatedAt().Before(since) {
-				continue
-			}
-			// An edit never runs anything, so an edited comment is left to
-			// the webhook of its creation, which carries what was written.
-			if c.GetUpdatedAt().After(c.GetCreatedAt().Time) {
-				continue
-			}
-			// A comment whose creation hoist has (its job, or seen without
-			// commands) is decided by its own webhook, which carries the
-			// body as written; only a comment whose webhook is still to
-			// come is queued from the list.
-			if known, err := s.store.CommentKnown(ctx, c.GetID()); err != nil {
-				return err
-			} else if known {
-				continue
-			}
-			author := c.GetUser()
-			if author.GetType() == "Bot" || (command.Actor{Login: author.GetLogin()}).IsBotAccount() {
-				continue
-			}
-			if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
-				continue
-			}
-			e := a
-			e.CommentID, e.CommentURL, e.Body, e.Author, e.CreatedAt = c.GetID(), c.GetHTMLURL(), c.GetBody(), author.GetLogin(), c.GetCreatedAt().Time
-			e.Delivery = ""
-			earlier = append(earlier, e)
+		// An edit never runs anything, so an edited comment is left to
+		// the webhook of its creation, which carries what was written.
+		if c.GetUpdatedAt().After(c.GetCreatedAt().Time) {
+			continue
 		}
-		if resp.NextPage == 0 {
-			break
+		e := a
+		e.CommentID = c.GetID()
+		if a.Commit != "" {
+			e.CommentID = commitCommentKey(c.GetID())
 		}
-		opts.Page = resp.NextPage
+		// A comment whose creation hoist has (its job, or seen without
+		// commands) is decided by its own webhook, which carries the
+		// body as written; only a comment whose webhook is still to
+		// come is queued from the list.
+		if known, err := s.store.CommentKnown(ctx, e.CommentID); err != nil {
+			return err
+		} else if known {
+			continue
+		}
+		author := c.GetUser()
+		if author.GetType() == "Bot" || (command.Actor{Login: author.GetLogin()}).IsBotAccount() {
+			continue
+		}
+		if cmds, errs := command.Parse(c.GetBody(), command.Options{ShortForm: true}); len(cmds)+len(errs) == 0 {
+			continue
+		}
+		e.CommentURL, e.Body, e.Author, e.CreatedAt = c.GetHTMLURL(), c.GetBody(), author.GetLogin(), c.GetCreatedAt().Time
+		e.Delivery = ""
+		earlier = append(earlier, e)
 	}
 	for _, e := range earlier {
 		// The job is unique by comment: one queued by the comment's own
@@ -145,4 +143,42 @@ func (s *Service) queueEarlier(ctx context.Context, a CommandArgs, jobID int64) 
 	}
 	_, err = s.store.CommandListed(ctx, a.CommentID, true)
 	return err
+}
+
+// recentComments lists the comments where a's comment is (its pull
+// request, issue or commit) written since then, as issue comments: only
+// their id, author, body, link and times are read.
+func recentComments(ctx context.Context, repo *gh.Repo, a CommandArgs, since time.Time) ([]*github.IssueComment, error) {
+	var out []*github.IssueComment
+	if a.Commit != "" {
+		// A commit's comments cannot be asked for by time; a commit has
+		// few.
+		opts := &github.ListOptions{PerPage: 100}
+		for {
+			cs, resp, err := repo.Client.Repositories.ListCommitComments(ctx, a.Owner, a.Repo, a.Commit, opts)
+			if err != nil {
+				return nil, fmt.Errorf("comments of commit %s: %w", shortSHA(a.Commit), err)
+			}
+			for _, c := range cs {
+				out = append(out, &github.IssueComment{ID: c.ID, Body: c.Body, User: c.User, HTMLURL: c.HTMLURL,
+					CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt})
+			}
+			if resp.NextPage == 0 {
+				return out, nil
+			}
+			opts.Page = resp.NextPage
+		}
+	}
+	opts := &github.IssueListCommentsOptions{Since: &since, ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		cs, resp, err := repo.Client.Issues.ListComments(ctx, a.Owner, a.Repo, a.Number, opts)
+		if err != nil {
+			return nil, fmt.Errorf("comments of #%d: %w", a.Number, err)
+		}
+		out = append(out, cs...)
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }

@@ -71,3 +71,44 @@ func (r *Repo) EditComment(ctx context.Context, id int64, body string) error {
 	}
 	return nil
 }
+
+// FindCommitComment returns the newest comment on commit sha by a bot
+// whose body contains marker, or nil: FindComment for replies on commits.
+func (r *Repo) FindCommitComment(ctx context.Context, sha, marker string) (*IssueComment, error) {
+	opts := &github.ListOptions{PerPage: 100}
+	var found *IssueComment
+	for {
+		cs, resp, err := r.Client.Repositories.ListCommitComments(ctx, r.Owner, r.Name, sha, opts)
+		if err != nil {
+			return nil, fmt.Errorf("comments of commit %s: %w", sha, err)
+		}
+		for _, c := range cs {
+			login := c.GetUser().GetLogin()
+			if strings.HasSuffix(strings.ToLower(login), "[bot]") && strings.Contains(c.GetBody(), marker) {
+				found = &IssueComment{ID: c.GetID(), Author: login, Body: c.GetBody(), URL: c.GetHTMLURL()}
+			}
+		}
+		if resp.NextPage == 0 {
+			return found, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// CommitComment posts a comment on commit sha and returns its id.
+func (r *Repo) CommitComment(ctx context.Context, sha, body string) (int64, error) {
+	c, _, err := r.Client.Repositories.CreateComment(ctx, r.Owner, r.Name, sha, &github.RepositoryComment{Body: github.String(body)})
+	if err != nil {
+		return 0, fmt.Errorf("comment on commit %s: %w", sha, err)
+	}
+	return c.GetID(), nil
+}
+
+// ReactToCommitComment adds a reaction to a commit comment (GitHub keeps
+// those apart from issue comments, with their own reactions).
+func (r *Repo) ReactToCommitComment(ctx context.Context, commentID int64, content string) error {
+	if _, _, err := r.Client.Reactions.CreateCommentReaction(ctx, r.Owner, r.Name, commentID, content); err != nil {
+		return fmt.Errorf("react %s to commit comment %d: %w", content, commentID, err)
+	}
+	return nil
+}
