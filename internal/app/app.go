@@ -22,6 +22,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -52,6 +53,11 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	// Outcomes is the record of outcomes per environment (failure
+	// budgets, delivery metrics); Alerts the alert webhook, nil when the
+	// server configures none.
+	Outcomes *safety.Recorder
+	Alerts   *safety.Webhook
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -108,20 +114,28 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		previewGate = gate
 	}
 	c := &Capabilities{}
+	c.Outcomes = safety.NewRecorder(safety.Deps{Store: st, Registerer: engine.Registerer(), MetricsRepos: cfg.Alerts.MetricsRepos, Now: hooks.Now})
+	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace})
+	// A nil *Webhook in an interface is not a nil interface; the
+	// capabilities test for nil, so none is given when alerts are off.
+	var alerts alerter
+	if c.Alerts != nil {
+		alerts = c.Alerts
+	}
 	c.Configs = repoconfig.New(repoconfig.Deps{Clients: clients, Store: st, Engine: engine, Server: cfg})
 	c.Publish = publish.New(publish.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
-		PurgeOptions: hooks.PurgeOptions})
+		PurgeOptions: hooks.PurgeOptions, Outcomes: c.Outcomes})
 	// Promotions and the smoke gate ask each other (a push queues smoke
 	// tests; the Promote button queues an evaluation): the gate is given
 	// to promotions once both exist.
 	smoke := &lateSmoke{}
 	c.Promotions = promotion.New(promotion.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Publish: c.Publish, Smoke: smoke, Now: hooks.Now})
+		Publish: c.Publish, Smoke: smoke, Outcomes: c.Outcomes, Alerts: alerts, Now: hooks.Now})
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
-		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
+		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now, Outcomes: c.Outcomes})
 	smoke.Smoke = c.Smoke
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Outcomes: c.Outcomes, Alerts: alerts})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -163,6 +177,11 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Smoke.MountPreview(preview)
 	}
 	return c, built{handlers: hs, routes: routes, preview: preview}, nil
+}
+
+// alerter is what capabilities alert through (safety.Webhook).
+type alerter interface {
+	Alert(ctx context.Context, a safety.Alert) error
 }
 
 // lateSmoke is the smoke gate as promotions see it, set once the gate is

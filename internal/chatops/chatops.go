@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -32,6 +33,8 @@ type Service struct {
 	promotions Promotions
 	smoke      Smoke
 	pub        Publisher
+	outcomes   Outcomes
+	alerts     Alerter
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -68,11 +71,26 @@ type Deps struct {
 	Promotions Promotions
 	Smoke      Smoke
 	Publish    Publisher
+	// Outcomes records rollbacks (failure budgets, time to restore);
+	// Alerts tells people on call of them. Either may be nil.
+	Outcomes Outcomes
+	Alerts   Alerter
+}
+
+// Outcomes is the record of outcomes per environment (safety.Recorder).
+type Outcomes interface {
+	Record(ctx context.Context, o safety.Outcome) error
+}
+
+// Alerter tells people on call (safety.Webhook).
+type Alerter interface {
+	Alert(ctx context.Context, a safety.Alert) error
 }
 
 // New returns a Service.
 func New(d Deps) *Service {
-	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish}
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
+		outcomes: d.Outcomes, alerts: d.Alerts}
 }
 
 // Workers registers the command worker.

@@ -82,3 +82,15 @@ func TestDecideBudgetExhausted(t *testing.T) {
 		t.Error("a hold budget opens no pull request")
 	}
 }
+
+func TestRenderBudgetPullRequest(t *testing.T) {
+	p := mustPipeline(t, budgetExample)
+	f := stagingFacts()
+	f.Checks = nil
+	f.Budget = BudgetFacts{Known: true, Failures: 3, Samples: 20}
+	d := p.Decide(toStaging, f)
+	_, body := p.RenderPullRequest(d, f)
+	if !strings.Contains(body, "✋ **Ready for a person**: every gate passes for `aaaaaaa`, but the failure budget of staging is exhausted\\: 3 of 20 outcomes failed") {
+		t.Errorf("body:\n%s", body)
+	}
+}
