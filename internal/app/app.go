@@ -167,7 +167,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 			return nil, built{}, err
 		}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
-			Audit: st, Clients: clients, Configs: c.Configs})
+			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes})
 		c.Dashboard.Mount(routes)
 		auth.Mount(routes)
 	}
