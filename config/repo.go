@@ -88,6 +88,21 @@ type RepoEnvironment struct {
 	Gates       RepoGates   `yaml:"gates" doc:"What must hold before a commit is promoted into this environment."`
 	Deploy      RepoDeploy  `yaml:"deploy" doc:"Where the environment's site is published after each promotion or push."`
 	Purge       []RepoPurge `yaml:"purge" doc:"CDNs to purge after the environment was deployed; only what changed is purged."`
+	// FailureBudget is nil when the file sets none.
+	FailureBudget *RepoFailureBudget `yaml:"failure_budget" doc:"How often changes may fail on their way into this environment (CI gates, smoke tests, deploys, verifications, rollbacks, all counted per environment over a rolling window). Once the share of failures exceeds rate, automatic promotions into the environment stop: they wait for a person (or a hold, see on_exhausted) until the rate is back within budget."`
+}
+
+// RepoFailureBudget is an environment's failure budget.
+type RepoFailureBudget struct {
+	Rate        string `yaml:"rate" doc:"The largest share of failed outcomes the environment accepts, as a percentage such as 5% or 0.5%." schema:"pattern=^[0-9]+(\\.[0-9]+)?%$;required"`
+	Window      string `yaml:"window" doc:"The rolling window outcomes are counted over, in days or hours, such as 30d, 7d or 12h." schema:"pattern=^[0-9]+[dh]$;default=30d"`
+	MinSamples  int    `yaml:"min_samples" doc:"Outcomes the window must hold before the budget can be exhausted, so that one early failure does not stop promotions." schema:"minimum=1;maximum=100000;default=20"`
+	OnExhausted string `yaml:"on_exhausted" doc:"What an exhausted budget does to automatic promotions: pr waits for a person to promote (with /promote or by merging the promotion pull request, whose approvals still apply); hold refuses them until the rate recovers, as a hold does (a person's /promote is refused too)." schema:"enum=pr|hold;default=pr"`
+
+	// RateValue (a fraction, 0.05 for 5%) and WindowValue are Rate and
+	// Window read, set once the file is valid.
+	RateValue   float64       `yaml:"-"`
+	WindowValue time.Duration `yaml:"-"`
 }
 
 // RepoGates are the conditions for a promotion. An empty RepoGates lets
@@ -260,6 +275,10 @@ const (
 	// RepoDefaultPermission is the permission an environment needs when it
 	// names none.
 	RepoDefaultPermission = "write"
+	// RepoDefaultBudgetWindow and RepoDefaultBudgetMinSamples are a
+	// failure budget's window and least sample count when it names none.
+	RepoDefaultBudgetWindow     = "30d"
+	RepoDefaultBudgetMinSamples = 20
 	// RepoDefaultDebounce is generate.debounce when unset.
 	RepoDefaultDebounce = 30 * time.Second
 	// RepoDefaultVisualThreshold is smoke.visual.threshold when unset.

@@ -187,6 +187,19 @@ func (c *RepoConfig) applyDefaults() {
 		if e.Deploy.Target != "" && e.Deploy.Prefix == "" {
 			e.Deploy.Prefix = e.Name + "/"
 		}
+		if b := e.FailureBudget; b != nil {
+			if b.Window == "" {
+				b.Window = RepoDefaultBudgetWindow
+			}
+			if b.MinSamples == 0 {
+				b.MinSamples = RepoDefaultBudgetMinSamples
+			}
+			if b.OnExhausted == "" {
+				b.OnExhausted = "pr"
+			}
+			b.RateValue, _ = ParseBudgetRate(b.Rate)
+			b.WindowValue, _ = ParseBudgetWindow(b.Window)
+		}
 	}
 	if len(c.Smoke.Viewports) == 0 {
 		c.Smoke.Viewports = []RepoViewport{{Name: "desktop", Width: 1280, Height: 800}}

@@ -217,6 +217,8 @@ func RepoReference() string {
 				walk(key+"[].", inner)
 			case sf.Type.Kind() == reflect.Struct && sf.Type != repoDurationType:
 				walk(key+".", sf.Type)
+			case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+				walk(key+".", sf.Type.Elem())
 			}
 		}
 	}

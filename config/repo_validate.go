@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -204,6 +205,9 @@ func (v *repoValidator) environments() map[string]string {
 		})
 		v.gates(at+".gates", e.Gates)
 		v.deploy(at+".deploy", e)
+		if e.FailureBudget != nil {
+			v.failureBudget(at+".failure_budget", *e.FailureBudget)
+		}
 		if e.Deploy.Target != "" {
 			prefix := e.Deploy.Prefix
 			if prefix == "" {
@@ -634,4 +638,66 @@ func (v *repoValidator) editions(branchOf map[string]string) {
 			names[n.Name] = i
 		}
 	}
+}
+
+// RepoMaxBudgetWindow is the longest failure budget window (a year): the
+// outcomes of a window are read at every promotion.
+const RepoMaxBudgetWindow = 366 * 24 * time.Hour
+
+func (v *repoValidator) failureBudget(at string, b RepoFailureBudget) {
+	if b.Rate == "" {
+		v.errorf(at, "failure_budget needs rate: the largest share of failures accepted, such as 5%%")
+	} else if _, err := ParseBudgetRate(b.Rate); err != nil {
+		v.errorf(at+".rate", "%s", err)
+	}
+	if b.Window != "" {
+		if _, err := ParseBudgetWindow(b.Window); err != nil {
+			v.errorf(at+".window", "%s", err)
+		}
+	}
+	if v.written(at+".min_samples") && (b.MinSamples < 1 || b.MinSamples > 100000) {
+		v.errorf(at+".min_samples", "min_samples must be between 1 and 100000, got %d", b.MinSamples)
+	}
+	if b.OnExhausted != "" && b.OnExhausted != "pr" && b.OnExhausted != "hold" {
+		v.errorf(at+".on_exhausted", "on_exhausted %q must be pr (wait for a person) or hold (refuse until the rate recovers)", b.OnExhausted)
+	}
+}
+
+// ParseBudgetRate reads a failure budget rate such as "5%" or "0.5%" as a
+// fraction (0.05, 0.005).
+func ParseBudgetRate(s string) (float64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok || !repoBareNumber.MatchString(num) {
+		return 0, fmt.Errorf("rate %q must be a percentage such as 5%% or 0.5%%", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f > 100 {
+		return 0, fmt.Errorf("rate %q must be a percentage between 0%% and 100%%", s)
+	}
+	return f / 100, nil
+}
+
+// ParseBudgetWindow reads a failure budget window such as "30d" or "12h".
+func ParseBudgetWindow(s string) (time.Duration, error) {
+	bad := fmt.Errorf("window %q must be a number of days or hours such as 30d, 7d or 12h", s)
+	if len(s) < 2 {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(s[:len(s)-1])
+	if err != nil || n <= 0 {
+		return 0, bad
+	}
+	var d time.Duration
+	switch s[len(s)-1] {
+	case 'd':
+		d = time.Duration(n) * 24 * time.Hour
+	case 'h':
+		d = time.Duration(n) * time.Hour
+	default:
+		return 0, bad
+	}
+	if d > RepoMaxBudgetWindow {
+		return 0, fmt.Errorf("window %s is longer than a year (366d)", s)
+	}
+	return d, nil
 }

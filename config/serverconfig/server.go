@@ -69,6 +69,10 @@ type Server struct {
 	MetricsAddr string    `yaml:"metrics_addr"`
 	PreviewAddr string    `yaml:"preview_addr"`
 	PreviewURL  string    `yaml:"preview_url"`
+
+	// Alerts is the alert webhook and the delivery metrics' named
+	// repositories (server_alerts.go).
+	Alerts Alerts `yaml:"alerts"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.

@@ -24,6 +24,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/releasegroup"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -59,6 +60,11 @@ type Capabilities struct {
 	Generate   *generate.Service
 	Groups     *releasegroup.Service
 	Editions   *editions.Service
+	// Outcomes is the record of outcomes per environment (failure
+	// budgets, delivery metrics); Alerts the alert webhook, nil when the
+	// server configures none.
+	Outcomes *safety.Recorder
+	Alerts   *safety.Webhook
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -115,22 +121,31 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		previewGate = gate
 	}
 	c := &Capabilities{}
+	c.Outcomes = safety.NewRecorder(safety.Deps{Store: st, Registerer: engine.Registerer(), MetricsRepos: cfg.Alerts.MetricsRepos, Now: hooks.Now})
+	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace})
+	// A nil *Webhook in an interface is not a nil interface; the
+	// capabilities test for nil, so none is given when alerts are off.
+	var alerts alerter
+	if c.Alerts != nil {
+		alerts = c.Alerts
+	}
 	c.Configs = repoconfig.New(repoconfig.Deps{Clients: clients, Store: st, Engine: engine, Server: cfg})
 	c.Publish = publish.New(publish.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
-		PurgeOptions: hooks.PurgeOptions})
+		PurgeOptions: hooks.PurgeOptions, Outcomes: c.Outcomes})
 	// Promotions and the smoke gate ask each other (a push queues smoke
 	// tests; the Promote button queues an evaluation): the gate is given
 	// to promotions once both exist.
 	smoke := &lateSmoke{}
 	c.Promotions = promotion.New(promotion.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Publish: c.Publish, Smoke: smoke, Now: hooks.Now})
+		Publish: c.Publish, Smoke: smoke, Outcomes: c.Outcomes, Alerts: alerts, Now: hooks.Now})
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
-		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
+		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now, Outcomes: c.Outcomes})
 	smoke.Smoke = c.Smoke
 	c.Groups = releasegroup.New(releasegroup.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
 		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups,
+		Outcomes: c.Outcomes, Alerts: alerts})
 	c.Editions = editions.New(editions.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publisher: c.Publish,
 		Server: cfg, Now: hooks.Now})
 	installations, err := generate.AppInstallations(clients)
@@ -167,7 +182,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 			return nil, built{}, err
 		}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
-			Audit: st, Clients: clients, Configs: c.Configs})
+			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes})
 		c.Dashboard.Mount(routes)
 		auth.Mount(routes)
 	}
@@ -177,6 +192,11 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Smoke.MountPreview(preview)
 	}
 	return c, built{handlers: hs, routes: routes, preview: preview}, nil
+}
+
+// alerter is what capabilities alert through (safety.Webhook).
+type alerter interface {
+	Alert(ctx context.Context, a safety.Alert) error
 }
 
 // lateSmoke is the smoke gate as promotions see it, set once the gate is

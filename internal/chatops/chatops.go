@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
 )
@@ -33,6 +34,8 @@ type Service struct {
 	smoke      Smoke
 	pub        Publisher
 	groups     GroupStatus
+	outcomes   Outcomes
+	alerts     Alerter
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -71,6 +74,10 @@ type Deps struct {
 	Publish    Publisher
 	// Groups, when set, adds the repository's release groups to /status.
 	Groups GroupStatus
+	// Outcomes records rollbacks (failure budgets, time to restore);
+	// Alerts tells people on call of them. Either may be nil.
+	Outcomes Outcomes
+	Alerts   Alerter
 }
 
 // GroupStatus is what /status shows of release groups
@@ -80,10 +87,20 @@ type GroupStatus interface {
 	StatusLines(ctx context.Context, repo string) ([]string, error)
 }
 
+// Outcomes is the record of outcomes per environment (safety.Recorder).
+type Outcomes interface {
+	Record(ctx context.Context, o safety.Outcome) error
+}
+
+// Alerter tells people on call (safety.Webhook).
+type Alerter interface {
+	Alert(ctx context.Context, a safety.Alert) error
+}
+
 // New returns a Service.
 func New(d Deps) *Service {
 	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
-		groups: d.Groups}
+		groups: d.Groups, outcomes: d.Outcomes, alerts: d.Alerts}
 }
 
 // Workers registers the command worker.

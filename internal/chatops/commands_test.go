@@ -17,9 +17,11 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/emulator"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/chatops"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -178,7 +180,18 @@ func TestHoldBlocksPromotionUntilUnhold(t *testing.T) {
 }
 
 func TestRollbackReturnsStagingToThePreviousDeployment(t *testing.T) {
-	w := startCommands(t)
+	// The alert webhook: a local receiver of Slack-style posts.
+	var alerts atomic.Value
+	alerts.Store("")
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		alerts.Store(alerts.Load().(string) + body["text"] + "\n")
+	}))
+	defer hook.Close()
+	w := startCommandsSpec(t, sitetest.SiteSpec{Tweaks: []func(*serverconfig.Server){func(c *serverconfig.Server) {
+		c.Alerts.WebhookURL = hook.URL + "/services/T0/B0/TOKEN"
+	}}})
 	ctx := context.Background()
 	v2 := w.greenOnDev("v2")
 	w.answered(w.say(w.bob, "/promote staging"), 1)
@@ -209,6 +222,20 @@ func TestRollbackReturnsStagingToThePreviousDeployment(t *testing.T) {
 	deps, _, err := w.Alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: "staging"})
 	if err != nil || len(deps) == 0 || deps[0].GetSHA() != v2 || !strings.Contains(deps[0].GetDescription(), "rollback") || countDescribed(deps, "rollback") != 1 {
 		t.Fatalf("deployments of staging %+v %v, want the newest of %s by rollback, once", deps, err, v2)
+	}
+	// Recorded as a failure of v3 (budgets, time to restore), and alerted.
+	outs, err := w.Caps.Outcomes.Outcomes(ctx, "acme/site", "staging", time.Now().Add(-time.Hour))
+	rollbacks := 0
+	for _, o := range outs {
+		if o.Kind == safety.KindRollback && !o.OK && o.SHA == v3 {
+			rollbacks++
+		}
+	}
+	if err != nil || rollbacks != 1 {
+		t.Fatalf("rollback outcomes: %d %v in %+v", rollbacks, err, outs)
+	}
+	if got, want := alerts.Load().(string), "hoist: acme/site staging: rolled back from "+v3[:7]+" to "+v2[:7]+" by bob."; !strings.Contains(got, want) {
+		t.Fatalf("alerts %q, want %q", got, want)
 	}
 	// Held, so the automatic evaluation the move starts keeps it there.
 	if hs, _ := w.Srv.Store().EnvHolds(ctx, "acme/site", "staging", time.Now()); len(hs) != 1 {

@@ -353,6 +353,7 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 	now := s.promotions.Now()
 	var b strings.Builder
 	b.WriteString("| Environment | Branch | Head | Holds | Next promotion |\n| --- | --- | --- | --- | --- |\n")
+	var budgets []string
 	for _, env := range run.p.Environments {
 		head, err := run.repo.BranchHead(ctx, env.Branch)
 		headText := codeSpan(shortSHA(head))
@@ -383,6 +384,9 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 				next = "could not evaluate: " + codeSpan(err.Error())
 			} else {
 				d := run.p.Decide(t, facts)
+				if d.Budget != nil {
+					budgets = append(budgets, budgetLine(env, *d.Budget))
+				}
 				next = fmt.Sprintf("%s from %s: %s", codeSpan(shortSHA(d.SHA)), codeSpan(t.Source), strings.ReplaceAll(string(d.Outcome), "_", " "))
 				if len(d.Reasons) > 0 && d.Outcome != pipeline.OutcomeUpToDate {
 					next += " — " + strings.Join(d.Reasons, " ")
@@ -404,7 +408,24 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 			}
 		}
 	}
+	if len(budgets) > 0 {
+		b.WriteString("\n**Failure budgets**\n\n" + strings.Join(budgets, "\n") + "\n")
+	}
 	return result{outcome: command.Succeeded, detail: b.String()}
+}
+
+// budgetLine is one environment's failure budget in /status.
+func budgetLine(env pipeline.Environment, v pipeline.BudgetVerdict) string {
+	line := "- " + codeSpan(env.Name) + ": " + v.Sentence(env.Name)
+	switch {
+	case v.Exhausted && v.Hold:
+		line += " **Exhausted**: promotions are held until it is back within budget."
+	case v.Exhausted:
+		line += " **Exhausted**: automatic promotions wait for a person until it is back within budget."
+	case v.Samples < v.MinSamples:
+		line += fmt.Sprintf(" (It is judged from %d outcomes on.)", v.MinSamples)
+	}
+	return line
 }
 
 func cell(s string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/command"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -110,6 +111,7 @@ func (s *Service) cmdRollback(ctx context.Context, run *cmdRun, cmd command.Comm
 		Key: fmt.Sprintf("rollback:%d:%d", run.a.CommentID, cmd.Line)}); err != nil {
 		return failed(err)
 	}
+	s.recordRollback(ctx, run, env, from, to, fmt.Sprintf("rollback:%s:%d:%d", run.repo.FullName(), run.a.CommentID, cmd.Line))
 	// Named by the command line, so that a retry after a failed write
 	// carries on with the deployment an earlier attempt created.
 	if err := s.pub.Complete(ctx, run.repo, run.p, env, Publication{Env: env.Name, SHA: to, Previous: from, Reason: "rollback",
@@ -209,4 +211,24 @@ func rollbackCommand(p *pipeline.Pipeline, env string) string {
 		return "/rollback " + env
 	}
 	return "/hoist rollback " + env
+}
+
+// recordRollback records the rollback as a failure of the commit rolled
+// back (from) and tells people on call. Neither stops the rollback: a
+// failure is logged.
+func (s *Service) recordRollback(ctx context.Context, run *cmdRun, env pipeline.Environment, from, to, key string) {
+	log := zerolog.Ctx(ctx)
+	text := fmt.Sprintf("rolled back from %s to %s by %s", shortSHA(from), shortSHA(to), run.a.Author)
+	if s.outcomes != nil {
+		if err := s.outcomes.Record(ctx, safety.Outcome{Key: key, Repo: run.repo.FullName(), Env: env.Name, Kind: safety.KindRollback,
+			SHA: from, Reason: text}); err != nil {
+			log.Warn().Err(err).Msg("rollback outcome not recorded")
+		}
+	}
+	if s.alerts != nil {
+		if err := s.alerts.Alert(ctx, safety.Alert{Kind: safety.AlertRollback, Repo: run.repo.FullName(), Env: env.Name,
+			Text: text + ".", URL: run.a.CommentURL}); err != nil {
+			log.Warn().Err(err).Msg("rollback alert not sent")
+		}
+	}
 }

@@ -152,6 +152,8 @@ type Commit struct {
 	SHA     string
 	Subject string
 	Author  string // GitHub login when known, else the git author name
+	// At is the commit's committer date (as CommitTime reads it).
+	At time.Time
 }
 
 // Comparison is base...head: how head relates to base and the commits head
@@ -193,7 +195,7 @@ func (r *Repo) Compare(ctx context.Context, base, head string) (Comparison, erro
 				author = c.GetCommit().GetAuthor().GetName()
 			}
 			subject, _, _ := strings.Cut(c.GetCommit().GetMessage(), "\n")
-			out.Commits = append(out.Commits, Commit{SHA: c.GetSHA(), Subject: subject, Author: author})
+			out.Commits = append(out.Commits, Commit{SHA: c.GetSHA(), Subject: subject, Author: author, At: c.GetCommit().GetCommitter().GetDate().Time})
 		}
 		if resp.NextPage == 0 {
 			break

@@ -75,6 +75,9 @@ type Decision struct {
 	WaitUntil time.Time
 	// Reasons explain a Refuse, Wait or Ready in sentences.
 	Reasons []string
+	// Budget is the verdict of the environment's failure budget; nil when
+	// it has none or its outcomes were not counted.
+	Budget *BudgetVerdict
 }
 
 // Decide evaluates one promotion. The order of the questions is: is there
@@ -113,6 +116,9 @@ func (p *Pipeline) Decide(t Target, f Facts) Decision {
 		return d
 	}
 
+	d.Budget = EvaluateBudget(env.Budget, f.Budget)
+	budgetOut := d.Budget != nil && d.Budget.Exhausted
+
 	d.Gates = EvaluateGates(env.Gates, f)
 	for _, g := range d.Gates {
 		switch g.State {
@@ -146,6 +152,9 @@ func (p *Pipeline) Decide(t Target, f Facts) Decision {
 		}
 		d.Reasons = append(d.Reasons, msg+".")
 	}
+	if budgetOut && d.Budget.Hold {
+		d.Reasons = append(d.Reasons, d.Budget.Sentence(env.Name)+" Promotions into "+env.Name+" are held until it is back within budget.")
+	}
 	if rel == RelationDiverged {
 		d.Blocking = f.Blocking
 		d.Reasons = append(d.Reasons, divergedAdvice(env, t, f))
@@ -176,6 +185,14 @@ func (p *Pipeline) Decide(t Target, f Facts) Decision {
 		return d
 	}
 
+	if !f.Trigger.ByPerson() && budgetOut && p.automatic(env, t) {
+		// The budget turns an automatic promotion into one a person
+		// makes, on the promotion pull request (BudgetPullRequest).
+		d.Outcome = OutcomeReady
+		d.Reasons = []string{d.Budget.Sentence(env.Name) + fmt.Sprintf(" Automatic promotion is off until it is back within budget; a person promotes: comment `%s` (needs %s permission) or merge the promotion pull request.",
+			p.PromoteCommand(env.Name), env.Permission)}
+		return d
+	}
 	if !f.Trigger.ByPerson() && !p.automatic(env, t) {
 		d.Outcome = OutcomeReady
 		d.Reasons = []string{fmt.Sprintf("Every gate passes; %s is promoted by a person: comment `%s` (needs %s permission).",

@@ -182,6 +182,9 @@ type Facts struct {
 	// hoist/smoke check runs count for the smoke gate, so another app
 	// cannot pass it.
 	HoistApp string
+	// Budget counts the environment's recorded outcomes over its failure
+	// budget's window (when it has one).
+	Budget BudgetFacts
 }
 
 // isBot recognises GitHub App accounts by their login.

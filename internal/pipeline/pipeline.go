@@ -61,6 +61,8 @@ type Environment struct {
 	// Purge lists the CDNs purged after a deploy.
 	Deploy config.RepoDeploy
 	Purge  []config.RepoPurge
+	// Budget is the environment's failure budget; nil when it has none.
+	Budget *FailureBudget
 }
 
 // Gates are what must hold before a commit enters an environment.
@@ -131,6 +133,7 @@ func New(cfg *config.RepoConfig) *Pipeline {
 			URL:    e.Deploy.URL,
 			Deploy: e.Deploy,
 			Purge:  append([]config.RepoPurge(nil), e.Purge...),
+			Budget: failureBudget(e.FailureBudget),
 		})
 	}
 	for _, c := range cfg.Candidates {

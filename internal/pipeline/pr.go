@@ -161,6 +161,9 @@ func stateLine(d Decision, env Environment) string {
 	case OutcomePromote:
 		return fmt.Sprintf("🚀 **Promoting** %s to %s.", sha, escapeText(env.Name))
 	case OutcomeReady:
+		if d.BudgetPullRequest() && len(d.Reasons) > 0 {
+			return fmt.Sprintf("✋ **Ready for a person**: every gate passes for %s, but %s", sha, escapeText(lowerFirst(d.Reasons[0])))
+		}
 		return fmt.Sprintf("✅ **Ready**: every gate passes for %s; a person promotes %s.", sha, escapeText(env.Name))
 	case OutcomeWait:
 		s := fmt.Sprintf("⏳ **Waiting** for %d gate(s) on %s.", len(d.Pending), sha)
@@ -245,4 +248,13 @@ func truncateRunes(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// lowerFirst lowers the first letter of a sentence that continues another.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
 }

@@ -39,3 +39,17 @@ func (p *Pipeline) ApprovalsBranch(t Target) string {
 	}
 	return p.SourceBranch(env.Name)
 }
+
+// BudgetMayWantPullRequest reports whether the automatic promotion t can
+// be handed to a person by the environment's failure budget (on_exhausted:
+// pr), and so whether its promotion pull request is looked for.
+func (p *Pipeline) BudgetMayWantPullRequest(t Target) bool {
+	if t.Route == RouteTag {
+		return false
+	}
+	env, ok := p.Env(t.Env)
+	if !ok || env.Budget == nil || env.Budget.Hold || env.Branch == t.Source || t.Source == "" {
+		return false
+	}
+	return p.automatic(env, t)
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/publish"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -44,6 +45,9 @@ type Service struct {
 	// groups takes over promotions of environments released together
 	// with other repositories; nil when none are (see SetGroups).
 	groups Grouper
+	// outcomes and alerts may be nil (no failure budgets, no alerts).
+	outcomes Outcomes
+	alerts   Alerter
 	// now is the clock of decisions and holds.
 	now func() time.Time
 
@@ -79,8 +83,23 @@ type Deps struct {
 	Publish Publisher
 	// Smoke may be nil: pushes then queue no smoke tests.
 	Smoke Smoke
+	// Outcomes records CI gate results and counts failure budgets; Alerts
+	// is told of exhausted budgets. Either may be nil.
+	Outcomes Outcomes
+	Alerts   Alerter
 	// Now is the clock of decisions; nil is time.Now.
 	Now func() time.Time
+}
+
+// Outcomes is the record of outcomes per environment (safety.Recorder).
+type Outcomes interface {
+	Record(ctx context.Context, o safety.Outcome) error
+	BudgetCounts(ctx context.Context, repo, env string, window time.Duration) (failures, samples int, err error)
+}
+
+// Alerter tells people on call (safety.Webhook).
+type Alerter interface {
+	Alert(ctx context.Context, a safety.Alert) error
 }
 
 // New returns a Service.
@@ -88,7 +107,8 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, pub: d.Publish, smoke: d.Smoke, now: d.Now}
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, pub: d.Publish, smoke: d.Smoke,
+		outcomes: d.Outcomes, alerts: d.Alerts, now: d.Now}
 }
 
 // Now is the clock of decisions and holds.
@@ -387,6 +407,13 @@ func (s *Service) gatherFacts(ctx context.Context, repo *gh.Repo, env pipeline.E
 		}
 		f.Holds = PipelineHolds(holds)
 	}
+	if env.Budget != nil && s.outcomes != nil {
+		failures, samples, err := s.outcomes.BudgetCounts(ctx, repo.FullName(), env.Name, env.Budget.Window)
+		if err != nil {
+			return f, err
+		}
+		f.Budget = pipeline.BudgetFacts{Known: true, Failures: failures, Samples: samples}
+	}
 	checks, err := repo.Checks(ctx, f.SourceHead)
 	if err != nil {
 		return f, err
@@ -429,6 +456,7 @@ func (s *Service) DecideAndAct(ctx context.Context, repo *gh.Repo, p *pipeline.P
 // Act carries out a decision.
 func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, a EvaluateArgs, d pipeline.Decision) error {
 	log := zerolog.Ctx(ctx)
+	s.recordDecision(ctx, repo, env, d)
 	actor := a.Actor
 	if pipeline.Trigger(a.Trigger) != pipeline.TriggerCommand && pipeline.Trigger(a.Trigger) != pipeline.TriggerManual {
 		actor = "hoist"

@@ -27,6 +27,11 @@ import (
 // and what GitHub says of each reviewer's access into the facts.
 func (s *Service) gatherPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, t pipeline.Target, f *pipeline.Facts) (*gh.PullRequest, error) {
 	head := p.ApprovalsBranch(t)
+	if head == "" && p.BudgetMayWantPullRequest(t) {
+		// An exhausted failure budget may have handed this automatic
+		// promotion to a person on a pull request.
+		head = t.Source
+	}
 	if head == "" {
 		return nil, nil
 	}
@@ -93,7 +98,10 @@ func (s *Service) reviewers(ctx context.Context, repo *gh.Repo, env pipeline.Env
 // person opened is left alone: its text is theirs.
 func (s *Service) syncPull(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, d pipeline.Decision, f pipeline.Facts, pr *gh.PullRequest) error {
 	t := d.Target
-	if !p.WantsPullRequest(t) {
+	// An automatic promotion has a pull request only while an exhausted
+	// failure budget hands it to a person; it is closed once promoted.
+	budget := p.BudgetMayWantPullRequest(t) && (d.BudgetPullRequest() || pr != nil && d.Outcome == pipeline.OutcomePromote)
+	if !p.WantsPullRequest(t) && !budget {
 		return nil
 	}
 	log := zerolog.Ctx(ctx)

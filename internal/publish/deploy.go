@@ -90,6 +90,9 @@ type Publisher struct {
 	purgeOptions []purge.Option
 
 	metrics *metrics
+	// outcomes records deploys for failure budgets and delivery measures;
+	// nil records nothing.
+	outcomes Outcomes
 
 	// mu guards targets, the deploy targets opened so far.
 	mu      sync.Mutex
@@ -107,6 +110,9 @@ type Deps struct {
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
+	// Outcomes records every deploy's outcome (safety.Recorder); nil
+	// records nothing.
+	Outcomes Outcomes
 }
 
 // New returns a Publisher.
@@ -116,7 +122,7 @@ func New(d Deps) *Publisher {
 		reg = d.Engine.Registerer()
 	}
 	return &Publisher{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, cfg: d.Server, purgeOptions: d.PurgeOptions,
-		metrics: newMetrics(reg)}
+		metrics: newMetrics(reg), outcomes: d.Outcomes}
 }
 
 // Workers registers the publish worker.
@@ -289,6 +295,7 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) e
 	last := err != nil && (errors.As(err, &perm) || job.Attempt >= job.MaxAttempts)
 	s.metrics.observe(sum, time.Since(start), err, last)
 	if err == nil {
+		s.recordDeploy(ctx, repo, a, true, "")
 		return nil
 	}
 	log.Warn().Err(err).Int("attempt", job.Attempt).Bool("final", last).Msg("publish failed")
@@ -311,6 +318,7 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[PublishArgs]) e
 	}
 	_ = s.store.Audit(ctx, auditPublish(a, "failure", map[string]any{"error": err.Error(), "attempt": job.Attempt}))
 	if last {
+		s.recordDeploy(ctx, repo, a, false, desc)
 		return river.JobCancel(err)
 	}
 	return err

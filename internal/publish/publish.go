@@ -90,7 +90,12 @@ func (s *Publisher) Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipe
 // recorded finishes the publication of an environment without a deploy
 // target: its deployment succeeded as soon as it exists.
 func (s *Publisher) recorded(ctx context.Context, repo *gh.Repo, dep pipeline.Deployment, env pipeline.Environment, pub Publication, id int64) error {
-	return repo.SetDeploymentStatus(ctx, id, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA)))
+	if err := repo.SetDeploymentStatus(ctx, id, "success", dep.URL, "", fmt.Sprintf("%s is at %s", env.Name, shortSHA(pub.SHA))); err != nil {
+		return err
+	}
+	s.recordDeploy(ctx, repo, PublishArgs{Owner: repo.Owner, Repo: repo.Name, Env: env.Name, Deployment: id,
+		SHA: pub.SHA, Previous: pub.Previous, Reason: pub.Reason}, true, "")
+	return nil
 }
 
 // Complete publishes pub again after an attempt that may have got part of

@@ -30,6 +30,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/promotion"
 	"github.com/hoist-dev/hoist/internal/repoconfig"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -73,6 +74,13 @@ type Gate struct {
 	// previewGate signs people in on the preview origin (smoke_preview.go).
 	previewGate PreviewGate
 	metrics     *metrics
+	// outcomes records smoke results per environment; nil records none.
+	outcomes Outcomes
+}
+
+// Outcomes is the record of outcomes per environment (safety.Recorder).
+type Outcomes interface {
+	Record(ctx context.Context, o safety.Outcome) error
 }
 
 // Targets opens the server's deploy targets by name (publish.Publisher):
@@ -104,6 +112,9 @@ type Deps struct {
 	PreviewGate PreviewGate
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Outcomes records each smoke result of a candidate for an
+	// environment (failure budgets); nil records none.
+	Outcomes Outcomes
 }
 
 // New returns a Gate with the server's smoke settings read. A missing
@@ -114,7 +125,7 @@ func New(d Deps) *Gate {
 		d.Now = time.Now
 	}
 	s := &Gate{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, targets: d.Targets,
-		promotions: d.Promotions, cfg: d.Server, now: d.Now, previewGate: d.PreviewGate}
+		promotions: d.Promotions, cfg: d.Server, now: d.Now, previewGate: d.PreviewGate, outcomes: d.Outcomes}
 	var reg prometheus.Registerer
 	if d.Engine != nil {
 		reg = d.Engine.Registerer()

@@ -17,6 +17,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/pipeline"
+	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -381,6 +382,17 @@ func (s *Gate) runSmoke(ctx context.Context, repo *gh.Repo, run store.SmokeRun, 
 	if err := s.store.Audit(ctx, store.AuditEntry{Repo: repo.FullName(), Actor: run.Actor, Action: "smoke", Env: a.Env, SHA: a.SHA,
 		Outcome: conclusion, Detail: map[string]any{"title": rep.Title, "trigger": a.Trigger, "check_run": run.CheckRunID}}); err != nil {
 		return "", err
+	}
+	if hasEnv && s.outcomes != nil {
+		// One record per run: a retried job records it once.
+		o := safety.Outcome{Key: fmt.Sprintf("smoke:%s:%d", repo.FullName(), run.ID), Repo: repo.FullName(), Env: env.Name,
+			Kind: safety.KindSmoke, OK: conclusion != "failure", SHA: a.SHA}
+		if !o.OK {
+			o.Reason = rep.Title
+		}
+		if err := s.outcomes.Record(ctx, o); err != nil {
+			log.Warn().Err(err).Msg("smoke outcome not recorded")
+		}
 	}
 	return conclusion, nil
 }

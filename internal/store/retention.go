@@ -83,8 +83,19 @@ func (s *Store) Prune(ctx context.Context, r Retention) (map[string]int64, error
 	if err != nil {
 		return out, fmt.Errorf("store: prune redelivery requests: %w", err)
 	}
+	n, err = s.deleteBatches(ctx, `DELETE FROM delivery_outcomes WHERE id IN (SELECT id FROM delivery_outcomes WHERE at < ? LIMIT ?)`,
+		now.Add(-DeliveryOutcomeRetention))
+	out["delivery_outcomes"] = n
+	if err != nil {
+		return out, fmt.Errorf("store: prune delivery outcomes: %w", err)
+	}
 	return out, nil
 }
+
+// DeliveryOutcomeRetention is how long outcomes are kept: the longest
+// failure budget window (366 days) and the 90 days before a report's
+// window in which an incident it counts may have begun.
+const DeliveryOutcomeRetention = 460 * 24 * time.Hour
 
 func (s *Store) prune(ctx context.Context, p prunable, l Limit, now time.Time, minAge time.Duration) (int64, error) {
 	keep := ""

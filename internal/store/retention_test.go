@@ -33,6 +33,10 @@ func exercisePrune(t *testing.T, s *store.Store) {
 		for i := range 3000 {
 			delivery(fmt.Sprintf("old-%d", i), now.Add(-40*day+time.Duration(i)*time.Second), store.StatusHandled)
 		}
+		for i, age := range []time.Duration{500 * day, 461 * day, 459 * day} {
+			exec(`INSERT INTO delivery_outcomes (outcome_key, repo, env, kind, ok, at) VALUES (?, 'o/r', 'live', 'deploy', 1, ?)`,
+				fmt.Sprintf("deploy:%d", i), now.Add(-age))
+		}
 		for i := range 5 {
 			delivery(fmt.Sprintf("stuck-%d", i), now.Add(-50*day+time.Duration(i)*time.Second), store.StatusQueued)
 		}
@@ -96,7 +100,7 @@ func exercisePrune(t *testing.T, s *store.Store) {
 	}
 	// Deliveries: 3,000 by age; then beyond the newest 120 (100 recent and
 	// 20 of the four-day-old ones; the stuck queued ones stay).
-	want := map[string]int{"deliveries": 5 + 100 + 20, "audit_log": 10, "smoke_runs": 3 + 10, "command_runs": 5, "nonces": 2}
+	want := map[string]int{"deliveries": 5 + 100 + 20, "audit_log": 10, "smoke_runs": 3 + 10, "command_runs": 5, "nonces": 2, "delivery_outcomes": 1}
 	for table, n := range want {
 		if got := count(table); got != n {
 			t.Errorf("%s: %d rows after pruning, want %d (deleted %v)", table, got, n, deleted)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/gh"
+	"github.com/hoist-dev/hoist/internal/pipeline"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -82,6 +83,9 @@ type DashboardOptions struct {
 	// promotions read it; nil is every repository's file as read, without
 	// a last good one.
 	Configs ConfigSource
+	// Delivery, when set, supplies the outcomes behind the delivery
+	// measures and failure budgets; nil shows none.
+	Delivery DeliverySource
 	// Logger is used where the request context carries none.
 	Logger zerolog.Logger
 	// Now is the clock; nil is time.Now.
@@ -181,6 +185,8 @@ type RepoView struct {
 	Envs        []EnvView
 	Holds       []Hold
 	Activity    []ActivityView
+	// Delivery are the environments' delivery measures and budgets.
+	Delivery []DeliveryView
 	// Error is a problem reading GitHub, audit or holds for the repository.
 	Errors []string
 	// ReadAt is when the GitHub state was read (it may be cached).
@@ -198,6 +204,8 @@ type EnvView struct {
 	Candidates              []CandidateView
 	Held                    bool
 	Error                   string
+	// budget is the environment's failure budget, if any.
+	budget *pipeline.FailureBudget
 }
 
 // CandidateView is a candidate branch (pre-<env>) of an environment.
@@ -413,6 +421,7 @@ func (d *Dashboard) view(ctx context.Context, cc githubapp.ClientCreator, audit 
 		}
 		v.Activity = activityOf(entries, v.HTMLURL, activity)
 	}
+	d.delivery(ctx, &v)
 	if d.opts.Holds != nil {
 		holds, err := d.opts.Holds.ActiveHolds(ctx, ref.FullName, d.opts.Now())
 		if err != nil {

@@ -145,7 +145,7 @@ func (d *Dashboard) readRepo(ctx context.Context, cc githubapp.ClientCreator, re
 }
 
 func (d *Dashboard) readEnv(ctx context.Context, repo *gh.Repo, ref repoRef, p *pipeline.Pipeline, e pipeline.Environment, slug string) EnvView {
-	v := EnvView{Name: e.Name, Branch: e.Branch, BranchURL: treeURL(ref.HTMLURL, e.Branch), PromoteFrom: e.PromoteFrom, URL: e.URL}
+	v := EnvView{Name: e.Name, Branch: e.Branch, BranchURL: treeURL(ref.HTMLURL, e.Branch), PromoteFrom: e.PromoteFrom, URL: e.URL, budget: e.Budget}
 	var errs []string
 	head, err := branchHead(ctx, repo, e.Branch)
 	if err != nil {
