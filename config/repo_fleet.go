@@ -70,10 +70,11 @@ type RepoFleetRelease struct {
 
 // RepoFleetStage is one stage of every instance.
 type RepoFleetStage struct {
-	Branch string    `yaml:"branch" doc:"The stage's branch, a template holding {name}. Default: {name} for production, dev-{name} for staging."`
-	Prefix string    `yaml:"prefix" doc:"Folder of the target the stage is published to, a template holding {name}. Default: {name}/ for production, dev-{name}/ for staging (a sibling, never inside the production folder)."`
-	Host   string    `yaml:"host" doc:"Public hostname of the stage, a template holding {name}, such as {name}.example.com or stg-{name}.example.com; used for the deployment's URL and the optional DNS record."`
-	Gates  RepoGates `yaml:"gates" doc:"What must hold before a release is deployed to this stage (the gates of environments)."`
+	Branch string      `yaml:"branch" doc:"The stage's branch, a template holding {name}. Default: {name} for production, dev-{name} for staging."`
+	Prefix string      `yaml:"prefix" doc:"Folder of the target the stage is published to, a template holding {name}. Default: {name}/ for production, dev-{name}/ for staging (a sibling, never inside the production folder)."`
+	Host   string      `yaml:"host" doc:"Public hostname of the stage, a template holding {name}, such as {name}.example.com or stg-{name}.example.com; used for the deployment's URL and the optional DNS record."`
+	Gates  RepoGates   `yaml:"gates" doc:"What must hold before a release is deployed to this stage (the gates of environments)."`
+	Purge  []RepoPurge `yaml:"purge" doc:"CDNs purged after the stage changed: what a deploy changed, or only the settings file after a settings change."`
 }
 
 // RepoFleetSettings describes the settings of an instance.

@@ -151,6 +151,12 @@ func notFound(err error) bool {
 // the repository already has (in any state, deleted included until its
 // data is purged) is ErrExists.
 func (s *Store) Create(ctx context.Context, in Instance) (Instance, error) {
+	return s.create(ctx, in, nil)
+}
+
+// create is Create with more work in the same transaction (queueing the
+// launch job), so that an instance never exists without its launch.
+func (s *Store) create(ctx context.Context, in Instance, also func(store.Tx) error) (Instance, error) {
 	now := s.now()
 	in.State, in.SettingsVersion, in.CreatedAt, in.UpdatedAt = StateLaunching, 1, now, now
 	if in.Settings == nil {
@@ -173,6 +179,11 @@ func (s *Store) Create(ctx context.Context, in Instance) (Instance, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO fleet_settings (repo, name, version, settings, changed_by, note, changed_at) VALUES (?, ?, 1, ?, ?, 'launch', ?)`,
 			in.Repo, in.Name, string(settings), in.CreatedBy, ms(now)); err != nil {
 			return fmt.Errorf("fleet: store settings of %s: %w", in.Name, err)
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
 		return s.db.AuditIn(ctx, tx, store.AuditEntry{Repo: in.Repo, Actor: in.CreatedBy, Action: "fleet.create", Outcome: "success",
 			Detail: map[string]any{"instance": in.Name, "plan": string(in.Plan), "settings": in.Settings}})
