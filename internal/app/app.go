@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
+	"github.com/hoist-dev/hoist/internal/fleet"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/promotion"
@@ -39,6 +40,8 @@ func New(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*s
 type Hooks struct {
 	// Now replaces the clock of decisions, holds and smoke runs.
 	Now func() time.Time
+	// DNSClient is the HTTP client of the fleet's DNS provider.
+	DNSClient *http.Client
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
@@ -52,6 +55,7 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	Fleet      *fleet.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -130,7 +134,15 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Generate = generate.New(generate.Deps{Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations,
 		Settings: generate.RepoConfigSettings(repos, c.Configs), Secret: cfg.GenerateSecret, Logger: log})
 
+	var dns fleet.DNS
+	if cfg.Fleet.DNS.Enabled() {
+		dns = fleet.NewCloudflare(cfg.Fleet.DNS, hooks.DNSClient)
+	}
+	c.Fleet = fleet.New(fleet.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Stages: c.Publish,
+		Smoke: c.Smoke, Server: cfg, DNS: dns, InstallationFor: installations, Now: hooks.Now})
+
 	c.Configs.Workers(engine)
+	c.Fleet.Workers(engine)
 	c.Publish.Workers(engine)
 	c.Promotions.Workers(engine)
 	c.Smoke.Workers(engine)
@@ -145,6 +157,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
 	routes.Handle(generate.Path, c.Generate.HTTPHandler())
+	c.Fleet.Mount(routes)
 	if cfg.Dashboard.Enabled() {
 		// The dashboard shows private repositories: it exists only with
 		// sign-in, and shows each person what GitHub lets them read.

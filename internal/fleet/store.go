@@ -70,11 +70,11 @@ type Instance struct {
 
 // SettingsChange is one entry of an instance's settings history.
 type SettingsChange struct {
-	Version   int
-	Settings  map[string]any
-	ChangedBy string
-	Note      string
-	ChangedAt time.Time
+	Version   int            `json:"version"`
+	Settings  map[string]any `json:"settings"`
+	ChangedBy string         `json:"changed_by"`
+	Note      string         `json:"note,omitempty"`
+	ChangedAt time.Time      `json:"changed_at"`
 }
 
 // Step is a finished step of a launch.
