@@ -161,6 +161,8 @@ type stepDetail struct {
 	DNSRecord  string `json:"dns_record,omitempty"`
 	Uploaded   int    `json:"uploaded,omitempty"`
 	Smoke      string `json:"smoke,omitempty"`
+	// Tree is the id of the stage's tree the smoke test passed on.
+	Tree string `json:"tree,omitempty"`
 }
 
 func (s *Service) runLaunch(ctx context.Context, a LaunchArgs, in Instance) error {
@@ -246,6 +248,18 @@ func (s *Service) runLaunch(ctx context.Context, a LaunchArgs, in Instance) erro
 			if st.Gates.Smoke && !smoked {
 				// Smoke before deploy: a stage whose gate fails is never
 				// published.
+				// Both stages of a new instance hold the same tree (the
+				// release and the same settings): a tree that passed once
+				// is not tested again.
+				if prev, ok := done[config.FleetStaging+"."+StepSmoke]; ok && stage != config.FleetStaging && prev.Tree != "" && prev.Tree == treeID {
+					if err := record(key(StepSmoke), stepDetail{Smoke: "passed on staging's identical tree", Tree: treeID}); err != nil {
+						closeTree()
+						return err
+					}
+					smoked = true
+				}
+			}
+			if st.Gates.Smoke && !smoked {
 				if s.d.Smoke == nil {
 					closeTree()
 					return fail(jobs.Permanent(fmt.Errorf("stage %s needs a smoke test and this server runs none", stage)))
@@ -259,7 +273,7 @@ func (s *Service) runLaunch(ctx context.Context, a LaunchArgs, in Instance) erro
 					closeTree()
 					return fail(jobs.Permanent(fmt.Errorf("the smoke test of stage %s failed", stage)))
 				}
-				if err := record(key(StepSmoke), stepDetail{Smoke: string(rep.Conclusion)}); err != nil {
+				if err := record(key(StepSmoke), stepDetail{Smoke: string(rep.Conclusion), Tree: treeID}); err != nil {
 					closeTree()
 					return err
 				}

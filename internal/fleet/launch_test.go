@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -146,6 +147,19 @@ func TestLaunchEndToEnd(t *testing.T) {
 // clear error, and nothing is stored, branched or written.
 func TestBadInputChangesNothing(t *testing.T) {
 	w := startFleet(t)
+	// acme/other has a configuration without a fleet.
+	other := t.TempDir() + "/other"
+	w.Clone("acme/other", other)
+	w.Git(other, "checkout", "-q", "-b", "main")
+	if err := os.MkdirAll(other+"/.github", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other+"/.github/hoist.yml", []byte("version: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Git(other, "add", "-A")
+	w.Git(other, "commit", "-q", "-m", "Configure hoist")
+	w.Git(other, "push", "-q", "origin", "HEAD:main")
 	good := map[string]any{"name": "shop", "settings": map[string]any{"colour": "#112233"}}
 	cases := []struct {
 		name, path, token string
