@@ -27,6 +27,49 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/fleets/{owner}/{repo}/instances/{name}", s.authed(s.serveGet))
 	mux.HandleFunc("PATCH /api/fleets/{owner}/{repo}/instances/{name}/settings", s.authed(s.serveSettings))
 	mux.HandleFunc("GET /api/fleets/{owner}/{repo}/instances/{name}/settings", s.authed(s.serveHistory))
+	mux.HandleFunc("POST /api/fleets/{owner}/{repo}/instances/{name}/{action}", s.authed(s.serveAction))
+	mux.HandleFunc("DELETE /api/fleets/{owner}/{repo}/instances/{name}", s.authed(s.serveDelete))
+}
+
+// serveAction is suspend, resume and upgrade.
+func (s *Service) serveAction(w http.ResponseWriter, r *http.Request, full, actor string) {
+	name := r.PathValue("name")
+	var in Instance
+	var err error
+	switch r.PathValue("action") {
+	case "suspend":
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if r.ContentLength > 0 {
+			if err := readJSON(r, &body); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		in, err = s.Suspend(r.Context(), full, name, actor, body.Reason)
+	case "resume":
+		in, err = s.Resume(r.Context(), full, name, actor)
+	case "upgrade":
+		in, err = s.Upgrade(r.Context(), full, name, actor)
+	default:
+		writeError(w, http.StatusNotFound, "unknown action "+r.PathValue("action")+": suspend, resume or upgrade")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), in, nil))
+}
+
+func (s *Service) serveDelete(w http.ResponseWriter, r *http.Request, full, actor string) {
+	in, err := s.Delete(r.Context(), full, r.PathValue("name"), r.URL.Query().Get("confirm"), actor)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), in, nil))
 }
 
 // maxBody bounds a request body: settings are small documents.

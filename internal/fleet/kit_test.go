@@ -163,6 +163,17 @@ func (c *cloudflare) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.answer(w, http.StatusOK, rec)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, base+"/"):
+		id := strings.TrimPrefix(r.URL.Path, base+"/")
+		c.mu.Lock()
+		_, ok := c.records[id]
+		delete(c.records, id)
+		c.mu.Unlock()
+		if !ok {
+			c.answer(w, http.StatusNotFound, nil, "Record does not exist.")
+			return
+		}
+		c.answer(w, http.StatusOK, map[string]any{"id": id})
 	default:
 		c.answer(w, http.StatusNotFound, nil, "no route")
 	}

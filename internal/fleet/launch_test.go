@@ -139,6 +139,90 @@ func TestLaunchEndToEnd(t *testing.T) {
 	if changes != 2 {
 		t.Errorf("%d settings audit rows, want 2", changes)
 	}
+	lifecycle(t, w, main)
+}
+
+// lifecycle runs the trial of shop out: warned, suspended (maintenance
+// page, nothing deleted), upgraded to paid and resumed, then deleted with
+// confirmation and purged after the grace period.
+func lifecycle(t *testing.T, w *world, release string) {
+	ctx := context.Background()
+	svc := w.Caps.Fleet
+	now := time.Now().UTC()
+	if err := svc.Daily(ctx, now.Add(12*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := svc.Store().Get(ctx, "acme/site", "shop")
+	if in.WarnedAt == nil || in.State != "live" {
+		t.Fatalf("12 days in, the trial was not warned: %+v", in)
+	}
+	if err := svc.Daily(ctx, now.Add(15*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	in, _ = svc.Store().Get(ctx, "acme/site", "shop")
+	if in.State != "suspended" {
+		t.Fatalf("15 days in, the trial is %s, want suspended", in.State)
+	}
+	for _, prefix := range []string{"acme/site/shop/", "acme/site/dev-shop/"} {
+		for _, page := range []string{"index.html", "p7/index.html"} {
+			if body := w.object(prefix + page); !strings.Contains(body, "The trial of this site has ended.") {
+				t.Errorf("suspended %s%s = %q, want the maintenance page", prefix, page, body)
+			}
+		}
+		if !strings.Contains(w.object(prefix+"hoist-settings.json"), "#112233") {
+			t.Errorf("suspension lost %shoist-settings.json", prefix)
+		}
+	}
+	if w.Head("shop") != release || w.Head("dev-shop") != release {
+		t.Errorf("suspension moved a branch")
+	}
+	code, out := w.call("POST", "/api/fleets/acme/site/instances/shop/resume", opsToken, nil)
+	if code != 409 || !strings.Contains(out["error"].(string), "upgrade it to paid") {
+		t.Fatalf("resume of an ended trial: %d %v", code, out)
+	}
+	code, out = w.call("POST", "/api/fleets/acme/site/instances/shop/upgrade", opsToken, nil)
+	if code != 200 || out["plan"] != "paid" || out["state"] != "live" {
+		t.Fatalf("upgrade: %d %v", code, out)
+	}
+	if body := w.object("acme/site/shop/p7/index.html"); !strings.Contains(body, "Page 7") {
+		t.Fatalf("resumed p7 = %q", body)
+	}
+
+	code, out = w.call("DELETE", "/api/fleets/acme/site/instances/shop", opsToken, nil)
+	if code != 412 || !strings.Contains(out["error"].(string), "confirm") {
+		t.Fatalf("delete without confirmation: %d %v", code, out)
+	}
+	code, out = w.call("DELETE", "/api/fleets/acme/site/instances/shop?confirm=shop", opsToken, nil)
+	if code != 200 || out["state"] != "deleted" {
+		t.Fatalf("delete: %d %v", code, out)
+	}
+	for _, b := range []string{"shop", "dev-shop"} {
+		if _, _, err := w.Alice.Git.GetRef(ctx, "acme", "site", "heads/"+b); err == nil {
+			t.Errorf("branch %s kept after delete", b)
+		}
+	}
+	w.cf.mu.Lock()
+	left := len(w.cf.records)
+	w.cf.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d DNS records kept after delete", left)
+	}
+	// Within the grace period the folder and the rows stay.
+	if err := svc.Daily(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if w.object("acme/site/shop/hoist-settings.json") == "" {
+		t.Fatalf("the folder went before the grace period ended")
+	}
+	if err := svc.Daily(ctx, time.Now().Add(8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if w.object("acme/site/shop/p7/index.html") != "" || w.object("acme/site/dev-shop/index.html") != "" {
+		t.Errorf("folders kept after the grace period")
+	}
+	if _, err := svc.Store().Get(ctx, "acme/site", "shop"); err == nil {
+		t.Errorf("rows kept after the grace period")
+	}
 }
 
 // TestBadInputChangesNothing: an invalid or reserved name, settings the

@@ -86,6 +86,10 @@ func (s *Service) Store() *Store { return s.store }
 // Workers registers the fleet's jobs.
 func (s *Service) Workers(e *jobs.Engine) {
 	river.AddWorker(e.Workers(), &launchWorker{s: s})
+	river.AddWorker(e.Workers(), &dailyWorker{s: s})
+	e.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return DailyArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "fleet_daily", RunOnStart: true}))
 }
 
 // Error is a refusal the caller can act on, with the HTTP status it maps

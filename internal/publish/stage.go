@@ -155,3 +155,31 @@ func (s *Publisher) ReadStageFile(ctx context.Context, full string, env pipeline
 	defer r.Close()
 	return io.ReadAll(r)
 }
+
+// DeleteStage removes every object of env's folder (a deleted fleet
+// instance's, once its grace period ended) and returns how many.
+func (s *Publisher) DeleteStage(ctx context.Context, full string, env pipeline.Environment) (int, error) {
+	target, _, prefix, err := s.target(ctx, full, env)
+	if err != nil {
+		return 0, fmt.Errorf("stage %s: %w", env.Name, err)
+	}
+	if prefix == "" || !strings.HasSuffix(prefix, "/") {
+		return 0, fmt.Errorf("stage %s: refusing to delete prefix %q", env.Name, prefix)
+	}
+	var keys []string
+	if err := target.List(ctx, prefix, func(page []deploy.Object) error {
+		for _, o := range page {
+			keys = append(keys, o.Key)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("list stage %s: %w", env.Name, err)
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if _, err := target.Delete(ctx, keys); err != nil {
+		return 0, fmt.Errorf("delete stage %s: %w", env.Name, err)
+	}
+	return len(keys), nil
+}
