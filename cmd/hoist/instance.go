@@ -25,6 +25,10 @@ const instanceUsage = `usage: hoist instance <verb> [flags]
   list        --repo OWNER/REPO
   get NAME    --repo OWNER/REPO
   settings NAME --repo OWNER/REPO (--set JSON|@FILE | --rollback VERSION | --history)
+  suspend NAME  --repo OWNER/REPO [--reason TEXT]
+  resume NAME   --repo OWNER/REPO
+  upgrade NAME  --repo OWNER/REPO        (trial to paid)
+  delete NAME   --repo OWNER/REPO --confirm NAME
 
 Talks to the fleet API of a hoist server (--server, HOIST_SERVER) with a
 bearer token of its fleet.tokens (--token, HOIST_FLEET_TOKEN). --set is a
@@ -55,6 +59,8 @@ func instanceMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rollback := fs.Int("rollback", 0, "restore this settings version")
 	history := fs.Bool("history", false, "list the settings history")
 	wait := fs.Bool("wait", false, "create: wait until the instance is live (or failed)")
+	reason := fs.String("reason", "", "suspend: the reason, shown on the maintenance page")
+	confirm := fs.String("confirm", "", "delete: the instance's name again")
 	pos, code, ok := parseInterspersed(fs, args[1:])
 	if !ok {
 		return code
@@ -134,6 +140,22 @@ func instanceMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		default:
 			return fail("give --set, --rollback or --history")
 		}
+	case "suspend", "resume", "upgrade":
+		inst, ok := needName()
+		if !ok {
+			return fail("name the instance")
+		}
+		var body any
+		if verb == "suspend" && *reason != "" {
+			body = map[string]any{"reason": *reason}
+		}
+		status, out, err = c.do(ctx, "POST", base+"/"+url.PathEscape(inst)+"/"+verb, body)
+	case "delete":
+		inst, ok := needName()
+		if !ok {
+			return fail("name the instance")
+		}
+		status, out, err = c.do(ctx, "DELETE", base+"/"+url.PathEscape(inst)+"?confirm="+url.QueryEscape(*confirm), nil)
 	default:
 		fmt.Fprintf(stderr, "hoist instance: unknown verb %q\n\n%s", verb, instanceUsage)
 		return 2

@@ -34,6 +34,8 @@ func TestInstanceCommandSpeaksTheFleetAPI(t *testing.T) {
 		{"get", "shop"},
 		{"settings", "shop", "--set", `{"colour":"#445566"}`},
 		{"settings", "shop", "--rollback", "1"},
+		{"suspend", "shop", "--reason", "unpaid"},
+		{"delete", "shop", "--confirm", "shop"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := instanceMain(context.Background(), append(args, common...), &out, &errOut); code != 0 {
@@ -46,6 +48,8 @@ func TestInstanceCommandSpeaksTheFleetAPI(t *testing.T) {
 		`GET /api/fleets/acme/site/instances/shop Bearer t0k `,
 		`PATCH /api/fleets/acme/site/instances/shop/settings Bearer t0k {"patch":{"colour":"#445566"}}`,
 		`PATCH /api/fleets/acme/site/instances/shop/settings Bearer t0k {"rollback_to":1}`,
+		`POST /api/fleets/acme/site/instances/shop/suspend Bearer t0k {"reason":"unpaid"}`,
+		`DELETE /api/fleets/acme/site/instances/shop Bearer t0k `,
 	}
 	for i := range want {
 		if i >= len(got) || strings.TrimSpace(got[i]) != strings.TrimSpace(want[i]) {
