@@ -168,6 +168,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs})
 		c.Dashboard.Mount(routes)
+		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)
 		auth.Mount(routes)
 	}
 	var preview *http.ServeMux
@@ -192,6 +193,17 @@ func signIn(cfg *serverconfig.Server, log zerolog.Logger, base, cookie string) (
 		SessionTTL: d.SessionTTL, AccessTTL: d.AccessTTL, HTTPClient: &http.Client{Timeout: cfg.GitHub.Timeout},
 		Logger: log.With().Str("component", "sign-in").Logger(),
 	})
+}
+
+// people is dashboard sign-in as the fleet page sees it.
+type people struct{ a *web.Auth }
+
+func (p people) Require(w http.ResponseWriter, r *http.Request) (string, bool) {
+	s, ok := p.a.Require(w, r)
+	if !ok {
+		return "", false
+	}
+	return s.Login, true
 }
 
 // storeHolds shows the store's holds on the dashboard.
