@@ -221,6 +221,10 @@ type world struct {
 }
 
 func startFleet(t *testing.T, tweaks ...func(*serverconfig.Server)) *world {
+	return startFleetWith(t, false, tweaks...)
+}
+
+func startFleetWith(t *testing.T, dashboard bool, tweaks ...func(*serverconfig.Server)) *world {
 	t.Helper()
 	endpoint, key, secret := testenv.VersityGW(t)
 	counted := testenv.CountS3Writes(t, endpoint)
@@ -247,7 +251,7 @@ fleet:
 	files, pages := sitePages()
 	site := sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: serverYAML, RepoYML: fmt.Sprintf(fleetYML, pages),
 		Env: map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)}, Files: files,
-		Branches: []string{"main"}, Repos: []string{"other"}, Tweaks: tweaks})
+		Branches: []string{"main"}, Repos: []string{"other"}, Tweaks: tweaks, Dashboard: dashboard})
 	return &world{Site: site, bucket: direct.Client(), writes: counted, cf: cf, edge: ed}
 }
 
