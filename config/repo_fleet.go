@@ -191,6 +191,19 @@ func (v *repoValidator) fleet() {
 			}
 		}
 		v.gates(at+".gates", s.Gates)
+		seenCDN := map[string]bool{}
+		for i, p := range s.Purge {
+			pat := fmt.Sprintf("%s.purge[%d]", at, i)
+			switch {
+			case p.CDN == "":
+				v.errorf(pat, "each purge entry needs cdn: the name of a CDN in the server configuration")
+			case !repoEntryName.MatchString(p.CDN):
+				v.errorf(pat+".cdn", "cdn %q must be the name of a CDN in the server configuration (letters, digits, '.', '_', '-')", p.CDN)
+			case seenCDN[p.CDN]:
+				v.errorf(pat+".cdn", "cdn %s is listed twice for the %s stage", p.CDN, st)
+			}
+			seenCDN[p.CDN] = true
+		}
 	}
 	if fl := f.Settings.File; fl != "" {
 		if msg := repoRelativePath(fl); msg != "" || strings.HasSuffix(fl, "/") || fl == "." {

@@ -54,7 +54,11 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (Instance, erro
 	if err != nil {
 		return Instance{}, refuse(http.StatusUnprocessableEntity, "settings refused by the fleet's schema: %v", err)
 	}
-	if _, err := s.store.Get(ctx, rc.repo.FullName(), req.Name); err == nil {
+	if old, err := s.store.Get(ctx, rc.repo.FullName(), req.Name); err == nil {
+		if old.State == StateDeleted && old.DeletedAt != nil {
+			return Instance{}, refuse(http.StatusConflict, "instance %q of %s was deleted; its name is free once its data is purged, after %s",
+				req.Name, rc.repo.FullName(), old.DeletedAt.Add(f.Trial.DeleteGrace).Format(time.RFC3339))
+		}
 		return Instance{}, refuse(http.StatusConflict, "instance %q of %s exists already; choose another name", req.Name, rc.repo.FullName())
 	}
 	ref, sha, err := s.release(ctx, rc)
