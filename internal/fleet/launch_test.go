@@ -353,3 +353,35 @@ func TestLaunchResumesAfterAStop(t *testing.T) {
 		t.Errorf("%d steps recorded, want 12", len(steps))
 	}
 }
+
+// TestLaunchFailsOnItsSmokeGate: a release whose page breaks the smoke
+// test is never published: the launch ends failed with the reason, the
+// staging deployment is a failure and no object is written.
+func TestLaunchFailsOnItsSmokeGate(t *testing.T) {
+	w := startFleet(t)
+	w.Commit("public/p3/index.html", `<!doctype html><title>Broken</title><h1>Oops</h1>`, "Break page 3")
+	w.Push("main")
+	broken := w.Head("main")
+	code, out := w.call("POST", "/api/fleets/acme/site/instances", opsToken, map[string]any{"name": "shop", "settings": map[string]any{"colour": "#112233"}})
+	if code != 202 {
+		t.Fatalf("launch: %d %v", code, out)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		_, out = w.call("GET", "/api/fleets/acme/site/instances/shop", opsToken, nil)
+		if out["state"] == "failed" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out["state"] != "failed" || !strings.Contains(out["reason"].(string), "smoke test of stage staging failed") {
+		t.Fatalf("launch of a broken release: %v", out)
+	}
+	if puts, copies, _ := w.writes.Snapshot(); len(testenv.SiteObjects(puts))+len(copies) != 0 {
+		t.Errorf("a launch that failed its smoke gate wrote %v", puts)
+	}
+	_, sts := w.WaitDeployment("dev-shop", broken)
+	if sts[0].GetState() != "failure" || !strings.Contains(sts[0].GetDescription(), "smoke") {
+		t.Errorf("staging deployment: %s %q", sts[0].GetState(), sts[0].GetDescription())
+	}
+}
