@@ -89,7 +89,7 @@ func (s *Service) Workers(e *jobs.Engine) {
 	river.AddWorker(e.Workers(), &dailyWorker{s: s})
 	e.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
 		func() (river.JobArgs, *river.InsertOpts) { return DailyArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "fleet_daily", RunOnStart: true}))
+		&river.PeriodicJobOpts{ID: "fleet_daily"}))
 }
 
 // Error is a refusal the caller can act on, with the HTTP status it maps
