@@ -35,6 +35,7 @@ type RepoConfig struct {
 	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
 	ReleaseGroup RepoReleaseGroup `yaml:"release_group" doc:"The release group this repository releases together with: a promotion into one of the group's environments moves every member's environment, or none. A name alone joins a group of the server configuration (which must list this repository); a mapping {name, members, environments} declares a group that is in force only when every member declares it alike."`
 	Editions     RepoEditions     `yaml:"editions" doc:"Editions per branch and per pull request: each matching branch (and, when on, each pull request) is published under its own folder and URL, recorded as the GitHub deployment edition/<name>, and removed with its files a grace period after the branch is deleted or the pull request closed."`
+	Fleet        RepoFleet        `yaml:"fleet" doc:"The template of a fleet: one instance per customer, each with a production branch ({name}) and a staging branch (dev-{name}), its own folders and hostnames, and settings kept in hoist's database. See docs/fleet.md."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.

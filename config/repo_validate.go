@@ -86,6 +86,7 @@ func (v *repoValidator) validate() {
 	v.smoke()
 	v.generate()
 	v.publish()
+	v.fleet()
 	v.editions(branchOf)
 	v.releaseGroup()
 }

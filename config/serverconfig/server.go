@@ -73,6 +73,10 @@ type Server struct {
 	// Alerts is the alert webhook and the delivery metrics' named
 	// repositories (server_alerts.go).
 	Alerts Alerts `yaml:"alerts"`
+
+	// Fleet holds the fleet API's tokens and the DNS provider of instance
+	// hostnames (server_fleet.go).
+	Fleet Fleet `yaml:"fleet"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.

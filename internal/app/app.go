@@ -17,6 +17,7 @@ import (
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
 	"github.com/hoist-dev/hoist/internal/editions"
+	"github.com/hoist-dev/hoist/internal/fleet"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/promotion"
@@ -42,6 +43,8 @@ func New(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*s
 type Hooks struct {
 	// Now replaces the clock of decisions, holds and smoke runs.
 	Now func() time.Time
+	// DNSClient is the HTTP client of the fleet's DNS provider.
+	DNSClient *http.Client
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
@@ -65,6 +68,7 @@ type Capabilities struct {
 	// server configures none.
 	Outcomes *safety.Recorder
 	Alerts   *safety.Webhook
+	Fleet    *fleet.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -156,7 +160,15 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Generate = generate.New(generate.Deps{Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations,
 		Settings: generate.RepoConfigSettings(repos, c.Configs), Secret: cfg.GenerateSecret, Logger: log})
 
+	var dns fleet.DNS
+	if cfg.Fleet.DNS.Enabled() {
+		dns = fleet.NewCloudflare(cfg.Fleet.DNS, hooks.DNSClient)
+	}
+	c.Fleet = fleet.New(fleet.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Stages: c.Publish,
+		Smoke: c.Smoke, Server: cfg, DNS: dns, InstallationFor: installations, Now: hooks.Now})
+
 	c.Configs.Workers(engine)
+	c.Fleet.Workers(engine)
 	c.Publish.Workers(engine)
 	c.Promotions.Workers(engine)
 	c.Groups.Workers(engine)
@@ -174,6 +186,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
 	routes.Handle(generate.Path, c.Generate.HTTPHandler())
+	c.Fleet.Mount(routes)
 	if cfg.Dashboard.Enabled() {
 		// The dashboard shows private repositories: it exists only with
 		// sign-in, and shows each person what GitHub lets them read.
@@ -184,6 +197,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes})
 		c.Dashboard.Mount(routes)
+		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)
 		auth.Mount(routes)
 	}
 	var preview *http.ServeMux
@@ -213,6 +227,17 @@ func signIn(cfg *serverconfig.Server, log zerolog.Logger, base, cookie string) (
 		SessionTTL: d.SessionTTL, AccessTTL: d.AccessTTL, HTTPClient: &http.Client{Timeout: cfg.GitHub.Timeout},
 		Logger: log.With().Str("component", "sign-in").Logger(),
 	})
+}
+
+// people is dashboard sign-in as the fleet page sees it.
+type people struct{ a *web.Auth }
+
+func (p people) Require(w http.ResponseWriter, r *http.Request) (string, bool) {
+	s, ok := p.a.Require(w, r)
+	if !ok {
+		return "", false
+	}
+	return s.Login, true
 }
 
 // storeHolds shows the store's holds on the dashboard.
