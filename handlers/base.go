@@ -34,6 +34,16 @@ type Deps struct {
 	// CheckSuites re-runs hoist's smoke tests when a check suite is
 	// re-requested; nil leaves check suites logged only.
 	CheckSuites CheckSuites
+	// Rollouts starts fleet rollouts on releases and takes the buttons of
+	// their check runs; nil leaves them out.
+	Rollouts Rollouts
+}
+
+// Rollouts is the part of the core that push and check_run events reach
+// for fleet rollouts (internal/fleet/rollout implements it).
+type Rollouts interface {
+	OnPush(ctx context.Context, ev *github.PushEvent) error
+	OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error
 }
 
 // Commands is the part of the core that the issue_comment handler hands

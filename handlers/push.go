@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -29,8 +30,12 @@ func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, 
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("ref", ev.GetRef()).Str("sha", ev.GetAfter()).Bool("created", ev.GetCreated()).Bool("deleted", ev.GetDeleted()).Msg("push received")
+	var errs error
 	if h.Deps.Promotions != nil {
-		return h.Deps.Promotions.OnPush(ctx, ev)
+		errs = h.Deps.Promotions.OnPush(ctx, ev)
 	}
-	return nil
+	if h.Deps.Rollouts != nil {
+		errs = errors.Join(errs, h.Deps.Rollouts.OnPush(ctx, ev))
+	}
+	return errs
 }

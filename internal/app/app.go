@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
+	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/promotion"
@@ -42,6 +43,14 @@ type Hooks struct {
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
+	// Fleets and Gates, when both set, turn on fleet rollouts: which
+	// pushes are releases of which fleet, and how an instance stage is
+	// deployed and gated.
+	Fleets rollout.Fleets
+	Gates  rollout.Gates
+	// RolloutPace is the least time between two updates of a rollout's
+	// check run (zero: the default).
+	RolloutPace time.Duration
 }
 
 // Capabilities are what hoist does, each built once by Assemble.
@@ -52,6 +61,8 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	// Rollouts is nil unless fleet rollouts are on (Hooks.Fleets).
+	Rollouts *rollout.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -120,8 +131,16 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
 		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
 	smoke.Smoke = c.Smoke
+	var upgrades chatops.Upgrades
+	var rollouts handlers.Rollouts
+	if hooks.Fleets != nil && hooks.Gates != nil {
+		c.Rollouts = rollout.New(rollout.Deps{Clients: clients, Engine: engine, Store: st, Fleets: hooks.Fleets, Gates: hooks.Gates,
+			DashboardURL: dashboardURL(cfg), Pace: hooks.RolloutPace, Now: hooks.Now})
+		c.Rollouts.Workers(engine)
+		upgrades, rollouts = c.Rollouts, c.Rollouts
+	}
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Upgrades: upgrades})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -140,7 +159,8 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	// The generation handler of repository_dispatch comes first: it takes
 	// that event from the built-in one.
 	hs := append([]githubapp.EventHandler{handlers.NewGenerationHandler(handlers.Deps{}, c.Generate)},
-		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke})...)
+		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke,
+			Rollouts: rollouts})...)
 
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
@@ -163,6 +183,15 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Smoke.MountPreview(preview)
 	}
 	return c, built{handlers: hs, routes: routes, preview: preview}, nil
+}
+
+// dashboardURL is where the dashboard answers, for links to it; "" when
+// the server has none.
+func dashboardURL(cfg *serverconfig.Server) string {
+	if !cfg.Dashboard.Enabled() {
+		return ""
+	}
+	return cfg.PublicURL
 }
 
 // lateSmoke is the smoke gate as promotions see it, set once the gate is

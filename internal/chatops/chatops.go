@@ -32,6 +32,7 @@ type Service struct {
 	promotions Promotions
 	smoke      Smoke
 	pub        Publisher
+	upgrades   Upgrades
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -59,6 +60,12 @@ type Publisher interface {
 	Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req publish.PurgeRequest) (publish.PurgeResult, error)
 }
 
+// Upgrades is what /upgrade needs (fleet/rollout.Service): retrying the
+// failed instances of the rollout of a pull request's release.
+type Upgrades interface {
+	RetryOnPull(ctx context.Context, repo *gh.Repo, number int, instance, actor string) (string, error)
+}
+
 // Deps is what a Service needs.
 type Deps struct {
 	Clients    githubapp.ClientCreator
@@ -68,11 +75,14 @@ type Deps struct {
 	Promotions Promotions
 	Smoke      Smoke
 	Publish    Publisher
+	// Upgrades may be nil: /upgrade is then answered that this server
+	// runs no fleet rollouts.
+	Upgrades Upgrades
 }
 
 // New returns a Service.
 func New(d Deps) *Service {
-	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish}
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish, upgrades: d.Upgrades}
 }
 
 // Workers registers the command worker.

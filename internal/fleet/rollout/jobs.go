@@ -168,6 +168,10 @@ func (ReportArgs) Kind() string { return "hoist_fleet_rollout_report" }
 // InsertOpts retries GitHub's errors a while.
 func (ReportArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 10} }
 
+// creating is how long a report that took its turn may take to create the
+// check run; past it, the report is taken for lost and another creates it.
+const creating = 30 * time.Second
+
 type reportWorker struct {
 	river.WorkerDefaults[ReportArgs]
 	s *Service
@@ -184,8 +188,16 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 	if r.Reported >= a.Version && job.Attempt == 1 {
 		return nil
 	}
-	if wait := r.ReportedAt.Add(s.pace).Sub(s.now()); !r.ReportedAt.IsZero() && wait > 0 && r.CheckRunID != 0 {
-		return river.JobSnooze(wait)
+	if !r.ReportedAt.IsZero() {
+		since := s.now().Sub(r.ReportedAt)
+		if since < s.pace {
+			return river.JobSnooze(s.pace - since)
+		}
+		// Another report is creating the check run: wait for it rather
+		// than create a second one.
+		if r.CheckRunID == 0 && since < creating && job.Attempt == 1 {
+			return river.JobSnooze(s.pace)
+		}
 	}
 	if job.Attempt == 1 {
 		ok, err := s.db.claimReport(ctx, r.ID, r.Reported, r.Version)

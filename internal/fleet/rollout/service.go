@@ -151,7 +151,7 @@ var ErrNoRollout = errors.New("no rollout")
 // the repository's fleet; a second push of the same commit (a redelivery,
 // a tag on a released commit) starts nothing. It returns the rollout's id,
 // or 0 when the ref is no release.
-func (s *Service) OnRelease(ctx context.Context, repo Repo, ref, sha, actor string, pr int) (int64, error) {
+func (s *Service) OnRelease(ctx context.Context, repo Repo, ref, sha, actor string) (int64, error) {
 	if sha == "" || strings.Trim(sha, "0") == "" {
 		return 0, nil
 	}
@@ -167,7 +167,7 @@ func (s *Service) OnRelease(ctx context.Context, repo Repo, ref, sha, actor stri
 	}
 	r := Rollout{Repo: repo.FullName(), Installation: repo.Installation, Release: ref, SHA: sha, Actor: actor,
 		Spec: Spec{Owner: repo.Owner, Name: repo.Name, DefaultBranch: repo.DefaultBranch, Instances: f.Instances, Canaries: f.Canaries,
-			WaveSize: f.WaveSize, MaxFailureShare: f.MaxFailureShare, DevBranch: f.DevBranch, ProdBranch: f.ProdBranch, PR: pr}}
+			WaveSize: f.WaveSize, MaxFailureShare: f.MaxFailureShare, DevBranch: f.DevBranch, ProdBranch: f.ProdBranch}}
 	log := zerolog.Ctx(ctx).With().Str("repo", r.Repo).Str("sha", sha).Str("release", ref).Logger()
 	var created bool
 	err = s.db.st.InTx(ctx, func(tx store.Tx) error {

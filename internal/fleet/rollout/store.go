@@ -46,9 +46,6 @@ type Spec struct {
 	// DevBranch and ProdBranch are branch patterns with {name}.
 	DevBranch  string `json:"dev_branch"`
 	ProdBranch string `json:"prod_branch"`
-	// PR is the pull request the release came from, when known: where
-	// /upgrade retry is also accepted.
-	PR int `json:"pr,omitempty"`
 }
 
 // Plan is the planner's view of the spec.
@@ -317,7 +314,7 @@ func (d db) retry(ctx context.Context, tx store.Tx, id int64, names []string) ([
 	}
 	// A new check run shows the retry: GitHub shows buttons only on
 	// completed runs, and a completed run does not go back in progress.
-	if _, err := tx.Exec(ctx, `UPDATE rollouts SET state = ?, reason = '', check_run_id = 0, reported = -1 WHERE id = ?`, string(RolloutRunning), id); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE rollouts SET state = ?, reason = '', check_run_id = 0, reported = -1, reported_at = NULL WHERE id = ?`, string(RolloutRunning), id); err != nil {
 		return nil, fmt.Errorf("resume rollout %d: %w", id, err)
 	}
 	return out, nil
