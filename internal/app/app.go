@@ -7,6 +7,9 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"net/http"
 	"time"
 
@@ -172,8 +175,12 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		if err != nil {
 			return nil, built{}, err
 		}
+		var rollouts web.RolloutSource
+		if c.Rollouts != nil {
+			rollouts = rolloutViews{c.Rollouts}
+		}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
-			Audit: st, Clients: clients, Configs: c.Configs})
+			Audit: st, Clients: clients, Configs: c.Configs, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
 		auth.Mount(routes)
 	}
@@ -243,4 +250,44 @@ func (s smokeImages) CheckRunImages(ctx context.Context, repo string, checkRunID
 		out = append(out, web.Image{Alt: i.Alt, URL: i.ImageURL, Caption: i.Caption})
 	}
 	return out, nil
+}
+
+// rolloutViews shows fleet rollouts on the dashboard.
+type rolloutViews struct{ s *rollout.Service }
+
+func (v rolloutViews) Rollouts(ctx context.Context, repo string, limit int) ([]web.RolloutView, error) {
+	rs, err := v.s.Rollouts(ctx, repo, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.RolloutView, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, rolloutView(r, nil))
+	}
+	return out, nil
+}
+
+func (v rolloutViews) Rollout(ctx context.Context, repo string, id int64) (web.RolloutView, error) {
+	r, insts, err := v.s.Rollout(ctx, id)
+	if errors.Is(err, rollout.ErrNotFound) || (err == nil && !strings.EqualFold(r.Repo, repo)) {
+		return web.RolloutView{}, web.ErrNoRollout
+	}
+	if err != nil {
+		return web.RolloutView{}, err
+	}
+	return rolloutView(r, insts), nil
+}
+
+func rolloutView(r rollout.Rollout, insts []rollout.Instance) web.RolloutView {
+	w := web.RolloutView{ID: r.ID, Release: strings.TrimPrefix(strings.TrimPrefix(r.Release, "refs/heads/"), "refs/tags/"), SHA: r.SHA,
+		State: string(r.State), Reason: r.Reason, Started: r.CreatedAt, Updated: r.UpdatedAt, Counts: map[string]int{}}
+	if r.CheckRunID != 0 {
+		w.CheckRunURL = fmt.Sprintf("https://github.com/%s/runs/%d", r.Repo, r.CheckRunID)
+	}
+	for _, i := range insts {
+		w.Counts[string(i.State)]++
+		w.Instances = append(w.Instances, web.RolloutInstanceView{Name: i.Name, Stage: string(i.Stage), State: string(i.State), Reason: i.Reason,
+			Wave: i.Wave, Link: i.Link, Screenshot: i.Screenshot, Updated: i.UpdatedAt})
+	}
+	return w
 }
