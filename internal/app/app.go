@@ -9,8 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -177,7 +177,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		}
 		var rollouts web.RolloutSource
 		if c.Rollouts != nil {
-			rollouts = rolloutViews{c.Rollouts}
+			rollouts = rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
 		}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Rollouts: rollouts})
@@ -253,7 +253,10 @@ func (s smokeImages) CheckRunImages(ctx context.Context, repo string, checkRunID
 }
 
 // rolloutViews shows fleet rollouts on the dashboard.
-type rolloutViews struct{ s *rollout.Service }
+type rolloutViews struct {
+	s   *rollout.Service
+	web string // GitHub's web address, for links to check runs
+}
 
 func (v rolloutViews) Rollouts(ctx context.Context, repo string, limit int) ([]web.RolloutView, error) {
 	rs, err := v.s.Rollouts(ctx, repo, limit)
@@ -262,7 +265,7 @@ func (v rolloutViews) Rollouts(ctx context.Context, repo string, limit int) ([]w
 	}
 	out := make([]web.RolloutView, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, rolloutView(r, nil))
+		out = append(out, v.view(r, nil))
 	}
 	return out, nil
 }
@@ -275,14 +278,14 @@ func (v rolloutViews) Rollout(ctx context.Context, repo string, id int64) (web.R
 	if err != nil {
 		return web.RolloutView{}, err
 	}
-	return rolloutView(r, insts), nil
+	return v.view(r, insts), nil
 }
 
-func rolloutView(r rollout.Rollout, insts []rollout.Instance) web.RolloutView {
+func (v rolloutViews) view(r rollout.Rollout, insts []rollout.Instance) web.RolloutView {
 	w := web.RolloutView{ID: r.ID, Release: strings.TrimPrefix(strings.TrimPrefix(r.Release, "refs/heads/"), "refs/tags/"), SHA: r.SHA,
 		State: string(r.State), Reason: r.Reason, Started: r.CreatedAt, Updated: r.UpdatedAt, Counts: map[string]int{}}
 	if r.CheckRunID != 0 {
-		w.CheckRunURL = fmt.Sprintf("https://github.com/%s/runs/%d", r.Repo, r.CheckRunID)
+		w.CheckRunURL = fmt.Sprintf("%s/%s/runs/%d", v.web, r.Repo, r.CheckRunID)
 	}
 	for _, i := range insts {
 		w.Counts[string(i.State)]++
