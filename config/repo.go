@@ -33,6 +33,7 @@ type RepoConfig struct {
 	Generate     RepoGenerate     `yaml:"generate" doc:"Site generation for sites built from a database: a repository_dispatch event starts the build workflow, bursts coalesced."`
 	Commands     RepoCommands     `yaml:"commands" doc:"Slash-commands in pull request and issue comments."`
 	Deploy       RepoPublish      `yaml:"deploy" doc:"How the site is published, in every environment and by hoist sync: Cache-Control and Content-Type per path, and what to do with symbolic links that cannot be published."`
+	Fleet        RepoFleet        `yaml:"fleet" doc:"The template of a fleet: one instance per customer, each with a production branch ({name}) and a staging branch (dev-{name}), its own folders and hostnames, and settings kept in hoist's database. See docs/fleet.md."`
 
 	// File is the name the configuration was loaded from, as given to
 	// LoadRepoConfig; error messages and Summary use it.

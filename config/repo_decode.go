@@ -210,6 +210,8 @@ func (d *repoDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.duration(n, v, path)
 	case t == repoEnvsType:
 		d.environments(n, v, path)
+	case t == repoSettingsSchemaType:
+		d.settingsSchema(n, v, path)
 	case t == repoCheckType && n.Kind == yaml.ScalarNode:
 		// The short form of a check: its name alone.
 		v.FieldByName("Name").SetString(n.Value)

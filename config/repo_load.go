@@ -207,6 +207,9 @@ func (c *RepoConfig) applyDefaults() {
 		t := true
 		c.Commands.ShortForm = &t
 	}
+	if c.Written("fleet") {
+		c.Fleet.applyDefaults()
+	}
 	for i := range c.Candidates {
 		if c.Candidates[i].Auto == nil {
 			t := true

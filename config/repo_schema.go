@@ -59,6 +59,9 @@ func repoSchemaOf(t reflect.Type) repoSchemaNode {
 			repoSchemaNode{"type": "string", "minLength": 1},
 			repoSchemaStruct(t),
 		}}
+	case t == repoSettingsSchemaType:
+		// Any JSON Schema (of the subset the loader checks).
+		return repoSchemaNode{"type": "object"}
 	case t == repoEnvsType:
 		env := repoSchemaOf(reflect.TypeOf(RepoEnvironment{}))
 		return repoSchemaNode{
@@ -209,7 +212,7 @@ func RepoReference() string {
 				walk(key+".<name>.", reflect.TypeOf(RepoEnvironment{}))
 			case inner != nil:
 				walk(key+"[].", inner)
-			case sf.Type.Kind() == reflect.Struct && sf.Type != repoDurationType:
+			case sf.Type.Kind() == reflect.Struct && sf.Type != repoDurationType && sf.Type != repoSettingsSchemaType:
 				walk(key+".", sf.Type)
 			}
 		}
@@ -226,6 +229,8 @@ func repoTypeWords(t reflect.Type) (words string, inner reflect.Type) {
 		return "duration", nil
 	case t == repoEnvsType:
 		return "mapping of name to environment", nil
+	case t == repoSettingsSchemaType:
+		return "JSON Schema (subset)", nil
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

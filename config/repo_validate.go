@@ -84,6 +84,7 @@ func (v *repoValidator) validate() {
 	v.smoke()
 	v.generate()
 	v.publish()
+	v.fleet()
 }
 
 func (v *repoValidator) site() {

@@ -66,6 +66,10 @@ type Server struct {
 	MetricsAddr string    `yaml:"metrics_addr"`
 	PreviewAddr string    `yaml:"preview_addr"`
 	PreviewURL  string    `yaml:"preview_url"`
+
+	// Fleet holds the fleet API's tokens and the DNS provider of instance
+	// hostnames (server_fleet.go).
+	Fleet Fleet `yaml:"fleet"`
 }
 
 // GitHub is how hoist authenticates as a GitHub App and where the API is.

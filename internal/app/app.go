@@ -19,6 +19,7 @@ import (
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/handlers"
 	"github.com/hoist-dev/hoist/internal/chatops"
+	"github.com/hoist-dev/hoist/internal/fleet"
 	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
@@ -43,6 +44,8 @@ func New(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*s
 type Hooks struct {
 	// Now replaces the clock of decisions, holds and smoke runs.
 	Now func() time.Time
+	// DNSClient is the HTTP client of the fleet's DNS provider.
+	DNSClient *http.Client
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
@@ -64,6 +67,7 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	Fleet      *fleet.Service
 	// Rollouts is nil unless fleet rollouts are on (Hooks.Fleets).
 	Rollouts *rollout.Service
 	// Dashboard is nil unless the server config has a dashboard section.
@@ -152,7 +156,15 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Generate = generate.New(generate.Deps{Engine: engine, Store: st, RepoFor: repos, InstallationFor: installations,
 		Settings: generate.RepoConfigSettings(repos, c.Configs), Secret: cfg.GenerateSecret, Logger: log})
 
+	var dns fleet.DNS
+	if cfg.Fleet.DNS.Enabled() {
+		dns = fleet.NewCloudflare(cfg.Fleet.DNS, hooks.DNSClient)
+	}
+	c.Fleet = fleet.New(fleet.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Stages: c.Publish,
+		Smoke: c.Smoke, Server: cfg, DNS: dns, InstallationFor: installations, Now: hooks.Now})
+
 	c.Configs.Workers(engine)
+	c.Fleet.Workers(engine)
 	c.Publish.Workers(engine)
 	c.Promotions.Workers(engine)
 	c.Smoke.Workers(engine)
@@ -168,6 +180,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
 	routes.Handle(generate.Path, c.Generate.HTTPHandler())
+	c.Fleet.Mount(routes)
 	if cfg.Dashboard.Enabled() {
 		// The dashboard shows private repositories: it exists only with
 		// sign-in, and shows each person what GitHub lets them read.
@@ -182,6 +195,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
+		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)
 		auth.Mount(routes)
 	}
 	var preview *http.ServeMux
@@ -215,6 +229,17 @@ func signIn(cfg *serverconfig.Server, log zerolog.Logger, base, cookie string) (
 		SessionTTL: d.SessionTTL, AccessTTL: d.AccessTTL, HTTPClient: &http.Client{Timeout: cfg.GitHub.Timeout},
 		Logger: log.With().Str("component", "sign-in").Logger(),
 	})
+}
+
+// people is dashboard sign-in as the fleet page sees it.
+type people struct{ a *web.Auth }
+
+func (p people) Require(w http.ResponseWriter, r *http.Request) (string, bool) {
+	s, ok := p.a.Require(w, r)
+	if !ok {
+		return "", false
+	}
+	return s.Login, true
 }
 
 // storeHolds shows the store's holds on the dashboard.

@@ -75,7 +75,13 @@ type Engine struct {
 	stopLocal     context.CancelFunc
 	// recovery recovers missed deliveries periodically (recover.go).
 	recovery *Recoverer
+	// periodic are the capabilities' own periodic jobs (AddPeriodic).
+	periodic []*river.PeriodicJob
 }
+
+// AddPeriodic schedules a capability's periodic job; call it before Start,
+// where workers are registered.
+func (e *Engine) AddPeriodic(job *river.PeriodicJob) { e.periodic = append(e.periodic, job) }
 
 // engineClient is the driver-independent part of river.Client[TTx].
 type engineClient interface {
@@ -184,7 +190,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		// Completed jobs are kept a day for inspection; the deliveries
 		// table is the long-lived record.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
-		PeriodicJobs:                append(e.periodicPrune(), e.periodicRecovery()...),
+		PeriodicJobs:                append(append(e.periodicPrune(), e.periodicRecovery()...), e.periodic...),
 		// failureLog wraps the rate-limit snooze so that it sees what the
 		// job finally returns.
 		ErrorHandler: failures,

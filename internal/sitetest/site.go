@@ -83,6 +83,8 @@ type SiteSpec struct {
 	Before func(*Site)
 	// Bare leaves acme/site empty: no first commit, nothing pushed.
 	Bare bool
+	// Dashboard turns on the dashboard with GitHub sign-in on the emulator.
+	Dashboard bool
 }
 
 // StartSite starts the emulator and a hoist server on it, in process, and
@@ -112,7 +114,7 @@ func StartSite(t testing.TB, spec SiteSpec) *Site {
 			f(&hooks)
 		}
 	}
-	s.serve = servetest.Spec{GitHub: w.GH, App: w.App, ServerYAML: spec.ServerYAML, Env: spec.Env, DataDir: t.TempDir(),
+	s.serve = servetest.Spec{GitHub: w.GH, App: w.App, ServerYAML: spec.ServerYAML, Env: spec.Env, DataDir: t.TempDir(), Dashboard: spec.Dashboard,
 		New: func(ctx context.Context, cfg *serverconfig.Server, opts server.Options) (*server.Server, error) {
 			for _, tweak := range spec.Tweaks {
 				tweak(cfg)

@@ -27,6 +27,12 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 	return s.audit(ctx, s, e)
 }
 
+// AuditIn writes e with q (a transaction), so that a change and its audit
+// row commit together.
+func (s *Store) AuditIn(ctx context.Context, q Querier, e AuditEntry) error {
+	return s.audit(ctx, q, e)
+}
+
 // audit writes e with q (the store, or a transaction).
 func (s *Store) audit(ctx context.Context, q Querier, e AuditEntry) error {
 	if e.At.IsZero() {

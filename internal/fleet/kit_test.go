@@ -1,0 +1,313 @@
+package fleet_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/sitetest"
+	"github.com/hoist-dev/hoist/internal/testenv"
+)
+
+// Helpers of this package's tests only.
+
+const (
+	opsToken   = "ops-token-0123456789abcdef"
+	otherToken = "other-token-0123456789abcdef"
+	cfToken    = "cf-token-0123456789"
+	cfZone     = "023e105f4ecef8ad9ca31a8372d0c353"
+)
+
+// fleetYML is a fleet of a 20-page site: both stages smoke-tested in
+// Chromium, purged on the "edge" CDN, with hostnames.
+const fleetYML = `version: 1
+site: { root: public }
+fleet:
+  release: { branch: main }
+  target: instances
+  staging:    { host: "stg-{name}.example.com", gates: { smoke: true }, purge: [ { cdn: edge } ] }
+  production: { host: "{name}.example.com", gates: { smoke: true }, purge: [ { cdn: edge } ] }
+  settings:
+    schema:
+      required: [colour]
+      properties:
+        colour: { type: string, pattern: "^#[0-9a-f]{6}$" }
+        contact: { type: string, default: "help@example.com" }
+        features: { type: object, properties: { chat: { type: boolean, default: false } } }
+smoke:
+  pages: [ %s ]
+`
+
+// sitePages is a 20-page site and its smoke pages.
+func sitePages() (map[string]string, string) {
+	files := map[string]string{"public/index.html": `<!doctype html><title>Shop</title><h1>Shop</h1><script>fetch("/hoist-settings.json")</script>`}
+	pages := []string{`{ path: /, expect_text: "Shop" }`}
+	for i := 1; i < 20; i++ {
+		files[fmt.Sprintf("public/p%d/index.html", i)] = fmt.Sprintf(`<!doctype html><title>Page %d</title><h1>Page %d</h1><a href="/">Home</a>`, i, i)
+		pages = append(pages, fmt.Sprintf(`{ path: /p%d/, expect_text: "Page %d" }`, i, i))
+	}
+	return files, strings.Join(pages, ", ")
+}
+
+// cloudflare is a stand-in of Cloudflare's DNS records API held to its
+// documented shapes: Bearer auth, the v4 envelope {success, errors,
+// messages, result}, list filtered by type and name, create with type,
+// name, content, ttl and proxied. hold, when set, keeps the answer of the
+// first create (after the record was made) until the caller gives up, as a
+// server stopping mid-request sees it.
+type cloudflare struct {
+	t       testing.TB
+	mu      sync.Mutex
+	records map[string]map[string]any // id → record
+	creates []string                  // names created, in order
+	calls   int
+	hold    bool
+	held    chan struct{}
+	srv     *httptest.Server
+}
+
+func newCloudflare(t testing.TB) *cloudflare {
+	c := &cloudflare{t: t, records: map[string]map[string]any{}, held: make(chan struct{}, 1)}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *cloudflare) answer(w http.ResponseWriter, status int, result any, errs ...string) {
+	var list []map[string]any
+	for _, e := range errs {
+		list = append(list, map[string]any{"code": 1000, "message": e})
+	}
+	if list == nil {
+		list = []map[string]any{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"success": len(errs) == 0, "errors": list, "messages": []any{}, "result": result})
+}
+
+func (c *cloudflare) serve(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+cfToken {
+		c.answer(w, http.StatusForbidden, nil, "Invalid request headers")
+		return
+	}
+	base := "/zones/" + cfZone + "/dns_records"
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == base:
+		c.mu.Lock()
+		var out []map[string]any
+		for _, rec := range c.records {
+			if (r.URL.Query().Get("type") == "" || rec["type"] == r.URL.Query().Get("type")) &&
+				(r.URL.Query().Get("name") == "" || rec["name"] == r.URL.Query().Get("name")) {
+				out = append(out, rec)
+			}
+		}
+		c.mu.Unlock()
+		if out == nil {
+			out = []map[string]any{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "errors": []any{}, "messages": []any{}, "result": out,
+			"result_info": map[string]any{"page": 1, "per_page": 100, "count": len(out), "total_count": len(out)}})
+	case r.Method == http.MethodPost && r.URL.Path == base:
+		if r.Header.Get("Content-Type") != "application/json" {
+			c.answer(w, http.StatusBadRequest, nil, "Content-Type must be application/json")
+			return
+		}
+		var rec map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&rec); err != nil {
+			c.answer(w, http.StatusBadRequest, nil, "bad JSON")
+			return
+		}
+		name, _ := rec["name"].(string)
+		content, _ := rec["content"].(string)
+		ttl, _ := rec["ttl"].(float64)
+		if rec["type"] != "CNAME" || name == "" || content == "" || (ttl != 1 && (ttl < 60 || ttl > 86400)) {
+			c.answer(w, http.StatusBadRequest, nil, "DNS Validation Error")
+			return
+		}
+		c.mu.Lock()
+		for _, old := range c.records {
+			if old["name"] == name {
+				c.mu.Unlock()
+				c.answer(w, http.StatusBadRequest, nil, "An A, AAAA, or CNAME record with that host already exists.")
+				return
+			}
+		}
+		id := fmt.Sprintf("%032x", len(c.records)+1)
+		rec["id"], rec["zone_id"] = id, cfZone
+		c.records[id] = rec
+		c.creates = append(c.creates, name)
+		hold := c.hold
+		c.hold = false
+		c.mu.Unlock()
+		if hold {
+			c.held <- struct{}{}
+			<-r.Context().Done()
+			return
+		}
+		c.answer(w, http.StatusOK, rec)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, base+"/"):
+		id := strings.TrimPrefix(r.URL.Path, base+"/")
+		c.mu.Lock()
+		_, ok := c.records[id]
+		delete(c.records, id)
+		c.mu.Unlock()
+		if !ok {
+			c.answer(w, http.StatusNotFound, nil, "Record does not exist.")
+			return
+		}
+		c.answer(w, http.StatusOK, map[string]any{"id": id})
+	default:
+		c.answer(w, http.StatusNotFound, nil, "no route")
+	}
+}
+
+func (c *cloudflare) created() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.creates...)
+}
+
+// edge is a stand-in Varnish node: it answers every purge and records it.
+type edge struct {
+	mu       sync.Mutex
+	requests []string // method and xkey / path of each request
+	srv      *httptest.Server
+}
+
+func newEdge(t testing.TB) *edge {
+	e := &edge{}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.requests = append(e.requests, r.Method+" "+r.URL.Path+" xkey="+r.Header.Get("xkey")+r.Header.Get("xkey-purge"))
+		e.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *edge) seen() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.requests...)
+}
+
+// world is a fleet site: acme/site with fleetYML, acme/other without a
+// fleet, an S3 server counting writes, the Cloudflare and edge stand-ins.
+type world struct {
+	*sitetest.Site
+	bucket *s3.Client
+	writes *testenv.S3Writes
+	cf     *cloudflare
+	edge   *edge
+}
+
+func startFleet(t *testing.T, tweaks ...func(*serverconfig.Server)) *world {
+	return startFleetWith(t, false, tweaks...)
+}
+
+func startFleetWith(t *testing.T, dashboard bool, tweaks ...func(*serverconfig.Server)) *world {
+	t.Helper()
+	endpoint, key, secret := testenv.VersityGW(t)
+	counted := testenv.CountS3Writes(t, endpoint)
+	ctx := context.Background()
+	direct, err := deploy.NewS3Target(ctx, deploy.TargetConfig{Type: "s3", Bucket: "fleet", Endpoint: endpoint, PathStyle: true, AccessKeyID: key, SecretAccessKey: secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("fleet")}); err != nil {
+		t.Fatal(err)
+	}
+	cf := newCloudflare(t)
+	ed := newEdge(t)
+	serverYAML := fmt.Sprintf(`targets:
+  instances: { type: s3, bucket: fleet, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
+cdns:
+  edge: { type: varnish, nodes: [ %q ], repos: [acme/site] }
+fleet:
+  tokens:
+    - { name: ops, token: %q, repos: [acme/site, acme/other] }
+    - { name: elsewhere, token: %q, repos: [acme/third] }
+  dns: { api_url: %q, token: %q, zone_id: %q, target: edge.example.net, proxied: true }
+`, counted.URL, key, ed.srv.URL, opsToken, otherToken, cf.srv.URL, cfToken, cfZone)
+	files, pages := sitePages()
+	site := sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: serverYAML, RepoYML: fmt.Sprintf(fleetYML, pages),
+		Env: map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)}, Files: files,
+		Branches: []string{"main"}, Repos: []string{"other"}, Tweaks: tweaks, Dashboard: dashboard})
+	return &world{Site: site, bucket: direct.Client(), writes: counted, cf: cf, edge: ed}
+}
+
+// call sends a fleet API request and decodes the JSON answer.
+func (w *world) call(method, path, token string, body any) (int, map[string]any) {
+	w.T.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, w.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		w.T.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// object reads an object of the bucket, or "" when absent.
+func (w *world) object(key string) string {
+	w.T.Helper()
+	out, err := w.bucket.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("fleet"), Key: aws.String(key)})
+	if err != nil {
+		return ""
+	}
+	defer out.Body.Close()
+	b, _ := io.ReadAll(out.Body)
+	return string(b)
+}
+
+// waitState waits until the instance is in state and returns its view.
+func (w *world) waitState(name, state string, within time.Duration) map[string]any {
+	w.T.Helper()
+	deadline := time.Now().Add(within)
+	var last map[string]any
+	for time.Now().Before(deadline) {
+		_, last = w.call("GET", "/api/fleets/acme/site/instances/"+name, opsToken, nil)
+		if last["state"] == state {
+			return last
+		}
+		if last["state"] == "failed" {
+			w.T.Fatalf("instance %s failed: %v", name, last["reason"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.T.Fatalf("instance %s not %s within %s: %v", name, state, within, last)
+	return nil
+}
