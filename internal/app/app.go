@@ -49,9 +49,9 @@ type Hooks struct {
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
-	// Fleets and Gates, when both set, turn on fleet rollouts: which
-	// pushes are releases of which fleet, and how an instance stage is
-	// deployed and gated.
+	// Fleets and Gates, when both set, replace the fleet core in rollouts:
+	// which pushes are releases of which fleet, and how an instance stage
+	// is deployed and gated.
 	Fleets rollout.Fleets
 	Gates  rollout.Gates
 	// RolloutPace is the least time between two updates of a rollout's
@@ -68,7 +68,7 @@ type Capabilities struct {
 	Commands   *chatops.Service
 	Generate   *generate.Service
 	Fleet      *fleet.Service
-	// Rollouts is nil unless fleet rollouts are on (Hooks.Fleets).
+	// Rollouts bring releases to the fleet's instances.
 	Rollouts *rollout.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
@@ -138,16 +138,6 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
 		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
 	smoke.Smoke = c.Smoke
-	var upgrades chatops.Upgrades
-	var rollouts handlers.Rollouts
-	if hooks.Fleets != nil && hooks.Gates != nil {
-		c.Rollouts = rollout.New(rollout.Deps{Clients: clients, Engine: engine, Store: st, Fleets: hooks.Fleets, Gates: hooks.Gates,
-			DashboardURL: dashboardURL(cfg), Pace: hooks.RolloutPace, Now: hooks.Now})
-		c.Rollouts.Workers(engine)
-		upgrades, rollouts = c.Rollouts, c.Rollouts
-	}
-	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Upgrades: upgrades})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -162,6 +152,19 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	}
 	c.Fleet = fleet.New(fleet.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Stages: c.Publish,
 		Smoke: c.Smoke, Server: cfg, DNS: dns, InstallationFor: installations, Now: hooks.Now})
+	// A release of a fleet rolls out to its instances through the fleet
+	// core, unless tests give their own.
+	core := &fleetRollouts{clients: clients, configs: c.Configs, fleet: c.Fleet, stages: c.Publish, smoke: c.Smoke}
+	var fleets rollout.Fleets = core
+	var gates rollout.Gates = core
+	if hooks.Fleets != nil && hooks.Gates != nil {
+		fleets, gates = hooks.Fleets, hooks.Gates
+	}
+	c.Rollouts = rollout.New(rollout.Deps{Clients: clients, Engine: engine, Store: st, Fleets: fleets, Gates: gates,
+		DashboardURL: dashboardURL(cfg), Pace: hooks.RolloutPace, Now: hooks.Now})
+	c.Rollouts.Workers(engine)
+	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Upgrades: c.Rollouts})
 
 	c.Configs.Workers(engine)
 	c.Fleet.Workers(engine)
@@ -175,7 +178,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	// that event from the built-in one.
 	hs := append([]githubapp.EventHandler{handlers.NewGenerationHandler(handlers.Deps{}, c.Generate)},
 		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke,
-			Rollouts: rollouts})...)
+			Rollouts: c.Rollouts})...)
 
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
@@ -188,10 +191,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		if err != nil {
 			return nil, built{}, err
 		}
-		var rollouts web.RolloutSource
-		if c.Rollouts != nil {
-			rollouts = rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
-		}
+		rollouts := rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
