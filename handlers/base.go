@@ -38,6 +38,16 @@ type Deps struct {
 	// Editions publishes branches and pull requests as editions and
 	// removes them when they go; nil leaves them unpublished.
 	Editions Editions
+	// Rollouts starts fleet rollouts on releases and takes the buttons of
+	// their check runs; nil leaves them out.
+	Rollouts Rollouts
+}
+
+// Rollouts is the part of the core that push and check_run events reach
+// for fleet rollouts (internal/fleet/rollout implements it).
+type Rollouts interface {
+	OnPush(ctx context.Context, ev *github.PushEvent) error
+	OnCheckRun(ctx context.Context, ev *github.CheckRunEvent) error
 }
 
 // Editions is the part of the core that publishes editions of branches

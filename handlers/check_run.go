@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -30,8 +31,12 @@ func (h *CheckRunHandler) Handle(ctx context.Context, eventType, deliveryID stri
 		return err
 	}
 	zerolog.Ctx(ctx).Debug().Str("action", ev.GetAction()).Str("name", ev.GetCheckRun().GetName()).Str("sha", ev.GetCheckRun().GetHeadSHA()).Str("conclusion", ev.GetCheckRun().GetConclusion()).Msg("check_run received")
+	var errs error
 	if h.Deps.Promotions != nil {
-		return h.Deps.Promotions.OnCheckRun(ctx, ev)
+		errs = h.Deps.Promotions.OnCheckRun(ctx, ev)
 	}
-	return nil
+	if h.Deps.Rollouts != nil {
+		errs = errors.Join(errs, h.Deps.Rollouts.OnCheckRun(ctx, ev))
+	}
+	return errs
 }

@@ -37,5 +37,8 @@ func (h *PushHandler) Handle(ctx context.Context, eventType, deliveryID string, 
 	if h.Deps.Editions != nil {
 		errs = append(errs, h.Deps.Editions.OnPush(ctx, ev))
 	}
+	if h.Deps.Rollouts != nil {
+		errs = append(errs, h.Deps.Rollouts.OnPush(ctx, ev))
+	}
 	return errors.Join(errs...)
 }

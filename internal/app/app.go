@@ -7,7 +7,10 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -18,6 +21,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/chatops"
 	"github.com/hoist-dev/hoist/internal/editions"
 	"github.com/hoist-dev/hoist/internal/fleet"
+	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/promotion"
@@ -51,6 +55,14 @@ type Hooks struct {
 	// GroupMoved runs after each member of a release group moved (to stop
 	// hoist in the middle of a group promotion).
 	GroupMoved func(ctx context.Context, repo string)
+	// Fleets and Gates, when both set, replace the fleet core in rollouts:
+	// which pushes are releases of which fleet, and how an instance stage
+	// is deployed and gated.
+	Fleets rollout.Fleets
+	Gates  rollout.Gates
+	// RolloutPace is the least time between two updates of a rollout's
+	// check run (zero: the default).
+	RolloutPace time.Duration
 }
 
 // Capabilities are what hoist does, each built once by Assemble.
@@ -69,6 +81,8 @@ type Capabilities struct {
 	Outcomes *safety.Recorder
 	Alerts   *safety.Webhook
 	Fleet    *fleet.Service
+	// Rollouts bring releases to the fleet's instances.
+	Rollouts *rollout.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -147,9 +161,6 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	smoke.Smoke = c.Smoke
 	c.Groups = releasegroup.New(releasegroup.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Server: cfg,
 		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
-	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups,
-		Outcomes: c.Outcomes, Alerts: alerts})
 	c.Editions = editions.New(editions.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publisher: c.Publish,
 		Server: cfg, Now: hooks.Now})
 	installations, err := generate.AppInstallations(clients)
@@ -166,6 +177,20 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	}
 	c.Fleet = fleet.New(fleet.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Stages: c.Publish,
 		Smoke: c.Smoke, Server: cfg, DNS: dns, InstallationFor: installations, Now: hooks.Now})
+	// A release of a fleet rolls out to its instances through the fleet
+	// core, unless tests give their own.
+	core := &fleetRollouts{clients: clients, configs: c.Configs, fleet: c.Fleet, stages: c.Publish, smoke: c.Smoke}
+	var fleets rollout.Fleets = core
+	var gates rollout.Gates = core
+	if hooks.Fleets != nil && hooks.Gates != nil {
+		fleets, gates = hooks.Fleets, hooks.Gates
+	}
+	c.Rollouts = rollout.New(rollout.Deps{Clients: clients, Engine: engine, Store: st, Fleets: fleets, Gates: gates,
+		DashboardURL: dashboardURL(cfg), Pace: hooks.RolloutPace, Now: hooks.Now})
+	c.Rollouts.Workers(engine)
+	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups,
+		Outcomes: c.Outcomes, Alerts: alerts, Upgrades: c.Rollouts})
 
 	c.Configs.Workers(engine)
 	c.Fleet.Workers(engine)
@@ -181,7 +206,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	// that event from the built-in one.
 	hs := append([]githubapp.EventHandler{handlers.NewGenerationHandler(handlers.Deps{}, c.Generate)},
 		handlers.All(handlers.Deps{ClientCreator: clients, Promotions: c.Promotions, Commands: c.Commands, CheckSuites: c.Smoke,
-			Editions: c.Editions})...)
+			Editions: c.Editions, Rollouts: c.Rollouts})...)
 
 	routes := http.NewServeMux()
 	c.Smoke.Mount(routes)
@@ -194,8 +219,9 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		if err != nil {
 			return nil, built{}, err
 		}
+		rollouts := rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
 		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
-			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes})
+			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
 		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)
 		auth.Mount(routes)
@@ -211,6 +237,15 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 // alerter is what capabilities alert through (safety.Webhook).
 type alerter interface {
 	Alert(ctx context.Context, a safety.Alert) error
+}
+
+// dashboardURL is where the dashboard answers, for links to it; "" when
+// the server has none.
+func dashboardURL(cfg *serverconfig.Server) string {
+	if !cfg.Dashboard.Enabled() {
+		return ""
+	}
+	return cfg.PublicURL
 }
 
 // lateSmoke is the smoke gate as promotions see it, set once the gate is
@@ -273,4 +308,47 @@ func (s smokeImages) CheckRunImages(ctx context.Context, repo string, checkRunID
 		out = append(out, web.Image{Alt: i.Alt, URL: i.ImageURL, Caption: i.Caption})
 	}
 	return out, nil
+}
+
+// rolloutViews shows fleet rollouts on the dashboard.
+type rolloutViews struct {
+	s   *rollout.Service
+	web string // GitHub's web address, for links to check runs
+}
+
+func (v rolloutViews) Rollouts(ctx context.Context, repo string, limit int) ([]web.RolloutView, error) {
+	rs, err := v.s.Rollouts(ctx, repo, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.RolloutView, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, v.view(r, nil))
+	}
+	return out, nil
+}
+
+func (v rolloutViews) Rollout(ctx context.Context, repo string, id int64) (web.RolloutView, error) {
+	r, insts, err := v.s.Rollout(ctx, id)
+	if errors.Is(err, rollout.ErrNotFound) || (err == nil && !strings.EqualFold(r.Repo, repo)) {
+		return web.RolloutView{}, web.ErrNoRollout
+	}
+	if err != nil {
+		return web.RolloutView{}, err
+	}
+	return v.view(r, insts), nil
+}
+
+func (v rolloutViews) view(r rollout.Rollout, insts []rollout.Instance) web.RolloutView {
+	w := web.RolloutView{ID: r.ID, Release: strings.TrimPrefix(strings.TrimPrefix(r.Release, "refs/heads/"), "refs/tags/"), SHA: r.SHA,
+		State: string(r.State), Reason: r.Reason, Started: r.CreatedAt, Updated: r.UpdatedAt, Counts: map[string]int{}}
+	if r.CheckRunID != 0 {
+		w.CheckRunURL = fmt.Sprintf("%s/%s/runs/%d", v.web, r.Repo, r.CheckRunID)
+	}
+	for _, i := range insts {
+		w.Counts[string(i.State)]++
+		w.Instances = append(w.Instances, web.RolloutInstanceView{Name: i.Name, Stage: string(i.Stage), State: string(i.State), Reason: i.Reason,
+			Wave: i.Wave, Link: i.Link, Screenshot: i.Screenshot, Updated: i.UpdatedAt})
+	}
+	return w
 }

@@ -36,6 +36,7 @@ type Service struct {
 	groups     GroupStatus
 	outcomes   Outcomes
 	alerts     Alerter
+	upgrades   Upgrades
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -63,6 +64,12 @@ type Publisher interface {
 	Purge(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, env pipeline.Environment, req publish.PurgeRequest) (publish.PurgeResult, error)
 }
 
+// Upgrades is what /upgrade needs (fleet/rollout.Service): retrying the
+// failed instances of the rollout of a pull request's release.
+type Upgrades interface {
+	RetryOnPull(ctx context.Context, repo *gh.Repo, number int, instance, actor string) (string, error)
+}
+
 // Deps is what a Service needs.
 type Deps struct {
 	Clients    githubapp.ClientCreator
@@ -78,6 +85,9 @@ type Deps struct {
 	// Alerts tells people on call of them. Either may be nil.
 	Outcomes Outcomes
 	Alerts   Alerter
+	// Upgrades may be nil: /upgrade is then answered that this server
+	// runs no fleet rollouts.
+	Upgrades Upgrades
 }
 
 // GroupStatus is what /status shows of release groups
@@ -100,7 +110,7 @@ type Alerter interface {
 // New returns a Service.
 func New(d Deps) *Service {
 	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
-		groups: d.Groups, outcomes: d.Outcomes, alerts: d.Alerts}
+		groups: d.Groups, outcomes: d.Outcomes, alerts: d.Alerts, upgrades: d.Upgrades}
 }
 
 // Workers registers the command worker.

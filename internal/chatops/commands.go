@@ -28,6 +28,7 @@ func (s *Service) helpAvailable() map[command.Verb]bool {
 	m := allVerbs()
 	m[command.Smoke] = s.smoke.Ready() == nil
 	m[command.Preview] = s.smoke.PreviewsOn()
+	m[command.Upgrade] = s.upgrades != nil
 	return m
 }
 

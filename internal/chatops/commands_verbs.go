@@ -40,8 +40,26 @@ func (s *Service) runCommand(ctx context.Context, run *cmdRun, cmd command.Comma
 		return s.cmdPurge(ctx, run, cmd)
 	case command.Preview:
 		return s.cmdPreview(ctx, run, cmd)
+	case command.Upgrade:
+		return s.cmdUpgrade(ctx, run, cmd)
 	}
 	return failed(fmt.Errorf("%s is not wired up on this server", cmd.Verb))
+}
+
+// cmdUpgrade retries the failed instances of the rollout of the pull
+// request's release.
+func (s *Service) cmdUpgrade(ctx context.Context, run *cmdRun, cmd command.Command) result {
+	if s.upgrades == nil {
+		return result{outcome: command.Refused, detail: "This server runs no fleet rollouts."}
+	}
+	if run.a.Issue {
+		return result{outcome: command.Refused, detail: "`/upgrade retry` belongs on the pull request of a release."}
+	}
+	detail, err := s.upgrades.RetryOnPull(ctx, run.repo, run.a.Number, cmd.Instance, run.a.Author)
+	if err != nil {
+		return result{outcome: command.Refused, detail: "Nothing retried: " + sentence(err.Error())}
+	}
+	return result{outcome: command.Succeeded, detail: detail}
 }
 
 func (s *Service) cmdHelp(run *cmdRun, cmd command.Command) result {

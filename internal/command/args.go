@@ -329,6 +329,31 @@ func parsePurge(p *argParser, c *Command) error {
 	return nil
 }
 
+// instanceName is a fleet instance's name: a DNS label, as its hostnames
+// need.
+var instanceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func parseUpgrade(p *argParser, c *Command) error {
+	if !p.more() {
+		return badArg(0, "what should be upgraded? Say %s or %s.", code("/upgrade retry"), code("/upgrade retry <instance>"))
+	}
+	i := p.pos
+	if a := p.next(); !strings.EqualFold(a, "retry") {
+		e := badArg(i, "%s is not something %s does; it knows %s.", code(a), code("/upgrade"), code("retry"))
+		e.suggestions = suggest(a, []string{"retry"}, true)
+		return e
+	}
+	if p.more() {
+		i := p.pos
+		name := p.next()
+		if !instanceName.MatchString(name) {
+			return badArg(i, "%s is not an instance name (lower-case letters, digits and hyphens, at most 63).", code(name))
+		}
+		c.Instance = name
+	}
+	return p.done()
+}
+
 func parseNoArgs(p *argParser, c *Command) error {
 	return p.done()
 }

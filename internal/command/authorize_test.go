@@ -17,6 +17,8 @@ func commandFor(t *testing.T, v Verb, env string) Command {
 		line += " " + env
 	case Purge:
 		line += " " + env + " --all"
+	case Upgrade:
+		line += " retry"
 	}
 	cmds, errs := Parse(line, shortOpts())
 	if len(errs) != 0 || len(cmds) != 1 {
@@ -39,8 +41,10 @@ func TestAuthorizeMatrix(t *testing.T) {
 		Purge:    {"dev": PermissionWrite, "production": PermissionMaintain},
 		Smoke:    {"dev": PermissionWrite, "production": PermissionWrite},
 		Preview:  {"dev": PermissionWrite, "production": PermissionWrite},
-		Status:   {"dev": PermissionRead, "production": PermissionRead},
-		Help:     {"dev": PermissionRead, "production": PermissionRead},
+		// /upgrade names no environment: the repository's default rule.
+		Upgrade: {"dev": PermissionWrite, "production": PermissionWrite},
+		Status:  {"dev": PermissionRead, "production": PermissionRead},
+		Help:    {"dev": PermissionRead, "production": PermissionRead},
 	}
 	if len(needed) != len(Specs()) {
 		t.Fatalf("matrix covers %d verbs, there are %d", len(needed), len(Specs()))

@@ -57,7 +57,7 @@ func TestHelpMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"| `/promote <env> [<sha>]` |",
 		"| `/rollback <env> [<sha>\\|previous]` |",
-		"Not available on this installation yet: `/smoke`, `/purge`, `/preview`.",
+		"Not available on this installation yet: `/smoke`, `/purge`, `/preview`, `/upgrade`.",
 		"Environments: `dev`, `staging`, `production`.",
 		"| `production` | **maintain** permission and membership of the team `acme/release` (admins always) |",
 		"| `/help [<verb>]` |",

@@ -81,6 +81,9 @@ type Command struct {
 	Paths []string
 	// All is `/purge <env> --all`.
 	All bool
+	// Instance is the instance of `/upgrade retry <instance>`; empty retries
+	// every failed one.
+	Instance string
 	// HelpTopic is the verb of `/help <verb>`.
 	HelpTopic Verb
 	// Line is the 1-based line of the comment the command was on.
@@ -127,6 +130,11 @@ func (c Command) String() string {
 			parts = append(parts, "--all")
 		} else {
 			parts = append(parts, c.Paths...)
+		}
+	case Upgrade:
+		parts = append(parts, "retry")
+		if c.Instance != "" {
+			parts = append(parts, c.Instance)
 		}
 	case Help:
 		if c.HelpTopic != "" {

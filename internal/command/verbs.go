@@ -16,6 +16,7 @@ const (
 	Smoke    Verb = "smoke"
 	Purge    Verb = "purge"
 	Preview  Verb = "preview"
+	Upgrade  Verb = "upgrade"
 	Status   Verb = "status"
 	Help     Verb = "help"
 )
@@ -154,6 +155,18 @@ func init() {
 			Access:   AccessWrite,
 			Examples: []string{"/preview", "/preview staging"},
 			parse:    parseEnvOrSHA,
+		},
+		{
+			Verb:    Upgrade,
+			Args:    "retry [<instance>]",
+			Summary: "Retry the failed instances of the release's fleet rollout.",
+			Details: "On the pull request of a release (or on the release commit), starts the rollout of that release " +
+				"again for every failed instance, or only for `<instance>`: its `dev-<instance>` branch first, then " +
+				"`<instance>`, each fast-forwarded to the release and through its gates. A rollout stopped because too " +
+				"many instances failed resumes with the waves it had not started. Who may is decided as for `/promote`, by the repository's command permission.",
+			Access:   AccessDefault,
+			Examples: []string{"/upgrade retry", "/upgrade retry acme"},
+			parse:    parseUpgrade,
 		},
 		{
 			Verb:     Status,

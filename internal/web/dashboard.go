@@ -86,6 +86,8 @@ type DashboardOptions struct {
 	// Delivery, when set, supplies the outcomes behind the delivery
 	// measures and failure budgets; nil shows none.
 	Delivery DeliverySource
+	// Rollouts, when set, supplies fleet rollouts for the rollout view.
+	Rollouts RolloutSource
 	// Logger is used where the request context carries none.
 	Logger zerolog.Logger
 	// Now is the clock; nil is time.Now.
@@ -153,6 +155,7 @@ func NewDashboard(opts DashboardOptions) *Dashboard {
 func (d *Dashboard) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", d.serveOverview)
 	mux.HandleFunc("GET /repos/{owner}/{repo}", d.serveRepo)
+	d.mountRollouts(mux)
 }
 
 func (d *Dashboard) bound() (AuditReader, githubapp.ClientCreator) {
@@ -513,17 +516,22 @@ func (d *Dashboard) logCtx(ctx context.Context) context.Context {
 var templateFS embed.FS
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"class": outcomeClass,
-	"ago":   ago,
-	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"cell":  func(s *SmokeView, now time.Time) smokeCell { return smokeCell{Smoke: s, Now: now} },
+	"class":      outcomeClass,
+	"ago":        ago,
+	"utc":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"cell":       func(s *SmokeView, now time.Time) smokeCell { return smokeCell{Smoke: s, Now: now} },
+	"stateClass": stateClass,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // render writes the page whole or not at all: a template error midway
 // would otherwise leave half a page with a 200.
 func (d *Dashboard) render(w http.ResponseWriter, status int, p *Page) {
+	d.renderTemplate(w, status, "dashboard.html", p)
+}
+
+func (d *Dashboard) renderTemplate(w http.ResponseWriter, status int, name string, p any) {
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, "dashboard.html", p); err != nil {
+	if err := templates.ExecuteTemplate(&buf, name, p); err != nil {
 		d.opts.Logger.Error().Err(err).Msg("dashboard: render")
 		http.Error(w, "the dashboard could not be rendered", http.StatusInternalServerError)
 		return
