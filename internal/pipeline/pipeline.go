@@ -55,6 +55,21 @@ type Environment struct {
 	// Purge lists the CDNs purged after a deploy.
 	Deploy config.RepoDeploy
 	Purge  []config.RepoPurge
+	// Verify, when set, checks the live site after each deploy (and may
+	// roll the environment back).
+	Verify *config.RepoVerify
+}
+
+// VerifyURL is the URL the live site of env is checked at; "" when the
+// environment is not verified.
+func (e Environment) VerifyURL() string {
+	if e.Verify == nil {
+		return ""
+	}
+	if e.Verify.URL != "" {
+		return e.Verify.URL
+	}
+	return e.Deploy.URL
 }
 
 // Gates are what must hold before a commit enters an environment.
@@ -124,6 +139,7 @@ func New(cfg *config.RepoConfig) *Pipeline {
 			URL:    e.Deploy.URL,
 			Deploy: e.Deploy,
 			Purge:  append([]config.RepoPurge(nil), e.Purge...),
+			Verify: e.Verify,
 		})
 	}
 	for _, c := range cfg.Candidates {
