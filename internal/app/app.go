@@ -25,6 +25,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/verify"
 	"github.com/hoist-dev/hoist/internal/web"
 )
 
@@ -42,6 +43,13 @@ type Hooks struct {
 	// PurgeOptions are given to every CDN adapter (an HTTP client, a
 	// retry policy).
 	PurgeOptions []purge.Option
+	// Alerts and Outcomes receive what post-deploy verification reports
+	// (default: the log, and nothing).
+	Alerts   verify.Alerter
+	Outcomes verify.OutcomeRecorder
+	// BeforeRollbackMove runs right before an automatic rollback moves a
+	// branch.
+	BeforeRollbackMove func(repo, env string)
 }
 
 // Capabilities are what hoist does, each built once by Assemble.
@@ -52,6 +60,7 @@ type Capabilities struct {
 	Smoke      *smokegate.Gate
 	Commands   *chatops.Service
 	Generate   *generate.Service
+	Verify     *verify.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -120,6 +129,11 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Smoke = smokegate.New(smokegate.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Targets: c.Publish,
 		Promotions: c.Promotions, Server: cfg, Logger: log, PreviewGate: previewGate, Now: hooks.Now})
 	smoke.Smoke = c.Smoke
+	// Verification hears of every deploy that lands, and publishes its
+	// rollbacks through the same publisher.
+	c.Verify = verify.New(verify.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publish: c.Publish, Live: c.Smoke,
+		Alerts: hooks.Alerts, Outcomes: hooks.Outcomes, Logger: log, Now: hooks.Now, BeforeMove: hooks.BeforeRollbackMove})
+	c.Publish.OnLanded(c.Verify)
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
 		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
 	installations, err := generate.AppInstallations(clients)
@@ -134,6 +148,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Publish.Workers(engine)
 	c.Promotions.Workers(engine)
 	c.Smoke.Workers(engine)
+	c.Verify.Workers(engine)
 	c.Commands.Workers(engine)
 	c.Generate.RegisterWorkers(engine)
 

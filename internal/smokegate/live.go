@@ -86,8 +86,7 @@ func (s *Gate) CheckLive(ctx context.Context, c LiveCheck) (LiveResult, error) {
 		return LiveResult{}, err
 	}
 	out := smokeOutput(rep, smokeView{Env: c.Env, SHA: c.SHA, ArtifactBase: s.smoke.publicURL,
-		ArtifactURL: s.artifactURL(c.Repo, s.smoke.publicURL), ReportURL: c.URL})
-	out.Summary = strings.Replace(out.Summary, "candidate `"+shortSHA(c.SHA)+"` for", "live site of `"+shortSHA(c.SHA)+"` in", 1)
+		ArtifactURL: s.artifactURL(c.Repo, s.smoke.publicURL), ReportURL: c.URL, Live: true})
 	var reqs []*github.CheckRunOutput
 	if s.smoke.privateImages {
 		reqs, err = out.RequestsPrivateImages("")
