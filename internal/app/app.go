@@ -135,7 +135,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		Alerts: hooks.Alerts, Outcomes: hooks.Outcomes, Logger: log, Now: hooks.Now, BeforeMove: hooks.BeforeRollbackMove})
 	c.Publish.OnLanded(c.Verify)
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
-		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish})
+		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Verified: c.Verify})
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -167,7 +167,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		if err != nil {
 			return nil, built{}, err
 		}
-		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
+		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs})
 		c.Dashboard.Mount(routes)
 		auth.Mount(routes)

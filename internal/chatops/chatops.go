@@ -32,6 +32,7 @@ type Service struct {
 	promotions Promotions
 	smoke      Smoke
 	pub        Publisher
+	verified   Verified
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -68,11 +69,21 @@ type Deps struct {
 	Promotions Promotions
 	Smoke      Smoke
 	Publish    Publisher
+	// Verified, when set, tells each environment's latest post-deploy
+	// verification in /status.
+	Verified Verified
+}
+
+// Verified is an environment's latest post-deploy verification on one
+// line, "" when it has none (verify.Service).
+type Verified interface {
+	StatusText(ctx context.Context, repo, env string) (string, error)
 }
 
 // New returns a Service.
 func New(d Deps) *Service {
-	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish}
+	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
+		verified: d.Verified}
 }
 
 // Workers registers the command worker.
