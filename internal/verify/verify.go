@@ -182,7 +182,9 @@ func (s *Service) Landed(ctx context.Context, d publish.Deployed) error {
 		return err
 	}
 	r := Run{Repo: full, Env: d.Env, Deployment: d.Deployment, SHA: d.SHA, URL: env.VerifyURL()}
-	if isRollback {
+	if isRollback && inc.open() {
+		// Only the rollback's own deploy ends the incident; a later
+		// redeploy of the same commit is an ordinary one.
 		r.Incident = inc.ID
 	}
 	return s.d.Store.InTx(ctx, func(tx store.Tx) error {
