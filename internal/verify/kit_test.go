@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/hoist-dev/hoist/emulator"
 	hoistapp "github.com/hoist-dev/hoist/internal/app"
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/purge"
@@ -99,6 +100,11 @@ type world struct {
 const goodPage = `<!doctype html><title>Shop</title><h1>Shop</h1><ul><li class="product">Tea</li></ul>`
 
 func startWorld(t *testing.T, beforeMove func(w *world)) *world {
+	return startWorldWith(t, beforeMove, nil)
+}
+
+// startWorldWith is startWorld with an observer of the emulator's answers.
+func startWorldWith(t *testing.T, beforeMove func(w *world), observe func(method, path string, status int)) *world {
 	t.Helper()
 	if !testenv.HaveVarnish() {
 		t.Skip("varnishd not installed")
@@ -150,6 +156,11 @@ smoke:
 		Env:      map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)},
 		Branches: []string{"main", "staging"},
 		Files:    map[string]string{"public/index.html": goodPage},
+		Emulator: emulator.Options{ObserveResponse: func(method, specPath string, status int, _ http.Header, _ []byte) {
+			if observe != nil {
+				observe(method, specPath, status)
+			}
+		}},
 		Setup: []func(*hoistapp.Hooks){func(h *hoistapp.Hooks) {
 			h.Alerts, h.Outcomes = w.alerts, w.outcomes
 			h.PurgeOptions = []purge.Option{purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond})}
