@@ -110,6 +110,24 @@ func TestFailedVerificationRollsBackOnce(t *testing.T) {
 		}
 		return false, "no rollback comment on the pull request"
 	})
+	// /status shows the verification, the rollback and the hold.
+	if _, _, err := w.Alice.Issues.CreateComment(ctx, "acme", "site", pr.GetNumber(), &github.IssueComment{Body: github.String("/status")}); err != nil {
+		t.Fatal(err)
+	}
+	sitetest.Eventually(t, 60*time.Second, func() (bool, string) {
+		cs, _, err := w.Alice.Issues.ListComments(ctx, "acme", "site", pr.GetNumber(), nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range cs {
+			b := c.GetBody()
+			if strings.Contains(b, "`/status` is done") {
+				return strings.Contains(b, "| Verified |") && strings.Contains(b, "success "+rollback[:7]+" (automatic rollback restored as "+rollback[:7]+")") &&
+					strings.Contains(b, "verification of "+bad[:7]+" failed"), b
+			}
+		}
+		return false, "no reply to /status"
+	})
 	sitetest.Eventually(t, 10*time.Second, func() (bool, string) {
 		k := w.alerts.kinds()
 		return slices.Contains(k, verify.AlertVerifyFailed) && slices.Contains(k, verify.AlertRolledBack), strings.Join(k, ",")
