@@ -91,6 +91,7 @@ type RepoEnvironment struct {
 	Purge       []RepoPurge `yaml:"purge" doc:"CDNs to purge after the environment was deployed; only what changed is purged."`
 	// FailureBudget is nil when the file sets none.
 	FailureBudget *RepoFailureBudget `yaml:"failure_budget" doc:"How often changes may fail on their way into this environment (CI gates, smoke tests, deploys, verifications, rollbacks, all counted per environment over a rolling window). Once the share of failures exceeds rate, automatic promotions into the environment stop: they wait for a person (or a hold, see on_exhausted) until the rate is back within budget."`
+	Verify        *RepoVerify        `yaml:"verify" doc:"Check the live site after each deploy and purge: the smoke test's pages at the environment's public URL, through the CDN, reported as a hoist/verify check run and on the deployment. Needs deploy.target."`
 }
 
 // RepoFailureBudget is an environment's failure budget.
@@ -104,6 +105,13 @@ type RepoFailureBudget struct {
 	// Window read, set once the file is valid.
 	RateValue   float64       `yaml:"-"`
 	WindowValue time.Duration `yaml:"-"`
+}
+
+// RepoVerify is the check of an environment's live site after each deploy.
+type RepoVerify struct {
+	URL          string `yaml:"url" doc:"The public URL the pages are checked at, through the CDN. Default: deploy.url." schema:"format=uri"`
+	AutoRollback bool   `yaml:"auto_rollback" doc:"When the check fails, move the environment back to the last deployment that passed it (as a new commit on the branch restoring that tree), deploy, purge and check again, and hold the environment. Once per incident: a failing rollback stays held and alerts." schema:"default=false"`
+	CacheBust    bool   `yaml:"cache_bust" doc:"Add a hoist_verify=<commit> query to every page, so the CDN fetches from the origin instead of answering from its cache." schema:"default=false"`
 }
 
 // RepoGates are the conditions for a promotion. An empty RepoGates lets

@@ -221,6 +221,7 @@ func (v *repoValidator) environments() map[string]string {
 				deployed[p] = e.Name
 			}
 		}
+		v.verify(at+".verify", e)
 		seenCDN := map[string]bool{}
 		for i, p := range e.Purge {
 			pat := fmt.Sprintf("%s.purge[%d]", at, i)
@@ -307,6 +308,26 @@ func (v *repoValidator) deploy(at string, e RepoEnvironment) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.errorf(at+".url", "url %q must be an absolute http(s) URL such as https://staging.example.com/", d.URL)
 		}
+	}
+}
+
+func (v *repoValidator) verify(at string, e RepoEnvironment) {
+	vf := e.Verify
+	if vf == nil {
+		return
+	}
+	if e.Deploy.Target == "" {
+		v.errorf(at, "verify checks the site after hoist deployed it: it needs deploy.target")
+	}
+	if vf.URL == "" {
+		if e.Deploy.URL == "" {
+			v.errorf(at, "verify needs a URL to check: set verify.url or deploy.url")
+		}
+		return
+	}
+	u, err := url.Parse(vf.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.errorf(at+".url", "url %q must be an absolute http(s) URL such as https://staging.example.com/", vf.URL)
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/smokegate"
 	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/verify"
 	"github.com/hoist-dev/hoist/internal/web"
 )
 
@@ -63,6 +64,13 @@ type Hooks struct {
 	// RolloutPace is the least time between two updates of a rollout's
 	// check run (zero: the default).
 	RolloutPace time.Duration
+	// Alerts and Outcomes receive what post-deploy verification reports
+	// (default: the log, and nothing).
+	Alerts   verify.Alerter
+	Outcomes verify.OutcomeRecorder
+	// BeforeRollbackMove runs right before an automatic rollback moves a
+	// branch.
+	BeforeRollbackMove func(repo, env string)
 }
 
 // Capabilities are what hoist does, each built once by Assemble.
@@ -83,6 +91,7 @@ type Capabilities struct {
 	Fleet    *fleet.Service
 	// Rollouts bring releases to the fleet's instances.
 	Rollouts *rollout.Service
+	Verify   *verify.Service
 	// Dashboard is nil unless the server config has a dashboard section.
 	Dashboard *web.Dashboard
 }
@@ -163,6 +172,19 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 		Promotions: c.Promotions, Moved: hooks.GroupMoved, Now: hooks.Now})
 	c.Editions = editions.New(editions.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publisher: c.Publish,
 		Server: cfg, Now: hooks.Now})
+	// Verification hears of every deploy that lands, and publishes its
+	// rollbacks through the same publisher.
+	var verifyAlerter verify.Alerter = verifyAlerts{log: verify.LogAlerter{Logger: log}, webhook: alerts}
+	if hooks.Alerts != nil {
+		verifyAlerter = hooks.Alerts
+	}
+	var verifyRecorder verify.OutcomeRecorder = verifyOutcomes{c.Outcomes}
+	if hooks.Outcomes != nil {
+		verifyRecorder = hooks.Outcomes
+	}
+	c.Verify = verify.New(verify.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publish: c.Publish, Live: c.Smoke,
+		Alerts: verifyAlerter, Outcomes: verifyRecorder, Logger: log, Now: hooks.Now, BeforeMove: hooks.BeforeRollbackMove})
+	c.Publish.OnLanded(c.Verify)
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -190,7 +212,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Rollouts.Workers(engine)
 	c.Commands = chatops.New(chatops.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs,
 		Promotions: c.Promotions, Smoke: c.Smoke, Publish: c.Publish, Groups: c.Groups,
-		Outcomes: c.Outcomes, Alerts: alerts, Upgrades: c.Rollouts})
+		Outcomes: c.Outcomes, Alerts: alerts, Upgrades: c.Rollouts, Verified: c.Verify})
 
 	c.Configs.Workers(engine)
 	c.Fleet.Workers(engine)
@@ -198,6 +220,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Promotions.Workers(engine)
 	c.Groups.Workers(engine)
 	c.Smoke.Workers(engine)
+	c.Verify.Workers(engine)
 	c.Commands.Workers(engine)
 	c.Editions.Workers(engine)
 	c.Generate.RegisterWorkers(engine)
@@ -220,7 +243,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 			return nil, built{}, err
 		}
 		rollouts := rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
-		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Access: auth,
+		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
 		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)

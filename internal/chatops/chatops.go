@@ -37,6 +37,7 @@ type Service struct {
 	outcomes   Outcomes
 	alerts     Alerter
 	upgrades   Upgrades
+	verified   Verified
 }
 
 // Promotions is what /promote, /status, /hold and /unhold need
@@ -88,6 +89,9 @@ type Deps struct {
 	// Upgrades may be nil: /upgrade is then answered that this server
 	// runs no fleet rollouts.
 	Upgrades Upgrades
+	// Verified, when set, tells each environment's latest post-deploy
+	// verification in /status.
+	Verified Verified
 }
 
 // GroupStatus is what /status shows of release groups
@@ -107,10 +111,17 @@ type Alerter interface {
 	Alert(ctx context.Context, a safety.Alert) error
 }
 
+// Verified is an environment's latest post-deploy verification on one
+// line, "" when it has none (verify.Service).
+type Verified interface {
+	StatusText(ctx context.Context, repo, env string) (string, error)
+}
+
 // New returns a Service.
 func New(d Deps) *Service {
 	return &Service{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, promotions: d.Promotions, smoke: d.Smoke, pub: d.Publish,
-		groups: d.Groups, outcomes: d.Outcomes, alerts: d.Alerts, upgrades: d.Upgrades}
+		groups: d.Groups, outcomes: d.Outcomes, alerts: d.Alerts, upgrades: d.Upgrades,
+		verified: d.Verified}
 }
 
 // Workers registers the command worker.

@@ -370,8 +370,17 @@ func (s *Service) cmdDeploy(ctx context.Context, run *cmdRun, cmd command.Comman
 func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 	now := s.promotions.Now()
 	var b strings.Builder
-	b.WriteString("| Environment | Branch | Head | Holds | Next promotion |\n| --- | --- | --- | --- | --- |\n")
 	var budgets []string
+	// The verification column shows only where an environment is verified.
+	verified := false
+	for _, env := range run.p.Environments {
+		verified = verified || (env.Verify != nil && s.verified != nil)
+	}
+	if verified {
+		b.WriteString("| Environment | Branch | Head | Holds | Next promotion | Verified |\n| --- | --- | --- | --- | --- | --- |\n")
+	} else {
+		b.WriteString("| Environment | Branch | Head | Holds | Next promotion |\n| --- | --- | --- | --- | --- |\n")
+	}
 	for _, env := range run.p.Environments {
 		head, err := run.repo.BranchHead(ctx, env.Branch)
 		headText := codeSpan(shortSHA(head))
@@ -411,8 +420,18 @@ func (s *Service) cmdStatus(ctx context.Context, run *cmdRun) result {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", codeSpan(env.Name), codeSpan(env.Branch), headText,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |", codeSpan(env.Name), codeSpan(env.Branch), headText,
 			cell(strings.Join(hs, "; ")), cell(next))
+		if verified {
+			text := ""
+			if env.Verify != nil {
+				if text, err = s.verified.StatusText(ctx, run.repo.FullName(), env.Name); err != nil {
+					text = "could not read: " + err.Error()
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell(text))
+		}
+		b.WriteString("\n")
 	}
 	if s.groups != nil {
 		lines, err := s.groups.StatusLines(ctx, run.repo.FullName())

@@ -46,8 +46,10 @@ import (
 	"github.com/hoist-dev/hoist/internal/deploy"
 	"github.com/hoist-dev/hoist/internal/generate"
 	"github.com/hoist-dev/hoist/internal/purge"
+	"github.com/hoist-dev/hoist/internal/repoconfig"
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/varnishd"
+	"github.com/hoist-dev/hoist/internal/verify"
 	"github.com/hoist-dev/hoist/internal/web"
 	"github.com/hoist-dev/hoist/internal/world"
 )
@@ -151,7 +153,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.step("deliver a signed push webhook", r.deliverPush) &&
 		r.step("redeliver it: handled once", r.redeliver) &&
 		r.step("refuse a forged webhook", r.refuseForged) &&
-		r.step("the dashboard shows the environments", r.dashboard)
+		r.step("the dashboard shows the environments", r.dashboard) &&
+		r.step("a broken deploy is rolled back automatically", r.autoRollback)
 	rep.OK = ok
 	rep.TotalMS = time.Since(start).Milliseconds()
 	if ok && o.Keep {
@@ -459,10 +462,17 @@ jobs:
           git push --force origin HEAD:pre-${{ inputs.environment }}
 `
 
-func (r *runner) demoConfig() string {
+func (r *runner) demoConfig() string { return r.demoConfigWith(false) }
+
+// demoConfigWith is the demo's configuration; verified adds post-deploy
+// verification with automatic rollback to staging.
+func (r *runner) demoConfigWith(verified bool) string {
 	purgeLine := ""
 	if r.edge != nil {
 		purgeLine = ",\n               purge: [ { cdn: edge } ]"
+	}
+	if verified {
+		purgeLine += ",\n                verify: { auto_rollback: true }"
 	}
 	return fmt.Sprintf(`version: 1
 site: { root: public }
@@ -1049,4 +1059,122 @@ func (rep *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "\n%s in %d ms; hoist at %s\n", verdict, rep.TotalMS, rep.HoistURL)
 	return b.String()
+}
+
+// autoRollback turns on post-deploy verification for staging, deploys a
+// change that passes, then one whose products page lost its products: the
+// live check through the edge fails, and hoist rolls staging back by
+// itself, as a new commit restoring the verified tree, deploys and purges
+// it, checks it again and holds staging.
+func (r *runner) autoRollback(s *Step) error {
+	if err := git(r.work, "fetch", "-q", "origin"); err != nil {
+		return err
+	}
+	if err := git(r.work, "checkout", "-q", "-B", "main", "origin/main"); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(r.work, ".github", "hoist.yml"), r.demoConfigWith(true)); err != nil {
+		return err
+	}
+	if err := commitAll(r.work, "Verify staging after each deploy and roll it back when it fails"); err != nil {
+		return err
+	}
+	cfgSHA, err := gitOut(r.work, "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if err := git(r.work, "push", "-q", "origin", "HEAD:main"); err != nil {
+		return err
+	}
+	if _, err := r.checkRun(cfgSHA, repoconfig.ConfigCheckName); err != nil {
+		return err
+	}
+	// A change that passes: the deployment hoist will go back to.
+	if err := git(r.work, "checkout", "-q", "-B", "staging", "origin/staging"); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(r.work, "public", "robots.txt"), "User-agent: *\nAllow: /\n"); err != nil {
+		return err
+	}
+	if err := commitAll(r.work, "Add robots.txt"); err != nil {
+		return err
+	}
+	good, err := gitOut(r.work, "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if err := git(r.work, "push", "-q", "origin", "HEAD:staging"); err != nil {
+		return err
+	}
+	if run, err := r.checkRun(good, verify.CheckName); err != nil || run.GetConclusion() != "success" {
+		return fmt.Errorf("hoist/verify on %.7s: %v %s", good, err, run.GetOutput().GetTitle())
+	}
+	// A change that breaks the live products page.
+	if err := writeFile(filepath.Join(r.work, "public", "products", "index.html"), "<!doctype html><title>Products</title><h1>Products</h1><p>Back soon.</p>"); err != nil {
+		return err
+	}
+	if err := commitAll(r.work, "Simplify the products page"); err != nil {
+		return err
+	}
+	bad, err := gitOut(r.work, "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if err := git(r.work, "push", "-q", "origin", "HEAD:staging"); err != nil {
+		return err
+	}
+	failed, err := r.checkRun(bad, verify.CheckName)
+	if err != nil {
+		return err
+	}
+	if failed.GetConclusion() != "failure" {
+		return fmt.Errorf("hoist/verify on the broken %.7s concluded %s", bad, failed.GetConclusion())
+	}
+	var head string
+	if err := world.WaitFor(stepLimit, func() bool {
+		ref, _, err := r.alice.Git.GetRef(r.ctx, "acme", "site", "heads/staging")
+		if err == nil {
+			head = ref.GetObject().GetSHA()
+		}
+		return head != "" && head != bad
+	}); err != nil {
+		return fmt.Errorf("staging was not rolled back from %.7s: %w", bad, err)
+	}
+	restored, err := r.checkRun(head, verify.CheckName)
+	if err != nil {
+		return err
+	}
+	if restored.GetConclusion() != "success" {
+		return fmt.Errorf("hoist/verify on the rollback %.7s concluded %s", head, restored.GetConclusion())
+	}
+	code, body, err := get(r.siteURL + "products/")
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "Rocket skates") {
+		return fmt.Errorf("after the rollback the site serves %d %q (%v), want the products again", code, clip(body), err)
+	}
+	holds, err := r.srv.Store().EnvHolds(r.ctx, "acme/site", "staging", time.Now())
+	if err != nil || len(holds) == 0 {
+		return fmt.Errorf("staging is not held after the rollback (%v)", err)
+	}
+	s.Detail = fmt.Sprintf("hoist/verify failed on %.7s (%s); hoist committed %.7s restoring the tree of %.7s, deployed and purged it, verified it (%s) and holds staging: %s",
+		bad, failed.GetOutput().GetTitle(), head, good, restored.GetOutput().GetTitle(), holds[0].Reason)
+	s.Links = map[string]string{"failed check": failed.GetHTMLURL(), "restored check": restored.GetHTMLURL(), "site": r.siteURL + "products/",
+		"deployments": r.emu.URL() + "/repos/acme/site/deployments?environment=staging"}
+	return nil
+}
+
+// checkRun waits for the completed check run name on sha.
+func (r *runner) checkRun(sha, name string) (*github.CheckRun, error) {
+	var run *github.CheckRun
+	err := world.WaitFor(2*stepLimit, func() bool {
+		res, _, err := r.alice.Checks.ListCheckRunsForRef(r.ctx, "acme", "site", sha, &github.ListCheckRunsOptions{CheckName: github.String(name)})
+		if err != nil || len(res.CheckRuns) == 0 {
+			return false
+		}
+		run = res.CheckRuns[0]
+		return run.GetStatus() == "completed"
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s on %.7s did not complete: %w", name, sha, err)
+	}
+	return run, nil
 }

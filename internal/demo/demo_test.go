@@ -25,7 +25,8 @@ func TestDemoRunsEveryStep(t *testing.T) {
 		t.Fatalf("demo failed:\n%s", rep.Text())
 	}
 	want := []string{"emulator", "edge", "start hoist", "install hoist", "content change", "pushes pre-staging", "smoke-test",
-		"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard"}
+		"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard",
+		"rolled back automatically"}
 	if len(rep.Steps) != len(want) {
 		t.Fatalf("steps = %d, want %d:\n%s", len(rep.Steps), len(want), rep.Text())
 	}
@@ -46,6 +47,11 @@ func TestDemoRunsEveryStep(t *testing.T) {
 		if shots == 0 || at == 6 && shots < 6 {
 			t.Errorf("step %d links %d screenshots:\n%s", at+1, shots, rep.Text())
 		}
+	}
+	// The rollback step names the failed and the restored commit and the
+	// hold.
+	if d := rep.Steps[15].Detail; !strings.Contains(d, "hoist/verify failed on") || !strings.Contains(d, "holds staging: verification of") {
+		t.Errorf("rollback step: %s", d)
 	}
 	// With Varnish installed the purge is real: the edge served the
 	// coming-soon page from its cache until hoist purged it.

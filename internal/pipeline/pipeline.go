@@ -63,6 +63,21 @@ type Environment struct {
 	Purge  []config.RepoPurge
 	// Budget is the environment's failure budget; nil when it has none.
 	Budget *FailureBudget
+	// Verify, when set, checks the live site after each deploy (and may
+	// roll the environment back).
+	Verify *config.RepoVerify
+}
+
+// VerifyURL is the URL the live site of env is checked at; "" when the
+// environment is not verified.
+func (e Environment) VerifyURL() string {
+	if e.Verify == nil {
+		return ""
+	}
+	if e.Verify.URL != "" {
+		return e.Verify.URL
+	}
+	return e.Deploy.URL
 }
 
 // Gates are what must hold before a commit enters an environment.
@@ -134,6 +149,7 @@ func New(cfg *config.RepoConfig) *Pipeline {
 			Deploy: e.Deploy,
 			Purge:  append([]config.RepoPurge(nil), e.Purge...),
 			Budget: failureBudget(e.FailureBudget),
+			Verify: e.Verify,
 		})
 	}
 	for _, c := range cfg.Candidates {

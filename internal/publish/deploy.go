@@ -93,6 +93,8 @@ type Publisher struct {
 	// outcomes records deploys for failure budgets and delivery measures;
 	// nil records nothing.
 	outcomes Outcomes
+	// landed hears of every deploy that completed (set by OnLanded).
+	landed Landed
 
 	// mu guards targets, the deploy targets opened so far.
 	mu      sync.Mutex
@@ -124,6 +126,32 @@ func New(d Deps) *Publisher {
 	return &Publisher{clients: d.Clients, engine: d.Engine, store: d.Store, configs: d.Configs, cfg: d.Server, purgeOptions: d.PurgeOptions,
 		metrics: newMetrics(reg), outcomes: d.Outcomes}
 }
+
+// Deployed is a publication whose deploy and purge completed: the site of
+// SHA is live in Env.
+type Deployed struct {
+	Installation  int64
+	Owner, Repo   string
+	DefaultBranch string
+	Env           string
+	Deployment    int64
+	SHA           string
+	Previous      string
+	Reason        string
+	Actor         string
+	// URL is the environment's URL as the deployment records it.
+	URL string
+}
+
+// Landed hears of each completed deploy (post-deploy verification). An
+// error fails the publish attempt, which is retried: the deploy then finds
+// the tree in place and only the hook runs again.
+type Landed interface {
+	Landed(ctx context.Context, d Deployed) error
+}
+
+// OnLanded sets who hears of completed deploys; call before the workers run.
+func (s *Publisher) OnLanded(l Landed) { s.landed = l }
 
 // Workers registers the publish worker.
 func (s *Publisher) Workers(e *jobs.Engine) {
@@ -463,6 +491,13 @@ func (s *Publisher) runPublish(ctx context.Context, repo *gh.Repo, a PublishArgs
 		detail["purge_requests"] = sum.purger.Requests()
 	}
 	_ = s.store.Audit(ctx, auditPublish(a, "success", detail))
+	if s.landed != nil {
+		d := Deployed{Installation: a.Installation, Owner: a.Owner, Repo: a.Repo, DefaultBranch: a.DefaultBranch, Env: a.Env,
+			Deployment: a.Deployment, SHA: a.SHA, Previous: a.Previous, Reason: a.Reason, Actor: a.Actor, URL: envURL}
+		if err := s.landed.Landed(ctx, d); err != nil {
+			return nil, fmt.Errorf("deployed %s to %s, but: %w", shortSHA(a.SHA), env.Name, err)
+		}
+	}
 	return sum, nil
 }
 

@@ -29,6 +29,9 @@ type smokeView struct {
 	VisualSkipped string
 	// PreviewLinks says whether /preview hands out temporary links.
 	PreviewLinks bool
+	// Live: the pages were checked on the environment's public URL after
+	// a deploy (hoist/verify), not as a candidate.
+	Live bool
 }
 
 // maxSmokeImages keeps the check run readable: failing pages first, then
@@ -41,6 +44,14 @@ const maxSmokeImages = 12
 // and screenshots of failing and changed pages plus the home page.
 func smokeOutput(rep *smoke.Report, v smokeView) checks.Output {
 	var intro strings.Builder
+	if v.Live {
+		fmt.Fprintf(&intro, "**%s** — the live site of `%s` in **%s** at %s, through the CDN, checked in headless Chromium in %s.\n\n",
+			checks.Escape(rep.Title), shortSHA(v.SHA), checks.Escape(orDash(v.Env)), checks.Escape(v.ReportURL), msWords(rep.DurationMS))
+		if rep.Conclusion == smoke.Failure {
+			intro.WriteString("The deployment is marked failed; an environment with `verify.auto_rollback` goes back to its last verified deployment.\n\n")
+		}
+		goto table
+	}
 	fmt.Fprintf(&intro, "**%s** — candidate `%s` for **%s**, tested in headless Chromium in %s.\n\n",
 		checks.Escape(rep.Title), shortSHA(v.SHA), checks.Escape(orDash(v.Env)), msWords(rep.DurationMS))
 	switch {
@@ -59,6 +70,7 @@ func smokeOutput(rep *smoke.Report, v smokeView) checks.Output {
 		intro.WriteString(".\n\n")
 	}
 
+table:
 	pages := append([]smoke.PageResult(nil), rep.Pages...)
 	rank := func(p smoke.PageResult) int {
 		switch {

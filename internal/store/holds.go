@@ -185,3 +185,13 @@ func scanHold(r Row) (Hold, error) {
 	}
 	return h, nil
 }
+
+// ReleaseHold releases the active hold stored with key, recording by; it
+// reports whether one was released now.
+func (s *Store) ReleaseHold(ctx context.Context, key, by string, now time.Time) (bool, error) {
+	n, err := s.Exec(ctx, `UPDATE holds SET released_at = ?, released_by = ? WHERE hold_key = ? AND released_at IS NULL`, now.UTC(), by, key)
+	if err != nil {
+		return false, fmt.Errorf("store: release hold %s: %w", key, err)
+	}
+	return n > 0, nil
+}

@@ -144,3 +144,7 @@ func (s *Store) FinishSmokeRun(ctx context.Context, id int64, conclusion, title 
 	}
 	return nil
 }
+
+// IsNoRows reports whether err is "no rows" of either driver, for the
+// capabilities that keep tables of their own.
+func IsNoRows(err error) bool { return noRows(err) }

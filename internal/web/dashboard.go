@@ -38,6 +38,23 @@ type HoldSource interface {
 	ActiveHolds(ctx context.Context, repo string, now time.Time) ([]Hold, error)
 }
 
+// Verification is an environment's latest check of its live site after a
+// deploy, and what its automatic rollback came to.
+type Verification struct {
+	SHA string
+	// State is queued, success, failure, error or superseded.
+	State, Reason string
+	At            time.Time
+	// Rollback is the latest automatic rollback's stage; empty for none.
+	Rollback string
+}
+
+// VerifySource reports an environment's latest verification; nil when
+// it was never verified.
+type VerifySource interface {
+	Verification(ctx context.Context, repo, env string) (*Verification, error)
+}
+
 // Image is one screenshot of a smoke run, shown as a thumbnail.
 type Image struct {
 	Alt, URL, Caption string
@@ -75,6 +92,9 @@ type DashboardOptions struct {
 	Holds HoldSource
 	// Images, when set, supplies smoke screenshots by check run.
 	Images ImageSource
+	// Verify, when set, supplies each environment's latest post-deploy
+	// verification.
+	Verify VerifySource
 	// Audit is the store's audit log, and Clients the App's GitHub
 	// clients; without both every page answers 503.
 	Audit   AuditReader
@@ -206,6 +226,7 @@ type EnvView struct {
 	Smoke                   *SmokeView
 	Candidates              []CandidateView
 	Held                    bool
+	Verify                  *Verification
 	Error                   string
 	// budget is the environment's failure budget, if any.
 	budget *pipeline.FailureBudget
@@ -434,6 +455,13 @@ func (d *Dashboard) view(ctx context.Context, cc githubapp.ClientCreator, audit 
 		sort.SliceStable(holds, func(i, j int) bool { return holds[i].Env < holds[j].Env })
 		v.Holds = holds
 		for i := range v.Envs {
+			if d.opts.Verify != nil {
+				vf, err := d.opts.Verify.Verification(ctx, ref.FullName, v.Envs[i].Name)
+				if err != nil {
+					log.Warn().Err(err).Msg("dashboard: read verification")
+				}
+				v.Envs[i].Verify = vf
+			}
 			for _, h := range holds {
 				if h.Env == v.Envs[i].Name {
 					v.Envs[i].Held = true
