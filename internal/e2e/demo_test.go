@@ -36,7 +36,7 @@ type demoReport struct {
 
 // demoSteps are the steps the demo plays, in order (a part of each name).
 var demoSteps = []string{"emulator", "edge", "start hoist", "install hoist", "content change", "pushes pre-staging", "smoke-test",
-	"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard"}
+	"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard", "rolled back automatically"}
 
 // TestHoistDemoJSON builds the hoist binary and runs `hoist demo --json`
 // as a user does: it must exit 0 and print a report in which every step
