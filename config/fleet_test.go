@@ -59,6 +59,29 @@ func TestFleetTemplateDefaults(t *testing.T) {
 	}
 }
 
+func TestFleetRolloutKeys(t *testing.T) {
+	cfg, err := LoadRepoConfig("", []byte(fleetExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Fleet.Rollout; len(r.Canaries) != 0 || r.Wave != 10 || r.MaxFailures != "10%" || r.MaxFailuresValue != 0.1 {
+		t.Fatalf("rollout defaults: %+v", r)
+	}
+	cfg, err = LoadRepoConfig("", []byte(fleetExample+"  rollout: { canaries: [beta, acme], wave: 25, max_failures: 0% }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Fleet.Rollout; strings.Join(r.Canaries, ",") != "beta,acme" || r.Wave != 25 || r.MaxFailuresValue != 0 {
+		t.Fatalf("rollout keys: %+v", r)
+	}
+	for _, bad := range []string{"wave: 101", "wave: -1", "max_failures: 10", "max_failures: ten%", "max_failures: 100.5%", "canaries: [dev-acme]"} {
+		_, err := LoadRepoConfig("", []byte(fleetExample+"  rollout: { "+bad+" }\n"))
+		if err == nil || !strings.Contains(err.Error(), ":14:") {
+			t.Errorf("%s: want an error on line 14, got %v", bad, err)
+		}
+	}
+}
+
 func TestFleetInstanceNames(t *testing.T) {
 	cfg, err := LoadRepoConfig("", []byte(fleetExample+"  reserved: [billing]\n"))
 	if err != nil {

@@ -39,6 +39,11 @@ const (
 	FleetDefaultTrialDays        = 14
 	FleetDefaultTrialWarn        = 3 * 24 * time.Hour
 	FleetDefaultDeletionGrace    = 7 * 24 * time.Hour
+	FleetDefaultRolloutWave      = 10
+	FleetDefaultMaxFailures      = "10%"
+	// FleetMaxRolloutWave bounds a wave: every instance of a wave moves
+	// its branches at once, and GitHub paces writes per installation.
+	FleetMaxRolloutWave = 100
 )
 
 // FleetReservedNames can never name an instance, whatever the repository
@@ -57,6 +62,7 @@ type RepoFleet struct {
 	Trial      RepoFleetTrial    `yaml:"trial" doc:"Trial instances: how long they run before they are suspended."`
 	Reserved   []string          `yaml:"reserved" doc:"Names no instance may take, in addition to hoist's own list (www, api, admin, dev, … and every name starting with dev-)."`
 	Permission string            `yaml:"permission" doc:"Least repository permission a signed-in person needs to launch instances and change their settings from the dashboard." schema:"enum=$permissions;default=maintain"`
+	Rollout    RepoFleetRollout  `yaml:"rollout" doc:"How a new release reaches every instance: the canaries first, then waves, stopping when too many instances failed."`
 
 	// Defined is true when the file has a fleet section.
 	Defined bool `yaml:"-"`
@@ -88,6 +94,17 @@ type RepoFleetTrial struct {
 	Days        int           `yaml:"days" doc:"Days a trial instance runs before it is suspended (its maintenance page is served; nothing is deleted)." schema:"minimum=1;maximum=365;default=14"`
 	Warn        time.Duration `yaml:"warn" doc:"How long before the end of a trial its owner is warned (audit entry and log). Default: 72h."`
 	DeleteGrace time.Duration `yaml:"delete_grace" doc:"How long a deleted instance's data is kept before it is purged. Default: 168h."`
+}
+
+// RepoFleetRollout is the plan every rollout of a release follows.
+type RepoFleetRollout struct {
+	Canaries    []string `yaml:"canaries" doc:"Instances upgraded first, alone in their own wave, in this order; the other instances wait until they ended. Names that are not live instances when the release comes are skipped (and logged)."`
+	Wave        int      `yaml:"wave" doc:"How many instances upgrade at once after the canaries; each wave starts once the previous one ended." schema:"minimum=1;maximum=100;default=10"`
+	MaxFailures string   `yaml:"max_failures" doc:"Share of all instances that may fail before the rollout stops, as a percentage such as 10%: once more failed, instances already running finish and the others are not started. 0% stops at the first failure, 100% never stops." schema:"pattern=^[0-9]+(\\.[0-9]+)?%$;default=10%"`
+
+	// MaxFailuresValue is MaxFailures read as a fraction (0.1 for 10%),
+	// set once the file is valid.
+	MaxFailuresValue float64 `yaml:"-"`
 }
 
 // Expand replaces {name} in a template.
@@ -227,6 +244,31 @@ func (v *repoValidator) fleet() {
 	for _, e := range f.Settings.Schema.errs {
 		v.errorf(e.at, "%s", e.msg)
 	}
+	v.fleetRollout(f)
+}
+
+func (v *repoValidator) fleetRollout(f RepoFleet) {
+	r := f.Rollout
+	seen := map[string]bool{}
+	for i, c := range r.Canaries {
+		at := fmt.Sprintf("fleet.rollout.canaries[%d]", i)
+		switch msg := f.CheckInstanceName(c); {
+		case msg != "":
+			// No instance can take such a name, so it can never be a canary.
+			v.errorf(at, "canary: %s", msg)
+		case seen[c]:
+			v.errorf(at, "canary %q is listed twice", c)
+		}
+		seen[c] = true
+	}
+	if v.written("fleet.rollout.wave") && (r.Wave < 1 || r.Wave > FleetMaxRolloutWave) {
+		v.errorf("fleet.rollout.wave", "wave must be between 1 and %d instances, got %d", FleetMaxRolloutWave, r.Wave)
+	}
+	if r.MaxFailures != "" {
+		if _, err := ParseBudgetRate(r.MaxFailures); err != nil {
+			v.errorf("fleet.rollout.max_failures", "max_failures %s", strings.TrimPrefix(err.Error(), "rate "))
+		}
+	}
 }
 
 func fleetStageDefaults(stage string, s RepoFleetStage) (branch, prefix string) {
@@ -265,6 +307,13 @@ func (f *RepoFleet) applyDefaults() {
 	if f.Permission == "" {
 		f.Permission = "maintain"
 	}
+	if f.Rollout.Wave == 0 {
+		f.Rollout.Wave = FleetDefaultRolloutWave
+	}
+	if f.Rollout.MaxFailures == "" {
+		f.Rollout.MaxFailures = FleetDefaultMaxFailures
+	}
+	f.Rollout.MaxFailuresValue, _ = ParseBudgetRate(f.Rollout.MaxFailures)
 	if f.Settings.Schema.Doc == nil {
 		f.Settings.Schema.Doc = map[string]any{"type": "object"}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/fleet"
@@ -32,13 +33,6 @@ type fleetRollouts struct {
 	stages  *publish.Publisher
 	smoke   *smokegate.Gate
 }
-
-// Rollout plan defaults until the template has its own keys: no canary,
-// waves of ten, stop when more than a tenth failed.
-const (
-	rolloutWave  = 10
-	rolloutShare = 0.1
-)
 
 func (f *fleetRollouts) load(ctx context.Context, r rollout.Repo) (*gh.Repo, *config.RepoConfig, error) {
 	c, err := f.clients.NewInstallationClient(r.Installation)
@@ -75,15 +69,42 @@ func (f *fleetRollouts) Release(ctx context.Context, r rollout.Repo, ref string)
 	if err != nil {
 		return rollout.Fleet{}, false, err
 	}
-	out := rollout.Fleet{WaveSize: rolloutWave, MaxFailureShare: rolloutShare,
-		DevBranch: cfg.Fleet.Staging.Branch, ProdBranch: cfg.Fleet.Production.Branch}
+	out, skipped := rolloutFleet(cfg.Fleet, insts)
+	if len(skipped) > 0 {
+		zerolog.Ctx(ctx).Warn().Str("repo", r.FullName()).Str("release", ref).Strs("canaries", skipped).
+			Msg("fleet.rollout.canaries names instances that are not live; the rollout goes on without them")
+	}
+	return out, len(out.Instances) > 0, nil
+}
+
+// rolloutFleet is what a rollout of tpl's release follows: its live
+// instances and the template's rollout plan. Canaries that are not live
+// instances are left out of the plan and returned: the template outlives
+// instances (one deleted or suspended after it was named a canary, or not
+// launched yet), and a stale name should not hold every release back, so
+// the rollout goes on without it and the name is logged for the
+// repository's people to fix. The config check cannot catch them, since
+// instances live in hoist's database, not in the file.
+func rolloutFleet(tpl config.RepoFleet, insts []fleet.Instance) (rollout.Fleet, []string) {
+	out := rollout.Fleet{WaveSize: tpl.Rollout.Wave, MaxFailureShare: tpl.Rollout.MaxFailuresValue,
+		DevBranch: tpl.Staging.Branch, ProdBranch: tpl.Production.Branch}
+	live := map[string]bool{}
 	for _, in := range insts {
 		// Suspended, launching and deleted instances keep what they run.
 		if in.State == fleet.StateLive {
 			out.Instances = append(out.Instances, in.Name)
+			live[in.Name] = true
 		}
 	}
-	return out, len(out.Instances) > 0, nil
+	var skipped []string
+	for _, c := range tpl.Rollout.Canaries {
+		if live[c] {
+			out.Canaries = append(out.Canaries, c)
+		} else {
+			skipped = append(skipped, c)
+		}
+	}
+	return out, skipped
 }
 
 func (f *fleetRollouts) Check(ctx context.Context, t rollout.Target) (rollout.Result, error) {
