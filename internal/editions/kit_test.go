@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -47,7 +46,7 @@ func startEditions(t *testing.T, repoYML string) *editionWorld {
 	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
 		t.Fatal(err)
 	}
-	origin := folderOrigin(t, direct.Client(), "site", "acme/site/")
+	origin := sitetest.BucketOrigin(t, direct.Client(), "site", "acme/site/")
 	_, file, _, _ := runtime.Caller(0)
 	node := testenv.Varnish(t, filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl"), origin)
 	serverYAML := fmt.Sprintf(`targets:
@@ -62,29 +61,6 @@ cdns:
 			h.PurgeOptions = []purge.Option{purge.WithRetry(purge.RetryPolicy{Attempts: 2, Base: 10 * time.Millisecond})}
 		}}})
 	return &editionWorld{Site: site, s3: direct.Client(), edge: node}
-}
-
-// folderOrigin serves a folder of the bucket at the root of a site, as
-// an S3 website endpoint with an origin path would: dir/ is
-// dir/index.html, the object's surrogate keys travel in
-// x-amz-meta-surrogate-key. The edge caches every page for an hour and
-// relies on purges.
-func folderOrigin(t *testing.T, client *s3.Client, bucket, prefix string) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := purge.SitePath(r.URL.Path)
-		out, err := client.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + p)})
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		defer out.Body.Close()
-		w.Header().Set("Content-Type", aws.ToString(out.ContentType))
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("x-amz-meta-surrogate-key", out.Metadata["surrogate-key"])
-		io.Copy(w, out.Body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
 }
 
 // get fetches p from the edge.

@@ -41,7 +41,7 @@ func TestPromotionDeploysTheDiffAndPurgesVarnish(t *testing.T) {
 	if _, err := direct.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
 		t.Fatal(err)
 	}
-	origin := edgeOrigin(t, direct.Client(), "site", "acme/site/staging/")
+	origin := sitetest.BucketOrigin(t, direct.Client(), "site", "acme/site/staging/")
 	nodeA := testenv.Varnish(t, shippedVCL(), origin)
 	nodeB := testenv.Varnish(t, shippedVCL(), origin)
 	nodes := []string{nodeA, nodeB}

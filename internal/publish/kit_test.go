@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -13,39 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-github/v60/github"
 	"github.com/hoist-dev/hoist/internal/publish"
-	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/world"
 )
 
 // Helpers of this package's tests only; the test world is sitetest.Site.
-
-// edgeOrigin serves an edition prefix of the bucket at the root of a site,
-// as an S3 website endpoint with an origin path would: dir/ is
-// dir/index.html, the object's surrogate keys travel in
-// x-amz-meta-surrogate-key. The edge caches every page for an hour and
-// relies on purges, so Cache-Control is raised for Varnish.
-func edgeOrigin(t *testing.T, client *s3.Client, bucket, prefix string) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := purge.SitePath(r.URL.Path)
-		out, err := client.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + p)})
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		defer out.Body.Close()
-		w.Header().Set("Content-Type", aws.ToString(out.ContentType))
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("x-amz-meta-surrogate-key", out.Metadata["surrogate-key"])
-		io.Copy(w, out.Body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
-}
 
 // purgeGate holds purge requests until it is opened, so a test can look at
 // the edge between the deploy and the purge; it counts them.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -120,21 +119,9 @@ func startWorldWith(t *testing.T, beforeMove func(w *world), observe func(method
 		t.Fatal(err)
 	}
 	client := direct.Client()
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out, err := client.GetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String("site"), Key: aws.String("acme/site/staging/" + purge.SitePath(r.URL.Path))})
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		defer out.Body.Close()
-		w.Header().Set("Content-Type", aws.ToString(out.ContentType))
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("x-amz-meta-surrogate-key", out.Metadata["surrogate-key"])
-		io.Copy(w, out.Body)
-	}))
-	t.Cleanup(origin.Close)
+	origin := sitetest.BucketOrigin(t, client, "site", "acme/site/staging/")
 	_, file, _, _ := runtime.Caller(0)
-	node := testenv.Varnish(t, filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl"), origin.Listener.Addr().String())
+	node := testenv.Varnish(t, filepath.Join(filepath.Dir(file), "..", "..", "examples", "varnish", "hoist.vcl"), origin)
 
 	serverYAML := fmt.Sprintf(`targets:
   site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
