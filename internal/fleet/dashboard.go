@@ -20,15 +20,23 @@ type People interface {
 	Require(w http.ResponseWriter, r *http.Request) (login string, ok bool)
 }
 
-// MountDashboard adds the fleet page and its launch form. Reading needs
-// read permission on the repository, launching the fleet's permission
-// (maintain by default), both as GitHub answers for the signed-in person.
+// MountDashboard adds the fleet page with its launch form, and each
+// instance's page with its launch progress, settings, history and
+// lifecycle forms. Reading needs read permission on the repository,
+// launching and changing the fleet's permission (maintain by default),
+// both as GitHub answers for the signed-in person.
 func (s *Service) MountDashboard(mux *http.ServeMux, people People, publicURL string) {
 	mux.HandleFunc("GET /fleets/{owner}/{repo}", func(w http.ResponseWriter, r *http.Request) {
 		s.serveFleetPage(w, r, people, "", http.StatusOK)
 	})
 	mux.HandleFunc("POST /fleets/{owner}/{repo}", func(w http.ResponseWriter, r *http.Request) {
 		s.serveFleetLaunch(w, r, people, publicURL)
+	})
+	mux.HandleFunc("GET /fleets/{owner}/{repo}/instances/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveInstancePage(w, r, people)
+	})
+	mux.HandleFunc("POST /fleets/{owner}/{repo}/instances/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveInstanceAction(w, r, people, publicURL)
 	})
 }
 
@@ -89,10 +97,7 @@ func (s *Service) serveFleetPage(w http.ResponseWriter, r *http.Request, people 
 	for _, in := range list {
 		views = append(views, s.view(r.Context(), in, &rc.cfg.Fleet))
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = fleetPage.Execute(w, map[string]any{
+	renderPage(w, r, status, fleetPage, map[string]any{
 		"Repo": rc.repo.FullName(), "Instances": views, "Notice": notice,
 		"CanLaunch": permissionRank(perm) >= permissionRank(rc.cfg.Fleet.Permission), "Permission": rc.cfg.Fleet.Permission,
 		"Fields": SchemaFields(rc.cfg.Fleet.Settings.Schema.Doc),
@@ -100,13 +105,7 @@ func (s *Service) serveFleetPage(w http.ResponseWriter, r *http.Request, people 
 }
 
 func (s *Service) serveFleetLaunch(w http.ResponseWriter, r *http.Request, people People, publicURL string) {
-	// A form post from another site carries the session cookie too:
-	// only this origin's own pages may launch.
-	if o := r.Header.Get("Origin"); o != "" && publicURL != "" && strings.TrimSuffix(o, "/") != strings.TrimSuffix(originOf(publicURL), "/") {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
-		return
-	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if crossSite(r, publicURL) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 		return
 	}
@@ -118,12 +117,13 @@ func (s *Service) serveFleetLaunch(w http.ResponseWriter, r *http.Request, peopl
 		http.Error(w, fmt.Sprintf("launching instances needs %s permission on %s", rc.cfg.Fleet.Permission, rc.repo.FullName()), http.StatusForbidden)
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
 	settings := FormSettings(rc.cfg.Fleet.Settings.Schema.Doc, r.PostForm)
-	_, err := s.Launch(r.Context(), LaunchRequest{Repo: rc.repo.FullName(), Name: r.PostForm.Get("name"), Plan: Plan(r.PostForm.Get("plan")),
+	in, err := s.Launch(r.Context(), LaunchRequest{Repo: rc.repo.FullName(), Name: r.PostForm.Get("name"), Plan: Plan(r.PostForm.Get("plan")),
 		Settings: settings, Actor: login})
 	if err != nil {
 		if e, ok := err.(*Error); ok {
@@ -133,7 +133,8 @@ func (s *Service) serveFleetLaunch(w http.ResponseWriter, r *http.Request, peopl
 		s.failPage(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/fleets/"+rc.repo.FullName(), http.StatusSeeOther)
+	// The instance's page shows the launch's progress.
+	http.Redirect(w, r, instancePath(rc.repo.FullName(), in.Name)+"?done=launch", http.StatusSeeOther)
 }
 
 func originOf(u string) string {
@@ -266,7 +267,7 @@ var fleetPage = template.Must(template.New("fleet").Parse(`<!doctype html>
 <h1>Fleet of {{.Repo}}</h1>
 {{if .Notice}}<p class="notice" role="alert">{{.Notice}}</p>{{end}}
 <table id="instances"><tr><th>Instance</th><th>Plan</th><th>State</th><th>Version</th><th>Settings</th><th>Updated</th><th>Links</th></tr>
-{{range .Instances}}<tr data-instance="{{.Name}}"><td>{{.Name}}</td><td>{{.Plan}}{{if .ExpiresAt}} until {{.ExpiresAt.Format "2006-01-02"}}{{end}}</td>
+{{range .Instances}}<tr data-instance="{{.Name}}"><td><a href="/fleets/{{$.Repo}}/instances/{{.Name}}">{{.Name}}</a></td><td>{{.Plan}}{{if .ExpiresAt}} until {{.ExpiresAt.Format "2006-01-02"}}{{end}}</td>
 <td class="{{.State}}">{{.State}}{{if .Reason}}: {{.Reason}}{{end}}</td><td>{{.Version}} {{printf "%.7s" .SHA}}</td><td>v{{.SettingsVersion}}</td>
 <td>{{.UpdatedAt.Format "2006-01-02 15:04"}}</td><td>{{range $stage, $url := .URLs}}<a href="{{$url}}">{{$stage}}</a> {{end}}</td></tr>
 {{else}}<tr><td colspan="7">No instances yet.</td></tr>{{end}}

@@ -97,9 +97,15 @@ func (s *Service) Workers(e *jobs.Engine) {
 type Error struct {
 	Status  int
 	Message string
+	// Err is the cause when there is one (a *config.SettingsError), for
+	// callers that show each problem at its place.
+	Err error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap is the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 func refuse(status int, format string, args ...any) error {
 	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}

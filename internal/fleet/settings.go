@@ -78,7 +78,7 @@ func (s *Service) ChangeSettings(ctx context.Context, req SettingsRequest) (Sett
 	}
 	resolved, err := f.Settings.Schema.Resolve(next)
 	if err != nil {
-		return SettingsResult{}, refuse(http.StatusUnprocessableEntity, "settings refused by the fleet's schema: %v", err)
+		return SettingsResult{}, &Error{Status: http.StatusUnprocessableEntity, Message: "settings refused by the fleet's schema: " + err.Error(), Err: err}
 	}
 	res := SettingsResult{Before: in, After: in}
 	if bytes.Equal(settingsJSON(resolved), settingsJSON(in.Settings)) {
