@@ -290,6 +290,10 @@ func placeProblems(problems []string, fields []EditField) (byField map[string][]
 			continue
 		}
 		loc, msg := m[1], m[2]
+		if msg == "validation failed" && len(problems) > 1 {
+			// The validator's summary of the problems listed apart.
+			continue
+		}
 		if mm := missingRE.FindStringSubmatch(msg); mm != nil {
 			placed := true
 			for _, q := range quotedName.FindAllStringSubmatch(mm[1], -1) {

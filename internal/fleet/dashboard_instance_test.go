@@ -56,6 +56,7 @@ type page struct {
 	code int
 	body string
 	url  *url.URL
+	csp  string
 }
 
 func getPage(t *testing.T, c *http.Client, u string) page {
@@ -66,7 +67,7 @@ func getPage(t *testing.T, c *http.Client, u string) page {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return page{res.StatusCode, string(b), res.Request.URL}
+	return page{res.StatusCode, string(b), res.Request.URL, res.Header.Get("Content-Security-Policy")}
 }
 
 // postForm posts a form as a browser on origin would (no origin: none
@@ -89,7 +90,7 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values, origin st
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return page{res.StatusCode, string(b), res.Request.URL}
+	return page{res.StatusCode, string(b), res.Request.URL, res.Header.Get("Content-Security-Policy")}
 }
 
 // hostile are setting and reason values that would run script in a page
@@ -153,6 +154,10 @@ func TestDashboardInstance(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Logf("steps seen running: %v", running)
+	// The page runs no script: the dashboard's policy allows none.
+	if !strings.Contains(p.csp, "default-src 'none'") || strings.Contains(p.csp, "script-src") || strings.Contains(p.body, "<script") {
+		t.Fatalf("instance page policy %q", p.csp)
+	}
 	if len(running) < 2 || !strings.Contains(p.body, `id="state">live`) || strings.Contains(p.body, `data-state="running"`) ||
 		strings.Contains(p.body, `data-state="pending"`) || strings.Count(p.body, `data-state="done"`) != 12 {
 		t.Fatalf("launched instance's page (steps seen running %v):\n%s", running, p.body)
