@@ -6,6 +6,8 @@
 // candidate in headless Chromium and posts the check run with screenshots;
 // staging is fast-forwarded, deployed by diff and purged, and a GitHub
 // deployment records it; data that breaks a page is stopped before staging.
+// A fleet section follows (fleet.go): instances of a second repository
+// launched, changed at run time and upgraded by a release.
 // Each step is timed and reported; the demo succeeds only if every step
 // did.
 package demo
