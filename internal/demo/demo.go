@@ -6,6 +6,8 @@
 // candidate in headless Chromium and posts the check run with screenshots;
 // staging is fast-forwarded, deployed by diff and purged, and a GitHub
 // deployment records it; data that breaks a page is stopped before staging.
+// A fleet section follows (fleet.go): instances of a second repository
+// launched, changed at run time and upgraded by a release.
 // Each step is timed and reported; the demo succeeds only if every step
 // did.
 package demo
@@ -154,7 +156,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.step("redeliver it: handled once", r.redeliver) &&
 		r.step("refuse a forged webhook", r.refuseForged) &&
 		r.step("the dashboard shows the environments", r.dashboard) &&
-		r.step("a broken deploy is rolled back automatically", r.autoRollback)
+		r.step("a broken deploy is rolled back automatically", r.autoRollback) &&
+		r.fleetSteps()
 	rep.OK = ok
 	rep.TotalMS = time.Since(start).Milliseconds()
 	if ok && o.Keep {
@@ -194,6 +197,8 @@ type runner struct {
 	promoted     string // the build staging was promoted to
 	delivery     string
 	payload      []byte
+
+	fleet fleetState
 }
 
 func (r *runner) step(name string, fn func(*Step) error) bool {
@@ -277,7 +282,7 @@ func (r *runner) startEdge(s *Step) error {
 	if err != nil {
 		return err
 	}
-	r.origin = &http.Server{Handler: originHandler(r.sitesDir, stagingEdition), ReadHeaderTimeout: 10 * time.Second}
+	r.origin = &http.Server{Handler: r.fleetHosts(originHandler(r.sitesDir, stagingEdition)), ReadHeaderTimeout: 10 * time.Second}
 	go r.origin.Serve(l)
 	originAddr := l.Addr().String()
 	r.siteURL = "http://" + originAddr + "/"
@@ -377,6 +382,10 @@ func (r *runner) startServer(s *Step) error {
 		return err
 	}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
+	if err := r.fleetServerConfig(cfg); err != nil {
+		ln.Close()
+		return err
+	}
 	log := r.opts.Log
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := app.New(ctx, cfg, server.Options{Logger: &log, Listener: ln})

@@ -26,7 +26,7 @@ func TestDemoRunsEveryStep(t *testing.T) {
 	}
 	want := []string{"emulator", "edge", "start hoist", "install hoist", "content change", "pushes pre-staging", "smoke-test",
 		"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard",
-		"rolled back automatically"}
+		"rolled back automatically", "fleet template", "launch two fleet instances", "colour at run time", "roll a release out"}
 	if len(rep.Steps) != len(want) {
 		t.Fatalf("steps = %d, want %d:\n%s", len(rep.Steps), len(want), rep.Text())
 	}
@@ -53,9 +53,23 @@ func TestDemoRunsEveryStep(t *testing.T) {
 	if d := rep.Steps[15].Detail; !strings.Contains(d, "hoist/verify failed on") || !strings.Contains(d, "holds staging: verification of") {
 		t.Errorf("rollback step: %s", d)
 	}
+	// The fleet section: both instances served at both hostnames, one
+	// colour changed without touching the other, the release rolled out.
+	if d := rep.Steps[17].Detail; !strings.Contains(d, "coyote (#d2691e) and runner (#1e90ff) live") || len(rep.Steps[17].Links) != 4 {
+		t.Errorf("launch step: %s %v", d, rep.Steps[17].Links)
+	}
+	if d := rep.Steps[18].Detail; !strings.Contains(d, "2 files written") || !strings.Contains(d, "runner still #1e90ff") {
+		t.Errorf("colour step: %s", d)
+	}
+	if d := rep.Steps[19].Detail; !strings.Contains(d, "hoist/fleet success (2 of 2 upgraded") || !strings.Contains(d, "Release 2") {
+		t.Errorf("rollout step: %s", d)
+	}
 	// With Varnish installed the purge is real: the edge served the
 	// coming-soon page from its cache until hoist purged it.
 	if testenv.HaveVarnish() && !strings.Contains(rep.Steps[8].Detail, "Varnish purged") {
 		t.Errorf("deploy step: %s", rep.Steps[8].Detail)
+	}
+	if testenv.HaveVarnish() && !strings.Contains(rep.Steps[18].Detail, "2 purged (the edge purged by key") {
+		t.Errorf("colour step: %s", rep.Steps[18].Detail)
 	}
 }

@@ -36,7 +36,8 @@ type demoReport struct {
 
 // demoSteps are the steps the demo plays, in order (a part of each name).
 var demoSteps = []string{"emulator", "edge", "start hoist", "install hoist", "content change", "pushes pre-staging", "smoke-test",
-	"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard", "rolled back automatically"}
+	"staging fast-forwarded", "deployed by diff", "pull request", "injected data", "deliver", "redeliver", "forged", "dashboard", "rolled back automatically",
+	"fleet template", "launch two fleet instances", "colour at run time", "roll a release out"}
 
 // TestHoistDemoJSON builds the hoist binary and runs `hoist demo --json`
 // as a user does: it must exit 0 and print a report in which every step
@@ -53,7 +54,7 @@ func TestHoistDemoJSON(t *testing.T) {
 		t.Fatalf("go build ./cmd/hoist: %v\n%s", err, out)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--json", "--data", t.TempDir())
 	cmd.Env = append(os.Environ(), "HOIST_CHROMIUM="+chromium)
@@ -104,5 +105,9 @@ func TestHoistDemoJSON(t *testing.T) {
 	}
 	if shots == 0 {
 		t.Errorf("smoke step links no screenshot: %v", smoke.Links)
+	}
+	// The rollout step links the hoist/fleet check run of the release.
+	if rollout := rep.Steps[len(rep.Steps)-1]; !strings.HasPrefix(rollout.Links["check run"], rep.GitHubURL+"/acme/shops/runs/") {
+		t.Errorf("rollout step links %v, want its hoist/fleet check run", rollout.Links)
 	}
 }

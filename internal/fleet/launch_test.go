@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/purge"
 	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
@@ -77,6 +79,19 @@ func TestLaunchEndToEnd(t *testing.T) {
 	}
 	if urls := live["urls"].(map[string]any); urls["production"] != "https://shop.example.com/" {
 		t.Errorf("urls: %v", urls)
+	}
+
+	// Each stage's deploy purged what it wrote on the stage's CDN: a name
+	// launched again, or a stage upgraded by a rollout, must not be served
+	// from what the cache kept.
+	launchPurges := strings.Join(w.edge.seen(), "\n")
+	for _, env := range []string{"dev-shop", "shop"} {
+		edition := serverconfig.Edition("acme/site", env)
+		for _, p := range []string{"/hoist-settings.json", "/p19/"} {
+			if key := deploy.PathKey(edition, purge.SitePath(p)); !strings.Contains(launchPurges, key) {
+				t.Errorf("the launch's deploy of %s did not purge %s (%s); the edge saw:\n%s", env, p, key, launchPurges)
+			}
+		}
 	}
 
 	// A second launch of the same name is refused and changes nothing.

@@ -112,6 +112,20 @@ func (s *Publisher) DeployStage(ctx context.Context, full string, env pipeline.E
 	if err != nil {
 		return res, fmt.Errorf("deploy stage %s: %w", env.Name, err)
 	}
+	if len(env.Purge) > 0 {
+		// What changed is purged as an environment's deploy purges it: an
+		// upgraded stage behind a cache would go on serving the release
+		// it replaced. A purge that fails is kept and sent with the next
+		// deploy of the stage.
+		cdns, extra, err := s.cdnsFor(ctx, full, env)
+		if err != nil {
+			return res, fmt.Errorf("stage %s: %w", env.Name, err)
+		}
+		owner, name, _ := strings.Cut(full, "/")
+		if err := s.purgeAfterDeploy(ctx, PublishArgs{Owner: owner, Repo: name, Env: env.Name}, res, env.URL, cdns, extra, &publishSummary{}); err != nil {
+			return res, fmt.Errorf("stage %s: %w", env.Name, err)
+		}
+	}
 	return res, nil
 }
 
