@@ -8,8 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +26,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
+	hoistworld "github.com/hoist-dev/hoist/internal/world"
 )
 
 // Helpers of this package's tests only.
@@ -484,4 +489,92 @@ func get(t testing.TB, url string) string {
 		return resp.Status
 	}
 	return string(b)
+}
+
+// buildHoist builds the hoist binary for the test.
+func buildHoist(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hoist")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hoist")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveProcess is `hoist serve` running as a process of its own, in a
+// process group of its own so that its browsers go with it.
+type serveProcess struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	done   chan struct{}
+	output *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// startServe runs bin serve on the configuration file and settings (as
+// sitetest's Settings gives them) and waits until it is ready. Its log is
+// shown when the test fails.
+func startServe(t testing.TB, bin, file string, env map[string]string) *serveProcess {
+	t.Helper()
+	p := &serveProcess{t: t, done: make(chan struct{}), output: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(bin, "serve", "--config", file)
+	p.cmd.Env = os.Environ()
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p.mu, p.output}, lockedWriter{p.mu, p.output}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("hoist serve (pid %d) said:\n%s", p.cmd.Process.Pid, p.output.String())
+			p.mu.Unlock()
+		}
+	})
+	if err := hoistworld.WaitReady(env["HOIST_PUBLIC_URL"], 60*time.Second); err != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		t.Fatalf("hoist serve: %v\n%s", err, p.output.String())
+	}
+	return p
+}
+
+// kill sends SIGKILL to the process and its children, and waits.
+func (p *serveProcess) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// stop asks the process to stop (SIGTERM) and waits, killing it after 30 s.
+func (p *serveProcess) stop() {
+	_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.t.Errorf("hoist serve did not stop within 30s of SIGTERM")
+		p.kill()
+	}
 }
