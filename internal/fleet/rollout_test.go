@@ -22,7 +22,7 @@ import (
 // once, each folder serves the new page with its own settings, and the
 // hoist/fleet check run says so.
 func TestRolloutEndToEnd(t *testing.T) {
-	w := startFleetSpec(t, rolloutSpec(rolloutYML("canaries: [alpha], wave: 2, max_failures: 34%")))
+	w := startFleetSpec(t, rolloutSpec(rolloutYML("canaries: [alpha], wave: 2, max_failures: 0%")))
 	names := []string{"alpha", "beta", "gamma"}
 	w.launchAll(names...)
 
@@ -42,7 +42,7 @@ func TestRolloutEndToEnd(t *testing.T) {
 		}
 	}
 	r, insts := w.rolloutOf(release, rollout.RolloutFinished)
-	if r.Spec.WaveSize != 2 || r.Spec.MaxFailureShare != 0.34 || len(r.Spec.Canaries) != 1 {
+	if r.Spec.WaveSize != 2 || r.Spec.MaxFailureShare != 0 || len(r.Spec.Canaries) != 1 {
 		t.Errorf("rollout plan %+v, want the template's", r.Spec)
 	}
 	for _, n := range names {
@@ -62,6 +62,30 @@ func TestRolloutEndToEnd(t *testing.T) {
 		}
 	}
 	w.upgradedOnce(names, release, moves, puts0)
+
+	// A release whose page loses what the smoke test expects fails the
+	// canary's staging stage in Chromium; with no failure allowed the
+	// rollout stops there: nothing is deployed, no other branch moves.
+	broken := w.Commit("public/index.html", strings.ReplaceAll(rolloutPage("Release 3"), "Shop", "Oops"), "Release 3")
+	w.Push("main")
+	stopped := w.fleetRun(broken, "failure")
+	if got := stopped.GetOutput().GetTitle(); got != "Rollout stopped: 1 failed, 0 upgraded, 2 not started" {
+		t.Errorf("check run title %q", got)
+	}
+	_, insts = w.rolloutOf(broken, rollout.RolloutStopped)
+	if a := insts["alpha"]; a.State != rollout.StateFailed || a.Stage != rollout.StageDev || !strings.Contains(a.Reason, "smoke test failed") {
+		t.Errorf("alpha: %+v, want failed at dev on its smoke test", a)
+	}
+	heads := map[string]string{"dev-alpha": broken, "alpha": release, "dev-beta": release, "beta": release, "dev-gamma": release, "gamma": release}
+	for b, want := range heads {
+		if got := w.Head(b); got != want {
+			t.Errorf("after the broken release %s is at %s, want %s", b, got, want)
+		}
+	}
+	origin := "http://" + sitetest.BucketOrigin(t, w.bucket, "fleet", "acme/site/dev-alpha/")
+	if page := get(t, origin+"/"); !strings.Contains(page, "Release 2") {
+		t.Errorf("dev-alpha serves %q after its smoke test failed, want release 2 still", page)
+	}
 }
 
 // TestRolloutResumesAfterARestart stops hoist while a rollout is between
