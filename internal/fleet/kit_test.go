@@ -8,18 +8,25 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-github/v60/github"
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
+	hoistworld "github.com/hoist-dev/hoist/internal/world"
 )
 
 // Helpers of this package's tests only.
@@ -226,6 +233,23 @@ func startFleet(t *testing.T, tweaks ...func(*serverconfig.Server)) *world {
 
 func startFleetWith(t *testing.T, dashboard bool, tweaks ...func(*serverconfig.Server)) *world {
 	t.Helper()
+	files, pages := sitePages()
+	return startFleetSpec(t, fleetSpec{repoYML: fmt.Sprintf(fleetYML, pages), files: files, dashboard: dashboard, tweaks: tweaks})
+}
+
+// fleetSpec is a fleet world's repository and server: the template and
+// site files of acme/site, HOIST_* settings (a PostgreSQL database) and
+// changes to the server configuration.
+type fleetSpec struct {
+	repoYML   string
+	files     map[string]string
+	env       map[string]string
+	dashboard bool
+	tweaks    []func(*serverconfig.Server)
+}
+
+func startFleetSpec(t *testing.T, spec fleetSpec) *world {
+	t.Helper()
 	endpoint, key, secret := testenv.VersityGW(t)
 	counted := testenv.CountS3Writes(t, endpoint)
 	ctx := context.Background()
@@ -238,6 +262,9 @@ func startFleetWith(t *testing.T, dashboard bool, tweaks ...func(*serverconfig.S
 	}
 	cf := newCloudflare(t)
 	ed := newEdge(t)
+	// The job poll and GitHub write pace are those servetest.Tune gives
+	// hoist in process, written out for a hoist serve started as a process
+	// of its own on this file.
 	serverYAML := fmt.Sprintf(`targets:
   instances: { type: s3, bucket: fleet, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
 cdns:
@@ -247,11 +274,15 @@ fleet:
     - { name: ops, token: %q, repos: [acme/site, acme/other] }
     - { name: elsewhere, token: %q, repos: [acme/third] }
   dns: { api_url: %q, token: %q, zone_id: %q, target: edge.example.net, proxied: true }
+jobs: { poll_interval: 50ms }
+github: { write_interval: 50ms, writes_per_minute: 1220 }
 `, counted.URL, key, ed.srv.URL, opsToken, otherToken, cf.srv.URL, cfToken, cfZone)
-	files, pages := sitePages()
-	site := sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: serverYAML, RepoYML: fmt.Sprintf(fleetYML, pages),
-		Env: map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)}, Files: files,
-		Branches: []string{"main"}, Repos: []string{"other"}, Tweaks: tweaks, Dashboard: dashboard})
+	env := map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)}
+	for k, v := range spec.env {
+		env[k] = v
+	}
+	site := sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: serverYAML, RepoYML: spec.repoYML,
+		Env: env, Files: spec.files, Branches: []string{"main"}, Repos: []string{"other"}, Tweaks: spec.tweaks, Dashboard: spec.dashboard})
 	return &world{Site: site, bucket: direct.Client(), writes: counted, cf: cf, edge: ed}
 }
 
@@ -310,4 +341,240 @@ func (w *world) waitState(name, state string, within time.Duration) map[string]a
 	}
 	w.T.Fatalf("instance %s not %s within %s: %v", name, state, within, last)
 	return nil
+}
+
+// rolloutYML is a fleet of a one-page site whose stages are both
+// smoke-tested in Chromium, with rollout as the template's fleet.rollout.
+func rolloutYML(rollout string) string {
+	return `version: 1
+site: { root: public }
+fleet:
+  release: { branch: main }
+  target: instances
+  staging:    { host: "stg-{name}.example.com", gates: { smoke: true }, purge: [ { cdn: edge } ] }
+  production: { host: "{name}.example.com", gates: { smoke: true }, purge: [ { cdn: edge } ] }
+  settings:
+    schema:
+      required: [colour]
+      properties:
+        colour: { type: string, pattern: "^#[0-9a-f]{6}$" }
+  rollout: { ` + rollout + ` }
+smoke:
+  pages: [ { path: /, expect_text: "Shop" } ]
+`
+}
+
+// rolloutSpec is a fleet world on the one-page site of rolloutPage.
+func rolloutSpec(repoYML string) fleetSpec {
+	return fleetSpec{repoYML: repoYML, files: map[string]string{"public/index.html": rolloutPage("Release 1")}}
+}
+
+// rolloutPage is the site's page: it paints the instance's colour from
+// its settings file.
+func rolloutPage(version string) string {
+	return `<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1><p>` + version + `</p>
+<script>fetch("/hoist-settings.json").then(r => r.json()).then(s => { document.body.style.background = s.colour; });</script>
+</body></html>`
+}
+
+// colourOf is the colour an instance is launched with.
+func colourOf(name string) string {
+	return fmt.Sprintf("#%06x", 0x102030+len(name)*0x010101+int(name[0]))
+}
+
+// launchAll launches the instances through the API at once and waits
+// until every one is live.
+func (w *world) launchAll(names ...string) {
+	w.T.Helper()
+	for _, n := range names {
+		code, out := w.call("POST", "/api/fleets/acme/site/instances", opsToken,
+			map[string]any{"name": n, "plan": "paid", "settings": map[string]any{"colour": colourOf(n)}})
+		if code != 202 {
+			w.T.Fatalf("launch %s: %d %v", n, code, out)
+		}
+	}
+	for _, n := range names {
+		w.waitState(n, "live", 90*time.Second)
+	}
+}
+
+// until polls cond until it holds, failing the test with its last
+// explanation after timeout.
+func (w *world) until(timeout time.Duration, cond func() (bool, string)) {
+	w.T.Helper()
+	sitetest.Eventually(w.T, timeout, cond)
+}
+
+// rolloutOf waits for the rollout of sha to reach state and returns it
+// with its instances by name.
+func (w *world) rolloutOf(sha string, state rollout.RolloutState) (rollout.Rollout, map[string]rollout.Instance) {
+	w.T.Helper()
+	var r rollout.Rollout
+	var insts []rollout.Instance
+	w.until(90*time.Second, func() (bool, string) {
+		var err error
+		if r, err = w.Caps.Rollouts.Find(context.Background(), "acme/site", sha); err != nil {
+			return false, err.Error()
+		}
+		if r, insts, err = w.Caps.Rollouts.Rollout(context.Background(), r.ID); err != nil {
+			return false, err.Error()
+		}
+		return r.State == state, fmt.Sprintf("rollout %d is %s (%s), want %s", r.ID, r.State, r.Reason, state)
+	})
+	out := map[string]rollout.Instance{}
+	for _, i := range insts {
+		out[i.Name] = i
+	}
+	return r, out
+}
+
+// fleetRun waits for the newest hoist/fleet check run on sha to be
+// completed with conclusion.
+func (w *world) fleetRun(sha, conclusion string) *github.CheckRun {
+	w.T.Helper()
+	var run *github.CheckRun
+	w.until(2*time.Minute, func() (bool, string) {
+		runs, _, err := w.Alice.Checks.ListCheckRunsForRef(context.Background(), "acme", "site", sha,
+			&github.ListCheckRunsOptions{CheckName: github.String(rollout.CheckName)})
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(runs.CheckRuns) == 0 {
+			return false, "no " + rollout.CheckName + " check run"
+		}
+		run = runs.CheckRuns[0]
+		for _, r := range runs.CheckRuns {
+			if r.GetID() > run.GetID() {
+				run = r
+			}
+		}
+		return run.GetStatus() == "completed" && run.GetConclusion() == conclusion,
+			fmt.Sprintf("%s is %s/%s, want completed/%s: %s\n%s", rollout.CheckName, run.GetStatus(), run.GetConclusion(), conclusion,
+				run.GetOutput().GetTitle(), run.GetOutput().GetSummary())
+	})
+	return run
+}
+
+// refMoves are the pushes GitHub sent for branches moving to sha, by
+// branch: the ids of their deliveries, in order.
+func (w *world) refMoves(sha string) map[string][]int64 {
+	w.T.Helper()
+	out := map[string][]int64{}
+	for _, d := range w.GH.Deliveries() {
+		if d.Event != "push" {
+			continue
+		}
+		var p struct{ Ref, Before, After string }
+		if err := json.Unmarshal(d.Payload, &p); err != nil {
+			w.T.Fatalf("push delivery %d: %v", d.ID, err)
+		}
+		if p.After == sha && p.Before != p.After && strings.HasPrefix(p.Ref, "refs/heads/") {
+			b := strings.TrimPrefix(p.Ref, "refs/heads/")
+			out[b] = append(out[b], d.ID)
+		}
+	}
+	return out
+}
+
+// get fetches url and returns the body of a 200 answer, or the status.
+func get(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return resp.Status
+	}
+	return string(b)
+}
+
+// buildHoist builds the hoist binary for the test.
+func buildHoist(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hoist")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hoist")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveProcess is `hoist serve` running as a process of its own, in a
+// process group of its own so that its browsers go with it.
+type serveProcess struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	done   chan struct{}
+	output *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// startServe runs bin serve on the configuration file and settings (as
+// sitetest's Settings gives them) and waits until it is ready. Its log is
+// shown when the test fails.
+func startServe(t testing.TB, bin, file string, env map[string]string) *serveProcess {
+	t.Helper()
+	p := &serveProcess{t: t, done: make(chan struct{}), output: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p.cmd = exec.Command(bin, "serve", "--config", file)
+	p.cmd.Env = os.Environ()
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p.mu, p.output}, lockedWriter{p.mu, p.output}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("hoist serve (pid %d) said:\n%s", p.cmd.Process.Pid, p.output.String())
+			p.mu.Unlock()
+		}
+	})
+	if err := hoistworld.WaitReady(env["HOIST_PUBLIC_URL"], 60*time.Second); err != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		t.Fatalf("hoist serve: %v\n%s", err, p.output.String())
+	}
+	return p
+}
+
+// kill sends SIGKILL to the process and its children, and waits.
+func (p *serveProcess) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// stop asks the process to stop (SIGTERM) and waits, killing it after 30 s.
+func (p *serveProcess) stop() {
+	_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.t.Errorf("hoist serve did not stop within 30s of SIGTERM")
+		p.kill()
+	}
 }

@@ -206,6 +206,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	switch e.opts.Store.Dialect() {
 	case store.SQLite:
+		if e.opts.Store.ServesAlone() {
+			if _, err := handBackSQLite(ctx, e.opts.Store.SQLDB(), e.opts.Logger.With().Str("component", "jobs").Logger()); err != nil {
+				return err
+			}
+		}
 		client, err := river.NewClient(riversqlite.New(e.opts.Store.SQLDB()), cfg)
 		if err != nil {
 			return fmt.Errorf("jobs: %w", err)

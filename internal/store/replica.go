@@ -32,3 +32,8 @@ func (s *Store) serveAlone() error {
 	s.unlock = unlock
 	return nil
 }
+
+// ServesAlone reports whether this process holds the SQLite database as
+// its only hoist serve (Options.ServeAlone): then no other process runs
+// its jobs, and a job it finds running at start was left by one that died.
+func (s *Store) ServesAlone() bool { return s.unlock != nil }
