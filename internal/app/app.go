@@ -185,6 +185,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Verify = verify.New(verify.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publish: c.Publish, Live: c.Smoke,
 		Alerts: verifyAlerter, Outcomes: verifyRecorder, Logger: log, Now: hooks.Now, BeforeMove: hooks.BeforeRollbackMove})
 	c.Publish.OnLanded(c.Verify)
+	c.Promotions.SetRollbacks(c.Verify)
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
