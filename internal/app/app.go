@@ -149,7 +149,8 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	}
 	c := &Capabilities{}
 	c.Outcomes = safety.NewRecorder(safety.Deps{Store: st, Registerer: engine.Registerer(), MetricsRepos: cfg.Alerts.MetricsRepos, Now: hooks.Now})
-	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace})
+	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace,
+		Pacer: safety.StorePacer{Store: st}})
 	// A nil *Webhook in an interface is not a nil interface; the
 	// capabilities test for nil, so none is given when alerts are off.
 	var alerts alerter
