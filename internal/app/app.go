@@ -245,7 +245,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 			return nil, built{}, err
 		}
 		rollouts := rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
-		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Access: auth,
+		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Groups: c.Groups, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
 		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)
