@@ -20,7 +20,8 @@ import (
 // git: a new commit with exactly the fix's tree whose parents are the
 // rollback and the fix, moved with compare-and-swap, gated on the fix's own
 // checks, deployed and verified, with the rollback kept in the history.
-// The next change promotes the same way.
+// The next change promotes the same way; a person's commit on staging
+// stops it, as before.
 func TestPromotionAfterRollbackRejoins(t *testing.T) {
 	w := startWorld(t, nil)
 	ctx := context.Background()
@@ -134,5 +135,20 @@ smoke:
 	}
 	if run := w.verifyRun(c.GetSHA()); run.GetConclusion() != "success" {
 		t.Fatalf("verification of the next change = %s", run.GetConclusion())
+	}
+
+	// A person's commit on staging is not hoist's: the next promotion is
+	// refused as diverged, never rejoined over it.
+	w.Git(w.Work, "fetch", "-q", "origin", "staging")
+	w.Git(w.Work, "checkout", "-q", "-B", "hotfix", "origin/staging")
+	hot := w.Commit("public/hotfix.txt", "fixed by hand", "Hotfix on staging")
+	w.Push("staging")
+	w.Git(w.Work, "checkout", "-q", "main")
+	later := w.Commit("public/later.txt", "later", "Later change")
+	w.Push("main")
+	w.Status(later, "success")
+	w.WaitAudit("staging", later, "refuse")
+	if head := w.Head("staging"); head != hot {
+		t.Fatalf("staging = %s, want the hotfix %s left alone", head, hot)
 	}
 }
