@@ -149,7 +149,8 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	}
 	c := &Capabilities{}
 	c.Outcomes = safety.NewRecorder(safety.Deps{Store: st, Registerer: engine.Registerer(), MetricsRepos: cfg.Alerts.MetricsRepos, Now: hooks.Now})
-	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace})
+	c.Alerts = safety.NewWebhook(cfg.Alerts.WebhookURL, safety.WebhookOptions{Pace: cfg.Alerts.Pace,
+		Pacer: safety.StorePacer{Store: st}})
 	// A nil *Webhook in an interface is not a nil interface; the
 	// capabilities test for nil, so none is given when alerts are off.
 	var alerts alerter
@@ -185,6 +186,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 	c.Verify = verify.New(verify.Deps{Clients: clients, Engine: engine, Store: st, Configs: c.Configs, Publish: c.Publish, Live: c.Smoke,
 		Alerts: verifyAlerter, Outcomes: verifyRecorder, Logger: log, Now: hooks.Now, BeforeMove: hooks.BeforeRollbackMove})
 	c.Publish.OnLanded(c.Verify)
+	c.Promotions.SetRollbacks(c.Verify)
 	installations, err := generate.AppInstallations(clients)
 	if err != nil {
 		return nil, built{}, err
@@ -243,7 +245,7 @@ func build(cfg *serverconfig.Server, log zerolog.Logger, st *store.Store, engine
 			return nil, built{}, err
 		}
 		rollouts := rolloutViews{s: c.Rollouts, web: strings.TrimRight(cfg.GitHubWebURL(), "/")}
-		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Access: auth,
+		c.Dashboard = web.NewDashboard(web.DashboardOptions{Logger: log, Holds: &storeHolds{st}, Images: smokeImages{c.Smoke}, Verify: c.Verify, Groups: c.Groups, Access: auth,
 			Audit: st, Clients: clients, Configs: c.Configs, Delivery: c.Outcomes, Rollouts: rollouts})
 		c.Dashboard.Mount(routes)
 		c.Fleet.MountDashboard(routes, people{auth}, cfg.PublicURL)

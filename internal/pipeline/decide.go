@@ -68,6 +68,10 @@ type Decision struct {
 	Holds []Hold
 	// Blocking are the target's commits the source lacks (when diverged).
 	Blocking []Commit
+	// Rejoin: the branch is not fast-forwarded to SHA but to a new commit
+	// with SHA's tree whose parents are From and SHA (Facts.Rejoin); the
+	// gates were evaluated on SHA.
+	Rejoin bool
 	// WaitUntil is the earliest time at which evaluating again can change
 	// the answer without another event (a soak ending, every hold
 	// expiring); zero when only an event can. A durable timer is scheduled
@@ -86,7 +90,7 @@ type Decision struct {
 // then auto: false means waiting for a person. A person's /promote skips
 // only that last step: there is no way to force a failing or pending gate.
 func (p *Pipeline) Decide(t Target, f Facts) Decision {
-	d := Decision{Target: t, SHA: f.SourceHead, From: f.TargetHead}
+	d := Decision{Target: t, SHA: f.SourceHead, From: f.TargetHead, Rejoin: f.Rejoin && f.Relation == RelationAhead}
 	env, ok := p.Env(t.Env)
 	if !ok {
 		d.Outcome = OutcomeRefuse

@@ -235,3 +235,24 @@ func TestDecideUnrelatedRefusesWithoutWaiting(t *testing.T) {
 		t.Errorf("reasons = %q", d.Reasons)
 	}
 }
+
+// A rejoin is carried to the decision only with the relation it stands
+// for; a diverged branch is refused whatever the facts say.
+func TestDecideRejoin(t *testing.T) {
+	p := mustPipeline(t, example)
+	f := stagingFacts()
+	f.Rejoin = true
+	if d := p.Decide(toStaging, f); d.Outcome != OutcomePromote || !d.Rejoin || d.SHA != devHead || d.From != stagingHead {
+		t.Errorf("rejoin decision = %+v", d)
+	}
+	f.Relation = RelationDiverged
+	if d := p.Decide(toStaging, f); d.Outcome != OutcomeRefuse || d.Rejoin {
+		t.Errorf("diverged decision = %+v", d)
+	}
+	f = stagingFacts()
+	f.Rejoin = true
+	f.Holds = []Hold{{Env: "staging", By: "hoist", Reason: "verification failed"}}
+	if d := p.Decide(toStaging, f); d.Outcome != OutcomeRefuse {
+		t.Errorf("a held rejoin must be refused: %+v", d)
+	}
+}

@@ -161,6 +161,11 @@ type Facts struct {
 	// Blocking are the commits of the target that the source lacks, when
 	// the two diverged.
 	Blocking []Commit
+	// Rejoin: the target differs from the source only by commits hoist
+	// made itself (automatic rollbacks, earlier rejoins), so Relation is
+	// given as ahead and the promotion is a new commit with SourceHead's
+	// tree whose parents are TargetHead and SourceHead (Decision.Rejoin).
+	Rejoin bool
 	// Checks are the check runs, commit statuses and workflow runs on
 	// SourceHead, from any app.
 	Checks []Check

@@ -84,6 +84,13 @@ func (s *Service) Evaluate(ctx context.Context, re RepoEvent, envName string, t 
 			return err
 		}
 		c.Facts, c.Decision = f, p.Decide(t, f)
+		if d := &c.Decision; d.Rejoin && d.Outcome != pipeline.OutcomeRefuse {
+			// A group moves its members by fast-forward alone, and moves
+			// them back to where they were; a rejoin commit is neither.
+			d.Outcome, d.Rejoin = pipeline.OutcomeRefuse, false
+			d.Reasons = []string{fmt.Sprintf("%s was set apart from %s by hoist's automatic rollback, and a release group moves its members only by fast-forward: merge %s into %s, then the group promotes again.",
+				env.Branch, t.Source, env.Branch, t.Source)}
+		}
 		return nil
 	})
 	if err != nil {

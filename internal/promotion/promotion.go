@@ -45,6 +45,9 @@ type Service struct {
 	// groups takes over promotions of environments released together
 	// with other repositories; nil when none are (see SetGroups).
 	groups Grouper
+	// rollbacks tells automatic rollbacks' commits; nil when there are
+	// none (see SetRollbacks and rejoin.go).
+	rollbacks RollbackCommits
 	// outcomes and alerts may be nil (no failure budgets, no alerts).
 	outcomes Outcomes
 	alerts   Alerter
@@ -398,6 +401,15 @@ func (s *Service) gatherFacts(ctx context.Context, repo *gh.Repo, env pipeline.E
 				return f, err
 			}
 			f.Blocking = toCommits(back.Commits)
+			own, err := s.hoistMade(ctx, repo, env, back)
+			if err != nil {
+				return f, err
+			}
+			if own {
+				// Only hoist's own rollback set the branch apart: the
+				// promotion rejoins it (rejoin.go).
+				f.Relation, f.Rejoin = pipeline.RelationAhead, true
+			}
 		}
 	}
 	if s.store != nil {
@@ -478,12 +490,23 @@ func (s *Service) Act(ctx context.Context, repo *gh.Repo, p *pipeline.Pipeline, 
 			}
 		}
 		audit.Outcome = "promoted"
-		pend, err := s.intend(ctx, repo, env, audit, Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
-			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation})
+		pub := Publication{Env: env.Name, SHA: d.SHA, Previous: d.From, Reason: "promote",
+			Actor: actor, Source: a.Source, Route: a.Route, DefaultBranch: a.DefaultBranch, Installation: a.Installation}
+		if d.Rejoin {
+			// The branch moves to a new commit with the candidate's tree;
+			// the deployment names both.
+			sha, err := s.rejoin(ctx, repo, env, d)
+			if err != nil {
+				return err
+			}
+			pub.SHA, pub.Candidate = sha, d.SHA
+			audit.Detail["rejoin"] = sha
+		}
+		pend, err := s.intend(ctx, repo, env, audit, pub)
 		if err != nil {
 			return err
 		}
-		if err := repo.FastForward(ctx, env.Branch, d.SHA); err != nil {
+		if err := repo.FastForward(ctx, env.Branch, pub.SHA); err != nil {
 			if errors.Is(err, gh.ErrNotFastForward) {
 				// The target moved between reading and writing: nothing was
 				// overwritten; the retry re-plans from the new head.

@@ -239,7 +239,7 @@ func (s *Publisher) cdnsFor(ctx context.Context, fullName string, env pipeline.E
 // durable job.
 func (s *Publisher) queuePublish(ctx context.Context, repo *gh.Repo, env pipeline.Environment, dep pipeline.Deployment, pub Publication) error {
 	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
-		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production,
+		fmt.Sprintf("%s %s to %s", pub.Reason, pub.commitLabel(), env.Name), dep.Production,
 		pub.payload(map[string]any{"previous": pub.Previous}))
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", env.Name, err)

@@ -48,17 +48,33 @@ type Publication struct {
 	// (IntentKey), so that Complete finds the deployment an earlier
 	// attempt created.
 	Intent string `json:",omitempty"`
+	// Candidate, when set, is the commit whose gates passed and whose
+	// tree SHA has: SHA is the commit hoist made to promote it onto a
+	// branch that its own rollback had set apart (a rejoin).
+	Candidate string `json:",omitempty"`
 }
 
 // IntentKey is the deployment payload's key naming the publication that
 // created it.
 const IntentKey = "hoist_intent"
 
+// commitLabel names the deployed commit, and the candidate it carries
+// when they differ.
+func (pub Publication) commitLabel() string {
+	if pub.Candidate != "" && pub.Candidate != pub.SHA {
+		return fmt.Sprintf("%s (tree of %s)", shortSHA(pub.SHA), shortSHA(pub.Candidate))
+	}
+	return shortSHA(pub.SHA)
+}
+
 // payload is the deployment payload of pub.
 func (pub Publication) payload(extra map[string]any) map[string]any {
 	m := map[string]any{"source": pub.Source, "route": pub.Route, "reason": pub.Reason}
 	if pub.Intent != "" {
 		m[IntentKey] = pub.Intent
+	}
+	if pub.Candidate != "" {
+		m["candidate"] = pub.Candidate
 	}
 	for k, v := range extra {
 		m[k] = v
@@ -80,7 +96,7 @@ func (s *Publisher) Publish(ctx context.Context, repo *gh.Repo, p *pipeline.Pipe
 		return s.queuePublish(ctx, repo, env, dep, pub)
 	}
 	created, err := repo.CreateDeployment(ctx, pub.SHA, dep.Environment,
-		fmt.Sprintf("%s %s to %s", pub.Reason, shortSHA(pub.SHA), env.Name), dep.Production, pub.payload(nil))
+		fmt.Sprintf("%s %s to %s", pub.Reason, pub.commitLabel(), env.Name), dep.Production, pub.payload(nil))
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", env.Name, err)
 	}

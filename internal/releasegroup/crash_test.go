@@ -22,6 +22,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/server"
 	"github.com/hoist-dev/hoist/internal/servetest"
 	"github.com/hoist-dev/hoist/internal/sitetest"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // TestMain lets the test binary double as hoist serve for the crash test:
@@ -131,7 +132,16 @@ func runUntilMoved(t *testing.T, p *pair, act func()) string {
 // the restart: the group cannot move it without losing the push, so the
 // first member is moved back and both are told.
 func TestKilledDuringAGroupPromotion(t *testing.T) {
-	p := startPair(t, nil)
+	killedDuringAGroupPromotion(t, startPair(t, nil))
+}
+
+// TestKilledDuringAGroupPromotionPostgres: the same on PostgreSQL, where
+// the killed process's session (and the group's lock) ends with it.
+func TestKilledDuringAGroupPromotionPostgres(t *testing.T) {
+	killedDuringAGroupPromotion(t, startPairOn(t, testenv.Postgres(t), nil))
+}
+
+func killedDuringAGroupPromotion(t *testing.T, p *pair) {
 	ctx := context.Background()
 	frontStart := p.front.Head("staging")
 

@@ -35,8 +35,19 @@ type pair struct {
 // startPair starts hoist with the group web of acme/site and acme/backend.
 func startPair(t *testing.T, setup func(*app.Hooks), tweaks ...func(*serverconfig.Server)) *pair {
 	t.Helper()
+	return startPairOn(t, "", setup, tweaks...)
+}
+
+// startPairOn is startPair on the PostgreSQL database at databaseURL
+// (empty: SQLite).
+func startPairOn(t *testing.T, databaseURL string, setup func(*app.Hooks), tweaks ...func(*serverconfig.Server)) *pair {
+	t.Helper()
+	var env map[string]string
+	if databaseURL != "" {
+		env = map[string]string{"HOIST_DATABASE_URL": databaseURL}
+	}
 	s := sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: groupServerYAML, RepoYML: memberYML, Repos: []string{"backend"},
-		Branches: []string{"main", "dev", "staging"}, Setup: []func(*app.Hooks){setup}, Tweaks: tweaks})
+		Branches: []string{"main", "dev", "staging"}, Setup: []func(*app.Hooks){setup}, Tweaks: tweaks, Env: env})
 	p := &pair{Site: s, front: s.SiteRepo(), back: s.AddRepo("acme/backend", s.UserToken, memberYML, "main", "dev", "staging")}
 	// The first pushes are published before the test starts.
 	sitetest.Eventually(t, 30*time.Second, func() (bool, string) {

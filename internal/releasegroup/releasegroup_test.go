@@ -9,13 +9,23 @@ import (
 
 	"github.com/hoist-dev/hoist/emulator"
 	"github.com/hoist-dev/hoist/internal/releasegroup"
+	"github.com/hoist-dev/hoist/internal/testenv"
 )
 
 // TestGroupPromotesEveryMemberOrNone: a member whose gates pass waits for
 // the other; when both pass, both move; when one member's gate fails,
 // neither moves and each is told why; once it passes, both move.
 func TestGroupPromotesEveryMemberOrNone(t *testing.T) {
-	p := startPair(t, nil)
+	groupPromotesEveryMemberOrNone(t, startPair(t, nil))
+}
+
+// TestGroupPromotesEveryMemberOrNonePostgres is the same on PostgreSQL:
+// the group's record, its lock and its members' moves are the store's.
+func TestGroupPromotesEveryMemberOrNonePostgres(t *testing.T) {
+	groupPromotesEveryMemberOrNone(t, startPairOn(t, testenv.Postgres(t), nil))
+}
+
+func groupPromotesEveryMemberOrNone(t *testing.T, p *pair) {
 	frontStart, backStart := p.front.Head("staging"), p.back.Head("staging")
 
 	// The backend passes first: it does not move alone while the

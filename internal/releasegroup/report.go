@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/hoist-dev/hoist/internal/checks"
 	"github.com/hoist-dev/hoist/internal/store"
+	"github.com/hoist-dev/hoist/internal/web"
 )
 
 // report tells every member how the group promotion ended: a hoist/release-group
@@ -97,10 +99,9 @@ func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-// StatusLines are what /status says of the repository's release groups:
-// the newest promotion of each group and environment it was part of, in
-// markdown.
-func (s *Service) StatusLines(ctx context.Context, repo string) ([]string, error) {
+// latestOf are the newest promotion of each group and environment the
+// repository was a member of, newest first.
+func (s *Service) latestOf(ctx context.Context, repo string) ([]*Record, error) {
 	// Member names are stored lower-cased and JSON-quoted, so the pattern
 	// cannot match another repository whose name merely contains this one.
 	rows, err := s.store.Query(ctx, `SELECT `+recordColumns+` FROM release_group_promotions WHERE members LIKE ?
@@ -110,7 +111,7 @@ ORDER BY updated_at DESC, id DESC LIMIT 50`, `%"repo":"`+strings.ToLower(repo)+`
 	}
 	defer rows.Close()
 	seen := map[string]bool{}
-	var out []string
+	var out []*Record
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
@@ -120,6 +121,21 @@ ORDER BY updated_at DESC, id DESC LIMIT 50`, `%"repo":"`+strings.ToLower(repo)+`
 			continue
 		}
 		seen[r.Key+" "+r.Env] = true
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// StatusLines are what /status says of the repository's release groups:
+// the newest promotion of each group and environment it was part of, in
+// markdown.
+func (s *Service) StatusLines(ctx context.Context, repo string) ([]string, error) {
+	recs, err := s.latestOf(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range recs {
 		var members []string
 		for _, m := range r.Members {
 			members = append(members, fmt.Sprintf("%s `%s` %s", m.Repo, short(m.To), strings.ReplaceAll(m.State, "_", " ")))
@@ -130,5 +146,23 @@ ORDER BY updated_at DESC, id DESC LIMIT 50`, `%"repo":"`+strings.ToLower(repo)+`
 		}
 		out = append(out, line)
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// GroupPromotions are the same for the dashboard.
+func (s *Service) GroupPromotions(ctx context.Context, repo string) ([]web.GroupPromotion, error) {
+	recs, err := s.latestOf(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.GroupPromotion, 0, len(recs))
+	for _, r := range recs {
+		g := web.GroupPromotion{Group: r.Group, Env: r.Env, Phase: strings.ReplaceAll(r.Phase, "_", " "), Reason: r.Reason,
+			At: time.UnixMilli(r.Updated).UTC()}
+		for _, m := range r.Members {
+			g.Members = append(g.Members, web.GroupMember{Repo: m.Repo, SHA: m.To, State: strings.ReplaceAll(m.State, "_", " ")})
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }

@@ -50,6 +50,7 @@ type Webhook struct {
 	attempts int
 	backoff  time.Duration
 	now      func() time.Time
+	pacer    Pacer
 
 	mu      sync.Mutex
 	last    map[string]time.Time
@@ -66,6 +67,9 @@ type WebhookOptions struct {
 	Attempts int
 	Backoff  time.Duration
 	Now      func() time.Time
+	// Pacer shares pacing between replicas (StorePacer); nil paces in
+	// this process alone.
+	Pacer Pacer
 }
 
 // NewWebhook returns a Webhook posting to rawURL; an empty URL returns nil
@@ -89,7 +93,7 @@ func NewWebhook(rawURL string, o WebhookOptions) *Webhook {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Webhook{url: rawURL, client: o.Client, pace: o.Pace, attempts: o.Attempts, backoff: o.Backoff, now: o.Now,
+	return &Webhook{url: rawURL, client: o.Client, pace: o.Pace, attempts: o.Attempts, backoff: o.Backoff, now: o.Now, pacer: o.Pacer,
 		last: map[string]time.Time{}, dropped: map[string]int{}}
 }
 
@@ -102,19 +106,17 @@ func (w *Webhook) Alert(ctx context.Context, a Alert) error {
 	if w == nil {
 		return nil
 	}
-	key := string(a.Kind) + "\x00" + a.Repo + "\x00" + a.Env
-	now := w.now()
-	w.mu.Lock()
-	if last, ok := w.last[key]; ok && now.Sub(last) < w.pace {
-		w.dropped[key]++
-		w.mu.Unlock()
+	// Kinds, repositories and environment names hold no space; PostgreSQL
+	// text holds no NUL.
+	key := string(a.Kind) + " " + a.Repo + " " + a.Env
+	send, dropped, err := w.claim(ctx, key)
+	if err != nil {
+		return fmt.Errorf("alert %s for %s %s: %w", a.Kind, a.Repo, a.Env, err)
+	}
+	if !send {
 		zerolog.Ctx(ctx).Info().Str("repo", a.Repo).Str("env", a.Env).Str("alert", string(a.Kind)).Msg("alert paced: not sent")
 		return nil
 	}
-	w.last[key] = now
-	dropped := w.dropped[key]
-	delete(w.dropped, key)
-	w.mu.Unlock()
 
 	body, err := json.Marshal(map[string]string{"text": alertText(a, dropped)})
 	if err != nil {
@@ -140,6 +142,25 @@ func (w *Webhook) Alert(ctx context.Context, a Alert) error {
 		}
 		wait *= 2
 	}
+}
+
+// claim asks the shared pacer, or paces in this process when there is
+// none.
+func (w *Webhook) claim(ctx context.Context, key string) (bool, int, error) {
+	now := w.now()
+	if w.pacer != nil {
+		return w.pacer.Claim(ctx, key, now, w.pace)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if last, ok := w.last[key]; ok && now.Sub(last) < w.pace {
+		w.dropped[key]++
+		return false, 0, nil
+	}
+	w.last[key] = now
+	dropped := w.dropped[key]
+	delete(w.dropped, key)
+	return true, dropped, nil
 }
 
 // maxRetryAfter bounds how long a receiver's Retry-After is obeyed.

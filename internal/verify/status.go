@@ -79,3 +79,19 @@ func (s *Service) Verification(ctx context.Context, repo, env string) (*web.Veri
 	}
 	return &web.Verification{SHA: st.SHA, State: st.State, Reason: st.Reason, At: st.At, Rollback: st.Rollback}, nil
 }
+
+// IsRollbackCommit reports whether sha is the commit of an automatic
+// rollback of env that reached the branch: promotions rejoin a branch that
+// only such commits set apart from its source. The record decides, never
+// the commit's message.
+func (s *Service) IsRollbackCommit(ctx context.Context, repo, env, sha string) (bool, error) {
+	inc, ok, err := s.state.rollbackOf(ctx, repo, env, sha)
+	if err != nil || !ok {
+		return false, err
+	}
+	switch inc.Stage {
+	case StageMoved, StagePublished, StageRestored, StageFailed:
+		return true, nil
+	}
+	return false, nil
+}

@@ -55,6 +55,27 @@ type VerifySource interface {
 	Verification(ctx context.Context, repo, env string) (*Verification, error)
 }
 
+// GroupPromotion is the newest promotion of a release group into one
+// environment, for each group the repository is a member of.
+type GroupPromotion struct {
+	Group, Env string
+	// Phase is moving, publishing, rolling back, done, refused or failed.
+	Phase, Reason string
+	At            time.Time
+	Members       []GroupMember
+}
+
+// GroupMember is one member's part in a group promotion.
+type GroupMember struct {
+	Repo, SHA, State string
+}
+
+// GroupSource lists a repository's release group promotions
+// (releasegroup.Service).
+type GroupSource interface {
+	GroupPromotions(ctx context.Context, repo string) ([]GroupPromotion, error)
+}
+
 // Image is one screenshot of a smoke run, shown as a thumbnail.
 type Image struct {
 	Alt, URL, Caption string
@@ -95,6 +116,8 @@ type DashboardOptions struct {
 	// Verify, when set, supplies each environment's latest post-deploy
 	// verification.
 	Verify VerifySource
+	// Groups, when set, supplies the repository's release groups.
+	Groups GroupSource
 	// Audit is the store's audit log, and Clients the App's GitHub
 	// clients; without both every page answers 503.
 	Audit   AuditReader
@@ -207,7 +230,9 @@ type RepoView struct {
 	LastGood    bool
 	Envs        []EnvView
 	Holds       []Hold
-	Activity    []ActivityView
+	// Groups are the newest promotion of each release group it is in.
+	Groups   []GroupPromotion
+	Activity []ActivityView
 	// Delivery are the environments' delivery measures and budgets.
 	Delivery []DeliveryView
 	// Error is a problem reading GitHub, audit or holds for the repository.
@@ -446,6 +471,14 @@ func (d *Dashboard) view(ctx context.Context, cc githubapp.ClientCreator, audit 
 		v.Activity = activityOf(entries, v.HTMLURL, activity)
 	}
 	d.delivery(ctx, &v)
+	if d.opts.Groups != nil {
+		groups, err := d.opts.Groups.GroupPromotions(ctx, ref.FullName)
+		if err != nil {
+			log.Warn().Err(err).Msg("dashboard: read release groups")
+			v.Errors = append(v.Errors, "could not read the release groups")
+		}
+		v.Groups = groups
+	}
 	if d.opts.Holds != nil {
 		holds, err := d.opts.Holds.ActiveHolds(ctx, ref.FullName, d.opts.Now())
 		if err != nil {
@@ -523,7 +556,7 @@ func why(detail map[string]any) string {
 // to one of the page's colours.
 func outcomeClass(o string) string {
 	switch o {
-	case "promoted", "success", "dispatched", "deployed", "purged", "active":
+	case "promoted", "success", "dispatched", "deployed", "purged", "active", "done":
 		return "ok"
 	case "refuse", "refused", "failure", "failed", "error", "timed_out", "cancelled", "action_required":
 		return "bad"
