@@ -127,7 +127,8 @@ func startWorldWith(t *testing.T, beforeMove func(w *world), observe func(method
   site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
 cdns:
   edge: { type: varnish, nodes: [ "http://%s" ], repos: [acme/site] }
-`, endpoint, key, node)
+smoke: { verify_private_hosts: [ %q ] }
+`, endpoint, key, node, node)
 	repoYML := fmt.Sprintf(`version: 1
 site: { root: public }
 environments:

@@ -35,7 +35,8 @@ type Pin struct {
 // resolves to, an address the fence refuses.
 type OriginError struct {
 	Host string
-	// Literal says the host is an IP address itself.
+	// Addr is the address refused; Literal says it is the host itself.
+	Addr    netip.Addr
 	Literal bool
 	// Reason is what the address is, as Forbidden says it: "loopback
 	// address 127.0.0.1".
@@ -45,8 +46,7 @@ type OriginError struct {
 func (e *OriginError) Error() string {
 	if e.Literal {
 		// "host 127.0.0.1 is a loopback address": the address is the host.
-		kind := strings.TrimSuffix(e.Reason, " "+e.Host)
-		kind = strings.TrimSuffix(kind, " "+strings.Trim(e.Host, "[]"))
+		kind := strings.TrimSuffix(e.Reason, " "+e.Addr.String())
 		return fmt.Sprintf("host %s is %s %s", e.Host, article(kind), kind)
 	}
 	return fmt.Sprintf("host %s resolves to %s", e.Host, e.Reason)
@@ -97,7 +97,7 @@ func PinOrigin(ctx context.Context, origin *url.URL, allowPrivate bool, lookup L
 	}
 	for _, ip := range pin.Addrs {
 		if why := c.originForbidden(netip.AddrPortFrom(ip, port), allowPrivate); why != "" {
-			return nil, &OriginError{Host: origin.Hostname(), Literal: literal, Reason: why}
+			return nil, &OriginError{Host: origin.Hostname(), Addr: ip, Literal: literal, Reason: why}
 		}
 	}
 	return pin, nil
