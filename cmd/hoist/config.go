@@ -25,8 +25,9 @@ validate  checks each repository configuration (default .github/hoist.yml;
           file:line:col: message, or a summary of the pipeline it describes.
           With -server (a server config file) it also checks that every
           deploy target and CDN the file names exists there and, with
-          -repo, is open to that repository, and that prefixes stay in
-          the repository's folder.
+          -repo, is open to that repository, that prefixes stay in
+          the repository's folder, and that no verify URL is a private
+          address the server's smoke.verify_private_hosts does not allow.
           Exit status 0 when all are valid, 1 when any has mistakes, 2 on
           bad usage or an unreadable file.
 schema    prints the JSON Schema of the file, for editors.

@@ -2,13 +2,18 @@ package serverconfig
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/internal/deploy"
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 )
 
 // One server is installed by many accounts, so every deploy target and CDN
@@ -281,6 +286,9 @@ func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names
 		}
 	}
 	cfg.checkReleaseGroup(rc, fullName, errorf)
+	if names {
+		cfg.checkVerifyURLs(rc, errorf)
+	}
 	for _, e := range rc.Environments {
 		at := "environments." + e.Name
 		target(at+".deploy", e.Deploy.Target, e.Deploy.Prefix)
@@ -296,8 +304,54 @@ func (cfg *Server) checkRepoConfig(rc *config.RepoConfig, fullName string, names
 	return errs
 }
 
+// checkVerifyURLs reports a verify URL whose host is an address the
+// smoke-test browser does not reach (loopback, private, link-local,
+// metadata, ...) and smoke.verify_private_hosts does not allow: such a
+// check is refused when it would run. A host name is resolved only then.
+// Only `hoist config validate -server` reports it: at run time the refusal
+// is the verification's, and the rest of the file still applies.
+func (cfg *Server) checkVerifyURLs(rc *config.RepoConfig, errorf func(at, format string, args ...any)) {
+	var allowed []fence.Rule
+	for _, h := range cfg.Smoke.VerifyPrivateHosts {
+		if r, err := fence.ParsePrivateRule(h); err == nil {
+			allowed = append(allowed, r)
+		}
+	}
+	for _, e := range rc.Environments {
+		if e.Verify == nil {
+			continue
+		}
+		at, raw := "environments."+e.Name+".verify.url", e.Verify.URL
+		if raw == "" {
+			at, raw = "environments."+e.Name+".deploy.url", e.Deploy.URL
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		ip, err := netip.ParseAddr(u.Hostname())
+		if err != nil {
+			continue
+		}
+		why := fence.Forbidden(ip)
+		if why == "" {
+			continue
+		}
+		port, _ := strconv.Atoi(u.Port())
+		if port == 0 {
+			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+		}
+		if slices.ContainsFunc(allowed, func(r fence.Rule) bool { return r.Match(ip.Unmap().String(), port) }) {
+			continue
+		}
+		oe := &fence.OriginError{Host: u.Hostname(), Addr: ip.Unmap(), Literal: true, Reason: why}
+		errorf(at, "verify url %v; hoist does not browse private addresses unless the server allows the host (smoke.verify_private_hosts)", oe)
+	}
+}
+
 // LoadServerTargets reads only what a server config file says about deploy
-// targets and CDNs (and checks it as LoadServer does), for checking
+// targets and CDNs, and smoke.verify_private_hosts from the file (and
+// checks them as LoadServer does), for checking
 // repository configurations against it offline: `hoist config validate
 // --server`. Secrets given as ${NAME} are not read.
 func LoadServerTargets(path string) (*Server, error) {
@@ -322,6 +376,11 @@ func LoadServerTargets(path string) (*Server, error) {
 		}
 		if err := sec.validate(cfg, src); err != nil {
 			return nil, err
+		}
+	}
+	for i, h := range cfg.Smoke.VerifyPrivateHosts {
+		if _, err := fence.ParsePrivateRule(h); err != nil {
+			return nil, src.errorf("smoke.verify_private_hosts", "HOIST_SMOKE_VERIFY_PRIVATE_HOSTS", "entry %d: %v", i+1, err)
 		}
 	}
 	return cfg, nil

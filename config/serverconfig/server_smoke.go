@@ -50,6 +50,16 @@ type Smoke struct {
 	// "cdn.example.com:8443". They are reached on public addresses only;
 	// everything else a page asks for is refused and reported.
 	AllowHosts []string `yaml:"allow_hosts"`
+	// VerifyPrivateHosts lists the live sites post-deploy verification may
+	// browse although their host is, or resolves to, a private, loopback
+	// or link-local address or one of this machine's
+	// (HOIST_SMOKE_VERIFY_PRIVATE_HOSTS, comma-separated): an edge on the
+	// private network such as "edge.internal" (ports 80 and 443) or
+	// "127.0.0.1:6081". Matched exactly against the verify URL's host and
+	// port, no wildcards; a cloud metadata address is never allowed.
+	// Without an entry such a verify URL is refused before any browser
+	// starts: it comes from a repository's .github/hoist.yml.
+	VerifyPrivateHosts []string `yaml:"verify_private_hosts"`
 	// BrowserUser is the user Chromium runs as when hoist runs as root
 	// (HOIST_SMOKE_BROWSER_USER): a name or uid[:gid]; default nobody.
 	BrowserUser string `yaml:"browser_user"`
@@ -98,6 +108,11 @@ func init() {
 				return src.errorf("smoke.allow_hosts", "HOIST_SMOKE_ALLOW_HOSTS", "entry %d: %v", i+1, err)
 			}
 		}
+		for i, h := range cfg.Smoke.VerifyPrivateHosts {
+			if _, err := fence.ParsePrivateRule(h); err != nil {
+				return src.errorf("smoke.verify_private_hosts", "HOIST_SMOKE_VERIFY_PRIVATE_HOSTS", "entry %d: %v", i+1, err)
+			}
+		}
 		return validateArtifacts(cfg, src)
 	})
 }
@@ -142,15 +157,21 @@ func applySmokeEnv(cfg *Server, lookup func(string) (string, bool), seen map[str
 	str("HOIST_ARTIFACTS_TARGET", &cfg.Smoke.ArtifactsTarget)
 	str("HOIST_ARTIFACTS_PREFIX", &cfg.Smoke.ArtifactsPrefix)
 	str("HOIST_SMOKE_BROWSER_USER", &cfg.Smoke.BrowserUser)
-	if v, ok := lookup("HOIST_SMOKE_ALLOW_HOSTS"); ok {
-		seen["HOIST_SMOKE_ALLOW_HOSTS"] = true
-		cfg.Smoke.AllowHosts = nil
+	hosts := func(name string, dst *[]string) {
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		seen[name] = true
+		*dst = nil
 		for _, h := range strings.Split(v, ",") {
 			if h = strings.TrimSpace(h); h != "" {
-				cfg.Smoke.AllowHosts = append(cfg.Smoke.AllowHosts, h)
+				*dst = append(*dst, h)
 			}
 		}
 	}
+	hosts("HOIST_SMOKE_ALLOW_HOSTS", &cfg.Smoke.AllowHosts)
+	hosts("HOIST_SMOKE_VERIFY_PRIVATE_HOSTS", &cfg.Smoke.VerifyPrivateHosts)
 	if v, ok := lookup("HOIST_PREVIEW_LINKS"); ok {
 		seen["HOIST_PREVIEW_LINKS"] = true
 		b, err := strconv.ParseBool(strings.TrimSpace(v))

@@ -67,6 +67,51 @@ func TestSmokeFenceSettings(t *testing.T) {
 	}
 }
 
+// smoke.verify_private_hosts names the live sites post-deploy checks may
+// browse on private addresses, from the file or the environment, exactly:
+// no wildcard, never a metadata address.
+func TestSmokeVerifyPrivateHosts(t *testing.T) {
+	env := validEnv(t)
+	path := writeYAML(t, "smoke:\n  verify_private_hosts: [edge.internal, \"127.0.0.1:6081\", varnish, \"[::1]:8080\", localhost:6081]\n")
+	cfg, err := LoadServer(path, envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Smoke.VerifyPrivateHosts, " "); got != "edge.internal 127.0.0.1:6081 varnish [::1]:8080 localhost:6081" {
+		t.Fatalf("file: %q", got)
+	}
+	env["HOIST_SMOKE_VERIFY_PRIVATE_HOSTS"] = " 10.0.0.7:8080 ,edge.internal,"
+	if cfg, err = LoadServer(path, envOf(env)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Smoke.VerifyPrivateHosts, " "); got != "10.0.0.7:8080 edge.internal" {
+		t.Fatalf("environment: %q", got)
+	}
+	if cfg, err = loadServerWith(t, "", nil); err != nil || len(cfg.Smoke.VerifyPrivateHosts) != 0 {
+		t.Fatalf("default: %v %v", cfg.Smoke.VerifyPrivateHosts, err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		yaml string
+		want string
+	}{
+		{yaml: "smoke:\n  verify_private_hosts: [edge.internal, \"*.internal\"]\n",
+			want: `:2: smoke.verify_private_hosts (HOIST_SMOKE_VERIFY_PRIVATE_HOSTS): entry 2: "*.internal": wildcards are not accepted here`},
+		{yaml: "smoke:\n  verify_private_hosts: [169.254.169.254]\n",
+			want: `entry 1: "169.254.169.254": cloud metadata address 169.254.169.254 cannot be allowed`},
+		{env: map[string]string{"HOIST_SMOKE_VERIFY_PRIVATE_HOSTS": "[fd00:ec2::254]:80"},
+			want: `environment: smoke.verify_private_hosts (HOIST_SMOKE_VERIFY_PRIVATE_HOSTS): entry 1: "[fd00:ec2::254]:80": cloud metadata address`},
+		{env: map[string]string{"HOIST_SMOKE_VERIFY_PRIVATE_HOSTS": "0.0.0.0:80"}, want: `unspecified address 0.0.0.0 cannot be allowed`},
+		{env: map[string]string{"HOIST_SMOKE_VERIFY_PRIVATE_HOSTS": "http://edge.internal/"}, want: `not a URL`},
+		{env: map[string]string{"HOIST_SMOKE_VERIFY_PRIVATE_HOSTS": "edge.internal:0"}, want: `port "0" is not a number from 1 to 65535`},
+	} {
+		_, err := loadServerWith(t, c.yaml, c.env)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %q: error %v, want %q", c.env, c.yaml, err, c.want)
+		}
+	}
+}
+
 func TestSmokeSectionErrors(t *testing.T) {
 	for _, c := range []struct {
 		env  map[string]string

@@ -372,6 +372,8 @@ func (r *runner) startServer(s *Step) error {
 		"HOIST_GITHUB_URL":     r.emu.URL() + "/",
 		"DEMO_CLIENT_SECRET":   r.app.ClientSecret,
 		"DEMO_SESSION_KEY":     hex.EncodeToString(key),
+		// The demo's edge is on loopback: its live checks opt in.
+		"HOIST_SMOKE_VERIFY_PRIVATE_HOSTS": strings.Trim(strings.TrimPrefix(r.siteURL, "http://"), "/"),
 	}
 	if r.opts.ChromiumPath != "" {
 		env["HOIST_CHROMIUM"] = r.opts.ChromiumPath

@@ -26,15 +26,15 @@ import (
 
 // stubOutside resolves the given names and treats the listed loopback
 // listeners as public hosts: there is no internet in tests.
-func stubOutside(names map[string]netip.Addr, public ...netip.AddrPort) *fenceTest {
-	return &fenceTest{
-		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+func stubOutside(names map[string]netip.Addr, public ...netip.AddrPort) *Network {
+	return &Network{
+		Lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
 			if a, ok := names[host]; ok {
 				return []netip.Addr{a}, nil
 			}
 			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 		},
-		public: public,
+		Public: public,
 	}
 }
 
@@ -130,7 +130,7 @@ func TestFenceRefusesPrivateAddresses(t *testing.T) {
 		Pages:        ps,
 		FailOn:       []Kind{KindHTTPError, KindFailedRequest},
 		AllowHosts:   []string{"cdn.example:" + strconv.Itoa(int(allowedAddr.Port())), "rebind.example:" + port},
-		fenceTest: stubOutside(map[string]netip.Addr{
+		Network: stubOutside(map[string]netip.Addr{
 			"cdn.example":    allowedAddr.Addr(),
 			"rebind.example": netip.MustParseAddr("127.0.0.1"),
 		}, allowedAddr),

@@ -5,7 +5,6 @@
 package smoke
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -143,8 +142,15 @@ type Options struct {
 	// name or uid[:gid]; empty means nobody. "root" keeps root (no sandbox).
 	BrowserUser string
 
-	// fenceTest adjusts the fence in this package's tests.
-	fenceTest *fenceTest
+	// Pin, for a live site that hoist does not serve itself, holds the
+	// base URL's addresses as fence.PinOrigin checked them before the
+	// run: the browser reaches the site there only, never at a new answer
+	// of its name. Nil for hoist's own private server of a candidate.
+	Pin *fence.Pin
+	// Network stands in for the outside world in tests: a resolver, and
+	// loopback listeners the fence treats as public hosts. Nil outside
+	// tests.
+	Network *Network
 
 	// Progress, when set, is called after each page with the pages done and
 	// the pages known so far (the total grows while a crawl finds pages).
@@ -225,11 +231,12 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// fenceTest lets this package's tests stand in for the outside world: a
-// resolver, and loopback listeners treated as public hosts.
-type fenceTest struct {
-	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
-	public []netip.AddrPort
+// Network is how tests stand in for the internet: Lookup resolves names
+// (nil: the system resolver), and Public lists loopback listeners to treat
+// as public hosts.
+type Network struct {
+	Lookup fence.Lookup
+	Public []netip.AddrPort
 }
 
 // fenceConfig is the network fence of a run against base.
@@ -238,9 +245,9 @@ func (o *Options) fenceConfig(base *url.URL) (fence.Config, error) {
 	if err != nil {
 		return fence.Config{}, err
 	}
-	c := fence.Config{Origin: base, Allow: rules}
-	if o.fenceTest != nil {
-		c.Lookup, c.Public = o.fenceTest.lookup, o.fenceTest.public
+	c := fence.Config{Origin: base, Allow: rules, Pin: o.Pin}
+	if o.Network != nil {
+		c.Lookup, c.Public = o.Network.Lookup, o.Network.Public
 	}
 	return c, nil
 }

@@ -120,7 +120,7 @@ func TestRunCrossSiteIframeStaysInTheRenderer(t *testing.T) {
 		Concurrency:  1,
 		Pages:        []Page{{Path: "/", ExpectText: "Frames"}},
 		AllowHosts:   []string{fmt.Sprintf("other.example:%d", otherAddr.Port())},
-		fenceTest:    stubOutside(map[string]netip.Addr{"other.example": otherAddr.Addr()}, otherAddr),
+		Network:      stubOutside(map[string]netip.Addr{"other.example": otherAddr.Addr()}, otherAddr),
 	})
 	if err != nil {
 		t.Fatal(err)

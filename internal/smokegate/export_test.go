@@ -1,6 +1,10 @@
 package smokegate
 
-import "time"
+import (
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/smoke"
+)
 
 // SetSmokeDeadline shortens the deadline of smoke runs requested from now
 // on; the returned func restores it.
@@ -23,4 +27,13 @@ func (s *Gate) SignUntil(path string, exp time.Time) string {
 	s.smoke.mu.Lock()
 	defer s.smoke.mu.Unlock()
 	return s.smoke.urls.SignUntil(path, exp)
+}
+
+// SetNetwork makes the gate's live checks resolve names with n.Lookup and
+// treat n.Public's loopback listeners as public hosts: tests stand in for
+// the internet this way.
+func (s *Gate) SetNetwork(n *smoke.Network) {
+	s.smoke.mu.Lock()
+	defer s.smoke.mu.Unlock()
+	s.smoke.network = n
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -13,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/checks"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/smoke"
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 )
 
 // ErrBrowserBusy is returned by CheckLive while this process's browser is
@@ -64,6 +68,13 @@ func (s *Gate) CheckLive(ctx context.Context, c LiveCheck) (LiveResult, error) {
 	opts.AllowHosts = s.smoke.allowHosts
 	opts.BrowserUser = s.smoke.browserUser
 	opts.BaseURL = strings.TrimSuffix(c.URL, "/")
+	// The URL is the repository's to choose: before any browser starts,
+	// its host's addresses are checked, and the browser reaches the site
+	// at those only.
+	if opts.Pin, err = s.pinLive(ctx, base); err != nil {
+		return LiveResult{}, err
+	}
+	opts.Network = s.smoke.network
 	if len(opts.Pages) == 0 {
 		opts.Pages = []smoke.Page{{Path: "/"}}
 	}
@@ -107,6 +118,58 @@ func (s *Gate) CheckLive(ctx context.Context, c LiveCheck) (LiveResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// URLRefusedError is a live URL hoist will not browse: its host is, or
+// resolves to, an address of this machine, a private network or a cloud
+// metadata service, and the server does not allow the host.
+type URLRefusedError struct {
+	URL string
+	// Reason is one line, naming the address and the setting that would
+	// allow it.
+	Reason string
+}
+
+func (e *URLRefusedError) Error() string { return e.Reason }
+
+// pinLive resolves the live site's host once and checks every address,
+// as the browser's fence checks any host's: a private, loopback,
+// link-local or metadata address, or one of this machine's, refuses the
+// site (a permanent error) unless smoke.verify_private_hosts names the
+// host; a metadata address is refused even then. Otherwise a repository
+// could have hoist photograph its own metrics, a private service or the
+// cloud metadata service into a check run.
+func (s *Gate) pinLive(ctx context.Context, base *url.URL) (*fence.Pin, error) {
+	host := strings.ToLower(base.Hostname())
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String()
+	}
+	port, _ := strconv.Atoi(base.Port())
+	if port == 0 {
+		port = 80
+		if base.Scheme == "https" {
+			port = 443
+		}
+	}
+	allowed := slices.ContainsFunc(s.smoke.verifyPrivate, func(r fence.Rule) bool { return r.Match(host, port) })
+	var lookup fence.Lookup
+	var public []netip.AddrPort
+	if n := s.smoke.network; n != nil {
+		lookup, public = n.Lookup, n.Public
+	}
+	pin, err := fence.PinOrigin(ctx, base, allowed, lookup, public)
+	var oe *fence.OriginError
+	if errors.As(err, &oe) {
+		why := "hoist does not browse private addresses unless the server allows the host (smoke.verify_private_hosts)"
+		if allowed {
+			why = "hoist never browses a cloud metadata service"
+		}
+		return nil, jobs.Permanent(&URLRefusedError{URL: base.String(), Reason: "verify url " + oe.Error() + "; " + why})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify url: %w", err)
+	}
+	return pin, nil
 }
 
 // bust adds the cache-busting parameter to a page path.

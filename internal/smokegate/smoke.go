@@ -33,6 +33,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/safety"
 	"github.com/hoist-dev/hoist/internal/site"
 	"github.com/hoist-dev/hoist/internal/smoke"
+	"github.com/hoist-dev/hoist/internal/smoke/fence"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -164,8 +165,13 @@ type smokeState struct {
 	// smoke.browser_user (see smoke.Options).
 	allowHosts  []string
 	browserUser string
-	artifacts   smoke.ArtifactStore
-	signer      *site.AccessSigner
+	// verifyPrivate is smoke.verify_private_hosts: the live sites the
+	// server lets post-deploy checks browse on private addresses.
+	verifyPrivate []fence.Rule
+	// network stands in for the internet in tests (see smoke.Network).
+	network   *smoke.Network
+	artifacts smoke.ArtifactStore
+	signer    *site.AccessSigner
 	// urls signs the public URLs of screenshots and reports.
 	urls *site.URLSigner
 	// previewURL is the preview origin (no trailing slash); previews are
@@ -231,6 +237,12 @@ func (s *Gate) startSmoke(cfg *serverconfig.Server, log zerolog.Logger) {
 	// site under test, and the user Chromium runs as.
 	st.allowHosts = cfg.Smoke.AllowHosts
 	st.browserUser = cfg.Smoke.BrowserUser
+	for _, h := range cfg.Smoke.VerifyPrivateHosts {
+		// Checked when the server config was loaded.
+		if r, err := fence.ParsePrivateRule(h); err == nil {
+			st.verifyPrivate = append(st.verifyPrivate, r)
+		}
+	}
 	st.chromium, err = smoke.FindChromium(cfg.Smoke.Chromium)
 	if err != nil {
 		st.err = fmt.Errorf("%w: %v", ErrSmokeUnavailable, err)

@@ -105,6 +105,13 @@ func startWorld(t *testing.T, beforeMove func(w *world)) *world {
 // startWorldWith is startWorld with an observer of the emulator's answers.
 func startWorldWith(t *testing.T, beforeMove func(w *world), observe func(method, path string, status int)) *world {
 	t.Helper()
+	return startWorldVerifying(t, beforeMove, observe, "")
+}
+
+// startWorldVerifying is startWorldWith with verify.url set to verifyURL
+// (empty: the edge, as deploy.url).
+func startWorldVerifying(t *testing.T, beforeMove func(w *world), observe func(method, path string, status int), verifyURL string) *world {
+	t.Helper()
 	if !testenv.HaveVarnish() {
 		t.Skip("varnishd not installed")
 	}
@@ -127,17 +134,18 @@ func startWorldWith(t *testing.T, beforeMove func(w *world), observe func(method
   site: { type: s3, bucket: site, endpoint: %q, path_style: true, access_key_id: %q, secret_access_key: "${S3_SECRET}", repos: [acme] }
 cdns:
   edge: { type: varnish, nodes: [ "http://%s" ], repos: [acme/site] }
-`, endpoint, key, node)
+smoke: { verify_private_hosts: [ %q ] }
+`, endpoint, key, node, node)
 	repoYML := fmt.Sprintf(`version: 1
 site: { root: public }
 environments:
   staging: { branch: staging,
              deploy: { target: site, prefix: staging/, url: "http://%s/" },
              purge: [ { cdn: edge } ],
-             verify: { auto_rollback: true } }
+             verify: { auto_rollback: true%s } }
 smoke:
   pages: [ { path: /, expect_selector: ".product" } ]
-`, node)
+`, node, verifyURLLine(verifyURL))
 	w := &world{edge: edge{addr: node}, alerts: &alerts{}, outcomes: &outcomes{}}
 	w.Site = sitetest.StartSite(t, sitetest.SiteSpec{ServerYAML: serverYAML, RepoYML: repoYML,
 		Env:      map[string]string{"S3_SECRET": secret, "HOIST_CHROMIUM": testenv.Chromium(t)},
@@ -210,4 +218,11 @@ func hasState(list []string, state, contains string) bool {
 func (w *world) fetchStaging() {
 	w.Git(w.Work, "fetch", "-q", "origin", "staging")
 	w.Git(w.Work, "reset", "-q", "--hard", "origin/staging")
+}
+
+func verifyURLLine(u string) string {
+	if u == "" {
+		return ""
+	}
+	return fmt.Sprintf(", url: %q", u)
 }

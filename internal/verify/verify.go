@@ -280,10 +280,16 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 			return err
 		}
 		// A check that cannot run says nothing about the site: it is
-		// reported and alerted, and nothing is rolled back.
-		why := "the live site could not be checked: " + err.Error()
-		s.completeCheck(ctx, repo, run, "failure", smokegate.CheckOutputOf("Verification could not run", why))
-		_ = repo.SetDeploymentStatus(ctx, run.Deployment, "error", "", "", cut("verification could not run: "+err.Error(), 140))
+		// reported and alerted, and nothing is rolled back. A URL hoist
+		// refuses to browse fails the deployment with the reason.
+		title, why, state, desc := "Verification could not run", "the live site could not be checked: "+err.Error(), "error", "verification could not run: "+err.Error()
+		var refused *smokegate.URLRefusedError
+		if errors.As(err, &refused) {
+			title, why, state, desc = "Verification refused", refused.Reason, "failure", "verification refused: "+refused.Reason
+			log.Warn().Str("url", run.URL).Str("audit", "verify url refused").Msg(refused.Reason)
+		}
+		s.completeCheck(ctx, repo, run, "failure", smokegate.CheckOutputOf(title, why))
+		_ = repo.SetDeploymentStatus(ctx, run.Deployment, state, "", "", cut(desc, 140))
 		_ = s.d.Alerts.Alert(ctx, Alert{Repo: run.Repo, Env: run.Env, Kind: AlertVerifyFailed, SHA: run.SHA, Summary: why, At: s.d.Now()})
 		if ferr := s.state.finishRun(ctx, run.ID, "completed", "error", cut(why, 500)); ferr != nil {
 			return ferr

@@ -36,14 +36,29 @@ type Rule struct {
 // ParseRule checks one allow_hosts entry: "fonts.example.com",
 // "*.example.com" or "cdn.example.com:8443". IP addresses are accepted only
 // when public: the fence exists to keep private ones out.
-func ParseRule(s string) (Rule, error) {
+func ParseRule(s string) (Rule, error) { return parseRule(s, false) }
+
+// ParsePrivateRule checks one smoke.verify_private_hosts entry: a live
+// site the server lets hoist browse on private addresses, such as
+// "edge.internal", "localhost:6081" or "10.0.0.7:8080". The match is
+// exact: no wildcards, since each entry opens private addresses to every
+// repository's checks. Single-label names (a container's service name)
+// and private, loopback or link-local addresses are accepted; a cloud
+// metadata address never is.
+func ParsePrivateRule(s string) (Rule, error) { return parseRule(s, true) }
+
+func parseRule(s string, private bool) (Rule, error) {
 	in := s
+	example := "fonts.example.com, *.example.com or cdn.example.com:8443"
+	if private {
+		example = "edge.internal or 127.0.0.1:6081"
+	}
 	s = strings.TrimSpace(strings.ToLower(s))
 	if s == "" {
 		return Rule{}, errors.New("empty host")
 	}
 	if strings.Contains(s, "://") || strings.ContainsAny(s, "/?#@ \t") {
-		return Rule{}, fmt.Errorf("%q: want a host name such as fonts.example.com, *.example.com or cdn.example.com:8443, not a URL", in)
+		return Rule{}, fmt.Errorf("%q: want a host name such as %s, not a URL", in, example)
 	}
 	var r Rule
 	host := s
@@ -55,23 +70,30 @@ func ParseRule(s string) (Rule, error) {
 		host, r.Port = h, n
 	}
 	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		if private {
+			return Rule{}, fmt.Errorf("%q: wildcards are not accepted here; name each host, such as %s", in, example)
+		}
 		host, r.Wildcard = rest, true
 	}
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if r.Wildcard {
 			return Rule{}, fmt.Errorf("%q: a wildcard needs a domain, not an address", in)
 		}
-		if why := Forbidden(ip); why != "" {
+		if private {
+			if isMetadata(ip) || ip.IsUnspecified() || !ip.IsValid() {
+				return Rule{}, fmt.Errorf("%q: %s cannot be allowed", in, Forbidden(ip))
+			}
+		} else if why := Forbidden(ip); why != "" {
 			return Rule{}, fmt.Errorf("%q: %s cannot be allowed (the browser must not reach this machine or its networks)", in, why)
 		}
 		r.Host = ip.Unmap().String()
 		return r, nil
 	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if !private && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
 		return Rule{}, fmt.Errorf("%q: localhost is this machine and cannot be allowed", in)
 	}
 	labels := strings.Split(host, ".")
-	if len(labels) < 2 {
+	if len(labels) < 2 && !private {
 		return Rule{}, fmt.Errorf("%q: want a fully qualified host name such as fonts.example.com", in)
 	}
 	for _, l := range labels {
@@ -207,4 +229,24 @@ func Forbidden(ip netip.Addr) string {
 		return ""
 	}
 	return kind + " " + ip.String()
+}
+
+// isMetadata tells whether ip is a cloud metadata service, in any of the
+// forms Forbidden recognises.
+func isMetadata(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if metadata[ip] {
+		return true
+	}
+	if ip.Is6() {
+		for _, e := range embedsIPv4 {
+			if e.p.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback() {
+				b := ip.As16()
+				if metadata[netip.AddrFrom4([4]byte(b[e.off:e.off+4]))] {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

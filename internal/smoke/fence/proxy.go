@@ -23,15 +23,21 @@ const Header = "X-Hoist-Fence"
 
 // Config is what one fence lets through.
 type Config struct {
-	// Origin is the site under test, such as http://127.0.0.1:41234: the
-	// only origin reachable whatever its address. Requests to it must match
-	// its scheme, host and port exactly.
+	// Origin is the site under test, such as http://127.0.0.1:41234.
+	// Requests to it must match its scheme, host and port exactly. Without
+	// Pin it is hoist's own private server of a candidate, reachable
+	// whatever its address.
 	Origin *url.URL
+	// Pin, for a site hoist does not serve itself (a live environment),
+	// makes the origin a host like any other: it is reached only at the
+	// addresses PinOrigin checked before the run, each checked again when
+	// connecting, and a redirect elsewhere is judged as any other host.
+	Pin *Pin
 	// Allow lists the other hosts the pages may load from; they are
 	// reached only on public addresses.
 	Allow []Rule
 	// Lookup resolves host names; nil uses the system resolver.
-	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	Lookup Lookup
 	// Public, when set, treats the listed addresses as public although
 	// they are not: tests stand in for an external host with a loopback
 	// listener this way. Never set outside tests.
@@ -57,8 +63,7 @@ type Proxy struct {
 	originHP   string
 	ln         net.Listener
 	srv        *http.Server
-	local      map[netip.Addr]bool
-	public     map[netip.AddrPort]bool
+	addrs      addrCheck
 	toOrigin   *httputil.ReverseProxy
 	toOutside  *httputil.ReverseProxy
 	transports []*http.Transport
@@ -78,14 +83,12 @@ func Start(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fence: listen: %w", err)
 	}
-	p := &Proxy{cfg: cfg, ln: ln, originHP: hostPort(cfg.Origin), local: localAddrs(),
-		public: map[netip.AddrPort]bool{}, tunnels: map[net.Conn]bool{}}
-	for _, a := range cfg.Public {
-		p.public[netip.AddrPortFrom(a.Addr().Unmap(), a.Port())] = true
+	if cfg.Pin != nil && len(cfg.Pin.Addrs) == 0 {
+		ln.Close()
+		return nil, fmt.Errorf("fence: origin %v pinned to no address", cfg.Origin)
 	}
-	p.toOrigin = p.reverseProxy(func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, network, addr)
-	})
+	p := &Proxy{cfg: cfg, ln: ln, originHP: hostPort(cfg.Origin), addrs: newAddrCheck(cfg.Public), tunnels: map[net.Conn]bool{}}
+	p.toOrigin = p.reverseProxy(p.dialOrigin)
 	p.toOutside = p.reverseProxy(p.dialChecked)
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	go p.srv.Serve(ln)
@@ -189,8 +192,11 @@ func (p *Proxy) decide(scheme, hp string) (checked bool, reason string) {
 	}
 	host = strings.ToLower(host)
 	if hp == p.originHP && (scheme == "" || scheme == p.cfg.Origin.Scheme) {
-		// The site under test, on whatever address it has. A tunnel to it
-		// is a WebSocket or an HTTPS request to the same listener.
+		// The site under test: hoist's own server on whatever address it
+		// has, or a live site at its pinned addresses (dialOrigin). A
+		// tunnel to it is a WebSocket or an HTTPS request to the same
+		// listener. Only this exact host and port is exempt from the
+		// allow list: a redirect elsewhere is judged below.
 		return false, ""
 	}
 	port, _ := strconv.Atoi(ps)
@@ -216,18 +222,39 @@ func (p *Proxy) decide(scheme, hp string) (checked bool, reason string) {
 
 // forbidden is Forbidden, plus the addresses of this machine, minus the
 // stand-ins tests declare public.
-func (p *Proxy) forbidden(ap netip.AddrPort) string {
-	ip := ap.Addr().Unmap()
-	if p.public[netip.AddrPortFrom(ip, ap.Port())] {
-		return ""
+func (p *Proxy) forbidden(ap netip.AddrPort) string { return p.addrs.forbidden(ap) }
+
+// dialOrigin connects to the site under test: hoist's own server where it
+// listens, or a pinned live site at its checked addresses only, each
+// checked again (the host name is never resolved again).
+func (p *Proxy) dialOrigin(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if p.cfg.Pin == nil {
+		return d.DialContext(ctx, network, addr)
 	}
-	if why := Forbidden(ip); why != "" {
-		return why
+	_, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
 	}
-	if p.local[ip] {
-		return "address of this machine " + ip.String()
+	port, _ := strconv.Atoi(ps)
+	var why string
+	var lastErr error
+	for _, ip := range p.cfg.Pin.Addrs {
+		ap := netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		if w := p.addrs.originForbidden(ap, p.cfg.Pin.Private); w != "" {
+			why = w
+			continue
+		}
+		c, err := d.DialContext(ctx, "tcp", ap.String())
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
 	}
-	return ""
+	if lastErr != nil {
+		return nil, lastErr
+	}
+	return nil, &refusedError{reason: "the site under test is at " + why}
 }
 
 // dialChecked connects to an allowed host on the first of its addresses
@@ -245,9 +272,7 @@ func (p *Proxy) dialChecked(ctx context.Context, network, addr string) (net.Conn
 	} else {
 		lookup := p.cfg.Lookup
 		if lookup == nil {
-			lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
-				return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-			}
+			lookup = systemLookup
 		}
 		if ips, err = lookup(ctx, host); err != nil {
 			return nil, err
@@ -361,7 +386,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request) {
 	if checked {
 		up, err = p.dialChecked(ctx, "tcp", hp)
 	} else {
-		up, err = (&net.Dialer{}).DialContext(ctx, "tcp", hp)
+		up, err = p.dialOrigin(ctx, "tcp", hp)
 	}
 	cancel()
 	if err != nil {
