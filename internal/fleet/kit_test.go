@@ -461,7 +461,9 @@ func (w *world) refMoves(sha string) map[string][]int64 {
 	w.T.Helper()
 	out := map[string][]int64{}
 	for _, d := range w.GH.Deliveries() {
-		if d.Event != "push" {
+		// A redelivery (asked for by hoist after a delivery it missed
+		// while stopped) repeats a move; it is not a second one.
+		if d.Event != "push" || d.Redelivery {
 			continue
 		}
 		var p struct{ Ref, Before, After string }
