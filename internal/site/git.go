@@ -66,16 +66,34 @@ func OpenMirror(dataDir, owner, repo string) (*Mirror, error) {
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
 		return m, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Two jobs may open a new repository's mirror at once: each builds its
+	// own bare repository beside the final one and renames it into place,
+	// so neither sees the other's half-made one (git init in one folder
+	// from two processes fails on git's config lock).
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("mirror %s/%s: %w", owner, repo, err)
 	}
-	if _, err := m.git(context.Background(), nil, "init", "--bare", "--quiet"); err != nil {
+	tmp, err := os.MkdirTemp(parent, repo+".git.init-")
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s/%s: %w", owner, repo, err)
+	}
+	defer os.RemoveAll(tmp)
+	fresh := &Mirror{dir: tmp}
+	if _, err := fresh.git(context.Background(), nil, "init", "--bare", "--quiet"); err != nil {
 		return nil, fmt.Errorf("mirror %s/%s: init: %w", owner, repo, err)
 	}
 	// Objects arrive only by fetch; never let git try to gc in the
 	// middle of a job.
-	if _, err := m.git(context.Background(), nil, "config", "gc.auto", "0"); err != nil {
-		return nil, err
+	if _, err := fresh.git(context.Background(), nil, "config", "gc.auto", "0"); err != nil {
+		return nil, fmt.Errorf("mirror %s/%s: init: %w", owner, repo, err)
+	}
+	// rename(2) replaces a missing or empty folder; when another opener
+	// won the race the folder holds its repository and that one is used.
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, "HEAD")); serr != nil {
+			return nil, fmt.Errorf("mirror %s/%s: init: %w", owner, repo, err)
+		}
 	}
 	return m, nil
 }

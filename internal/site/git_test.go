@@ -289,3 +289,33 @@ func TestTreeKnowsItsTreeSHA(t *testing.T) {
 		t.Fatal("a folder has no tree id")
 	}
 }
+
+// Jobs that open a new repository's mirror at the same moment all get the
+// one bare repository, none fails on git's config lock.
+func TestOpenMirrorConcurrently(t *testing.T) {
+	data := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := OpenMirror(data, "acme", "site")
+			if err == nil {
+				_, err = m.git(context.Background(), nil, "config", "gc.auto")
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(data, "mirrors", "acme", "*"))
+	if len(left) != 1 || filepath.Base(left[0]) != "site.git" {
+		t.Errorf("mirror folder holds %v, want only site.git", left)
+	}
+}
