@@ -86,6 +86,12 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The manifest is read while the folder is walked: when nothing
+	// changed, the two are all a sync does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ct := &countingTarget{Target: target}
+	state := startReadState(ctx, ct, prefix)
 	tree, err := site.NewDirTree(o.Dir)
 	if err != nil {
 		return nil, err
@@ -97,9 +103,10 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 			edition = p[strings.LastIndex(p, "/")+1:]
 		}
 	}
-	res, err := Deploy(ctx, target, Request{
+	res, err := Deploy(ctx, ct, Request{
 		Tree: tree, Prefix: prefix, Edition: edition, Rules: o.Rules,
 		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle, SkipBrokenLinks: o.SkipBrokenLinks,
+		state: state,
 	})
 	if err != nil {
 		return res, err

@@ -208,15 +208,15 @@ func (w *workTree) loadConversions(ctx context.Context, root string, paths []str
 }
 
 // blobOf returns the blob id git holds for the file at path (relative to
-// the folder) when it is certainly the file's content.
-func (w *workTree) blobOf(path string, info fs.FileInfo) (string, bool) {
+// the folder) when it is certainly the content of the regular file of this
+// size and stat data.
+func (w *workTree) blobOf(path string, size int64, st fileStat) (string, bool) {
 	e, ok := w.entries[path]
-	if !ok || !w.attrsKnown || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] || !info.Mode().IsRegular() ||
+	if !ok || !w.attrsKnown || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] ||
 		e.mode&0o170000 != 0o100000 {
 		return "", false
 	}
-	st, ok := statOf(info)
-	if !ok || uint32(info.Size()) != e.size || st.ino != e.ino || !st.ctime.Equal(e.ctime) || !st.mtime.Equal(e.mtime) {
+	if uint32(size) != e.size || st.ino != e.ino || !st.ctime.Equal(e.ctime) || !st.mtime.Equal(e.mtime) {
 		return "", false
 	}
 	// Racily clean: recorded so shortly before the index was written that
