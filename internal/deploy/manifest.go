@@ -118,22 +118,35 @@ func Diff(m *Manifest, entries []site.Entry) ChangeSet {
 	if m != nil {
 		files = m.Files
 	}
-	seen := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		seen[e.Path] = true
+	// found counts the manifest's paths the entries hold; when it is all
+	// of them (entries sorted, each path once), nothing was deleted and
+	// no set of the entries' paths need be built.
+	found, distinct := 0, true
+	for i, e := range entries {
+		if i > 0 && entries[i-1].Path >= e.Path {
+			distinct = false
+		}
 		old, ok := files[e.Path]
 		switch {
 		case !ok:
 			cs.Added = append(cs.Added, Change{Path: e.Path, Op: Added, Blob: e.BlobSHA, Size: e.Size})
+			continue
 		case old.Blob != e.BlobSHA:
 			cs.Modified = append(cs.Modified, Change{Path: e.Path, Op: Modified, Blob: e.BlobSHA, OldBlob: old.Blob, Size: e.Size})
 		default:
 			cs.Unchanged++
 		}
+		found++
 	}
-	for p, f := range files {
-		if !seen[p] {
-			cs.Deleted = append(cs.Deleted, Change{Path: p, Op: Deleted, OldBlob: f.Blob, Size: f.Size, Keys: f.Keys})
+	if !distinct || found != len(files) {
+		seen := make(map[string]bool, len(entries))
+		for _, e := range entries {
+			seen[e.Path] = true
+		}
+		for p, f := range files {
+			if !seen[p] {
+				cs.Deleted = append(cs.Deleted, Change{Path: p, Op: Deleted, OldBlob: f.Blob, Size: f.Size, Keys: f.Keys})
+			}
 		}
 	}
 	sort.Slice(cs.Deleted, func(i, j int) bool { return cs.Deleted[i].Path < cs.Deleted[j].Path })

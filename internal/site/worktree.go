@@ -65,6 +65,27 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 	if _, err := exec.LookPath("git"); err != nil {
 		return nil
 	}
+	// The questions attributesMayApply asks do not depend on the answer
+	// to this one: all three git processes run at once.
+	ask := func(args ...string) func() ([]byte, error) {
+		type answer struct {
+			out []byte
+			err error
+		}
+		c := make(chan answer, 1)
+		go func() {
+			out, err := gitIn(ctx, root, nil, args...)
+			c <- answer{out, err}
+		}()
+		return func() ([]byte, error) { a := <-c; return a.out, a.err }
+	}
+	g := gitAnswers{
+		config:   ask("config", "-z", "--get-regexp", `^core\.(autocrlf|attributesfile)$`), // none set is an error exit
+		execPath: func() ([]byte, error) { return nil, errors.New("not asked") },
+	}
+	if os.Getenv("GIT_ATTR_NOSYSTEM") == "" {
+		g.execPath = ask("--exec-path")
+	}
 	out, err := gitIn(ctx, root, nil, "rev-parse", "--is-inside-work-tree", "--show-prefix", "--git-path", "index",
 		"--show-object-format", "--git-path", "info/attributes")
 	if err != nil {
@@ -94,10 +115,17 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 		return nil
 	}
 	w := &workTree{entries: entries, indexMtime: info.ModTime()}
-	if !attributesMayApply(ctx, root, prefix, infoAttrs, attrFiles) {
+	if !attributesMayApply(root, prefix, infoAttrs, attrFiles, g) {
 		w.converted, w.attrsKnown = map[string]bool{}, true
 	}
 	return w
+}
+
+// gitAnswers are git's answers that attributesMayApply reads: `git config
+// -z --get-regexp ^core\.(autocrlf|attributesfile)$` and `git --exec-path`
+// in the folder.
+type gitAnswers struct {
+	config, execPath func() ([]byte, error)
 }
 
 // attributesMayApply reports whether git could convert any file under
@@ -108,8 +136,8 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 // .gitattributes under root that git does not track are found by the walk
 // (NewDirTreeWith). Asking git check-attr about every file costs more than
 // all the rest of reading a folder, so it is asked only when this is true.
-func attributesMayApply(ctx context.Context, root, prefix, infoAttrs string, indexAttrFiles []string) bool {
-	cfg, _ := gitIn(ctx, root, nil, "config", "-z", "--get-regexp", `^core\.(autocrlf|attributesfile)$`) // none set is an error exit
+func attributesMayApply(root, prefix, infoAttrs string, indexAttrFiles []string, g gitAnswers) bool {
+	cfg, _ := g.config() // none set is an error exit
 	userAttrs := ""
 	for _, kv := range splitZ(cfg) {
 		k, v, _ := strings.Cut(kv, "\n")
@@ -138,7 +166,7 @@ func attributesMayApply(ctx context.Context, root, prefix, infoAttrs string, ind
 		// $(sysconfdir)/gitattributes: /etc for a /usr install, else
 		// the etc of git's prefix (exec path <prefix>/libexec/git-core).
 		candidates = append(candidates, "/etc/gitattributes")
-		if exec, err := gitIn(ctx, root, nil, "--exec-path"); err == nil {
+		if exec, err := g.execPath(); err == nil {
 			candidates = append(candidates, filepath.Join(strings.TrimSpace(string(exec)), "..", "..", "etc", "gitattributes"))
 		} else {
 			return true
