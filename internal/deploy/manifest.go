@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -185,7 +186,17 @@ func readDecoded(ctx context.Context, t Target, key string, decode func([]byte) 
 		return false, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(r)
+	var data []byte
+	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() > 0 && s.Size() < 1<<30 {
+		// Read into one buffer of the announced size: io.ReadAll would
+		// grow and copy a large manifest many times. A body longer or
+		// shorter than announced is still read whole.
+		buf := bytes.NewBuffer(make([]byte, 0, s.Size()+1))
+		_, err = buf.ReadFrom(r)
+		data = buf.Bytes()
+	} else {
+		data, err = io.ReadAll(r)
+	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}

@@ -14,7 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -128,8 +128,8 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 		return nil, fmt.Errorf("read site folder %s: %w", root, err)
 	}
 	var (
-		toHash []int // indexes into t.entries of regular files
-		stats  []walkedFile
+		toHash = make([]int, 0, len(files)) // indexes into t.entries of regular files
+		stats  = make([]walkedFile, 0, len(files))
 		// attrs: a .gitattributes file in the folder, which git may
 		// not track and so the index does not show.
 		attrs bool
@@ -174,7 +174,7 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 	if err := hashFiles(abs, t.entries, hash); err != nil {
 		return nil, fmt.Errorf("read site folder %s: %w", root, err)
 	}
-	sort.Slice(t.entries, func(i, j int) bool { return t.entries[i].Path < t.entries[j].Path })
+	slices.SortFunc(t.entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
 	roots := []string{abs}
 	if ev, err := filepath.EvalSymlinks(abs); err == nil && ev != abs {
 		roots = append(roots, ev)

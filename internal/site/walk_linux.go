@@ -35,14 +35,22 @@ func walkFolder(root string) ([]walkedFile, error) {
 	w.g.SetLimit(2 * runtime.GOMAXPROCS(0))
 	w.g.Go(func() error { return w.dir("") })
 	err := w.g.Wait()
-	return w.out, err
+	n := 0
+	for _, part := range w.out {
+		n += len(part)
+	}
+	out := make([]walkedFile, 0, n)
+	for _, part := range w.out {
+		out = append(out, part...)
+	}
+	return out, err
 }
 
 type walker struct {
 	root string
 	g    errgroup.Group
 	mu   sync.Mutex
-	out  []walkedFile
+	out  [][]walkedFile // one part per folder chunk, joined at the end
 }
 
 // spawn runs fn on another goroutine when the limit allows, else on this
@@ -108,7 +116,7 @@ func (w *walker) dir(rel string) error {
 // stat records the non-folder entries among ents, in the open folder dir.
 func (w *walker) stat(dir *os.File, rel string, ents []fs.DirEntry) error {
 	fd := int(dir.Fd())
-	var out []walkedFile
+	out := make([]walkedFile, 0, len(ents))
 	for _, d := range ents {
 		if d.IsDir() {
 			continue
@@ -152,7 +160,7 @@ func (w *walker) stat(dir *os.File, rel string, ents []fs.DirEntry) error {
 		}})
 	}
 	w.mu.Lock()
-	w.out = append(w.out, out...)
+	w.out = append(w.out, out)
 	w.mu.Unlock()
 	return nil
 }

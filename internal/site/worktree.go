@@ -42,7 +42,7 @@ const racyWindow = 50 * time.Millisecond
 type gitIndexEntry struct {
 	ctime, mtime       time.Time // as recorded, to the nanosecond
 	ino, size, mode    uint32
-	blob               string
+	blob               [20]byte
 	stage              int
 	assumeValid, extra bool // extra: skip-worktree or intent-to-add
 }
@@ -261,7 +261,7 @@ func (w *workTree) blobOf(path string, size int64, st fileStat) (string, bool) {
 	if limit := w.indexMtime.Add(-window); e.mtime.After(limit) || e.ctime.After(limit) {
 		return "", false
 	}
-	return e.blob, true
+	return hex.EncodeToString(e.blob[:]), true
 }
 
 // parseGitIndex reads a git index (versions 2 to 4, SHA-1) and returns the
@@ -290,8 +290,10 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, []stri
 		u32 := func(off int) uint32 { return binary.BigEndian.Uint32(body[pos+off:]) }
 		e := gitIndexEntry{
 			ctime: time.Unix(int64(u32(0)), int64(u32(4))), mtime: time.Unix(int64(u32(8)), int64(u32(12))),
-			ino: u32(20), mode: u32(24), size: u32(36), blob: hex.EncodeToString(body[pos+40 : pos+60]),
-		}
+			ino: u32(20), mode: u32(24), size: u32(36)}
+		// Kept as bytes: only the ids of the files in the folder are
+		// ever spelled out.
+		copy(e.blob[:], body[pos+40:pos+60])
 		flags := binary.BigEndian.Uint16(body[pos+60:])
 		e.assumeValid = flags&0x8000 != 0
 		e.stage = int(flags>>12) & 3
