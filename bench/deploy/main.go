@@ -188,7 +188,10 @@ func commit(src string) {
 }
 
 func git(dir string, args ...string) string {
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=b", "-c", "user.email=b@example.com"}, args...)...)
+	// gc.autoDetach=false: an automatic gc after a commit runs before
+	// the commit returns, not beside the next clone, which it would race
+	// (objects packed away while they are copied).
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=b", "-c", "user.email=b@example.com", "-c", "gc.autoDetach=false"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		check(fmt.Errorf("git %v: %v: %s", args, err, out))

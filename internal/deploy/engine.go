@@ -54,6 +54,82 @@ type Request struct {
 	// by default such a tree is refused whole, so that a site is never
 	// published with pages missing unnoticed.
 	SkipBrokenLinks bool
+
+	// state is the edition's manifest and pending list, when the caller
+	// started reading them before the tree was ready (Sync does, while it
+	// walks the folder); nil reads them here.
+	state *editionState
+}
+
+// editionState is the manifest of an edition prefix and the pending list a
+// crashed deploy left there, read together.
+type editionState struct {
+	done     chan struct{}
+	prefix   string
+	manifest *Manifest
+	pending  []byte // the pending list as stored; nil when there is none
+	err      error
+}
+
+// startReadState starts reading the manifest and the pending list of
+// prefix, both at once.
+func startReadState(ctx context.Context, t Target, prefix string) *editionState {
+	st := &editionState{done: make(chan struct{}), prefix: prefix}
+	go func() {
+		defer close(st.done)
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) { st.manifest, err = ReadManifest(gctx, t, prefix); return })
+		g.Go(func() error {
+			_, err := readDecoded(gctx, t, prefix+PendingName, func(data []byte) error {
+				st.pending = data
+				return nil
+			})
+			return err
+		})
+		st.err = g.Wait()
+	}()
+	return st
+}
+
+// wait returns the manifest and the paths a crashed deploy may have
+// touched: those of a pending list that the manifest does not close.
+func (st *editionState) wait() (*Manifest, []string, error) {
+	<-st.done
+	if st.err != nil || st.pending == nil {
+		return st.manifest, nil, st.err
+	}
+	// Every deploy that writes leaves its list behind; the list of the
+	// deploy the manifest records is closed. Its id comes first, so that
+	// a closed list of thousands of paths is not decoded.
+	if st.manifest != nil && st.manifest.DeployID != "" && pendingID(st.pending) == st.manifest.DeployID {
+		return st.manifest, nil, nil
+	}
+	var pending pendingFile
+	if err := json.Unmarshal(st.pending, &pending); err != nil {
+		return nil, nil, fmt.Errorf("read %s%s: not valid JSON: %w", st.prefix, PendingName, err)
+	}
+	if st.manifest != nil && pending.DeployID == st.manifest.DeployID {
+		return st.manifest, nil, nil
+	}
+	return st.manifest, pending.Paths, nil
+}
+
+// pendingID returns the deploy_id of a pending list when it is the
+// object's first member, as hoist writes it, else "".
+func pendingID(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	if k, err := dec.Token(); err != nil || k != "deploy_id" {
+		return ""
+	}
+	if v, err := dec.Token(); err == nil {
+		if id, ok := v.(string); ok {
+			return id
+		}
+	}
+	return ""
 }
 
 // Result is what a deploy did, for the check run, the deployment status
@@ -118,7 +194,10 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 	if err := Validate(entries); err != nil {
 		return nil, fmt.Errorf("deploy %s to %s/%s: %w", short(req.Tree.Commit()), target, prefix, err)
 	}
-	ct := &countingTarget{Target: target}
+	ct, ok := target.(*countingTarget)
+	if !ok {
+		ct = &countingTarget{Target: target}
+	}
 	res := &Result{
 		Target: target.String(), Prefix: prefix, Edition: req.Edition, EditionKey: EditionKey(req.Edition),
 		Commit: req.Tree.Commit(), Tree: req.TreeSHA, DryRun: req.DryRun, SkippedLinks: skipped,
@@ -129,21 +208,13 @@ func Deploy(ctx context.Context, target Target, req Request) (*Result, error) {
 		log.Warn().Str("path", b.Path).Str("link", b.Link).Str("reason", b.Reason).Msg("deploy: skipping a broken symbolic link")
 	}
 
-	// The manifest and the pending list of a crashed deploy, together.
-	var (
-		manifest *Manifest
-		pending  pendingFile
-		hasPend  bool
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { manifest, err = ReadManifest(gctx, ct, prefix); return })
-	g.Go(func() (err error) { hasPend, err = readJSON(gctx, ct, prefix+PendingName, &pending); return })
-	if err := g.Wait(); err != nil {
-		return res, fmt.Errorf("deploy to %s/%s: %w", target, prefix, err)
+	st := req.state
+	if st == nil {
+		st = startReadState(ctx, ct, prefix)
 	}
-	var dirty []string
-	if hasPend && (manifest == nil || pending.DeployID != manifest.DeployID) {
-		dirty = pending.Paths
+	manifest, dirty, err := st.wait()
+	if err != nil {
+		return res, fmt.Errorf("deploy to %s/%s: %w", target, prefix, err)
 	}
 	if manifest != nil {
 		res.PreviousCommit = manifest.Commit

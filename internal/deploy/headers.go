@@ -8,6 +8,7 @@ import (
 	"mime"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -253,25 +254,27 @@ func Validate(entries []site.Entry) error {
 	var problems []string
 	links := 0
 	for _, e := range entries {
-		q := fmt.Sprintf("%q", e.Path)
+		// Quoted only for a problem: formatting every path of a large
+		// site costs more than checking it.
+		q := func() string { return strconv.Quote(e.Path) }
 		switch {
 		case e.Mode&fs.ModeSymlink != 0 && e.Broken != "":
-			problems = append(problems, fmt.Sprintf("%s is a symbolic link to %q that %s", q, e.Link, e.Broken))
+			problems = append(problems, fmt.Sprintf("%s is a symbolic link to %q that %s", q(), e.Link, e.Broken))
 			links++
 		case e.Mode&fs.ModeSymlink != 0:
-			problems = append(problems, q+" is a symbolic link")
+			problems = append(problems, q()+" is a symbolic link")
 		case e.Mode&fs.ModeIrregular != 0:
-			problems = append(problems, q+" is a submodule or not a regular file")
+			problems = append(problems, q()+" is a submodule or not a regular file")
 		case !utf8.ValidString(e.Path):
-			problems = append(problems, q+" is not valid UTF-8")
+			problems = append(problems, q()+" is not valid UTF-8")
 		case strings.ContainsFunc(e.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-			problems = append(problems, q+" contains a control character")
+			problems = append(problems, q()+" contains a control character")
 		case strings.Contains(e.Path, `\`):
-			problems = append(problems, q+" contains a backslash")
+			problems = append(problems, q()+" contains a backslash")
 		case !fs.ValidPath(e.Path) || e.Path == ".":
-			problems = append(problems, q+" escapes the site root (absolute, '..' or empty segment)")
+			problems = append(problems, q()+" escapes the site root (absolute, '..' or empty segment)")
 		case e.Path == ".hoist" || strings.HasPrefix(e.Path, ".hoist/"):
-			problems = append(problems, q+" is inside .hoist/, which holds the deploy manifest")
+			problems = append(problems, q()+" is inside .hoist/, which holds the deploy manifest")
 		}
 	}
 	if len(problems) > 0 {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -118,22 +119,35 @@ func Diff(m *Manifest, entries []site.Entry) ChangeSet {
 	if m != nil {
 		files = m.Files
 	}
-	seen := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		seen[e.Path] = true
+	// found counts the manifest's paths the entries hold; when it is all
+	// of them (entries sorted, each path once), nothing was deleted and
+	// no set of the entries' paths need be built.
+	found, distinct := 0, true
+	for i, e := range entries {
+		if i > 0 && entries[i-1].Path >= e.Path {
+			distinct = false
+		}
 		old, ok := files[e.Path]
 		switch {
 		case !ok:
 			cs.Added = append(cs.Added, Change{Path: e.Path, Op: Added, Blob: e.BlobSHA, Size: e.Size})
+			continue
 		case old.Blob != e.BlobSHA:
 			cs.Modified = append(cs.Modified, Change{Path: e.Path, Op: Modified, Blob: e.BlobSHA, OldBlob: old.Blob, Size: e.Size})
 		default:
 			cs.Unchanged++
 		}
+		found++
 	}
-	for p, f := range files {
-		if !seen[p] {
-			cs.Deleted = append(cs.Deleted, Change{Path: p, Op: Deleted, OldBlob: f.Blob, Size: f.Size, Keys: f.Keys})
+	if !distinct || found != len(files) {
+		seen := make(map[string]bool, len(entries))
+		for _, e := range entries {
+			seen[e.Path] = true
+		}
+		for p, f := range files {
+			if !seen[p] {
+				cs.Deleted = append(cs.Deleted, Change{Path: p, Op: Deleted, OldBlob: f.Blob, Size: f.Size, Keys: f.Keys})
+			}
 		}
 	}
 	sort.Slice(cs.Deleted, func(i, j int) bool { return cs.Deleted[i].Path < cs.Deleted[j].Path })
@@ -172,7 +186,17 @@ func readDecoded(ctx context.Context, t Target, key string, decode func([]byte) 
 		return false, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(r)
+	var data []byte
+	if s, ok := r.(interface{ Size() int64 }); ok && s.Size() > 0 && s.Size() < 1<<30 {
+		// Read into one buffer of the announced size: io.ReadAll would
+		// grow and copy a large manifest many times. A body longer or
+		// shorter than announced is still read whole.
+		buf := bytes.NewBuffer(make([]byte, 0, s.Size()+1))
+		_, err = buf.ReadFrom(r)
+		data = buf.Bytes()
+	} else {
+		data, err = io.ReadAll(r)
+	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}

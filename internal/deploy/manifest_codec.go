@@ -1,8 +1,11 @@
 package deploy
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/json/jsontext"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,6 +144,15 @@ func (m *Manifest) UnmarshalJSON(data []byte) error { return decodeManifest(data
 // decodeManifest reads version 2 in one pass of encoding/json (a map of
 // strings), and version 1 when the files are objects.
 func decodeManifest(data []byte, m *Manifest) error {
+	if fast, ok := decodeManifestStream(data); ok {
+		*m = *fast
+		return nil
+	}
+	return decodeManifestJSON(data, m)
+}
+
+// decodeManifestJSON reads either version with encoding/json.
+func decodeManifestJSON(data []byte, m *Manifest) error {
 	var v2 manifestV2
 	err2 := json.Unmarshal(data, &v2)
 	if err2 == nil && v2.Version >= 2 {
@@ -164,6 +176,111 @@ func decodeManifest(data []byte, m *Manifest) error {
 	}
 	*m = Manifest{Version: v1.Version, Edition: v1.Edition, Commit: v1.Commit, Tree: v1.Tree, DeployID: v1.DeployID, Files: v1.Files}
 	return nil
+}
+
+// decodeManifestStream reads a version 2 manifest as hoist writes it
+// (the types and caches before the files) token by token, straight into
+// the map of files: decoding into a map of strings first costs as much
+// again. Anything else, or anything it is not sure of, reports false, and
+// decodeManifest reads the file with encoding/json as before.
+func decodeManifestStream(data []byte) (*Manifest, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true))
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+		return nil, false
+	}
+	m := &Manifest{}
+	var types, caches []string
+	seenTypes, seenCaches, seenFiles := false, false, false
+	str := func() (string, bool) {
+		t, err := dec.ReadToken()
+		if err != nil || t.Kind() != '"' {
+			return "", false
+		}
+		return t.String(), true
+	}
+	list := func() ([]string, bool) {
+		if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
+			return nil, false
+		}
+		var out []string
+		for dec.PeekKind() == '"' {
+			v, _ := str()
+			out = append(out, v)
+		}
+		if t, err := dec.ReadToken(); err != nil || t.Kind() != ']' {
+			return nil, false
+		}
+		return out, true
+	}
+	for dec.PeekKind() == '"' {
+		key, _ := str()
+		ok := true
+		switch key {
+		case "version":
+			t, err := dec.ReadToken()
+			if err != nil || t.Kind() != '0' {
+				return nil, false
+			}
+			v, err := strconv.Atoi(t.String())
+			if err != nil {
+				return nil, false
+			}
+			m.Version = v
+		case "edition":
+			m.Edition, ok = str()
+		case "commit":
+			m.Commit, ok = str()
+		case "tree":
+			m.Tree, ok = str()
+		case "deploy_id":
+			m.DeployID, ok = str()
+		case "types":
+			types, ok = list()
+			seenTypes = true
+		case "caches":
+			caches, ok = list()
+			seenCaches = true
+		case "files":
+			if !seenTypes || !seenCaches || seenFiles {
+				return nil, false
+			}
+			seenFiles = true
+			if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+				return nil, false
+			}
+			m.Files = make(map[string]ManifestFile, len(data)/96)
+			for dec.PeekKind() == '"' {
+				p, _ := str()
+				v, vok := str()
+				if !vok {
+					return nil, false
+				}
+				if _, dup := m.Files[p]; dup {
+					return nil, false
+				}
+				f, err := parseCompact(v, types, caches)
+				if err != nil {
+					return nil, false
+				}
+				m.Files[p] = f
+			}
+			if t, err := dec.ReadToken(); err != nil || t.Kind() != '}' {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '}' {
+		return nil, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF || m.Version < 2 || !seenFiles {
+		return nil, false
+	}
+	return m, true
 }
 
 // parseCompact reads "<blob> <size> <type#> <cache#>[ <key>…| -]".

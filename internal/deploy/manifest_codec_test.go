@@ -137,3 +137,49 @@ func withKeys(m *Manifest) map[string]ManifestFile {
 	}
 	return out
 }
+
+// The manifest hoist writes is read token by token, with the same result
+// as encoding/json; a manifest written otherwise is left to encoding/json,
+// which reads it or refuses it as it always did.
+func TestManifestStreamDecoderAgrees(t *testing.T) {
+	m := sampleManifest(300)
+	m.Files["custom.html"] = ManifestFile{Blob: strings.Repeat("a", 40), Size: 3, ContentType: "text/html", CacheControl: "no-store", Keys: []string{"e-x", "k-1"}}
+	m.Files["nokeys.txt"] = ManifestFile{Blob: strings.Repeat("b", 40), ContentType: "text/plain", Keys: []string{}}
+	m.Files["q \"\\\" é\t.html"] = ManifestFile{Blob: strings.Repeat("d", 40), Size: 9, ContentType: "text/html; charset=utf-8", CacheControl: "x"}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, ok := decodeManifestStream(data)
+	if !ok {
+		t.Fatalf("the stream decoder declined hoist's own manifest: %.200s", data)
+	}
+	var slow Manifest
+	if err := decodeManifestJSON(data, &slow); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fast, &slow) || !reflect.DeepEqual(fast, m) {
+		t.Fatal("the stream decoder and encoding/json read the manifest differently")
+	}
+
+	head := `"version":2,"edition":"e","deploy_id":"d","types":["text/html"],"caches":["no-store"]`
+	file := `"files":{"a.html":"` + strings.Repeat("a", 40) + ` 1 0 0"}`
+	for name, doc := range map[string]string{
+		"files before types":  `{"version":2,"edition":"e","deploy_id":"d","files":{"a.html":"` + strings.Repeat("a", 40) + ` 1 0 0"},"types":["text/html"],"caches":["no-store"]}`,
+		"a key in other case": `{` + head + `,"Commit":"c",` + file + `}`,
+		"a null":              `{` + head + `,"commit":null,` + file + `}`,
+		"a path twice":        `{` + head + `,"files":{"a.html":"` + strings.Repeat("a", 40) + ` 1 0 0","a.html":"` + strings.Repeat("b", 40) + ` 2 0 0"}}`,
+		"trailing data":       `{` + head + `,` + file + `} x`,
+		"version 1":           `{"version":1,"edition":"e","deploy_id":"d","files":{}}`,
+		"a bad entry":         `{` + head + `,"files":{"a.html":"x 1 9 0"}}`,
+	} {
+		if _, ok := decodeManifestStream([]byte(doc)); ok {
+			t.Errorf("%s: the stream decoder read it; it should leave it to encoding/json", name)
+		}
+		var viaDecode, viaJSON Manifest
+		errDecode, errJSON := decodeManifest([]byte(doc), &viaDecode), decodeManifestJSON([]byte(doc), &viaJSON)
+		if (errDecode == nil) != (errJSON == nil) || !reflect.DeepEqual(viaDecode, viaJSON) {
+			t.Errorf("%s: decodeManifest gave %v, encoding/json %v", name, errDecode, errJSON)
+		}
+	}
+}

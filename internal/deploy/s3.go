@@ -192,8 +192,17 @@ func (t *S3Target) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	return out.Body, nil
+	return sizedBody{out.Body, aws.ToInt64(out.ContentLength)}, nil
 }
+
+// sizedBody is a body whose length the server announced, so that a reader
+// of the whole (readDecoded) allocates it once.
+type sizedBody struct {
+	io.ReadCloser
+	size int64
+}
+
+func (b sizedBody) Size() int64 { return b.size }
 
 func (t *S3Target) Head(ctx context.Context, key string) (ObjectMeta, error) {
 	out, err := t.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &t.bucket, Key: &key})

@@ -82,14 +82,31 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 			return nil, fmt.Errorf("destination %s is inside the site folder %s", cfg.Dir, o.Dir)
 		}
 	}
+	// The folder is walked while the target is set up and its manifest
+	// read: when nothing changed, these are all a sync does.
+	type walked struct {
+		tree *site.DirTree
+		err  error
+	}
+	walk := make(chan walked, 1)
+	go func() {
+		tree, err := site.NewDirTree(o.Dir)
+		walk <- walked{tree, err}
+	}()
 	target, err := NewTarget(ctx, cfg)
 	if err != nil {
+		<-walk
 		return nil, err
 	}
-	tree, err := site.NewDirTree(o.Dir)
-	if err != nil {
-		return nil, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ct := &countingTarget{Target: target}
+	state := startReadState(ctx, ct, prefix)
+	w := <-walk
+	if w.err != nil {
+		return nil, w.err
 	}
+	tree := w.tree
 	edition := o.Edition
 	if edition == "" {
 		edition = "default"
@@ -97,9 +114,10 @@ func Sync(ctx context.Context, o SyncOptions) (*Result, error) {
 			edition = p[strings.LastIndex(p, "/")+1:]
 		}
 	}
-	res, err := Deploy(ctx, target, Request{
+	res, err := Deploy(ctx, ct, Request{
 		Tree: tree, Prefix: prefix, Edition: edition, Rules: o.Rules,
 		Concurrency: o.Concurrency, DryRun: o.DryRun, Throttle: o.Throttle, SkipBrokenLinks: o.SkipBrokenLinks,
+		state: state,
 	})
 	if err != nil {
 		return res, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -48,6 +49,11 @@ type linkResolver struct {
 // to. real maps each path whose content lives at another path of the site
 // (a link, or a file under a link to a folder) to that path.
 func resolveLinks(entries []Entry, readlink func(Entry) (string, error), inside func(string) (string, bool)) (out []Entry, real map[string]string) {
+	// Most sites have no link: they are returned without building the
+	// maps below, which for 10,000 files cost more than reading them.
+	if !slices.ContainsFunc(entries, func(e Entry) bool { return e.Mode&fs.ModeSymlink != 0 }) {
+		return entries, nil
+	}
 	r := &linkResolver{files: map[string]Entry{}, links: map[string]Entry{}, other: map[string]bool{}, dirs: map[string]bool{"": true},
 		readlink: readlink, inside: inside}
 	for _, e := range entries {

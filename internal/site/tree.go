@@ -11,9 +11,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -121,60 +122,47 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 			wtc <- wt
 		}()
 	}
+	files, err := walkFolder(abs)
+	wt := <-wtc
+	if err != nil {
+		return nil, fmt.Errorf("read site folder %s: %w", root, err)
+	}
 	var (
-		toHash []int // indexes into t.entries of regular files
-		infos  []fs.FileInfo
+		toHash = make([]int, 0, len(files)) // indexes into t.entries of regular files
+		stats  = make([]walkedFile, 0, len(files))
 		// attrs: a .gitattributes file in the folder, which git may
 		// not track and so the index does not show.
 		attrs bool
 	)
-	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(abs, p)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := Entry{Path: filepath.ToSlash(rel), Size: info.Size(), Mode: info.Mode()}
-		attrs = attrs || d.Name() == ".gitattributes"
-		if info.Mode()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(p)
+	t.entries = make([]Entry, 0, len(files))
+	for _, f := range files {
+		e := Entry{Path: f.path, Size: f.size, Mode: f.mode}
+		attrs = attrs || path.Base(f.path) == ".gitattributes"
+		if f.mode&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(filepath.Join(abs, filepath.FromSlash(f.path)))
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("read site folder %s: %w", root, err)
 			}
 			// git hashes a symlink as a blob holding its target.
 			e.Size = int64(len(target))
 			if e.BlobSHA, err = BlobSHA(strings.NewReader(target), e.Size); err != nil {
-				return err
+				return nil, fmt.Errorf("read site folder %s: %w", root, err)
 			}
-		} else if info.Mode().IsRegular() {
+		} else if f.mode.IsRegular() {
 			toHash = append(toHash, len(t.entries))
-			infos = append(infos, info)
+			stats = append(stats, f)
 		} else {
-			return fmt.Errorf("%s: not a regular file (%s)", rel, info.Mode().Type())
+			return nil, fmt.Errorf("read site folder %s: %w", root, notRegular(f.path, f.mode))
 		}
 		t.entries = append(t.entries, e)
-		return nil
-	})
-	wt := <-wtc
-	if err != nil {
-		return nil, fmt.Errorf("read site folder %s: %w", root, err)
 	}
 	if wt != nil && attrs && !wt.loadConversions(context.Background(), abs, wt.paths()) {
 		wt = nil
 	}
 	var hash []int
 	for k, i := range toHash {
-		if wt != nil {
-			if sha, ok := wt.blobOf(t.entries[i].Path, infos[k]); ok {
+		if wt != nil && stats[k].statOK {
+			if sha, ok := wt.blobOf(t.entries[i].Path, stats[k].size, stats[k].stat); ok {
 				t.entries[i].BlobSHA = sha
 				t.fromGit++
 				continue
@@ -186,7 +174,7 @@ func NewDirTreeWith(root string, o DirOptions) (*DirTree, error) {
 	if err := hashFiles(abs, t.entries, hash); err != nil {
 		return nil, fmt.Errorf("read site folder %s: %w", root, err)
 	}
-	sort.Slice(t.entries, func(i, j int) bool { return t.entries[i].Path < t.entries[j].Path })
+	slices.SortFunc(t.entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
 	roots := []string{abs}
 	if ev, err := filepath.EvalSymlinks(abs); err == nil && ev != abs {
 		roots = append(roots, ev)

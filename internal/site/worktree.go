@@ -42,7 +42,7 @@ const racyWindow = 50 * time.Millisecond
 type gitIndexEntry struct {
 	ctime, mtime       time.Time // as recorded, to the nanosecond
 	ino, size, mode    uint32
-	blob               string
+	blob               [20]byte
 	stage              int
 	assumeValid, extra bool // extra: skip-worktree or intent-to-add
 }
@@ -64,6 +64,27 @@ type workTree struct {
 func openWorkTree(ctx context.Context, root string) *workTree {
 	if _, err := exec.LookPath("git"); err != nil {
 		return nil
+	}
+	// The questions attributesMayApply asks do not depend on the answer
+	// to this one: all three git processes run at once.
+	ask := func(args ...string) func() ([]byte, error) {
+		type answer struct {
+			out []byte
+			err error
+		}
+		c := make(chan answer, 1)
+		go func() {
+			out, err := gitIn(ctx, root, nil, args...)
+			c <- answer{out, err}
+		}()
+		return func() ([]byte, error) { a := <-c; return a.out, a.err }
+	}
+	g := gitAnswers{
+		config:   ask("config", "-z", "--get-regexp", `^core\.(autocrlf|attributesfile)$`), // none set is an error exit
+		execPath: func() ([]byte, error) { return nil, errors.New("not asked") },
+	}
+	if os.Getenv("GIT_ATTR_NOSYSTEM") == "" {
+		g.execPath = ask("--exec-path")
 	}
 	out, err := gitIn(ctx, root, nil, "rev-parse", "--is-inside-work-tree", "--show-prefix", "--git-path", "index",
 		"--show-object-format", "--git-path", "info/attributes")
@@ -94,10 +115,17 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 		return nil
 	}
 	w := &workTree{entries: entries, indexMtime: info.ModTime()}
-	if !attributesMayApply(ctx, root, prefix, infoAttrs, attrFiles) {
+	if !attributesMayApply(root, prefix, infoAttrs, attrFiles, g) {
 		w.converted, w.attrsKnown = map[string]bool{}, true
 	}
 	return w
+}
+
+// gitAnswers are git's answers that attributesMayApply reads: `git config
+// -z --get-regexp ^core\.(autocrlf|attributesfile)$` and `git --exec-path`
+// in the folder.
+type gitAnswers struct {
+	config, execPath func() ([]byte, error)
 }
 
 // attributesMayApply reports whether git could convert any file under
@@ -108,8 +136,8 @@ func openWorkTree(ctx context.Context, root string) *workTree {
 // .gitattributes under root that git does not track are found by the walk
 // (NewDirTreeWith). Asking git check-attr about every file costs more than
 // all the rest of reading a folder, so it is asked only when this is true.
-func attributesMayApply(ctx context.Context, root, prefix, infoAttrs string, indexAttrFiles []string) bool {
-	cfg, _ := gitIn(ctx, root, nil, "config", "-z", "--get-regexp", `^core\.(autocrlf|attributesfile)$`) // none set is an error exit
+func attributesMayApply(root, prefix, infoAttrs string, indexAttrFiles []string, g gitAnswers) bool {
+	cfg, _ := g.config() // none set is an error exit
 	userAttrs := ""
 	for _, kv := range splitZ(cfg) {
 		k, v, _ := strings.Cut(kv, "\n")
@@ -138,7 +166,7 @@ func attributesMayApply(ctx context.Context, root, prefix, infoAttrs string, ind
 		// $(sysconfdir)/gitattributes: /etc for a /usr install, else
 		// the etc of git's prefix (exec path <prefix>/libexec/git-core).
 		candidates = append(candidates, "/etc/gitattributes")
-		if exec, err := gitIn(ctx, root, nil, "--exec-path"); err == nil {
+		if exec, err := g.execPath(); err == nil {
 			candidates = append(candidates, filepath.Join(strings.TrimSpace(string(exec)), "..", "..", "etc", "gitattributes"))
 		} else {
 			return true
@@ -208,15 +236,15 @@ func (w *workTree) loadConversions(ctx context.Context, root string, paths []str
 }
 
 // blobOf returns the blob id git holds for the file at path (relative to
-// the folder) when it is certainly the file's content.
-func (w *workTree) blobOf(path string, info fs.FileInfo) (string, bool) {
+// the folder) when it is certainly the content of the regular file of this
+// size and stat data.
+func (w *workTree) blobOf(path string, size int64, st fileStat) (string, bool) {
 	e, ok := w.entries[path]
-	if !ok || !w.attrsKnown || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] || !info.Mode().IsRegular() ||
+	if !ok || !w.attrsKnown || e.stage != 0 || e.assumeValid || e.extra || w.converted[path] ||
 		e.mode&0o170000 != 0o100000 {
 		return "", false
 	}
-	st, ok := statOf(info)
-	if !ok || uint32(info.Size()) != e.size || st.ino != e.ino || !st.ctime.Equal(e.ctime) || !st.mtime.Equal(e.mtime) {
+	if uint32(size) != e.size || st.ino != e.ino || !st.ctime.Equal(e.ctime) || !st.mtime.Equal(e.mtime) {
 		return "", false
 	}
 	// Racily clean: recorded so shortly before the index was written that
@@ -233,7 +261,7 @@ func (w *workTree) blobOf(path string, info fs.FileInfo) (string, bool) {
 	if limit := w.indexMtime.Add(-window); e.mtime.After(limit) || e.ctime.After(limit) {
 		return "", false
 	}
-	return e.blob, true
+	return hex.EncodeToString(e.blob[:]), true
 }
 
 // parseGitIndex reads a git index (versions 2 to 4, SHA-1) and returns the
@@ -262,8 +290,10 @@ func parseGitIndex(data []byte, prefix string) (map[string]gitIndexEntry, []stri
 		u32 := func(off int) uint32 { return binary.BigEndian.Uint32(body[pos+off:]) }
 		e := gitIndexEntry{
 			ctime: time.Unix(int64(u32(0)), int64(u32(4))), mtime: time.Unix(int64(u32(8)), int64(u32(12))),
-			ino: u32(20), mode: u32(24), size: u32(36), blob: hex.EncodeToString(body[pos+40 : pos+60]),
-		}
+			ino: u32(20), mode: u32(24), size: u32(36)}
+		// Kept as bytes: only the ids of the files in the folder are
+		// ever spelled out.
+		copy(e.blob[:], body[pos+40:pos+60])
 		flags := binary.BigEndian.Uint16(body[pos+60:])
 		e.assumeValid = flags&0x8000 != 0
 		e.stage = int(flags>>12) & 3

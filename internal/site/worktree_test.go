@@ -167,7 +167,7 @@ func TestParseGitIndexVersions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("version %s: %v", v, err)
 		}
-		if len(got) != 6 || got["a b/ü.txt"].blob == "" || !got["later.html"].extra || got["index.html"].extra {
+		if len(got) != 6 || got["a b/ü.txt"].blob == [20]byte{} || !got["later.html"].extra || got["index.html"].extra {
 			t.Fatalf("version %s: %+v", v, got)
 		}
 		if first == nil {
