@@ -215,24 +215,16 @@ func (s *Service) runLaunch(ctx context.Context, a LaunchArgs, in Instance) erro
 		}
 		depID := done[key(StepDeployment)].Deployment
 		if _, ok := done[key(StepDeployment)]; !ok {
-			intent := full + "/" + in.Name + "/" + stage
-			id, err := rc.repo.DeploymentWith(ctx, env.Name, in.SHA, "hoist_fleet_launch", intent)
+			d := StageDeployment{Env: env.Name, SHA: in.SHA, Instance: in.Name, Stage: stage,
+				Kind: LaunchDeployment, Intent: full + "/" + in.Name + "/" + stage, Description: "launch of instance " + in.Name}
+			id, err := d.Begin(ctx, rc.repo, "launching instance "+in.Name)
 			if err != nil {
 				return err
-			}
-			if id == 0 {
-				dep, err := rc.repo.CreateDeployment(ctx, in.SHA, env.Name, "launch of instance "+in.Name, stage == config.FleetProduction,
-					map[string]any{"hoist_fleet_launch": intent, "instance": in.Name, "stage": stage})
-				if err != nil {
-					return err
-				}
-				id = dep.ID
 			}
 			depID = id
 			if err := record(key(StepDeployment), stepDetail{Deployment: id}); err != nil {
 				return err
 			}
-			_ = rc.repo.SetDeploymentStatus(ctx, id, "in_progress", "", "", "launching instance "+in.Name)
 		}
 		fail := func(err error) error {
 			if depID != 0 {
@@ -322,6 +314,53 @@ func (s *Service) runLaunch(ctx context.Context, a LaunchArgs, in Instance) erro
 		Audit: store.AuditEntry{Actor: "hoist", Action: "fleet.launch", SHA: in.SHA, Outcome: "success",
 			Detail: map[string]any{"launched_by": in.CreatedBy, "seconds": s.now().Sub(in.CreatedAt).Seconds()}}})
 	return err
+}
+
+// Payload keys that mark an instance stage's deployment with what made it,
+// so that a retry finds the deployment (gh.Repo.DeploymentWith) instead of
+// making a second one.
+const (
+	LaunchDeployment  = "hoist_fleet_launch"
+	RolloutDeployment = "hoist_fleet_rollout"
+)
+
+// StageDeployment is the GitHub deployment of a commit to an instance
+// stage's environment (StageEnv's name: the stage's branch). A launch and
+// a rollout record each stage they deploy with one, so that GitHub's
+// environment page shows what each stage runs.
+type StageDeployment struct {
+	Env, SHA string
+	Instance string
+	// Stage is config.FleetStaging or config.FleetProduction.
+	Stage string
+	// Kind (LaunchDeployment, RolloutDeployment) and Intent, kept in the
+	// payload, say which launch or rollout made it.
+	Kind, Intent string
+	Description  string
+}
+
+// Begin finds the deployment its Kind and Intent mark among those of SHA
+// to Env, or creates it, and sets it in_progress with the description
+// status; after a crash or a retry the deployment is found again, not made
+// twice. It returns the deployment's id.
+func (d StageDeployment) Begin(ctx context.Context, repo *gh.Repo, status string) (int64, error) {
+	id, err := repo.DeploymentWith(ctx, d.Env, d.SHA, d.Kind, d.Intent)
+	if err != nil {
+		return 0, err
+	}
+	if id == 0 {
+		dep, err := repo.CreateDeployment(ctx, d.SHA, d.Env, d.Description, d.Stage == config.FleetProduction,
+			map[string]any{d.Kind: d.Intent, "instance": d.Instance, "stage": d.Stage})
+		if err != nil {
+			return 0, err
+		}
+		id = dep.ID
+	}
+	// The status only reports progress: the work goes on without it.
+	if err := repo.SetDeploymentStatus(ctx, id, "in_progress", "", "", status); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("env", d.Env).Str("sha", d.SHA).Msg("deployment status in_progress not set")
+	}
+	return id, nil
 }
 
 // createBranch creates branch at sha unless it exists there; a branch of

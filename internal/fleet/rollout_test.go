@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/hoist-dev/hoist/config/serverconfig"
+	"github.com/hoist-dev/hoist/internal/fleet"
 	"github.com/hoist-dev/hoist/internal/fleet/rollout"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 	"github.com/hoist-dev/hoist/internal/testenv"
@@ -63,6 +66,8 @@ func TestRolloutEndToEnd(t *testing.T) {
 		}
 	}
 	w.upgradedOnce(names, release, moves, puts0)
+	w.rolloutDeployments(release, map[string]string{"dev-alpha": "success", "alpha": "success",
+		"dev-beta": "success", "beta": "success", "dev-gamma": "success", "gamma": "success"})
 
 	// A release whose page loses what the smoke test expects fails the
 	// canary's staging stage in Chromium; with no failure allowed the
@@ -87,6 +92,10 @@ func TestRolloutEndToEnd(t *testing.T) {
 	if page := get(t, origin+"/"); !strings.Contains(page, "Release 2") {
 		t.Errorf("dev-alpha serves %q after its smoke test failed, want release 2 still", page)
 	}
+	// The failed stage's deployment says why; the stages the rollout never
+	// reached have no deployment of the broken release.
+	w.rolloutDeployments(broken, map[string]string{"dev-alpha": "failure: dev-alpha: smoke test failed", "alpha": "",
+		"dev-beta": "", "beta": "", "dev-gamma": "", "gamma": ""})
 }
 
 // TestRolloutResumesAfterARestart stops hoist in the middle of a rollout
@@ -150,6 +159,81 @@ func TestRolloutResumesAfterARestart(t *testing.T) {
 	}
 	t.Logf("ref update requests by branch: %v", patches)
 	w.upgradedOnce(names, release, w.refMoves(release), puts0)
+	// The stage in its gates when hoist stopped had its deployment made
+	// already: the resumed pass found it rather than making another.
+	want := map[string]string{}
+	for _, n := range names {
+		want["dev-"+n], want[n] = "success", "success"
+	}
+	w.rolloutDeployments(release, want)
+}
+
+// rolloutDeployments checks the GitHub deployments of sha that rollouts
+// made, by environment: want maps an environment to the final state of
+// its one deployment ("success", or "failure: " and the start of the
+// reason), or to "" for none at all.
+func (w *world) rolloutDeployments(sha string, want map[string]string) {
+	w.T.Helper()
+	ctx := context.Background()
+	for env, state := range want {
+		deps, _, err := w.Alice.Repositories.ListDeployments(ctx, "acme", "site", &github.DeploymentsListOptions{Environment: env, SHA: sha})
+		if err != nil {
+			w.T.Fatal(err)
+		}
+		var ours []*github.Deployment
+		for _, d := range deps {
+			if strings.Contains(string(d.Payload), fleet.RolloutDeployment) {
+				ours = append(ours, d)
+			}
+		}
+		if state == "" {
+			if len(ours) != 0 {
+				w.T.Errorf("%d rollout deployments of %s to %s, want none", len(ours), sha[:7], env)
+			}
+			continue
+		}
+		if len(ours) != 1 {
+			w.T.Errorf("%d rollout deployments of %s to %s, want exactly one", len(ours), sha[:7], env)
+			continue
+		}
+		d := ours[0]
+		stage := `"stage":"production"`
+		if strings.HasPrefix(env, "dev-") {
+			stage = `"stage":"staging"`
+		}
+		if !strings.Contains(string(d.Payload), stage) {
+			w.T.Errorf("deployment to %s: payload %s, want %s", env, d.Payload, stage)
+		}
+		sts, _, err := w.Alice.Repositories.ListDeploymentStatuses(ctx, "acme", "site", d.GetID(), nil)
+		if err != nil {
+			w.T.Fatal(err)
+		}
+		var seen []string
+		for i := len(sts) - 1; i >= 0; i-- {
+			seen = append(seen, sts[i].GetState())
+		}
+		if len(sts) < 2 || sts[len(sts)-1].GetState() != "in_progress" {
+			w.T.Errorf("deployment to %s: statuses %v (oldest first), want in_progress first", env, seen)
+			continue
+		}
+		last := sts[0]
+		wantState, reason, _ := strings.Cut(state, ": ")
+		if last.GetState() != wantState {
+			w.T.Errorf("deployment to %s: statuses %v (oldest first), want %s last", env, seen, wantState)
+			continue
+		}
+		host := strings.Replace(env, "dev-", "stg-", 1) + ".example.com"
+		switch wantState {
+		case "success":
+			if got := last.GetEnvironmentURL(); got != "https://"+host+"/" {
+				w.T.Errorf("deployment to %s: success with URL %q, want the stage's https://%s/", env, got, host)
+			}
+		case "failure":
+			if !strings.HasPrefix(last.GetDescription(), reason) {
+				w.T.Errorf("deployment to %s: failure %q, want the reason %q", env, last.GetDescription(), reason)
+			}
+		}
+	}
 }
 
 // upgradedOnce checks that every instance is at release once: each of its

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/internal/fleet"
 	"github.com/hoist-dev/hoist/internal/gh"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/store"
@@ -84,16 +87,32 @@ func (w *instanceWorker) Work(ctx context.Context, job *river.Job[InstanceArgs])
 		}
 		t := Target{Repo: Repo{Installation: r.Installation, Owner: r.Spec.Owner, Name: r.Spec.Name, DefaultBranch: r.Spec.DefaultBranch},
 			Instance: inst.Name, Stage: inst.Stage, Branch: branch, SHA: r.SHA, Release: r.Release, Attempt: inst.Attempt}
-		res, err := s.gates.Check(ctx, t)
+		// The stage's deployment on GitHub, as a launch records it: made
+		// before the deploy, found again on a later pass.
+		dep, err := s.deployment(t).Begin(ctx, repo, "upgrading instance "+inst.Name+" to "+releaseName(r.Release))
 		if err != nil {
 			if last || jobs.IsPermanent(err) {
 				return s.finish(ctx, job, inst, StateFailed, fmt.Sprintf("%s: %v", branch, err))
 			}
 			return err
 		}
+		failed := func(reason string) error {
+			// The rollout's record decides; the status only shows it.
+			if err := repo.SetDeploymentStatus(context.WithoutCancel(ctx), dep, "failure", "", "", reason); err != nil {
+				log.Warn().Err(err).Str("env", branch).Msg("deployment status failure not set")
+			}
+			return s.finish(ctx, job, inst, StateFailed, reason)
+		}
+		res, err := s.gates.Check(ctx, t)
+		if err != nil {
+			if last || jobs.IsPermanent(err) {
+				return failed(fmt.Sprintf("%s: %v", branch, err))
+			}
+			return err
+		}
 		if res.Pending {
 			if s.now().Sub(inst.UpdatedAt) > s.gateTimeout {
-				return s.finish(ctx, job, inst, StateFailed, fmt.Sprintf("%s: the gates did not decide within %s", branch, s.gateTimeout))
+				return failed(fmt.Sprintf("%s: the gates did not decide within %s", branch, s.gateTimeout))
 			}
 			return river.JobSnooze(s.poll)
 		}
@@ -104,7 +123,14 @@ func (w *instanceWorker) Work(ctx context.Context, job *river.Job[InstanceArgs])
 				reason = "the gates failed"
 			}
 			log.Warn().Str("branch", branch).Str("reason", reason).Msg("instance stage failed")
-			return s.finish(ctx, job, inst, StateFailed, branch+": "+reason)
+			return failed(branch + ": " + reason)
+		}
+		if err := repo.SetDeploymentStatus(ctx, dep, "success", res.Link, "", "instance "+inst.Name+" runs "+releaseName(r.Release)); err != nil {
+			if !last {
+				// Again: the deploy converges, the deployment is found.
+				return err
+			}
+			log.Warn().Err(err).Str("env", branch).Msg("deployment status success not set")
 		}
 		if inst.Stage == StageProd {
 			return s.finish(ctx, job, inst, StateUpgraded, "")
@@ -127,6 +153,22 @@ func (w *instanceWorker) Work(ctx context.Context, job *river.Job[InstanceArgs])
 		}
 		log.Info().Str("branch", branch).Msg("instance dev stage passed")
 	}
+}
+
+// deployment is the GitHub deployment of t's stage: the release commit to
+// the stage's environment, the same one a launch deploys to.
+func (s *Service) deployment(t Target) fleet.StageDeployment {
+	stage := config.FleetStaging
+	if t.Stage == StageProd {
+		stage = config.FleetProduction
+	}
+	return fleet.StageDeployment{Env: t.Branch, SHA: t.SHA, Instance: t.Instance, Stage: stage, Kind: fleet.RolloutDeployment,
+		Intent: t.Repo.FullName() + "/" + t.Instance + "/" + stage, Description: "upgrade of instance " + t.Instance + " to " + releaseName(t.Release)}
+}
+
+// releaseName is a release ref without refs/heads/ or refs/tags/.
+func releaseName(ref string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), "refs/tags/")
 }
 
 // finish records the instance's outcome, lets the planner decide what
