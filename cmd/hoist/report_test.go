@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/hoisttest"
 	"github.com/hoist-dev/hoist/internal/jobs"
 	"github.com/hoist-dev/hoist/internal/safety"
+	"github.com/hoist-dev/hoist/internal/safety/safetytest"
 	"github.com/hoist-dev/hoist/internal/store"
 )
 
@@ -35,20 +36,11 @@ func TestReportScriptedHistory(t *testing.T) {
 	base := time.Now().UTC().Add(-10 * 24 * time.Hour).Truncate(time.Minute)
 	m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
 	r, e := "acme/site", "production"
-	history := []safety.Outcome{
-		{Repo: r, Env: e, Kind: safety.KindCIGate, OK: false, SHA: "a0", At: m(0)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a1", At: m(100), FirstCommitAt: m(70)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a2", At: m(200), FirstCommitAt: m(140)},
-		{Repo: r, Env: e, Kind: safety.KindVerify, OK: false, SHA: "a2", At: m(205)},
-		{Repo: r, Env: e, Kind: safety.KindRollback, OK: false, SHA: "a2", At: m(210)},
-		{Key: "deploy:restore", Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a1", At: m(225), Restore: true},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: false, SHA: "a3", At: m(300)},
-		{Key: "deploy:a3-again", Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a3", At: m(345), FirstCommitAt: m(255)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a4", At: m(500), FirstCommitAt: m(380)},
-		{Repo: "acme/docs", Env: "staging", Kind: safety.KindSmoke, OK: false, SHA: "b1", At: m(50)},
+	history := append(safetytest.History(r, e, base),
+		safety.Outcome{Repo: "acme/docs", Env: "staging", Kind: safety.KindSmoke, OK: false, SHA: "b1", At: m(50)},
 		// Outside the window: not counted.
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "old", At: base.Add(-40 * 24 * time.Hour)},
-	}
+		safety.Outcome{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "old", At: base.Add(-40 * 24 * time.Hour)},
+	)
 	for _, o := range history {
 		if err := rec.Record(ctx, o); err != nil {
 			t.Fatal(err)

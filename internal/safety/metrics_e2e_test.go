@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/config/serverconfig"
 	"github.com/hoist-dev/hoist/internal/safety"
+	"github.com/hoist-dev/hoist/internal/safety/safetytest"
 	"github.com/hoist-dev/hoist/internal/sitetest"
 )
 
@@ -24,18 +25,9 @@ func TestMetricsMatchScriptedHistory(t *testing.T) {
 	base := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Minute)
 	m := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
 	r, e := "acme/site", "live"
-	history := []safety.Outcome{
-		{Repo: r, Env: e, Kind: safety.KindCIGate, OK: false, SHA: "a0", At: m(0)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a1", At: m(100), FirstCommitAt: m(70)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a2", At: m(200), FirstCommitAt: m(140)},
-		{Repo: r, Env: e, Kind: safety.KindVerify, OK: false, SHA: "a2", At: m(205)},
-		{Repo: r, Env: e, Kind: safety.KindRollback, OK: false, SHA: "a2", At: m(210)},
-		{Key: "deploy:restore", Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a1", At: m(225), Restore: true},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: false, SHA: "a3", At: m(300)},
-		{Key: "deploy:a3-again", Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a3", At: m(345), FirstCommitAt: m(255)},
-		{Repo: r, Env: e, Kind: safety.KindDeploy, OK: true, SHA: "a4", At: m(500), FirstCommitAt: m(380)},
-		{Repo: "acme/other", Env: "live", Kind: safety.KindDeploy, OK: true, SHA: "b1", At: m(50)},
-	}
+	history := append(safetytest.History(r, e, base),
+		safety.Outcome{Repo: "acme/other", Env: "live", Kind: safety.KindDeploy, OK: true, SHA: "b1", At: m(50)},
+	)
 	for round := 0; round < 2; round++ { // retried: counted once
 		for _, o := range history {
 			if err := s.Caps.Outcomes.Record(ctx, o); err != nil {
